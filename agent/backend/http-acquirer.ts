@@ -1,0 +1,161 @@
+/**
+ * Protocol v1 over HTTP with axios (docs/protocol.md). Signs every request, verifies every
+ * answer against the request it answers, and classifies every failure as either "provably
+ * not sent" or "unknown". Nothing here ever turns a failure into a decline.
+ */
+import axios, { AxiosError, type AxiosInstance } from 'axios';
+import http from 'node:http';
+import https from 'node:https';
+import type { z } from 'zod';
+import type { Clock } from '../clock.ts';
+import { ScanpayError } from '../errors.ts';
+import { PATHS, RESPONSE_SCHEMAS, type Operation } from '../protocol/messages.ts';
+import { HEADER, NonceCache, signRequest, verifyResponse, DEFAULT_SKEW_MS } from '../protocol/signing.ts';
+import type { Acquirer, CallResult } from './acquirer.ts';
+
+export interface HttpAcquirerOptions {
+  baseUrl: string;
+  terminalId: string;
+  key: Buffer;
+  clock: Clock;
+  /** Per-operation request timeouts; a timeout is an unknown outcome. */
+  timeoutMs?: Partial<Record<Operation, number>>;
+  skewMs?: number;
+  /** Called with each finished call, for metrics. */
+  onCall?: (op: Operation, result: CallResult<unknown>['kind'], latencyMs: number) => void;
+}
+
+export const DEFAULT_TIMEOUTS: Record<Operation, number> = { pay: 15_000, query: 5_000, reverse: 10_000, refund: 10_000 };
+
+/**
+ * Connection failures that happen before a single byte of the request is written: the
+ * backend cannot have seen it. Every other failure may come after the request arrived.
+ */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN']);
+
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+export class HttpAcquirer implements Acquirer {
+  readonly #http: AxiosInstance;
+  readonly #o: HttpAcquirerOptions;
+  readonly #timeouts: Record<Operation, number>;
+  readonly #nonces: NonceCache;
+
+  constructor(o: HttpAcquirerOptions) {
+    this.#o = o;
+    this.#timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeoutMs };
+    this.#nonces = new NonceCache(o.skewMs ?? DEFAULT_SKEW_MS);
+    this.#http = axios.create({
+      baseURL: o.baseUrl.replace(/\/+$/, ''),
+      responseType: 'arraybuffer',
+      // The raw bytes are what the signature covers: no parsing before verification.
+      transformResponse: [(d: unknown) => d],
+      validateStatus: () => true,
+      maxRedirects: 0,
+      maxContentLength: MAX_ANSWER_BYTES,
+      proxy: false,
+      httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8 }),
+      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 8 }),
+    });
+  }
+
+  pay(req: Parameters<Acquirer['pay']>[0]) {
+    return this.#call('pay', req, RESPONSE_SCHEMAS.pay);
+  }
+
+  query(req: Parameters<Acquirer['query']>[0]) {
+    return this.#call('query', req, RESPONSE_SCHEMAS.query);
+  }
+
+  reverse(req: Parameters<Acquirer['reverse']>[0]) {
+    return this.#call('reverse', req, RESPONSE_SCHEMAS.reverse);
+  }
+
+  refund(req: Parameters<Acquirer['refund']>[0]) {
+    return this.#call('refund', req, RESPONSE_SCHEMAS.refund);
+  }
+
+  async #call<S extends z.ZodType>(op: Operation, req: { orderNo: string; traceId?: string | undefined }, schema: S): Promise<CallResult<z.infer<S>>> {
+    const path = PATHS[op];
+    const body = Buffer.from(JSON.stringify(req));
+    const { terminalId, key, clock } = this.#o;
+    const signed = signRequest({ method: 'POST', path, terminalId, body }, key, clock.now());
+    const started = performance.now();
+    const finish = (r: CallResult<z.infer<S>>): CallResult<z.infer<S>> => {
+      this.#o.onCall?.(op, r.kind, r.latencyMs);
+      return r;
+    };
+    const elapsed = () => Math.round(performance.now() - started);
+
+    let res;
+    try {
+      res = await this.#http.post(path, body, {
+        timeout: this.#timeouts[op],
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          [HEADER.terminal]: terminalId,
+          ...signed,
+          ...(req.traceId ? { [HEADER.trace]: req.traceId } : {}),
+        },
+      });
+    } catch (e) {
+      const code = e instanceof AxiosError ? (e.code ?? '') : '';
+      const cause = (e as { cause?: { code?: string } }).cause?.code ?? code;
+      if (NOT_SENT_CODES.has(code) || NOT_SENT_CODES.has(cause)) {
+        return finish({ kind: 'not_sent', latencyMs: elapsed(), error: new ScanpayError('BACKEND_NOT_SENT', { message: `backend unreachable (${cause || code})`, cause: e, detail: { op } }) });
+      }
+      return finish({
+        kind: 'unknown',
+        latencyMs: elapsed(),
+        error: new ScanpayError('BACKEND_UNKNOWN', { message: `no answer to ${op} (${code || (e as Error).message})`, cause: e, detail: { op } }),
+      });
+    }
+
+    const raw = Buffer.from(res.data as ArrayBuffer);
+    try {
+      verifyResponse(
+        { method: 'POST', path, terminalId, body: raw, status: res.status, requestNonce: signed[HEADER.nonce] },
+        res.headers as Record<string, string>,
+        key,
+        { now: clock.now(), nonces: this.#nonces, skewMs: this.#o.skewMs },
+      );
+    } catch (e) {
+      return finish({
+        kind: 'unknown',
+        latencyMs: elapsed(),
+        error: new ScanpayError('BACKEND_SIGNATURE_INVALID', {
+          message: `answer to ${op} failed verification (${(e as ScanpayError).code ?? (e as Error).message}): treated as no answer`,
+          cause: e,
+          detail: { op, status: res.status, body: raw.subarray(0, 512).toString('utf8') },
+        }),
+      });
+    }
+    if (res.status !== 200) {
+      return finish({
+        kind: 'unknown',
+        latencyMs: elapsed(),
+        error: new ScanpayError('BACKEND_HTTP_STATUS', { message: `backend answered ${op} with HTTP ${res.status}`, detail: { op, status: res.status, body: raw.subarray(0, 512).toString('utf8') } }),
+      });
+    }
+    let parsed: z.infer<S>;
+    try {
+      const result = schema.safeParse(JSON.parse(raw.toString('utf8')));
+      if (!result.success) throw new Error(result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      parsed = result.data;
+    } catch (e) {
+      return finish({
+        kind: 'unknown',
+        latencyMs: elapsed(),
+        error: new ScanpayError('BACKEND_MALFORMED', { message: `answer to ${op} is malformed (${(e as Error).message})`, cause: e, detail: { op, body: raw.subarray(0, 512).toString('utf8') } }),
+      });
+    }
+    if ((parsed as { orderNo?: string }).orderNo !== req.orderNo) {
+      return finish({
+        kind: 'unknown',
+        latencyMs: elapsed(),
+        error: new ScanpayError('BACKEND_MALFORMED', { message: `answer to ${op} names another order`, detail: { op } }),
+      });
+    }
+    return finish({ kind: 'answer', body: parsed, latencyMs: elapsed() });
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The `scanpay` command line. Each subcommand lives in its own module and registers
+ * itself on the program; this file only wires them and turns errors into exit codes.
+ */
+import { Command, CommanderError } from 'commander';
+import { isScanpayError } from '../errors.ts';
+import { registerScanners } from './scanners.ts';
+import { registerSim } from './sim.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('scanpay')
+    .description('Barcode payment agent: takes wallet payments and never loses track of them.')
+    .showHelpAfterError()
+    .exitOverride();
+  registerSim(program);
+  registerScanners(program);
+  return program;
+}
+
+/** Runs the CLI and returns the exit status. Long-running commands resolve when they stop. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    if (isScanpayError(e)) {
+      process.stderr.write(`scanpay: ${e.code}: ${e.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`scanpay: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * `scanpay sim …`: simulators for development and QA. `sim backend` runs the simulated
+ * acquiring backend (simulator/README.md) until SIGINT or SIGTERM.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { createLogger } from '../log.ts';
+import { DEMO_TERMINAL } from '../../simulator/backend/demo-terminal.ts';
+import { startBackend } from '../../simulator/backend/start-backend.ts';
+
+export const SIM_BACKEND_DEFAULTS = { port: 8470, host: '127.0.0.1', seed: 1 } as const;
+
+function integer(name: string, min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** Resolves on the first of the given signals, and stops listening for them. */
+function nextSignal(signals: NodeJS.Signals[]): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (s: NodeJS.Signals) => {
+      for (const x of signals) process.off(x, on);
+      resolve(s);
+    };
+    for (const s of signals) process.on(s, on);
+  });
+}
+
+export function registerSim(program: Command): void {
+  const sim = program.command('sim').description('simulators for development and QA');
+
+  sim
+    .command('backend')
+    .description('run the simulated acquiring backend (protocol v1 plus the /control QA API)')
+    .option('--port <n>', 'port to listen on (0 picks a free one)', integer('--port', 0, 65535), SIM_BACKEND_DEFAULTS.port)
+    .option('--host <h>', 'address to bind (the control API has no authentication: keep it on loopback)', SIM_BACKEND_DEFAULTS.host)
+    .option('--seed <s>', 'seed of the random choices of rate-based faults', integer('--seed', 0, 2 ** 31 - 1), SIM_BACKEND_DEFAULTS.seed)
+    .action(async (opts: { port: number; host: string; seed: number }) => {
+      const logger = createLogger({ name: 'scanpay-sim' });
+      if (!isLoopback(opts.host)) logger.warn({ host: opts.host }, 'the control API is unauthenticated and now reachable from the network');
+      const backend = await startBackend({ port: opts.port, host: opts.host, seed: opts.seed, logger });
+      const stopped = nextSignal(['SIGINT', 'SIGTERM']);
+      process.stdout.write(
+        [
+          `simulated backend listening on ${backend.url}`,
+          `control API: ${backend.url}/control (health: ${backend.url}/control/health)`,
+          `demo terminal: ${DEMO_TERMINAL.terminalId} (demo key, see simulator/backend/demo-terminal.ts)`,
+          'press Ctrl-C to stop',
+          '',
+        ].join('\n'),
+      );
+      logger.info({ url: backend.url, seed: opts.seed, terminal: DEMO_TERMINAL.terminalId }, 'simulated backend started');
+      const signal = await stopped;
+      logger.info({ signal }, 'stopping');
+      await backend.close();
+      logger.flush();
+    });
+}

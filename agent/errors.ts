@@ -1,0 +1,91 @@
+/**
+ * The one error catalog. Codes are stable: POS integrations, logs and support tickets
+ * refer to them. Every code is documented in docs/errors.md (a test keeps them in step).
+ */
+export interface ErrorSpec {
+  message: string;
+  /** Whether trying the same thing again later can succeed. */
+  retryable: boolean;
+  /** HTTP status when the error crosses an API boundary. */
+  status: number;
+}
+
+export const ERRORS = {
+  // Payment codes and payments
+  PAY_CODE_NOT_PAYMENT: { message: 'the scanned text is not a payment code', retryable: false, status: 422 },
+  PAY_CODE_PRODUCT_BARCODE: { message: 'this is a product barcode, not a payment code: ask the customer for the payment code in their wallet app', retryable: false, status: 422 },
+  PAY_CODE_CARD_NUMBER: { message: 'this looks like a bank card number, not a payment code', retryable: false, status: 422 },
+  PAY_CODE_DUPLICATE: { message: 'this payment code was already submitted: ask the customer to refresh the code', retryable: false, status: 409 },
+  PAY_AMOUNT_INVALID: { message: 'amount must be a positive integer of minor units within the limit', retryable: false, status: 422 },
+  PAY_CURRENCY_INVALID: { message: 'currency must be a three-letter ISO 4217 code', retryable: false, status: 422 },
+  PAY_NOT_FOUND: { message: 'no payment with this order number', retryable: false, status: 404 },
+  PAY_ALREADY_FINAL: { message: 'the payment has already ended', retryable: false, status: 409 },
+  PAY_ORDER_ID_CONFLICT: { message: 'this POS order id was already used for a different payment', retryable: false, status: 409 },
+
+  // Acquiring backend
+  BACKEND_NOT_SENT: { message: 'the backend could not be reached; the request never left the device', retryable: true, status: 503 },
+  BACKEND_UNKNOWN: { message: 'no verified answer from the backend: the outcome is unknown', retryable: true, status: 504 },
+  BACKEND_SIGNATURE_INVALID: { message: 'the answer failed signature verification and was treated as no answer', retryable: true, status: 502 },
+  BACKEND_MALFORMED: { message: 'the answer could not be understood and was treated as no answer', retryable: true, status: 502 },
+  BACKEND_HTTP_STATUS: { message: 'the backend answered with an unexpected HTTP status', retryable: true, status: 502 },
+
+  // Journal
+  JOURNAL_OPEN_FAILED: { message: 'the journal database could not be opened', retryable: false, status: 500 },
+  JOURNAL_WRITE_FAILED: { message: 'the journal could not be written (disk full or read-only?): nothing was sent', retryable: true, status: 507 },
+  JOURNAL_MIGRATION_FAILED: { message: 'the journal schema could not be brought up to date', retryable: false, status: 500 },
+
+  // Configuration
+  CONFIG_INVALID: { message: 'the configuration is invalid', retryable: false, status: 500 },
+
+  // Protocol (shared by the agent and the simulated backend)
+  PROTO_SIGNATURE_MISSING: { message: 'the message carries no signature', retryable: false, status: 401 },
+  PROTO_SIGNATURE_INVALID: { message: 'the signature does not match', retryable: false, status: 401 },
+  PROTO_TIMESTAMP_SKEW: { message: 'the timestamp is outside the accepted window: check the device clock', retryable: false, status: 401 },
+  PROTO_NONCE_REUSED: { message: 'the nonce was already used (replay)', retryable: false, status: 401 },
+  PROTO_UNKNOWN_TERMINAL: { message: 'the terminal is not known to the backend', retryable: false, status: 401 },
+  PROTO_BAD_REQUEST: { message: 'the request body is not valid for this operation', retryable: false, status: 400 },
+
+  // Simulated backend (simulator/)
+  SIM_CONTROL_INVALID: { message: 'the control request is not valid', retryable: false, status: 400 },
+  SIM_ORDER_UNKNOWN: { message: 'the simulated backend has no such order', retryable: false, status: 404 },
+  SIM_FAULT_INJECTED: { message: 'an injected fault answered this call', retryable: true, status: 503 },
+
+  // Scanners
+  SCAN_SOURCE_SPEC_INVALID: { message: 'the scanner source spec is invalid', retryable: false, status: 400 },
+  SCAN_FRAME_TOO_LONG: { message: 'the scanned frame is longer than any code scanpay accepts: skipped', retryable: false, status: 422 },
+  SCAN_FRAME_INVALID: { message: 'the scanned frame contains control characters or is malformed: skipped', retryable: false, status: 422 },
+  SCAN_DEVICE_NOT_FOUND: { message: 'the scanner is not connected', retryable: true, status: 503 },
+  SCAN_DEVICE_ACCESS_DENIED: { message: 'this user may not open the scanner: add a udev rule', retryable: false, status: 503 },
+  SCAN_DEVICE_DISCONNECTED: { message: 'the scanner went away: reconnecting', retryable: true, status: 503 },
+  SCAN_DEVICE_IO: { message: 'reading from or writing to the scanner failed', retryable: true, status: 503 },
+  SCAN_NATIVE_LIBRARY_MISSING: { message: 'a system library the scanner driver needs is not installed', retryable: false, status: 500 },
+  SCAN_IMAGE_UNREADABLE: { message: 'the image is not a readable PNG, JPEG or raw frame', retryable: false, status: 422 },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class ScanpayError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly status: number;
+  /** What came in when it went wrong (masked where it may hold a payment code). */
+  readonly detail: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, options: { message?: string; cause?: unknown; detail?: Record<string, unknown> } = {}) {
+    const spec: ErrorSpec = ERRORS[code];
+    super(options.message ?? spec.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ScanpayError';
+    this.code = code;
+    this.retryable = spec.retryable;
+    this.status = spec.status;
+    this.detail = options.detail;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, retryable: this.retryable, ...(this.detail ? { detail: this.detail } : {}) };
+  }
+}
+
+export function isScanpayError(e: unknown, code?: ErrorCode): e is ScanpayError {
+  return e instanceof ScanpayError && (code === undefined || e.code === code);
+}

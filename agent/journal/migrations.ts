@@ -1,0 +1,71 @@
+/**
+ * Journal schema, one entry per version. Applied in order inside a transaction; the
+ * database's `user_version` records how far it has come. Never edit a released entry:
+ * add a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+  CREATE TABLE payments (
+    order_no          TEXT PRIMARY KEY,
+    pos_order_id      TEXT UNIQUE,
+    amount            INTEGER NOT NULL CHECK (amount > 0),
+    currency          TEXT NOT NULL,
+    description       TEXT NOT NULL DEFAULT '',
+    wallet            TEXT NOT NULL,
+    code_hash         TEXT NOT NULL UNIQUE,
+    code_masked       TEXT NOT NULL,
+    -- The code itself is kept only while a pay may need resending; wiped when final.
+    code              TEXT,
+    trace_id          TEXT NOT NULL,
+    state             TEXT NOT NULL,
+    outcome           TEXT CHECK (outcome IN ('paid', 'declined', 'reversed')),
+    reason_code       TEXT,
+    reason_message    TEXT,
+    pay_attempts      INTEGER NOT NULL DEFAULT 0,
+    -- 1 while a pay request is on its way: after a crash it may have arrived.
+    pay_in_flight     INTEGER NOT NULL DEFAULT 0,
+    -- 1 once any pay attempt may have reached the backend.
+    maybe_sent        INTEGER NOT NULL DEFAULT 0,
+    query_count       INTEGER NOT NULL DEFAULT 0,
+    reverse_attempts  INTEGER NOT NULL DEFAULT 0,
+    cancel_requested  INTEGER NOT NULL DEFAULT 0,
+    created_at        INTEGER NOT NULL,
+    code_expires_at   INTEGER NOT NULL,
+    query_deadline_at INTEGER NOT NULL,
+    next_action_at    INTEGER,
+    acquirer_trade_no TEXT,
+    updated_at        INTEGER NOT NULL,
+    final_at          INTEGER
+  );
+  CREATE INDEX payments_unfinished ON payments (outcome) WHERE outcome IS NULL;
+  CREATE INDEX payments_created ON payments (created_at);
+
+  CREATE TABLE payment_events (
+    id        INTEGER PRIMARY KEY,
+    order_no  TEXT NOT NULL REFERENCES payments (order_no),
+    at        INTEGER NOT NULL,
+    state     TEXT NOT NULL,
+    cause     TEXT NOT NULL,
+    detail    TEXT
+  );
+  CREATE INDEX payment_events_order ON payment_events (order_no, id);
+
+  CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    kind            TEXT NOT NULL,
+    order_no        TEXT,
+    dedupe_key      TEXT NOT NULL UNIQUE,
+    payload         TEXT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'dead')),
+    created_at      INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_attempt_at INTEGER,
+    last_error      TEXT,
+    done_at         INTEGER
+  );
+  CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+  `,
+];

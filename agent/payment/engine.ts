@@ -1,0 +1,476 @@
+/**
+ * The payment engine: binds the pure payment machine to the journal, the acquirer and the
+ * clock, starts payments, resumes unfinished ones after a restart, and runs the outbox.
+ *
+ * Money-safety rules enforced here:
+ * 1. every request is preceded by a durable journal write (the actors write, then call);
+ * 2. no answer is unknown, and unknown is queried, then reversed, never declined;
+ * 4. one order number per payment for every retry, query and reversal; a code is used once.
+ */
+import { randomBytes } from 'node:crypto';
+import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
+import type { Acquirer } from '../backend/acquirer.ts';
+import type { Clock } from '../clock.ts';
+import { crashPoint } from '../crash-points.ts';
+import { ScanpayError } from '../errors.ts';
+import type { Journal, OutboxRow, PaymentRow, PaymentState } from '../journal/journal.ts';
+import { silentLogger, type Logger } from '../log.ts';
+import { OutboxWorker, type DeliveryResult } from '../outbox/outbox-worker.ts';
+import { maskCode, requirePaymentCode, type Wallet } from '../payment-code.ts';
+import { payOutcome, queryOutcome, reverseOutcome, type PayOutcome, type QueryOutcome, type ReverseOutcome } from './outcomes.ts';
+import { paymentMachine, type PaymentContext, type ResumeAt } from './payment.machine.ts';
+import { resolveProfiles, type ProfileOverrides, type WalletProfile } from './profiles.ts';
+
+export interface PaymentRequest {
+  amount: number;
+  currency?: string;
+  paymentCode: string;
+  description?: string;
+  posOrderId?: string;
+}
+
+/** A payment as shown to a POS or a cashier: never the payment code itself. */
+export interface PaymentView {
+  orderNo: string;
+  posOrderId: string | null;
+  amount: number;
+  currency: string;
+  description: string;
+  wallet: Wallet;
+  code: string;
+  traceId: string;
+  state: PaymentState;
+  outcome: 'paid' | 'declined' | 'reversed' | null;
+  reasonCode: string | null;
+  reasonMessage: string | null;
+  customerPaying: boolean;
+  cause: string;
+  createdAt: number;
+  updatedAt: number;
+  finalAt: number | null;
+  queryDeadlineAt: number;
+}
+
+export type EngineListener = (payment: PaymentView) => void;
+
+export interface EngineOptions {
+  journal: Journal;
+  acquirer: Acquirer;
+  clock: Clock;
+  terminalId: string;
+  logger?: Logger;
+  profiles?: ProfileOverrides;
+  /** Largest amount accepted, in minor units (default 5000.00: PBOC level B daily limit). */
+  maxAmount?: number;
+  random?: () => number;
+  outbox?: { retryBaseMs?: number; retryMaxMs?: number; maxAgeMs?: Record<string, number>; concurrency?: number };
+}
+
+type PaymentActor = ActorRefFrom<typeof paymentMachine>;
+
+const REVERSE_KIND = 'reverse';
+
+export class PaymentEngine {
+  readonly #o: EngineOptions;
+  readonly #journal: Journal;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #profiles: Record<Wallet, WalletProfile>;
+  readonly #live = new Map<string, PaymentActor>();
+  readonly #listeners = new Set<EngineListener>();
+  readonly #calls = new Set<Promise<unknown>>();
+  readonly #outbox: OutboxWorker;
+  #started = false;
+
+  constructor(o: EngineOptions) {
+    this.#o = o;
+    this.#journal = o.journal;
+    this.#clock = o.clock;
+    this.#log = o.logger ?? silentLogger;
+    this.#profiles = resolveProfiles(o.profiles);
+    this.#outbox = new OutboxWorker({
+      journal: o.journal,
+      clock: o.clock,
+      logger: this.#log,
+      random: o.random ?? Math.random,
+      ...o.outbox,
+      handlers: { [REVERSE_KIND]: (item) => this.#deliverReversal(item) },
+      onSettled: (item) => item.order_no && this.#emitRow(item.order_no),
+    });
+  }
+
+  /** Resumes every unfinished payment from the journal and starts the outbox. */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    for (const row of this.#journal.unfinished()) this.#resume(row);
+    this.#outbox.start();
+  }
+
+  /** Stops driving payments. Nothing is lost: the journal says where each one stands. */
+  async stop(): Promise<void> {
+    this.#started = false;
+    for (const actor of this.#live.values()) actor.stop();
+    this.#live.clear();
+    await this.#outbox.stop();
+    await Promise.allSettled([...this.#calls]);
+  }
+
+  onChange(listener: EngineListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Accepts a payment: checks the code locally (no backend call for a product barcode or
+   * a reused code), writes it to the journal, then starts it. Resolves once it is under
+   * way; use `waitFinal` for the outcome.
+   */
+  pay(req: PaymentRequest): PaymentView {
+    if (!this.#started) throw new Error('payment engine not started');
+    const { code, wallet } = requirePaymentCode(req.paymentCode);
+    const maxAmount = this.#o.maxAmount ?? 500_000;
+    if (!Number.isSafeInteger(req.amount) || req.amount <= 0 || req.amount > maxAmount) {
+      throw new ScanpayError('PAY_AMOUNT_INVALID', { message: `amount must be an integer of minor units between 1 and ${maxAmount}`, detail: { amount: req.amount } });
+    }
+    const currency = req.currency ?? 'CNY';
+    if (!/^[A-Z]{3}$/.test(currency)) throw new ScanpayError('PAY_CURRENCY_INVALID', { detail: { currency } });
+    const profile = this.#profiles[wallet];
+    const now = this.#clock.now();
+    const { row, created } = this.#journal.createPayment({
+      orderNo: this.#newOrderNo(now),
+      posOrderId: req.posOrderId,
+      amount: req.amount,
+      currency,
+      description: req.description ?? '',
+      wallet,
+      code,
+      codeMasked: maskCode(code),
+      traceId: randomBytes(8).toString('hex'),
+      createdAt: now,
+      codeExpiresAt: now + profile.codeTtlMs,
+      queryDeadlineAt: now + profile.queryDeadlineMs,
+    });
+    this.#log.info({ orderNo: row.order_no, traceId: row.trace_id, wallet, amount: row.amount, codeMasked: row.code_masked, created }, created ? 'payment accepted' : 'payment already known for this POS order id');
+    if (created) this.#run(row, 'submit', 0);
+    return this.#view(row);
+  }
+
+  /** Cancels a payment: one that may have charged the customer is reversed. */
+  cancel(orderNo: string): PaymentView {
+    const row = this.#require(orderNo);
+    if (row.outcome) throw new ScanpayError('PAY_ALREADY_FINAL', { detail: { orderNo, outcome: row.outcome } });
+    if (!row.cancel_requested) this.#journal.transition(orderNo, row.state, this.#clock.now(), 'cancel requested', { cancel_requested: 1 });
+    this.#live.get(orderNo)?.send({ type: 'CANCEL' });
+    return this.get(orderNo);
+  }
+
+  get(orderNo: string): PaymentView {
+    return this.#view(this.#require(orderNo));
+  }
+
+  list(options: { since?: number; limit?: number } = {}): PaymentView[] {
+    return this.#journal.listPayments(options).map((r) => this.#view(r));
+  }
+
+  /** Resolves when the payment is paid, declined or reversed. */
+  waitFinal(orderNo: string): Promise<PaymentView> {
+    return this.waitFor(orderNo, (p) => p.outcome !== null);
+  }
+
+  waitFor(orderNo: string, until: (p: PaymentView) => boolean): Promise<PaymentView> {
+    const now = this.get(orderNo);
+    if (until(now)) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const off = this.onChange((p) => {
+        if (p.orderNo === orderNo && until(p)) {
+          off();
+          resolve(p);
+        }
+      });
+    });
+  }
+
+  /** Resolves when no backend call or outbox delivery is under way (for tests and shutdown). */
+  async idle(): Promise<void> {
+    for (;;) {
+      await new Promise((r) => setImmediate(r));
+      if (this.#calls.size === 0 && this.#outbox.busy === 0) {
+        await new Promise((r) => setImmediate(r));
+        if (this.#calls.size === 0 && this.#outbox.busy === 0) return;
+      }
+      await Promise.allSettled([...this.#calls, this.#outbox.whenIdle()]);
+    }
+  }
+
+  /** Technician's retry of an outbox item, dead or waiting. */
+  retryOutbox(id: number): boolean {
+    const ok = this.#journal.outboxRetryNow(id, this.#clock.now());
+    this.#outbox.kick();
+    return ok;
+  }
+
+  // ---- driving payments ------------------------------------------------------------
+
+  #resume(row: PaymentRow): void {
+    const now = this.#clock.now();
+    switch (row.state) {
+      case 'reversal_queued':
+        // The outbox holds the reversal; make sure it does (enqueue is idempotent).
+        this.#enqueueReversal(row.order_no, now);
+        return;
+      case 'reversing':
+        return this.#run(row, 'reverse', 0);
+      case 'querying':
+        return this.#run(row, 'query', 0);
+      case 'submitting':
+      case 'waiting_network': {
+        if (row.pay_in_flight) {
+          // Killed while a pay was on its way: it may have arrived.
+          this.#journal.afterPayAttempt(row.order_no, now, true, 'recovered: pay may have arrived before the restart');
+          return this.#run(row, 'query', 0);
+        }
+        if (row.maybe_sent) return this.#run(row, 'query', 0);
+        if (row.cancel_requested || now >= row.code_expires_at) {
+          this.#journal.finish(row.order_no, 'declined', now, 'recovered: never sent', {
+            reason_code: row.cancel_requested ? 'CANCELLED' : 'NOT_SENT',
+            reason_message: 'the payment never reached the backend; the customer was not charged',
+          });
+          this.#emitRow(row.order_no);
+          return;
+        }
+        return this.#run(row, 'submit', 0);
+      }
+      default:
+        this.#log.error({ orderNo: row.order_no, state: row.state }, 'unfinished payment in an unexpected state');
+    }
+  }
+
+  #run(row: PaymentRow, resume: ResumeAt, waitMs: number): void {
+    const profile = this.#profiles[row.wallet];
+    const machine = paymentMachine.provide({
+      actors: {
+        pay: fromPromise<PayOutcome, { orderNo: string }>(({ input }) => this.#track(this.#payOnce(input.orderNo))),
+        query: fromPromise<QueryOutcome, { orderNo: string }>(({ input }) => this.#track(this.#queryOnce(input.orderNo))),
+        reverse: fromPromise<ReverseOutcome, { orderNo: string }>(({ input }) => this.#track(this.#reverseOnce(input.orderNo))),
+      },
+      actions: {
+        record: ({ context }, params) => this.#record(context, params.state),
+      },
+    });
+    const actor = createActor(machine, {
+      clock: this.#clock,
+      input: {
+        orderNo: row.order_no,
+        profile,
+        codeExpiresAt: row.code_expires_at,
+        queryDeadlineAt: row.query_deadline_at,
+        queriesDone: row.query_count,
+        reverseAttempts: row.reverse_attempts,
+        cancelRequested: row.cancel_requested === 1,
+        resume,
+        waitMs,
+      },
+    });
+    this.#live.set(row.order_no, actor);
+    actor.subscribe({
+      complete: () => this.#live.delete(row.order_no),
+      error: (err) => {
+        // Our own code failed (e.g. the journal could not be written). The journal still
+        // says where the payment stood: drive it again from there after a pause.
+        this.#live.delete(row.order_no);
+        this.#log.error({ orderNo: row.order_no, err }, 'payment actor failed; resuming from the journal');
+        this.#clock.setTimeout(() => {
+          const again = this.#journal.getPayment(row.order_no);
+          if (this.#started && again && !again.outcome && !this.#live.has(row.order_no)) this.#resume(again);
+        }, profile.networkRetryMs);
+      },
+    });
+    actor.start();
+  }
+
+  #record(ctx: PaymentContext, state: PaymentState): void {
+    const at = this.#clock.now();
+    const orderNo = ctx.orderNo;
+    switch (state) {
+      case 'submitting':
+        // The pay actor writes "submitting" itself, immediately before the request.
+        break;
+      case 'waiting_network':
+      case 'querying':
+      case 'reversing':
+        this.#journal.transition(orderNo, state, at, ctx.cause, { next_action_at: state === 'reversing' ? at : at + ctx.waitMs });
+        break;
+      case 'reversal_queued':
+        this.#journal.atomically(() => {
+          this.#journal.transition(orderNo, 'reversal_queued', at, ctx.cause);
+          this.#enqueueReversal(orderNo, at);
+        });
+        // Outside the machine's transition: delivery starts on the next turn.
+        queueMicrotask(() => this.#outbox.kick());
+        break;
+      case 'paid':
+      case 'declined':
+      case 'reversed':
+        this.#journal.finish(orderNo, state, at, ctx.cause, {
+          reason_code: ctx.reasonCode ?? null,
+          reason_message: ctx.reasonMessage ?? null,
+          ...(ctx.tradeNo ? { acquirer_trade_no: ctx.tradeNo } : {}),
+        });
+        this.#log.info({ orderNo, outcome: state, reasonCode: ctx.reasonCode }, `payment ${state}`);
+        break;
+    }
+    this.#emit(this.#view(this.#require(orderNo), ctx));
+  }
+
+  async #payOnce(orderNo: string): Promise<PayOutcome> {
+    const row = this.#require(orderNo);
+    if (row.code === null) throw new Error('payment code already erased');
+    this.#journal.beforePayAttempt(orderNo, this.#clock.now());
+    crashPoint('pay:after-journal');
+    const result = await this.#o.acquirer.pay({
+      orderNo,
+      paymentCode: row.code,
+      amount: row.amount,
+      currency: row.currency,
+      description: row.description,
+      traceId: row.trace_id,
+    });
+    crashPoint('pay:after-answer');
+    const at = this.#clock.now();
+    let outcome = payOutcome(result, at);
+    this.#journal.afterPayAttempt(orderNo, at, result.kind !== 'not_sent', `pay ${result.kind === 'answer' ? result.body.result : result.kind}`);
+    // This attempt provably did not leave, but an earlier one may have arrived.
+    if (outcome.kind === 'notSent' && this.#require(orderNo).maybe_sent) {
+      outcome = { kind: 'unknown', at, reason: `an earlier attempt may have arrived; ${outcome.reason}` };
+    }
+    this.#logCall('pay', orderNo, result);
+    return outcome;
+  }
+
+  async #queryOnce(orderNo: string): Promise<QueryOutcome> {
+    const row = this.#require(orderNo);
+    this.#journal.beforeQuery(orderNo, this.#clock.now());
+    const result = await this.#o.acquirer.query({ orderNo, traceId: row.trace_id });
+    this.#logCall('query', orderNo, result);
+    const outcome = queryOutcome(result, this.#clock.now());
+    this.#journal.note(orderNo, outcome.at, 'querying', `query: ${outcome.kind === 'pending' ? outcome.reason : outcome.kind}`);
+    return outcome;
+  }
+
+  async #reverseOnce(orderNo: string): Promise<ReverseOutcome> {
+    const row = this.#require(orderNo);
+    this.#journal.beforeReverse(orderNo, this.#clock.now());
+    crashPoint('reverse:after-journal');
+    const result = await this.#o.acquirer.reverse({ orderNo, traceId: row.trace_id });
+    crashPoint('reverse:after-answer');
+    this.#logCall('reverse', orderNo, result);
+    const outcome = reverseOutcome(result, this.#clock.now());
+    const said = outcome.kind === 'retry' || outcome.kind === 'unreachable' ? `${outcome.kind}: ${outcome.reason}` : outcome.kind === 'refused' ? `refused: ${outcome.reasonCode}` : 'reversed';
+    this.#journal.note(orderNo, outcome.at, 'reversing', `reverse: ${said}`);
+    return outcome;
+  }
+
+  #enqueueReversal(orderNo: string, at: number): void {
+    this.#journal.enqueue({ kind: REVERSE_KIND, orderNo, dedupeKey: `${REVERSE_KIND}:${orderNo}`, payload: { orderNo }, at });
+  }
+
+  /** The outbox's delivery of a queued reversal; a reversal too old to make becomes a full refund. */
+  async #deliverReversal(item: OutboxRow): Promise<DeliveryResult> {
+    const orderNo = item.order_no;
+    const row = orderNo ? this.#journal.getPayment(orderNo) : undefined;
+    if (!row) return { kind: 'dead', error: `no payment ${orderNo} in the journal` };
+    if (row.outcome) return { kind: 'done' };
+    const outcome = await this.#track(this.#reverseOnce(row.order_no));
+    switch (outcome.kind) {
+      case 'reversed':
+        this.#journal.finish(row.order_no, 'reversed', outcome.at, 'reversal delivered from the outbox');
+        return { kind: 'done' };
+      case 'retry':
+      case 'unreachable':
+        return { kind: 'retry', error: outcome.reason };
+      case 'refused':
+        return this.#refundInstead(row, outcome.reasonCode);
+    }
+  }
+
+  async #refundInstead(row: PaymentRow, why: string): Promise<DeliveryResult> {
+    const result = await this.#track(this.#o.acquirer.refund({ orderNo: row.order_no, refundNo: `${row.order_no}-R`.slice(-32), amount: row.amount, traceId: row.trace_id }));
+    this.#logCall('refund', row.order_no, result);
+    if (result.kind !== 'answer') return { kind: 'retry', error: `reverse refused (${why}); refund: ${result.error.message}` };
+    const b = result.body;
+    const at = this.#clock.now();
+    if (b.result === 'SUCCESS' || b.reasonCode === 'REFUND_NOT_PAID') {
+      this.#journal.finish(row.order_no, 'reversed', at, b.result === 'SUCCESS' ? `reverse refused (${why}): refunded in full` : 'never paid: nothing to refund');
+      return { kind: 'done' };
+    }
+    if (b.result === 'UNKNOWN') return { kind: 'retry', error: 'refund outcome unknown' };
+    return { kind: 'dead', error: `reverse refused (${why}) and refund failed (${b.reasonCode ?? 'FAIL'}): settle by hand` };
+  }
+
+  #logCall(op: string, orderNo: string, r: { kind: string; latencyMs: number; error?: ScanpayError; body?: unknown }): void {
+    const fields = { orderNo, op, result: r.kind, latencyMs: r.latencyMs, ...(r.error ? { error: r.error.code, message: r.error.message } : {}) };
+    if (r.kind === 'answer') this.#log.debug(fields, `${op} answered`);
+    else this.#log.warn(fields, `${op}: no verified answer`);
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#calls.add(p);
+    const done = () => this.#calls.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  #newOrderNo(now: number): string {
+    const t = new Date(now).toISOString().replace(/[-:T]/g, '').slice(2, 14);
+    const terminal = this.#o.terminalId.replace(/[^A-Za-z0-9]/g, '').slice(-10);
+    return `${terminal}${t}${randomBytes(4).toString('hex')}`;
+  }
+
+  #require(orderNo: string): PaymentRow {
+    const row = this.#journal.getPayment(orderNo);
+    if (!row) throw new ScanpayError('PAY_NOT_FOUND', { detail: { orderNo } });
+    return row;
+  }
+
+  #emitRow(orderNo: string): void {
+    const row = this.#journal.getPayment(orderNo);
+    if (row) this.#emit(this.#view(row));
+  }
+
+  #emit(view: PaymentView): void {
+    for (const l of this.#listeners) {
+      try {
+        l(view);
+      } catch (err) {
+        this.#log.error({ err }, 'payment listener failed');
+      }
+    }
+  }
+
+  #view(row: PaymentRow, ctx?: PaymentContext): PaymentView {
+    const live = ctx ?? this.#live.get(row.order_no)?.getSnapshot().context;
+    const lastCause = live?.cause ?? this.#journal.events(row.order_no).at(-1)?.cause ?? '';
+    return {
+      orderNo: row.order_no,
+      posOrderId: row.pos_order_id,
+      amount: row.amount,
+      currency: row.currency,
+      description: row.description,
+      wallet: row.wallet,
+      code: row.code_masked,
+      traceId: row.trace_id,
+      state: row.state,
+      outcome: row.outcome,
+      reasonCode: row.reason_code,
+      reasonMessage: row.reason_message,
+      customerPaying: live?.customerPaying ?? false,
+      cause: lastCause,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      finalAt: row.final_at,
+      queryDeadlineAt: row.query_deadline_at,
+    };
+  }
+}
+

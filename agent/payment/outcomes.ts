@@ -1,0 +1,92 @@
+/**
+ * What each backend answer means for a payment. Pure functions: the rules of
+ * docs/protocol.md in one place. Anything without a verified answer is unknown, never a
+ * failure (money-safety rule 2).
+ */
+import type { CallResult } from '../backend/acquirer.ts';
+import type { PayResponse, QueryResponse, ReverseResponse } from '../protocol/messages.ts';
+
+export type PayOutcome =
+  | { kind: 'paid'; at: number; tradeNo?: string | undefined }
+  | { kind: 'declined'; at: number; reasonCode: string; reasonMessage?: string | undefined }
+  | { kind: 'reversed'; at: number; reasonCode: string }
+  | { kind: 'userPaying'; at: number }
+  | { kind: 'unknown'; at: number; reason: string }
+  | { kind: 'notSent'; at: number; reason: string };
+
+export type QueryOutcome =
+  | { kind: 'paid'; at: number; tradeNo?: string | undefined }
+  | { kind: 'declined'; at: number; reasonCode: string; reasonMessage?: string | undefined }
+  | { kind: 'reversed'; at: number }
+  | { kind: 'pending'; at: number; customerPaying: boolean; reason: string };
+
+export type ReverseOutcome =
+  | { kind: 'reversed'; at: number }
+  | { kind: 'retry'; at: number; reason: string }
+  /** No verified answer: the outbox takes over and keeps trying. */
+  | { kind: 'unreachable'; at: number; reason: string }
+  /** A definite "cannot reverse" (too old): the outbox turns it into a refund. */
+  | { kind: 'refused'; at: number; reasonCode: string };
+
+function noAnswer(r: Exclude<CallResult<unknown>, { kind: 'answer' }>): string {
+  return `${r.error.code}: ${r.error.message}`;
+}
+
+export function payOutcome(r: CallResult<PayResponse>, at: number): PayOutcome {
+  if (r.kind === 'not_sent') return { kind: 'notSent', at, reason: noAnswer(r) };
+  if (r.kind === 'unknown') return { kind: 'unknown', at, reason: noAnswer(r) };
+  const b = r.body;
+  switch (b.result) {
+    case 'SUCCESS':
+      return { kind: 'paid', at, tradeNo: b.trade?.acquirerTradeNo };
+    case 'USER_PAYING':
+      return { kind: 'userPaying', at };
+    case 'UNKNOWN':
+      return { kind: 'unknown', at, reason: `backend: ${b.reasonCode ?? 'UNKNOWN'}` };
+    case 'FAIL':
+      // A repeated pay can meet its own order already settled one way or the other.
+      if (b.reasonCode === 'ORDER_PAID') return { kind: 'paid', at, tradeNo: b.trade?.acquirerTradeNo };
+      if (b.reasonCode === 'ORDER_REVERSED') return { kind: 'reversed', at, reasonCode: b.reasonCode };
+      return { kind: 'declined', at, reasonCode: b.reasonCode ?? 'DECLINED', reasonMessage: b.reasonMessage };
+  }
+}
+
+export function queryOutcome(r: CallResult<QueryResponse>, at: number): QueryOutcome {
+  if (r.kind !== 'answer') return { kind: 'pending', at, customerPaying: false, reason: noAnswer(r) };
+  const b = r.body;
+  // A reverse that arrived before the pay leaves a tombstone with no trade details.
+  if (b.reasonCode === 'ORDER_REVERSED') return { kind: 'reversed', at };
+  if (b.result !== 'SUCCESS' || !b.trade) {
+    // ORDER_NOT_FOUND included: the pay may still be on its way.
+    return { kind: 'pending', at, customerPaying: false, reason: `query ${b.result}${b.reasonCode ? ` ${b.reasonCode}` : ''}` };
+  }
+  switch (b.trade.state) {
+    case 'SUCCESS':
+    case 'REFUND':
+      return { kind: 'paid', at, tradeNo: b.trade.acquirerTradeNo };
+    case 'REVOKED':
+      return { kind: 'reversed', at };
+    case 'CLOSED':
+      return { kind: 'declined', at, reasonCode: 'ORDER_CLOSED' };
+    case 'PAYERROR':
+      return { kind: 'declined', at, reasonCode: b.reasonCode ?? 'PAYERROR', reasonMessage: b.reasonMessage };
+    case 'USERPAYING':
+      return { kind: 'pending', at, customerPaying: true, reason: 'USERPAYING' };
+    case 'NOTPAY':
+      return { kind: 'pending', at, customerPaying: false, reason: 'NOTPAY' };
+  }
+}
+
+export function reverseOutcome(r: CallResult<ReverseResponse>, at: number): ReverseOutcome {
+  if (r.kind !== 'answer') return { kind: 'unreachable', at, reason: noAnswer(r) };
+  const b = r.body;
+  switch (b.result) {
+    case 'SUCCESS':
+      return { kind: 'reversed', at };
+    case 'RETRY':
+    case 'UNKNOWN':
+      return { kind: 'retry', at, reason: `${b.result}${b.reasonCode ? ` ${b.reasonCode}` : ''}` };
+    case 'FAIL':
+      return { kind: 'refused', at, reasonCode: b.reasonCode ?? 'REVERSE_FAILED' };
+  }
+}

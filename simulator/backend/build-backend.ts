@@ -1,0 +1,284 @@
+/**
+ * The simulated acquiring backend as a Fastify app (no listening: see start-backend.ts).
+ *
+ * `/v1/*` speaks protocol v1 (docs/protocol.md): every request verified, every 200
+ * answer signed over the exact bytes sent. `/control/*` is the unsigned QA API
+ * (control-routes.ts). `sim` is the same control surface in process, for tests.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { systemClock, type Clock } from '../../agent/clock.ts';
+import { isScanpayError, ScanpayError } from '../../agent/errors.ts';
+import { silentLogger, type Logger } from '../../agent/log.ts';
+import type { Wallet } from '../../agent/payment-code.ts';
+import { PATHS, REQUEST_SCHEMAS, type Operation } from '../../agent/protocol/messages.ts';
+import { HEADER, NonceCache, signResponse, verifyRequest } from '../../agent/protocol/signing.ts';
+import { controlRoutes } from './control-routes.ts';
+import { DEMO_TERMINAL } from './demo-terminal.ts';
+import { describeIssues, FaultTable, type FaultKind, type FaultSpec, type FaultState } from './faults.ts';
+import type { LedgerAudit, LedgerEntry } from './ledger.ts';
+import { WalletModel, type Behaviour, type OrderView } from './wallet-model.ts';
+
+export type { Behaviour, OrderView, FaultSpec, FaultState, LedgerEntry, LedgerAudit };
+
+export interface BackendOptions {
+  clock?: Clock;
+  terminals?: Array<{ terminalId: string; key: Buffer }>;
+  /** How long an issued payment code stays valid. */
+  codeTtlMs?: number;
+  /** When a walk-away customer gives up (the order turns NOTPAY). */
+  passwordAbandonMs?: number;
+  /** How old an order may be and still be reversed. */
+  reverseWindowMs?: number;
+  /** Seed of the random choices of rate-based faults. */
+  seed?: number;
+  logger?: Logger;
+}
+
+export const BACKEND_DEFAULTS = {
+  codeTtlMs: 60_000,
+  passwordAbandonMs: 90_000,
+  reverseWindowMs: 7 * 24 * 60 * 60_000,
+  seed: 1,
+} as const;
+
+/** Largest request body accepted, as docs/protocol.md says. */
+export const BODY_LIMIT = 64 * 1024;
+
+const durationMs = z.number().int().positive().max(365 * 24 * 60 * 60_000);
+const optionsSchema = z.object({
+  codeTtlMs: durationMs.default(BACKEND_DEFAULTS.codeTtlMs),
+  passwordAbandonMs: durationMs.default(BACKEND_DEFAULTS.passwordAbandonMs),
+  reverseWindowMs: durationMs.default(BACKEND_DEFAULTS.reverseWindowMs),
+  seed: z.number().int().default(BACKEND_DEFAULTS.seed),
+  terminals: z
+    .array(z.object({ terminalId: z.string().min(1).max(64), key: z.instanceof(Buffer).refine((k) => k.length >= 16, 'keys are at least 16 bytes') }))
+    .min(1)
+    .optional(),
+});
+
+export interface CallRecord {
+  op: Operation;
+  orderNo?: string;
+  /** Clock time the call arrived. */
+  at: number;
+  /** Injected fault(s) that hit the call, e.g. `lost-response` or `latency+http5xx`. */
+  fault?: string;
+  /** Protocol refusal code when the call was refused (401, 400). */
+  error?: string;
+}
+
+export interface SimBackend {
+  /** A fresh valid code for that wallet, issued now, whose suffix (and override) encodes the behaviour. */
+  issueCode(wallet: Wallet, behaviour: Behaviour): string;
+  /** Like issueCode, also returning when the code expires. */
+  issue(wallet: Wallet, behaviour: Behaviour): { code: string; expiresAt: number };
+  setBehaviour(code: string, behaviour: Behaviour): void;
+  addFault(f: FaultSpec): string;
+  clearFaults(): void;
+  faults(): FaultState[];
+  ledger(): LedgerEntry[];
+  order(orderNo: string): OrderView | undefined;
+  orders(): OrderView[];
+  audit(): LedgerAudit;
+  /** Forgets orders, codes, faults, the ledger and calls (not the nonces seen). */
+  reset(): void;
+  calls(): CallRecord[];
+  /** The time on the backend's clock. */
+  now(): number;
+}
+
+type PayInput = z.output<typeof REQUEST_SCHEMAS.pay>;
+type RefundInput = z.output<typeof REQUEST_SCHEMAS.refund>;
+
+/** What the protocol handler decided to send, before response faults bend it. */
+type Answer = { status: number; body: Buffer };
+
+export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; sim: SimBackend } {
+  const parsed = optionsSchema.safeParse(o);
+  if (!parsed.success) throw new ScanpayError('CONFIG_INVALID', { message: `simulated backend options: ${describeIssues(parsed.error)}` });
+  const opts = parsed.data;
+  const clock = o.clock ?? systemClock;
+  const logger = o.logger ?? silentLogger;
+  const keys = new Map((opts.terminals ?? [DEMO_TERMINAL]).map((t) => [t.terminalId, t.key]));
+  const model = new WalletModel({ clock, codeTtlMs: opts.codeTtlMs, passwordAbandonMs: opts.passwordAbandonMs, reverseWindowMs: opts.reverseWindowMs });
+  const faults = new FaultTable(opts.seed);
+  const nonces = new NonceCache();
+  let calls: CallRecord[] = [];
+
+  const sim: SimBackend = {
+    issueCode: (wallet, behaviour) => model.issueCode(wallet, behaviour).code,
+    issue: (wallet, behaviour) => model.issueCode(wallet, behaviour),
+    setBehaviour: (code, behaviour) => model.setBehaviour(code, behaviour),
+    addFault: (f) => faults.add(f).id,
+    clearFaults: () => faults.clear(),
+    faults: () => faults.list(),
+    ledger: () => model.ledger(),
+    order: (orderNo) => model.order(orderNo),
+    orders: () => model.orders(),
+    audit: () => model.audit(),
+    reset: () => {
+      model.reset();
+      faults.reset();
+      calls = [];
+    },
+    calls: () => calls.map((c) => ({ ...c })),
+    now: () => clock.now(),
+  };
+
+  /** Runs a validated request against the wallets. */
+  const answerFor = (op: Operation, input: unknown): unknown => {
+    switch (op) {
+      case 'pay':
+        return model.pay(input as PayInput);
+      case 'query':
+        return model.query((input as { orderNo: string }).orderNo);
+      case 'reverse':
+        return model.reverse((input as { orderNo: string }).orderNo);
+      case 'refund':
+        return model.refund(input as RefundInput);
+    }
+  };
+
+  async function handle(op: Operation, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const call: CallRecord = { op, at: clock.now(), ...orderNoOf(raw) };
+    calls.push(call);
+    const pick = faults.pick(op);
+    if (pick.label) call.fault = pick.label;
+    if (pick.latencyMs > 0) await new Promise<void>((resolve) => clock.setTimeout(resolve, pick.latencyMs));
+    const kind: FaultKind | undefined = pick.fault?.kind;
+    const log = logger.child({ op, orderNo: call.orderNo, ...(call.fault ? { fault: call.fault } : {}) });
+
+    if (kind === 'reset') {
+      log.info('fault: connection reset before processing');
+      return cut(reply);
+    }
+    if (kind === 'http5xx') {
+      log.info('fault: HTTP error without processing');
+      return refuse(reply, pick.fault?.status ?? 503, new ScanpayError('SIM_FAULT_INJECTED'));
+    }
+
+    // Verify the envelope; a refusal of an unverified request goes out unsigned.
+    const path = PATHS[op];
+    const terminalId = headerOf(req, HEADER.terminal);
+    let key: Buffer;
+    let requestNonce: string;
+    try {
+      if (!terminalId) throw new ScanpayError('PROTO_SIGNATURE_MISSING', { message: 'the message carries no terminal id' });
+      const k = keys.get(terminalId);
+      if (!k) throw new ScanpayError('PROTO_UNKNOWN_TERMINAL', { detail: { terminalId } });
+      key = k;
+      requestNonce = verifyRequest({ method: 'POST', path, terminalId, body: raw }, req.headers, key, { now: clock.now(), nonces });
+    } catch (e) {
+      if (!isScanpayError(e)) throw e;
+      call.error = e.code;
+      log.warn({ refusal: e.code }, 'request refused');
+      return refuse(reply, e.status, e);
+    }
+
+    const send = (a: Answer, signing: 'signed' | 'unsigned' | 'wrong-key' = 'signed'): void => {
+      if (signing !== 'unsigned') {
+        const signKey = signing === 'signed' ? key : Buffer.concat([key, Buffer.from('-not-the-key')]);
+        reply.headers({ ...signResponse({ method: 'POST', path, terminalId, body: a.body, status: a.status, requestNonce }, signKey, clock.now()) });
+      }
+      reply.code(a.status).type('application/json; charset=utf-8').send(a.body);
+    };
+
+    const input = parseBody(op, raw);
+    if (input instanceof ScanpayError) {
+      call.error = input.code;
+      log.warn({ refusal: input.code, reason: input.message }, 'request refused');
+      return send({ status: input.status, body: errorBody(input) });
+    }
+
+    const answer = kind === 'system-error' ? systemError(op, input) : answerFor(op, input);
+    const body = Buffer.from(JSON.stringify(answer));
+    log.info({ result: (answer as { result?: string }).result }, 'processed');
+    switch (kind) {
+      case 'lost-response':
+        return cut(reply);
+      case 'hang':
+        // Processed; the socket stays open, unanswered, until the server stops.
+        reply.hijack();
+        return;
+      case 'malformed':
+        return send({ status: 200, body: body.subarray(0, Math.max(1, Math.floor(body.length / 2))) });
+      case 'unsigned':
+        return send({ status: 200, body }, 'unsigned');
+      case 'bad-signature':
+        return send({ status: 200, body }, 'wrong-key');
+      default:
+        return send({ status: 200, body });
+    }
+  }
+
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT, forceCloseConnections: true });
+
+  app.register(async (v1) => {
+    // Keep the exact bytes: the signature covers them, and JSON is parsed after verification.
+    v1.removeAllContentTypeParsers();
+    v1.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    v1.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
+      const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+      const e = new ScanpayError('PROTO_BAD_REQUEST', { message: status === 413 ? `the body exceeds ${BODY_LIMIT} bytes` : err.message });
+      reply.code(status).send(status === 500 ? { error: { code: 'INTERNAL', message: err.message } } : errorBody(e));
+    });
+    for (const op of Object.keys(PATHS) as Operation[]) {
+      v1.post(PATHS[op], (req, reply) => handle(op, req, reply));
+    }
+  });
+  app.register(controlRoutes(sim), { prefix: '/control' });
+  return { app, sim };
+}
+
+function errorBody(e: ScanpayError): Buffer {
+  return Buffer.from(JSON.stringify({ error: { code: e.code, message: e.message } }));
+}
+
+/** An unsigned protocol refusal: the request did not verify, or was never looked at. */
+function refuse(reply: FastifyReply, status: number, e: ScanpayError): void {
+  reply.code(status).type('application/json; charset=utf-8').send(errorBody(e));
+}
+
+function headerOf(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Ends the exchange with no answer at all: the client sees its connection cut. */
+function cut(reply: FastifyReply): void {
+  reply.hijack();
+  reply.raw.socket?.destroy();
+}
+
+/** The order number, read leniently before verification, so calls() can name it. */
+function orderNoOf(raw: Buffer): { orderNo?: string } {
+  try {
+    const v: unknown = JSON.parse(raw.toString('utf8'));
+    const n = typeof v === 'object' && v !== null ? (v as Record<string, unknown>).orderNo : undefined;
+    return typeof n === 'string' ? { orderNo: n.slice(0, 64) } : {};
+  } catch {
+    return {};
+  }
+}
+
+function parseBody(op: Operation, raw: Buffer): unknown {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return new ScanpayError('PROTO_BAD_REQUEST', { message: 'the body is not JSON' });
+  }
+  const r = REQUEST_SCHEMAS[op].safeParse(json);
+  return r.success ? r.data : new ScanpayError('PROTO_BAD_REQUEST', { message: `${op}: ${describeIssues(r.error)}` });
+}
+
+/** A signed business UNKNOWN (WeChat's SYSTEMERROR), answered without touching the order. */
+function systemError(op: Operation, input: unknown): unknown {
+  const { orderNo, refundNo } = input as { orderNo: string; refundNo?: string };
+  const base = { result: 'UNKNOWN', orderNo, reasonCode: 'SYSTEM_ERROR', reasonMessage: 'simulated system error: query again' };
+  if (op === 'reverse') return { ...base, recall: true };
+  if (op === 'refund') return { ...base, refundNo };
+  return base;
+}

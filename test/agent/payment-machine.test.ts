@@ -1,0 +1,179 @@
+import { describe, expect, it } from 'vitest';
+import { createActor, fromPromise } from 'xstate';
+import { ManualClock } from '../../agent/clock.ts';
+import type { PayOutcome, QueryOutcome, ReverseOutcome } from '../../agent/payment/outcomes.ts';
+import { paymentMachine, type PaymentInput } from '../../agent/payment/payment.machine.ts';
+import { DEFAULT_PROFILES } from '../../agent/payment/profiles.ts';
+
+type Step<T> = (at: number) => T;
+
+/** A machine whose backend answers from scripts, on a clock the test moves. */
+function harness(script: { pay?: Step<PayOutcome>[]; query?: Step<QueryOutcome>[]; reverse?: Step<ReverseOutcome>[] }, input: Partial<PaymentInput> = {}) {
+  const clock = new ManualClock(1_000_000);
+  const calls: Array<{ op: string; at: number }> = [];
+  const recorded: string[] = [];
+  const next = <T>(op: 'pay' | 'query' | 'reverse', steps: Step<T>[] | undefined, fallback: Step<T>) =>
+    fromPromise<T, { orderNo: string }>(async () => {
+      calls.push({ op, at: clock.now() });
+      const step = steps && steps.length > 1 ? steps.shift()! : (steps?.[0] ?? fallback);
+      return step(clock.now());
+    });
+  const machine = paymentMachine.provide({
+    actors: {
+      pay: next('pay', script.pay, (at) => ({ kind: 'unknown', at, reason: 'timeout' })),
+      query: next('query', script.query, (at) => ({ kind: 'pending', at, customerPaying: true, reason: 'USERPAYING' })),
+      reverse: next('reverse', script.reverse, (at) => ({ kind: 'reversed', at })),
+    },
+    actions: { record: (_, p) => void recorded.push(p.state) },
+  });
+  const profile = DEFAULT_PROFILES.wechat;
+  const actor = createActor(machine, {
+    clock,
+    input: {
+      orderNo: 'T1-0001',
+      profile,
+      codeExpiresAt: clock.now() + profile.codeTtlMs,
+      queryDeadlineAt: clock.now() + profile.queryDeadlineMs,
+      queriesDone: 0,
+      reverseAttempts: 0,
+      cancelRequested: false,
+      resume: 'submit',
+      waitMs: 0,
+      ...input,
+    },
+  });
+  const settle = () => new Promise((r) => setImmediate(r));
+  /** Lets answers land, then moves time to the next timer, until the machine is done. */
+  async function runToEnd(maxSteps = 200) {
+    actor.start();
+    for (let i = 0; i < maxSteps; i++) {
+      await settle();
+      if (actor.getSnapshot().status === 'done') return actor.getSnapshot();
+      if (!clock.advanceToNext()) await settle();
+    }
+    throw new Error(`machine did not finish: ${JSON.stringify(actor.getSnapshot().value)}`);
+  }
+  return { clock, actor, calls, recorded, runToEnd, settle, start: 1_000_000 };
+}
+
+describe('payment machine', () => {
+  it('ends paid at once on a verified success', async () => {
+    const h = harness({ pay: [(at) => ({ kind: 'paid', at })] });
+    const s = await h.runToEnd();
+    expect(s.output?.outcome).toBe('paid');
+    expect(h.calls.map((c) => c.op)).toEqual(['pay']);
+    expect(h.recorded).toEqual(['submitting', 'paid']);
+  });
+
+  it('queries an unknown pay on the wallet schedule, then reverses at the deadline', async () => {
+    const h = harness({ query: [(at) => ({ kind: 'pending', at, customerPaying: false, reason: 'ORDER_NOT_FOUND' })] });
+    const s = await h.runToEnd();
+    expect(s.output?.outcome).toBe('reversed');
+    const queries = h.calls.filter((c) => c.op === 'query').map((c) => c.at - h.start);
+    // WeChat: first query 5 s after the unknown answer, then every 10 s, the last one at the 45 s deadline.
+    expect(queries).toEqual([5_000, 15_000, 25_000, 35_000, 45_000]);
+    expect(h.calls.at(-1)).toEqual({ op: 'reverse', at: h.start + 45_000 });
+  });
+
+  it('ends paid when a query confirms the customer paid', async () => {
+    const h = harness({
+      pay: [(at) => ({ kind: 'userPaying', at })],
+      query: [(at) => ({ kind: 'pending', at, customerPaying: true, reason: 'USERPAYING' }), (at) => ({ kind: 'paid', at })],
+    });
+    const s = await h.runToEnd();
+    expect(s.output?.outcome).toBe('paid');
+    expect(h.calls.map((c) => c.op)).toEqual(['pay', 'query', 'query']);
+  });
+
+  it('never turns an unknown into a decline: only a definite answer declines', async () => {
+    const h = harness({
+      pay: [(at) => ({ kind: 'unknown', at, reason: 'SYSTEMERROR' })],
+      query: [(at) => ({ kind: 'pending', at, customerPaying: false, reason: 'BACKEND_UNKNOWN' })],
+      reverse: [(at) => ({ kind: 'retry', at, reason: 'RETRY' }), (at) => ({ kind: 'reversed', at })],
+    });
+    const s = await h.runToEnd();
+    expect(s.output?.outcome).toBe('reversed');
+    expect(h.recorded).not.toContain('declined');
+  });
+
+  it('keeps retrying a reverse answered "retry", with growing waits, until it is accepted', async () => {
+    const retry: Step<ReverseOutcome> = (at) => ({ kind: 'retry', at, reason: 'USERPAYING' });
+    const h = harness({ reverse: [...Array<Step<ReverseOutcome>>(12).fill(retry), (at) => ({ kind: 'reversed', at })] }, { resume: 'reverse' });
+    const s = await h.runToEnd();
+    expect(s.output?.outcome).toBe('reversed');
+    const times = h.calls.map((c) => c.at - h.start);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    expect(gaps.slice(0, 5)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000]);
+    expect(Math.max(...gaps)).toBe(DEFAULT_PROFILES.wechat.reverseRetryMaxMs);
+    expect(h.calls).toHaveLength(13);
+  });
+
+  it('hands a reversal to the outbox when the backend cannot be reached', async () => {
+    const h = harness({ reverse: [(at) => ({ kind: 'unreachable', at, reason: 'ECONNREFUSED' })] }, { resume: 'reverse' });
+    const s = await h.runToEnd();
+    expect(s.output?.outcome).toBe('reversal_queued');
+  });
+
+  it('reverses at once when the cashier cancels while the result is being checked', async () => {
+    const h = harness({ pay: [(at) => ({ kind: 'userPaying', at })] });
+    h.actor.start();
+    await h.settle();
+    expect(h.actor.getSnapshot().matches('querying')).toBe(true);
+    h.actor.send({ type: 'CANCEL' });
+    expect(h.actor.getSnapshot().matches('reversing')).toBe(true);
+    const s = await h.runToEnd();
+    expect(s.output?.outcome).toBe('reversed');
+  });
+
+  it('reverses a payment that succeeded after the cashier cancelled it in flight', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const h = harness({});
+    const ops: string[] = [];
+    const machine = paymentMachine.provide({
+      actors: {
+        pay: fromPromise<PayOutcome, { orderNo: string }>(async () => (await gate, ops.push('pay'), { kind: 'paid', at: h.clock.now() })),
+        reverse: fromPromise<ReverseOutcome, { orderNo: string }>(async () => (ops.push('reverse'), { kind: 'reversed', at: h.clock.now() })),
+      },
+    });
+    const actor = createActor(machine, { clock: h.clock, input: h.actor.options.input as PaymentInput });
+    actor.start();
+    actor.send({ type: 'CANCEL' });
+    expect(actor.getSnapshot().matches('submitting')).toBe(true);
+    release();
+    await h.settle();
+    expect(ops).toEqual(['pay', 'reverse']);
+    expect(actor.getSnapshot().output?.outcome).toBe('reversed');
+  });
+
+  it('resends a pay that never left while the code is valid, then gives up as not charged', async () => {
+    const h = harness({ pay: [(at) => ({ kind: 'notSent', at, reason: 'ECONNREFUSED' })] });
+    const s = await h.runToEnd();
+    expect(s.output).toMatchObject({ outcome: 'declined', reasonCode: 'NOT_SENT' });
+    const pays = h.calls.filter((c) => c.op === 'pay');
+    expect(pays.at(-1)!.at - h.start).toBe(DEFAULT_PROFILES.wechat.codeTtlMs);
+    expect(pays.length).toBe(DEFAULT_PROFILES.wechat.codeTtlMs / DEFAULT_PROFILES.wechat.networkRetryMs + 1);
+    expect(h.calls.some((c) => c.op !== 'pay')).toBe(false);
+  });
+
+  it('resumed after a restart, queries first, even past the deadline, then reverses', async () => {
+    const h = harness({}, { resume: 'query', queryDeadlineAt: 0 });
+    const s = await h.runToEnd();
+    expect(h.calls.map((c) => c.op)).toEqual(['query', 'reverse']);
+    expect(s.output?.outcome).toBe('reversed');
+  });
+
+  it('cannot be cancelled into anything else once final', async () => {
+    const h = harness({ pay: [(at) => ({ kind: 'paid', at })] });
+    const s = await h.runToEnd();
+    expect(s.can({ type: 'CANCEL' })).toBe(false);
+    expect(s.status).toBe('done');
+  });
+
+  it('ignores a cancel while reversing: a reversal is never abandoned', async () => {
+    const h = harness({ reverse: [(at) => ({ kind: 'retry', at, reason: 'x' }), (at) => ({ kind: 'reversed', at })] }, { resume: 'reverse' });
+    h.actor.start();
+    await h.settle();
+    expect(h.actor.getSnapshot().can({ type: 'CANCEL' })).toBe(false);
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * A terminal and a simulated acquirer on one manual clock: real HTTP on port 0, a real
+ * SQLite journal in a temporary directory, the real engine. Time moves only when the rig
+ * moves it, so a 45-second query schedule runs in milliseconds without sleeping.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HttpAcquirer } from '../../agent/backend/http-acquirer.ts';
+import { ManualClock } from '../../agent/clock.ts';
+import { Journal } from '../../agent/journal/journal.ts';
+import { PaymentEngine, type PaymentView } from '../../agent/payment/engine.ts';
+import type { ProfileOverrides } from '../../agent/payment/profiles.ts';
+import { DEMO_TERMINAL } from '../../simulator/backend/demo-terminal.ts';
+import { startBackend, type RunningBackend } from '../../simulator/backend/start-backend.ts';
+
+export interface Rig {
+  clock: ManualClock;
+  backend: RunningBackend;
+  engine: PaymentEngine;
+  journal: Journal;
+  dir: string;
+  /** Every view the engine emitted, in order. */
+  seen: PaymentView[];
+  /** Lets answers land and moves the clock timer by timer until `until` holds. */
+  drive(until: () => boolean, maxSteps?: number): Promise<void>;
+  payAndFinish(code: string, amount?: number): Promise<PaymentView>;
+  /** Stops the engine and closes the journal, as a power cut would leave them, then starts a new engine on the same file. */
+  restartAgent(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createRig(o: { profiles?: ProfileOverrides; timeoutMs?: number } = {}): Promise<Rig> {
+  const clock = new ManualClock(Date.now());
+  const backend = await startBackend({ clock });
+  const dir = mkdtempSync(join(tmpdir(), 'scanpay-rig-'));
+  const seen: PaymentView[] = [];
+
+  const open = () => {
+    const journal = Journal.open(join(dir, 'journal.db'));
+    const acquirer = new HttpAcquirer({
+      baseUrl: backend.url,
+      terminalId: DEMO_TERMINAL.terminalId,
+      key: DEMO_TERMINAL.key,
+      clock,
+      ...(o.timeoutMs ? { timeoutMs: { pay: o.timeoutMs, query: o.timeoutMs, reverse: o.timeoutMs, refund: o.timeoutMs } } : {}),
+    });
+    const engine = new PaymentEngine({ journal, acquirer, clock, terminalId: DEMO_TERMINAL.terminalId, profiles: o.profiles, random: () => 0.5 });
+    engine.onChange((v) => seen.push(v));
+    engine.start();
+    return { journal, engine };
+  };
+
+  let { journal, engine } = open();
+
+  const rig: Rig = {
+    clock,
+    backend,
+    get engine() {
+      return engine;
+    },
+    get journal() {
+      return journal;
+    },
+    dir,
+    seen,
+    async drive(until, maxSteps = 1000) {
+      for (let i = 0; i < maxSteps; i++) {
+        await engine.idle();
+        if (until()) return;
+        if (!clock.advanceToNext()) {
+          await engine.idle();
+          if (until()) return;
+          throw new Error('nothing left to wait for, and the condition does not hold');
+        }
+      }
+      throw new Error(`condition not reached in ${maxSteps} steps`);
+    },
+    async payAndFinish(code, amount = 1234) {
+      const p = engine.pay({ amount, paymentCode: code, description: 'test' });
+      await rig.drive(() => engine.get(p.orderNo).outcome !== null);
+      return engine.get(p.orderNo);
+    },
+    async restartAgent() {
+      await engine.stop();
+      journal.close();
+      ({ journal, engine } = open());
+    },
+    async close() {
+      await engine.stop();
+      journal.close();
+      await backend.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  } as Rig;
+  return rig;
+}

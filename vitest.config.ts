@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Real HTTP, real SQLite files and child processes: give slow CI machines room.
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
