@@ -21,6 +21,9 @@ export const ERRORS = {
   PAY_NOT_FOUND: { message: 'no payment with this order number', retryable: false, status: 404 },
   PAY_ALREADY_FINAL: { message: 'the payment has already ended', retryable: false, status: 409 },
   PAY_ORDER_ID_CONFLICT: { message: 'this POS order id was already used for a different payment', retryable: false, status: 409 },
+  PAY_NOT_REFUNDABLE: { message: 'only a paid payment can be refunded', retryable: false, status: 409 },
+  PAY_REFUND_EXCEEDS: { message: 'the refunds would exceed the amount paid', retryable: false, status: 422 },
+  PAY_REFUND_CONFLICT: { message: 'this refund id was already used for a different refund', retryable: false, status: 409 },
 
   // Acquiring backend
   BACKEND_NOT_SENT: { message: 'the backend could not be reached; the request never left the device', retryable: true, status: 503 },

@@ -65,6 +65,17 @@ export interface PaymentEvent {
   detail: string | null;
 }
 
+export interface RefundRow {
+  refund_no: string;
+  pos_refund_id: string;
+  order_no: string;
+  amount: number;
+  state: 'pending' | 'refunded' | 'failed';
+  reason_code: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
 export type OutboxStatus = 'pending' | 'done' | 'dead';
 
 export interface OutboxRow {
@@ -350,6 +361,59 @@ export class Journal {
     } catch (e) {
       return asJournalError(e, 'write');
     }
+  }
+
+  // ---- refunds --------------------------------------------------------------------
+
+  /**
+   * Records a refund before it is sent. Idempotent by the POS's refund id; refuses one
+   * that would take back more than was paid (pending refunds count: they may succeed).
+   */
+  createRefund(r: { refundNo: string; posRefundId: string; orderNo: string; amount: number; at: number }): { row: RefundRow; created: boolean } {
+    return this.#write(() => {
+      const existing = this.getRefund(r.posRefundId);
+      if (existing) {
+        if (existing.order_no !== r.orderNo || existing.amount !== r.amount) {
+          throw new ScanpayError('PAY_REFUND_CONFLICT', { detail: { refundId: r.posRefundId } });
+        }
+        return { row: existing, created: false };
+      }
+      const payment = this.getPayment(r.orderNo);
+      if (!payment) throw new ScanpayError('PAY_NOT_FOUND', { detail: { orderNo: r.orderNo } });
+      if (payment.outcome !== 'paid') throw new ScanpayError('PAY_NOT_REFUNDABLE', { detail: { orderNo: r.orderNo, state: payment.state } });
+      const { taken } = this.#db
+        .prepare("SELECT COALESCE(SUM(amount), 0) AS taken FROM refunds WHERE order_no = ? AND state != 'failed'")
+        .get(r.orderNo) as { taken: number };
+      if (taken + r.amount > payment.amount) {
+        throw new ScanpayError('PAY_REFUND_EXCEEDS', { detail: { orderNo: r.orderNo, paid: payment.amount, alreadyRefunded: taken, asked: r.amount } });
+      }
+      this.#db
+        .prepare("INSERT INTO refunds (refund_no, pos_refund_id, order_no, amount, state, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)")
+        .run(r.refundNo, r.posRefundId, r.orderNo, r.amount, r.at, r.at);
+      this.#event(r.orderNo, r.at, payment.state, 'refund requested', { refundNo: r.refundNo, amount: r.amount });
+      return { row: this.getRefund(r.posRefundId)!, created: true };
+    });
+  }
+
+  getRefund(posRefundId: string): RefundRow | undefined {
+    return this.#db.prepare('SELECT * FROM refunds WHERE pos_refund_id = ?').get(posRefundId) as RefundRow | undefined;
+  }
+
+  getRefundByNo(refundNo: string): RefundRow | undefined {
+    return this.#db.prepare('SELECT * FROM refunds WHERE refund_no = ?').get(refundNo) as RefundRow | undefined;
+  }
+
+  refundsOf(orderNo: string): RefundRow[] {
+    return this.#db.prepare('SELECT * FROM refunds WHERE order_no = ? ORDER BY created_at').all(orderNo) as RefundRow[];
+  }
+
+  settleRefund(refundNo: string, state: 'refunded' | 'failed', at: number, reasonCode?: string): void {
+    this.#write(() => {
+      const r = this.getRefundByNo(refundNo);
+      if (!r) throw new ScanpayError('PAY_NOT_FOUND', { detail: { refundNo } });
+      this.#db.prepare('UPDATE refunds SET state = ?, reason_code = ?, updated_at = ? WHERE refund_no = ?').run(state, reasonCode ?? null, at, refundNo);
+      this.#event(r.order_no, at, this.getPayment(r.order_no)!.state, `refund ${state}`, { refundNo, amount: r.amount, reasonCode });
+    });
   }
 
   // ---- outbox ---------------------------------------------------------------------

@@ -68,4 +68,17 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
   `,
+  `
+  CREATE TABLE refunds (
+    refund_no      TEXT PRIMARY KEY,
+    pos_refund_id  TEXT NOT NULL UNIQUE,
+    order_no       TEXT NOT NULL REFERENCES payments (order_no),
+    amount         INTEGER NOT NULL CHECK (amount > 0),
+    state          TEXT NOT NULL CHECK (state IN ('pending', 'refunded', 'failed')),
+    reason_code    TEXT,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+  );
+  CREATE INDEX refunds_order ON refunds (order_no);
+  `,
 ];

@@ -13,7 +13,7 @@ import type { Acquirer } from '../backend/acquirer.ts';
 import type { Clock } from '../clock.ts';
 import { crashPoint } from '../crash-points.ts';
 import { ScanpayError } from '../errors.ts';
-import type { Journal, OutboxRow, PaymentRow, PaymentState } from '../journal/journal.ts';
+import type { Journal, OutboxRow, PaymentRow, PaymentState, RefundRow } from '../journal/journal.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { OutboxWorker, type DeliveryResult } from '../outbox/outbox-worker.ts';
 import { maskCode, requirePaymentCode, type Wallet } from '../payment-code.ts';
@@ -49,6 +49,17 @@ export interface PaymentView {
   updatedAt: number;
   finalAt: number | null;
   queryDeadlineAt: number;
+  /** Minor units refunded so far (confirmed refunds only). */
+  refundedAmount: number;
+}
+
+export interface RefundView {
+  refundId: string;
+  refundNo: string;
+  orderNo: string;
+  amount: number;
+  state: 'pending' | 'refunded' | 'failed';
+  reasonCode: string | null;
 }
 
 export type EngineListener = (payment: PaymentView) => void;
@@ -69,6 +80,7 @@ export interface EngineOptions {
 type PaymentActor = ActorRefFrom<typeof paymentMachine>;
 
 const REVERSE_KIND = 'reverse';
+const REFUND_KIND = 'refund';
 
 export class PaymentEngine {
   readonly #o: EngineOptions;
@@ -94,7 +106,10 @@ export class PaymentEngine {
       logger: this.#log,
       random: o.random ?? Math.random,
       ...o.outbox,
-      handlers: { [REVERSE_KIND]: (item) => this.#deliverReversal(item) },
+      handlers: {
+        [REVERSE_KIND]: (item) => this.#deliverReversal(item),
+        [REFUND_KIND]: (item) => this.#deliverRefund((JSON.parse(item.payload) as { refundNo: string }).refundNo),
+      },
       onSettled: (item) => item.order_no && this.#emitRow(item.order_no),
     });
   }
@@ -163,6 +178,46 @@ export class PaymentEngine {
     if (!row.cancel_requested) this.#journal.transition(orderNo, row.state, this.#clock.now(), 'cancel requested', { cancel_requested: 1 });
     this.#live.get(orderNo)?.send({ type: 'CANCEL' });
     return this.get(orderNo);
+  }
+
+  /**
+   * Refunds a paid payment, fully or in part. Idempotent by the POS's refund id: the same
+   * id returns the same refund. Written to the journal and the outbox before it is sent,
+   * so a refund whose answer is lost is retried (same refund number) until answered.
+   */
+  async refund(orderNo: string, req: { refundId: string; amount?: number }): Promise<RefundView> {
+    const payment = this.#require(orderNo);
+    const existing = this.#journal.getRefund(req.refundId);
+    if (existing) {
+      if (existing.order_no !== orderNo || (req.amount !== undefined && req.amount !== existing.amount)) {
+        throw new ScanpayError('PAY_REFUND_CONFLICT', { detail: { refundId: req.refundId } });
+      }
+      return this.#refundView(existing);
+    }
+    const amount = req.amount ?? payment.amount - this.#refunded(orderNo, true);
+    if (req.amount === undefined && amount <= 0) throw new ScanpayError('PAY_REFUND_EXCEEDS', { detail: { orderNo } });
+    if (!Number.isSafeInteger(amount) || amount <= 0) {
+      throw new ScanpayError('PAY_AMOUNT_INVALID', { message: 'refund amount must be a positive integer of minor units', detail: { amount } });
+    }
+    const now = this.#clock.now();
+    const retryBase = this.#o.outbox?.retryBaseMs ?? 1_000;
+    const { row, item } = this.#journal.atomically(() => {
+      const { row, created } = this.#journal.createRefund({ refundNo: `RF${randomBytes(10).toString('hex')}`, posRefundId: req.refundId, orderNo, amount, at: now });
+      // Due a little later: the first attempt is made right here, not raced by the outbox.
+      const item = created ? this.#journal.enqueue({ kind: REFUND_KIND, orderNo, dedupeKey: `${REFUND_KIND}:${row.refund_no}`, payload: { refundNo: row.refund_no }, at: now + retryBase }) : undefined;
+      return { row, item };
+    });
+    if (item) {
+      const result = await this.#deliverRefund(row.refund_no);
+      if (result.kind === 'done') this.#journal.outboxDone(item.id, this.#clock.now());
+      else this.#outbox.kick();
+      this.#emitRow(orderNo);
+    }
+    return this.#refundView(this.#journal.getRefundByNo(row.refund_no)!);
+  }
+
+  refunds(orderNo: string): RefundView[] {
+    return this.#journal.refundsOf(orderNo).map((r) => this.#refundView(r));
   }
 
   get(orderNo: string): PaymentView {
@@ -394,6 +449,32 @@ export class PaymentEngine {
     }
   }
 
+  async #deliverRefund(refundNo: string): Promise<DeliveryResult> {
+    const r = this.#journal.getRefundByNo(refundNo);
+    if (!r) return { kind: 'dead', error: `no refund ${refundNo} in the journal` };
+    if (r.state !== 'pending') return { kind: 'done' };
+    const payment = this.#require(r.order_no);
+    const result = await this.#track(this.#o.acquirer.refund({ orderNo: r.order_no, refundNo, amount: r.amount, traceId: payment.trace_id }));
+    this.#logCall('refund', r.order_no, result);
+    if (result.kind !== 'answer' || result.body.result === 'UNKNOWN') {
+      return { kind: 'retry', error: result.kind === 'answer' ? 'refund outcome unknown' : result.error.message };
+    }
+    const ok = result.body.result === 'SUCCESS';
+    this.#journal.settleRefund(refundNo, ok ? 'refunded' : 'failed', this.#clock.now(), ok ? undefined : (result.body.reasonCode ?? 'FAIL'));
+    return { kind: 'done' };
+  }
+
+  #refunded(orderNo: string, includePending: boolean): number {
+    return this.#journal
+      .refundsOf(orderNo)
+      .filter((r) => r.state === 'refunded' || (includePending && r.state === 'pending'))
+      .reduce((n, r) => n + r.amount, 0);
+  }
+
+  #refundView(r: RefundRow): RefundView {
+    return { refundId: r.pos_refund_id, refundNo: r.refund_no, orderNo: r.order_no, amount: r.amount, state: r.state, reasonCode: r.reason_code };
+  }
+
   async #refundInstead(row: PaymentRow, why: string): Promise<DeliveryResult> {
     const result = await this.#track(this.#o.acquirer.refund({ orderNo: row.order_no, refundNo: `${row.order_no}-R`.slice(-32), amount: row.amount, traceId: row.trace_id }));
     this.#logCall('refund', row.order_no, result);
@@ -470,6 +551,7 @@ export class PaymentEngine {
       updatedAt: row.updated_at,
       finalAt: row.final_at,
       queryDeadlineAt: row.query_deadline_at,
+      refundedAmount: row.outcome === 'paid' ? this.#refunded(row.order_no, false) : 0,
     };
   }
 }

@@ -220,4 +220,42 @@ describe('payment core over real HTTP', () => {
     }
     expect(sim().calls()).toHaveLength(0);
   });
+
+  describe('refunds', () => {
+    const refunds = (orderNo: string) => sim().ledger().filter((e) => e.orderNo === orderNo && e.kind === 'refund');
+
+    it('refunds in part, twice, and refuses more than was paid', async () => {
+      const p = await rig.payAndFinish(sim().issueCode('wechat', { kind: 'instant' }), 1000);
+      expect(await rig.engine.refund(p.orderNo, { refundId: 'R1', amount: 300 })).toMatchObject({ state: 'refunded', amount: 300 });
+      expect(await rig.engine.refund(p.orderNo, { refundId: 'R2' })).toMatchObject({ state: 'refunded', amount: 700 });
+      await expect(rig.engine.refund(p.orderNo, { refundId: 'R3', amount: 1 })).rejects.toMatchObject({ code: 'PAY_REFUND_EXCEEDS' });
+      expect(rig.engine.get(p.orderNo).refundedAmount).toBe(1000);
+      expect(net(p.orderNo)).toBe(0);
+    });
+
+    it('is idempotent by refund id', async () => {
+      const p = await rig.payAndFinish(sim().issueCode('alipay', { kind: 'instant' }), 1000);
+      const [a, b] = await Promise.all([rig.engine.refund(p.orderNo, { refundId: 'same', amount: 400 }), rig.engine.refund(p.orderNo, { refundId: 'same', amount: 400 })]);
+      expect(b.refundNo).toBe(a.refundNo);
+      await rig.drive(() => rig.engine.refunds(p.orderNo).every((r) => r.state !== 'pending'));
+      expect(refunds(p.orderNo)).toHaveLength(1);
+      await expect(rig.engine.refund(p.orderNo, { refundId: 'same', amount: 500 })).rejects.toMatchObject({ code: 'PAY_REFUND_CONFLICT' });
+    });
+
+    it('a refund whose answer is lost is retried from the outbox with the same refund number, refunded once', async () => {
+      const p = await rig.payAndFinish(sim().issueCode('wechat', { kind: 'instant' }), 1000);
+      sim().addFault({ op: 'refund', kind: 'lost-response', count: 1 });
+      const r = await rig.engine.refund(p.orderNo, { refundId: 'lost', amount: 1000 });
+      expect(r.state).toBe('pending');
+      await rig.drive(() => rig.engine.refunds(p.orderNo)[0]!.state !== 'pending');
+      expect(rig.engine.refunds(p.orderNo)[0]!.state).toBe('refunded');
+      expect(refunds(p.orderNo)).toHaveLength(1);
+      expect(sim().calls().filter((c) => c.op === 'refund')).toHaveLength(2);
+    });
+
+    it('refuses to refund a payment that was not paid', async () => {
+      const p = await rig.payAndFinish(sim().issueCode('wechat', { kind: 'insufficient' }));
+      await expect(rig.engine.refund(p.orderNo, { refundId: 'x' })).rejects.toMatchObject({ code: 'PAY_NOT_REFUNDABLE' });
+    });
+  });
 });
