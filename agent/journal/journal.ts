@@ -145,7 +145,12 @@ export class Journal {
     this.#codeSalt = this.#loadSalt();
   }
 
-  static open(path: string): Journal {
+  /**
+   * Opens (creating if needed) the journal at `path`. `maxSizeBytes` caps the database so
+   * that on a small device it fails cleanly (JOURNAL_WRITE_FAILED, nothing sent) before it
+   * can fill the whole disk.
+   */
+  static open(path: string, options: { maxSizeBytes?: number } = {}): Journal {
     let db: Database.Database;
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -155,6 +160,10 @@ export class Journal {
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
+      if (options.maxSizeBytes !== undefined) {
+        const pageSize = db.pragma('page_size', { simple: true }) as number;
+        db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxSizeBytes / pageSize))}`);
+      }
     } catch (e) {
       throw new ScanpayError('JOURNAL_OPEN_FAILED', { message: `cannot open the journal at ${path}: ${(e as Error).message}`, cause: e });
     }

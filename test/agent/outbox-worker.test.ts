@@ -1,0 +1,124 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../agent/clock.ts';
+import { Journal, type OutboxRow } from '../../agent/journal/journal.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { OutboxWorker, type DeliveryResult } from '../../agent/outbox/outbox-worker.ts';
+
+let dir: string;
+let journal: Journal;
+let clock: ManualClock;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'scanpay-outbox-'));
+  journal = Journal.open(join(dir, 'j.db'));
+  clock = new ManualClock(1_000_000);
+});
+afterEach(() => {
+  journal.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const settle = () => new Promise((r) => setImmediate(r));
+
+function worker(handler: (item: OutboxRow) => Promise<DeliveryResult>, extra: Partial<ConstructorParameters<typeof OutboxWorker>[0]> = {}) {
+  return new OutboxWorker({ journal, clock, logger: silentLogger, handlers: { test: handler }, random: () => 0.5, retryBaseMs: 1_000, retryMaxMs: 8_000, ...extra });
+}
+
+const enqueue = (key: string) => journal.enqueue({ kind: 'test', dedupeKey: key, payload: { key }, at: clock.now() });
+
+async function runFor(ms: number) {
+  const end = clock.now() + ms;
+  for (;;) {
+    await settle();
+    const next = clock.nextAt();
+    if (next === undefined || next > end) break;
+    clock.advanceTo(next);
+  }
+  clock.advanceTo(end);
+  await settle();
+}
+
+describe('outbox worker', () => {
+  it('a poison item never blocks the items behind it', async () => {
+    enqueue('poison');
+    enqueue('a');
+    enqueue('b');
+    const delivered: string[] = [];
+    const w = worker(async (item) => {
+      const { key } = JSON.parse(item.payload) as { key: string };
+      if (key === 'poison') return { kind: 'retry', error: 'backend keeps refusing this one' };
+      delivered.push(key);
+      return { kind: 'done' };
+    }, { concurrency: 1 });
+    w.start();
+    await runFor(30_000);
+    expect(delivered).toEqual(['a', 'b']);
+    const poison = journal.outbox('pending');
+    expect(poison).toHaveLength(1);
+    expect(poison[0]!.attempts).toBeGreaterThan(3);
+    expect(poison[0]!.last_error).toMatch(/keeps refusing/);
+    await w.stop();
+  });
+
+  it('backs off exponentially per item, up to the maximum', async () => {
+    enqueue('x');
+    const times: number[] = [];
+    const w = worker(async () => {
+      times.push(clock.now() - 1_000_000);
+      return { kind: 'retry', error: 'down' };
+    });
+    w.start();
+    await runFor(40_000);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    // Jitter fixed at 0.5: waits are 3/4 of the doubling cap (1 s, 2 s, 4 s, 8 s max).
+    expect(gaps.slice(0, 5)).toEqual([750, 1_500, 3_000, 6_000, 6_000]);
+    await w.stop();
+  });
+
+  it('survives a restart: a new worker on the same journal delivers what the old one could not', async () => {
+    enqueue('persist');
+    const first = worker(async () => ({ kind: 'retry', error: 'down' }));
+    first.start();
+    await runFor(5_000);
+    await first.stop();
+    journal.close();
+    journal = Journal.open(join(dir, 'j.db'));
+    const delivered: string[] = [];
+    const second = worker(async (item) => (delivered.push(item.dedupe_key), { kind: 'done' }));
+    second.start();
+    await runFor(10_000);
+    expect(delivered).toEqual(['persist']);
+    expect(journal.outbox('done')).toHaveLength(1);
+    await second.stop();
+  });
+
+  it('moves an item past its maximum age to the dead letters, loudly, and a technician can retry it', async () => {
+    enqueue('old');
+    const lines: string[] = [];
+    const logger = { ...silentLogger, child: () => ({ error: (o: object, m: string) => lines.push(`${m} ${JSON.stringify(o)}`), warn: () => {}, info: () => {} }) };
+    let succeed = false;
+    const w = worker(async () => (succeed ? { kind: 'done' } : { kind: 'retry', error: 'down' }), {
+      maxAgeMs: { test: 20_000 },
+      logger: logger as never,
+    });
+    w.start();
+    await runFor(60_000);
+    const dead = journal.outbox('dead');
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.last_error).toMatch(/older than/);
+    expect(lines.some((l) => l.includes('dead letters') && l.includes('"deadLetter":true'))).toBe(true);
+    // The dead letter is not tried again on its own...
+    const attempts = dead[0]!.attempts;
+    await runFor(60_000);
+    expect(journal.outbox('dead')[0]!.attempts).toBe(attempts);
+    await w.stop();
+  });
+
+  it('enqueue is idempotent by dedupe key', () => {
+    enqueue('same');
+    enqueue('same');
+    expect(journal.outbox()).toHaveLength(1);
+  });
+});
