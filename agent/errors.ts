@@ -39,6 +39,20 @@ export const ERRORS = {
 
   // Configuration
   CONFIG_INVALID: { message: 'the configuration is invalid', retryable: false, status: 500 },
+  CONFIG_TERMINAL_MISSING: { message: 'this device has no terminal identity: provision it, or run with --demo', retryable: false, status: 500 },
+
+  // Local POS API (agent/pos-api/) and its clients
+  API_UNAUTHORIZED: { message: 'missing or wrong bearer token: `scanpay token` prints it', retryable: false, status: 401 },
+  API_BAD_REQUEST: { message: 'the request is not valid', retryable: false, status: 400 },
+  API_NOT_FOUND: { message: 'no such endpoint', retryable: false, status: 404 },
+  API_BODY_TOO_LARGE: { message: 'the request body is too large', retryable: false, status: 413 },
+  API_UNSUPPORTED_MEDIA_TYPE: { message: 'the request body must be JSON (content-type: application/json)', retryable: false, status: 415 },
+  API_PAYMENT_ACTIVE: { message: 'a payment is already active on this lane: wait for it to end or cancel it', retryable: true, status: 409 },
+  API_LANE_UNKNOWN: { message: 'no lane with this id', retryable: false, status: 404 },
+  API_NO_VIRTUAL_SCANNER: { message: 'this lane has no virtual scanner to scan with', retryable: false, status: 409 },
+  API_SHUTTING_DOWN: { message: 'the agent is shutting down: try again once it is back', retryable: true, status: 503 },
+  API_INTERNAL: { message: 'the agent failed unexpectedly; the journal still says where every payment stands', retryable: true, status: 500 },
+  API_AGENT_UNREACHABLE: { message: 'the scanpay agent is not reachable: is `scanpay run` running?', retryable: true, status: 503 },
 
   // Protocol (shared by the agent and the simulated backend)
   PROTO_SIGNATURE_MISSING: { message: 'the message carries no signature', retryable: false, status: 401 },

@@ -1,0 +1,125 @@
+/**
+ * Decodes QR, Code 128 and EAN/UPC from one frame with @zxing/library. A camera sees codes
+ * on phone screens: dark-mode wallets invert them, cashiers hold them sideways, screens
+ * glare. So each frame gets a few attempts, cheapest first, and the first hit wins.
+ */
+import {
+  BarcodeFormat,
+  BinaryBitmap,
+  DecodeHintType,
+  GlobalHistogramBinarizer,
+  HybridBinarizer,
+  type LuminanceSource,
+  MultiFormatReader,
+  RGBLuminanceSource,
+} from '@zxing/library';
+import { ScanpayError } from '../../agent/errors.ts';
+import type { Symbology } from '../source.ts';
+
+export type PixelFormat = 'gray' | 'rgba';
+
+export interface RawFrame {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+  format: PixelFormat;
+}
+
+export interface Decoded {
+  text: string;
+  symbology: Symbology;
+}
+
+const SYMBOLOGY: Partial<Record<BarcodeFormat, Symbology>> = {
+  [BarcodeFormat.QR_CODE]: 'QR Code',
+  [BarcodeFormat.CODE_128]: 'Code 128',
+  [BarcodeFormat.EAN_13]: 'EAN-13',
+  [BarcodeFormat.EAN_8]: 'EAN-8',
+  [BarcodeFormat.UPC_A]: 'UPC-A',
+  [BarcodeFormat.UPC_E]: 'UPC-E',
+};
+
+export const BYTES_PER_PIXEL: Record<PixelFormat, number> = { gray: 1, rgba: 4 };
+
+/** Frame to 8-bit luminance, checking that the buffer matches the stated size. */
+export function toLuminance(frame: RawFrame): Uint8ClampedArray {
+  const { data, width, height, format } = frame;
+  const pixels = width * height;
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) || data.length !== pixels * BYTES_PER_PIXEL[format]) {
+    throw new ScanpayError('SCAN_IMAGE_UNREADABLE', {
+      message: `a ${width}x${height} ${format} frame needs ${pixels * BYTES_PER_PIXEL[format]} bytes, got ${data.length}`,
+      detail: { width, height, format, bytes: data.length },
+    });
+  }
+  if (format === 'gray') return new Uint8ClampedArray(data.buffer, data.byteOffset, data.length);
+  const gray = new Uint8ClampedArray(pixels);
+  for (let i = 0, j = 0; i < pixels; i++, j += 4) {
+    // Transparent pixels are blank paper, not black ink.
+    const a = data[j + 3]! / 255;
+    const y = (data[j]! * 77 + data[j + 1]! * 150 + data[j + 2]! * 29) >> 8;
+    gray[i] = y * a + 255 * (1 - a);
+  }
+  return gray;
+}
+
+function rotate90(gray: Uint8ClampedArray, width: number, height: number): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(gray.length);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out[x * height + (height - 1 - y)] = gray[y * width + x]!;
+  return out;
+}
+
+/** Spreads a washed-out frame (glare, dim screen) over the full range before binarizing. */
+function stretchContrast(gray: Uint8ClampedArray): Uint8ClampedArray {
+  let lo = 255;
+  let hi = 0;
+  for (const v of gray) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (hi - lo < 8 || (lo === 0 && hi === 255)) return gray;
+  const scale = 255 / (hi - lo);
+  return gray.map((v) => (v - lo) * scale);
+}
+
+export class FrameDecoder {
+  readonly #reader = new MultiFormatReader();
+
+  constructor() {
+    const hints = new Map<DecodeHintType, unknown>([
+      [DecodeHintType.TRY_HARDER, true],
+      [DecodeHintType.POSSIBLE_FORMATS, Object.keys(SYMBOLOGY).map(Number)],
+    ]);
+    this.#reader.setHints(hints);
+  }
+
+  /** The first code found in the frame, or undefined when there is none. */
+  decode(frame: RawFrame): Decoded | undefined {
+    const gray = toLuminance(frame);
+    const { width, height } = frame;
+    const upright = new RGBLuminanceSource(gray, width, height);
+    const attempts: Array<() => LuminanceSource> = [
+      () => upright,
+      () => upright.invert(),
+      () => new RGBLuminanceSource(stretchContrast(gray), width, height),
+      // 1D readers scan rows; a barcode held upright needs the frame turned.
+      () => new RGBLuminanceSource(rotate90(gray, width, height), height, width),
+    ];
+    for (const source of attempts) {
+      const hit = this.#try(source(), HybridBinarizer) ?? this.#try(source(), GlobalHistogramBinarizer);
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+
+  #try(source: LuminanceSource, Binarizer: typeof HybridBinarizer | typeof GlobalHistogramBinarizer): Decoded | undefined {
+    try {
+      const result = this.#reader.decodeWithState(new BinaryBitmap(new Binarizer(source)));
+      return { text: result.getText(), symbology: SYMBOLOGY[result.getBarcodeFormat()] ?? 'other' };
+    } catch {
+      // zxing signals "no code here" by throwing; that is the common case, not an error.
+      return undefined;
+    } finally {
+      this.#reader.reset();
+    }
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * A camera-like source: decodes frames and emits what it finds. Frames come from image
+ * files (one file, or a directory read in name order, as a capture tool writes a
+ * sequence) or from a raw stream of fixed-size grayscale/RGBA frames on a file, a named
+ * pipe or stdin (e.g. `ffmpeg ... -f rawvideo -pix_fmt gray -`). When the input ends the
+ * source reports `disconnected` with `ended`, since there is nothing to reconnect to.
+ */
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Clock } from '../../agent/clock.ts';
+import { ScanpayError, isScanpayError } from '../../agent/errors.ts';
+import { Emitter, type Feedback, type ScannerSource, type SourceEvents } from '../source.ts';
+import { BYTES_PER_PIXEL, FrameDecoder, type PixelFormat, type RawFrame } from './decoder.ts';
+import { IMAGE_EXTENSIONS, readImageFile } from './image-file.ts';
+
+export type FrameInput =
+  | { kind: 'images'; path: string }
+  | { kind: 'raw'; path: string; width: number; height: number; format: PixelFormat };
+
+export interface FrameSourceOptions {
+  id: string;
+  input: FrameInput;
+}
+
+export interface FrameDeps {
+  clock: Clock;
+  /** Where `-` reads from; the CLI passes process.stdin. */
+  stdin?: Readable;
+}
+
+export class FrameSource implements ScannerSource {
+  readonly id: string;
+  readonly #input: FrameInput;
+  readonly #clock: Clock;
+  readonly #stdin: Readable | undefined;
+  readonly #decoder = new FrameDecoder();
+  readonly #events = new Emitter<SourceEvents>();
+  #stream: Readable | undefined;
+  #running = false;
+
+  constructor(options: FrameSourceOptions, deps: FrameDeps) {
+    this.id = options.id;
+    this.#input = options.input;
+    this.#clock = deps.clock;
+    this.#stdin = deps.stdin;
+  }
+
+  on<K extends keyof SourceEvents>(event: K, listener: (e: SourceEvents[K]) => void): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  async open(): Promise<void> {
+    if (this.#running) return;
+    const frames = this.#input.kind === 'images' ? await this.#imageFrames(this.#input.path) : this.#rawFrames(this.#input);
+    this.#running = true;
+    this.#events.emit('status', { source: this.id, status: 'connected', at: this.#clock.now() });
+    void this.#run(frames);
+  }
+
+  async close(): Promise<void> {
+    this.#running = false;
+    this.#stream?.destroy();
+    this.#stream = undefined;
+  }
+
+  async feedback(_kind: Feedback): Promise<boolean> {
+    return false;
+  }
+
+  async #run(frames: AsyncIterable<RawFrame | ScanpayError>): Promise<void> {
+    try {
+      for await (const frame of frames) {
+        if (!this.#running) return;
+        this.#decodeOne(frame);
+      }
+    } catch (e) {
+      const error = isScanpayError(e) ? e : new ScanpayError('SCAN_DEVICE_IO', { message: `${this.id}: ${e instanceof Error ? e.message : String(e)}`, cause: e });
+      this.#events.emit('status', { source: this.id, status: 'error', at: this.#clock.now(), error });
+    }
+    if (!this.#running) return;
+    this.#running = false;
+    this.#events.emit('status', { source: this.id, status: 'disconnected', at: this.#clock.now(), ended: true });
+  }
+
+  #decodeOne(frame: RawFrame | ScanpayError): void {
+    try {
+      if (frame instanceof ScanpayError) throw frame;
+      const hit = this.#decoder.decode(frame);
+      if (hit) this.#events.emit('scan', { text: hit.text, symbology: hit.symbology, source: this.id, at: this.#clock.now(), raw: Buffer.from(hit.text, 'utf8') });
+    } catch (e) {
+      // One unreadable frame must not end the stream.
+      const error = isScanpayError(e) ? e : new ScanpayError('SCAN_IMAGE_UNREADABLE', { cause: e });
+      this.#events.emit('status', { source: this.id, status: 'error', at: this.#clock.now(), error });
+    }
+  }
+
+  async #imageFrames(path: string): Promise<AsyncIterable<RawFrame | ScanpayError>> {
+    let files: string[];
+    try {
+      files = (await stat(path)).isDirectory()
+        ? (await readdir(path))
+            .filter((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()))
+            .sort()
+            .map((f) => join(path, f))
+        : [path];
+    } catch (e) {
+      throw new ScanpayError('SCAN_DEVICE_NOT_FOUND', { message: `no image file or directory at ${path}`, cause: e, detail: { path } });
+    }
+    return (async function* () {
+      for (const file of files) yield await readImageFile(file).catch((e: ScanpayError) => e);
+    })();
+  }
+
+  #rawFrames(input: Extract<FrameInput, { kind: 'raw' }>): AsyncIterable<RawFrame> {
+    const stream = input.path === '-' ? this.#stdin : createReadStream(input.path);
+    if (!stream) throw new ScanpayError('SCAN_SOURCE_SPEC_INVALID', { message: 'this process has no stdin to read frames from' });
+    this.#stream = stream;
+    const frameBytes = input.width * input.height * BYTES_PER_PIXEL[input.format];
+    return (async function* () {
+      let pending = Buffer.alloc(0);
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        pending = Buffer.concat([pending, chunk]);
+        while (pending.length >= frameBytes) {
+          yield { data: pending.subarray(0, frameBytes), width: input.width, height: input.height, format: input.format };
+          pending = pending.subarray(frameBytes);
+        }
+      }
+    })();
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The one place that touches the `serialport` package: opening a port as a narrow
+ * SerialLink, listing ports, and turning its failures into ScanpayErrors that say what to
+ * do. Everything else in the serial driver works on SerialLink, so tests could swap it.
+ */
+import { SerialPort } from 'serialport';
+import { ScanpayError } from '../../agent/errors.ts';
+
+export interface SerialLink {
+  onData(listener: (chunk: Buffer) => void): void;
+  /** Called once when the port closes for any reason other than `close()`. */
+  onLost(listener: (error: ScanpayError) => void): void;
+  write(bytes: Buffer): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SerialOpenOptions {
+  path: string;
+  baudRate: number;
+  dataBits: 5 | 6 | 7 | 8;
+  parity: 'none' | 'even' | 'odd' | 'mark' | 'space';
+  stopBits: 1 | 1.5 | 2;
+}
+
+export interface SerialPortInfo {
+  path: string;
+  vendorId: string | undefined;
+  productId: string | undefined;
+  manufacturer: string | undefined;
+  serialNumber: string | undefined;
+}
+
+export type OpenSerial = (options: SerialOpenOptions) => Promise<SerialLink>;
+export type ListSerial = () => Promise<SerialPortInfo[]>;
+
+export function serialUdevRule(vendorId = 'VVVV', productId = 'PPPP'): string {
+  return `SUBSYSTEM=="tty", ATTRS{idVendor}=="${vendorId}", ATTRS{idProduct}=="${productId}", MODE="0660", GROUP="dialout"`;
+}
+
+/** Maps an open/list failure to a catalog error whose message is the fix. */
+export function serialError(e: unknown, path: string): ScanpayError {
+  const text = e instanceof Error ? e.message : String(e);
+  if (/ENOENT|No such file|cannot open .*: no such/i.test(text) && !/udevadm/.test(text)) {
+    return new ScanpayError('SCAN_DEVICE_NOT_FOUND', { message: `serial port ${path} does not exist: is the scanner plugged in?`, cause: e, detail: { path } });
+  }
+  if (/EACCES|Permission denied/i.test(text)) {
+    return new ScanpayError('SCAN_DEVICE_ACCESS_DENIED', {
+      message: `no permission to open ${path}: add this user to the dialout group (usermod -aG dialout $USER, then log in again) or add a udev rule such as ${serialUdevRule()} to /etc/udev/rules.d/70-scanpay.rules and run udevadm control --reload && udevadm trigger`,
+      cause: e,
+      detail: { path },
+    });
+  }
+  if (/udevadm/.test(text)) {
+    return new ScanpayError('SCAN_NATIVE_LIBRARY_MISSING', {
+      message: 'listing serial ports needs udevadm: apt-get install udev',
+      cause: e,
+    });
+  }
+  if (/bindings|\.node|Could not locate|NODE_MODULE_VERSION/i.test(text)) {
+    return new ScanpayError('SCAN_NATIVE_LIBRARY_MISSING', {
+      message: 'the serialport native binding could not be loaded: run npm rebuild @serialport/bindings-cpp (needs apt-get install build-essential python3)',
+      cause: e,
+    });
+  }
+  return new ScanpayError('SCAN_DEVICE_IO', { message: `serial port ${path}: ${text}`, cause: e, detail: { path } });
+}
+
+export const listSerialPorts: ListSerial = async () => {
+  try {
+    const ports = await SerialPort.list();
+    return ports.map((p) => ({
+      path: p.path,
+      vendorId: p.vendorId?.toLowerCase(),
+      productId: p.productId?.toLowerCase(),
+      manufacturer: p.manufacturer,
+      serialNumber: p.serialNumber,
+    }));
+  } catch (e) {
+    throw serialError(e, '(list)');
+  }
+};
+
+export const openSerialPort: OpenSerial = async (options) => {
+  const port = new SerialPort({ ...options, autoOpen: false });
+  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(serialError(err, options.path)) : resolve())));
+  let closing = false;
+  return {
+    onData: (listener) => void port.on('data', listener),
+    onLost: (listener) => {
+      let reported = false;
+      const lost = (err: unknown) => {
+        if (closing || reported) return;
+        reported = true;
+        listener(
+          new ScanpayError('SCAN_DEVICE_DISCONNECTED', {
+            message: `serial port ${options.path} went away`,
+            cause: err,
+            detail: { path: options.path },
+          }),
+        );
+      };
+      port.on('close', lost);
+      port.on('error', lost);
+    },
+    write: (bytes) =>
+      new Promise<void>((resolve, reject) => {
+        port.write(bytes, (err) => (err ? reject(serialError(err, options.path)) : port.drain(() => resolve())));
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        closing = true;
+        if (!port.isOpen) return resolve();
+        port.close(() => resolve());
+      }),
+  };
+};

@@ -1,0 +1,31 @@
+/** An in-memory SerialLink for tests that need the serial driver without a tty. */
+import type { ScanpayError } from '../../../agent/errors.ts';
+import type { OpenSerial, SerialLink } from '../../../drivers/serial/serial-port.ts';
+
+export class MemorySerial implements SerialLink {
+  readonly written: Buffer[] = [];
+  #onData: Array<(chunk: Buffer) => void> = [];
+  #onLost: Array<(error: ScanpayError) => void> = [];
+
+  onData(listener: (chunk: Buffer) => void): void {
+    this.#onData.push(listener);
+  }
+
+  onLost(listener: (error: ScanpayError) => void): void {
+    this.#onLost.push(listener);
+  }
+
+  async write(bytes: Buffer): Promise<void> {
+    this.written.push(bytes);
+  }
+
+  async close(): Promise<void> {}
+
+  send(chunk: Buffer): void {
+    for (const l of this.#onData) l(chunk);
+  }
+
+  opener(): OpenSerial {
+    return async () => this;
+  }
+}
