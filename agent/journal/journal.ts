@@ -91,6 +91,7 @@ export interface OutboxRow {
   last_attempt_at: number | null;
   last_error: string | null;
   done_at: number | null;
+  revived_at: number | null;
 }
 
 export interface NewPayment {
@@ -493,7 +494,8 @@ export class Journal {
   /** Puts a dead or waiting item back to be tried at once (a technician's `queue retry`). */
   outboxRetryNow(id: number, at: number): boolean {
     return this.#write(
-      () => this.#db.prepare("UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE id = ? AND status != 'done'").run(at, id).changes === 1,
+      () =>
+        this.#db.prepare("UPDATE outbox SET status = 'pending', next_attempt_at = ?, revived_at = ? WHERE id = ? AND status != 'done'").run(at, at, id).changes === 1,
     );
   }
 

@@ -81,4 +81,6 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX refunds_order ON refunds (order_no);
   `,
+  // A technician's retry of a dead letter gives it a fresh maximum-age window from here.
+  `ALTER TABLE outbox ADD COLUMN revived_at INTEGER;`,
 ];

@@ -112,7 +112,7 @@ export class OutboxWorker {
     const { journal, clock, logger } = this.#o;
     const maxAge = this.#o.maxAgeMs[item.kind] ?? DEFAULT_MAX_AGE_MS;
     const log = logger.child({ outboxId: item.id, kind: item.kind, orderNo: item.order_no, attempt: item.attempts + 1 });
-    if (clock.now() - item.created_at > maxAge) {
+    if (clock.now() - (item.revived_at ?? item.created_at) > maxAge) {
       const error = `older than ${Math.round(maxAge / 3600_000)} h without delivery (last error: ${item.last_error ?? 'none'})`;
       journal.outboxDead(item.id, clock.now(), error);
       log.error({ deadLetter: true, error }, 'outbox item moved to dead letters: needs a person');

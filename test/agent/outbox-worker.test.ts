@@ -113,6 +113,12 @@ describe('outbox worker', () => {
     const attempts = dead[0]!.attempts;
     await runFor(60_000);
     expect(journal.outbox('dead')[0]!.attempts).toBe(attempts);
+    // ...until a technician retries it: a fresh window, and this time it goes through.
+    succeed = true;
+    expect(journal.outboxRetryNow(dead[0]!.id, clock.now())).toBe(true);
+    w.kick();
+    await runFor(1_000);
+    expect(journal.outbox('done')).toHaveLength(1);
     await w.stop();
   });
 

@@ -221,6 +221,28 @@ describe('payment core over real HTTP', () => {
     expect(sim().calls()).toHaveLength(0);
   });
 
+  it('a reversal undeliverable past its maximum age becomes a dead letter; a technician retry settles it by refund', async () => {
+    // One hour stands in for the 7-day reversal window, on both sides, to keep the run short.
+    await rig.close();
+    const hour = 3_600_000;
+    rig = await createRig({ backend: { reverseWindowMs: hour }, outbox: { maxAgeMs: { reverse: hour }, retryMaxMs: 10 * 60_000 } });
+    const code = sim().issueCode('wechat', { kind: 'walkaway' });
+    const p = rig.engine.pay({ amount: 800, paymentCode: code });
+    await rig.drive(() => rig.engine.get(p.orderNo).state === 'querying');
+    await rig.backend.stop();
+    await rig.drive(() => rig.journal.outbox('dead').length === 1);
+    expect(rig.journal.outbox('dead')[0]!.last_error).toMatch(/older than 1 h/);
+    expect(rig.engine.get(p.orderNo).outcome).toBeNull();
+    await rig.backend.restart();
+    expect(rig.engine.retryOutbox(rig.journal.outbox('dead')[0]!.id)).toBe(true);
+    await rig.drive(() => rig.engine.get(p.orderNo).outcome !== null);
+    // Too old to reverse: the refund path finds nothing was paid, and says so.
+    expect(rig.engine.get(p.orderNo).outcome).toBe('reversed');
+    expect(sim().calls().map((c) => c.op).slice(-2)).toEqual(['reverse', 'refund']);
+    expect(rig.journal.events(p.orderNo).at(-1)!.cause).toMatch(/never paid/);
+    expect(net(p.orderNo)).toBe(0);
+  });
+
   describe('refunds', () => {
     const refunds = (orderNo: string) => sim().ledger().filter((e) => e.orderNo === orderNo && e.kind === 'refund');
 

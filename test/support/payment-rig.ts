@@ -10,7 +10,9 @@ import { HttpAcquirer } from '../../agent/backend/http-acquirer.ts';
 import { ManualClock } from '../../agent/clock.ts';
 import { Journal } from '../../agent/journal/journal.ts';
 import { PaymentEngine, type PaymentView } from '../../agent/payment/engine.ts';
+import type { EngineOptions } from '../../agent/payment/engine.ts';
 import type { ProfileOverrides } from '../../agent/payment/profiles.ts';
+import type { BackendOptions } from '../../simulator/backend/build-backend.ts';
 import { DEMO_TERMINAL } from '../../simulator/backend/demo-terminal.ts';
 import { startBackend, type RunningBackend } from '../../simulator/backend/start-backend.ts';
 
@@ -30,9 +32,11 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-export async function createRig(o: { profiles?: ProfileOverrides; timeoutMs?: number } = {}): Promise<Rig> {
+export async function createRig(
+  o: { profiles?: ProfileOverrides; timeoutMs?: number; backend?: BackendOptions; outbox?: EngineOptions['outbox'] } = {},
+): Promise<Rig> {
   const clock = new ManualClock(Date.now());
-  const backend = await startBackend({ clock });
+  const backend = await startBackend({ ...o.backend, clock });
   const dir = mkdtempSync(join(tmpdir(), 'scanpay-rig-'));
   const seen: PaymentView[] = [];
 
@@ -45,7 +49,7 @@ export async function createRig(o: { profiles?: ProfileOverrides; timeoutMs?: nu
       clock,
       ...(o.timeoutMs ? { timeoutMs: { pay: o.timeoutMs, query: o.timeoutMs, reverse: o.timeoutMs, refund: o.timeoutMs } } : {}),
     });
-    const engine = new PaymentEngine({ journal, acquirer, clock, terminalId: DEMO_TERMINAL.terminalId, profiles: o.profiles, random: () => 0.5 });
+    const engine = new PaymentEngine({ journal, acquirer, clock, terminalId: DEMO_TERMINAL.terminalId, profiles: o.profiles, outbox: o.outbox, random: () => 0.5 });
     engine.onChange((v) => seen.push(v));
     engine.start();
     return { journal, engine };
