@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ScanpayError } from '../../agent/errors.ts';
+import { prng } from '../prng.ts';
 
 export const FAULT_KINDS = [
   'latency',
@@ -59,18 +60,6 @@ export interface FaultPick {
 /** Names the first invalid field, e.g. `rate: Too big: expected number to be <=1`. */
 export function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(body)'}: ${i.message}`).join('; ');
-}
-
-/** mulberry32: small, seedable, good enough to pick which calls fail. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export class FaultTable {
