@@ -4,6 +4,9 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isScanpayError } from '../errors.ts';
+import { registerPay } from './pay.ts';
+import { registerPayments } from './payments.ts';
+import { registerRun } from './run.ts';
 import { registerScanners } from './scanners.ts';
 import { registerSim } from './sim.ts';
 
@@ -14,6 +17,9 @@ export function buildProgram(): Command {
     .exitOverride();
   registerSim(program);
   registerScanners(program);
+  registerRun(program);
+  registerPay(program);
+  registerPayments(program);
   return program;
 }
 

@@ -1,0 +1,120 @@
+/**
+ * The agent's configuration: one DEFAULTS, `$SCANPAY_HOME/config.json` merged over it and
+ * validated once here, with errors that name the field and the fix. The terminal's
+ * identity and key come from `$SCANPAY_HOME/terminal.json` (written by provisioning,
+ * owner-only) or, in demo mode only, from the public demo terminal.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ScanpayError } from './errors.ts';
+import { DEMO_TERMINAL } from '../simulator/backend/demo-terminal.ts';
+
+export const DEFAULTS = {
+  api: { host: '127.0.0.1', port: 8471 },
+  backend: { url: undefined as string | undefined, timeoutMs: {} as Partial<Record<'pay' | 'query' | 'reverse' | 'refund', number>> },
+  /** Lanes and the SOURCE specs (docs/scanners.md) of their scanners. Demo mode adds `virtual:<lane>` where a lane has no virtual scanner. */
+  lanes: [{ id: '1', scanners: [] as string[] }],
+  currency: 'CNY',
+  /** Largest payment in minor units: 5000.00, the PBOC level-B daily limit for a dynamic code. */
+  maxAmount: 500_000,
+  /** How long a payment waits for the customer's code before it ends, not charged. */
+  scanTimeoutMs: 120_000,
+  /** Per-wallet timing overrides (agent/payment/profiles.ts), e.g. {"wechat": {"queryDeadlineMs": 30000}}. */
+  profiles: {} as Record<string, Record<string, unknown>>,
+};
+
+const ms = z.number().int().positive();
+const id = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1–32 letters, digits, "-" or "_"');
+
+const schema = z
+  .object({
+    api: z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65_535) }).strict(),
+    backend: z
+      .object({
+        url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. https://acquirer.example/' }).optional(),
+        timeoutMs: z.object({ pay: ms, query: ms, reverse: ms, refund: ms }).partial().strict(),
+      })
+      .strict(),
+    lanes: z
+      .array(z.object({ id, scanners: z.array(z.string().min(1)) }).strict())
+      .min(1, 'configure at least one lane')
+      .refine((ls) => new Set(ls.map((l) => l.id)).size === ls.length, 'lane ids must be unique'),
+    currency: z.string().regex(/^[A-Z]{3}$/, 'must be a three-letter ISO 4217 code such as CNY'),
+    maxAmount: z.number().int().positive(),
+    scanTimeoutMs: ms,
+    profiles: z.partialRecord(z.enum(['wechat', 'alipay', 'unionpay', 'ecny']), z.record(z.string(), z.unknown())),
+  })
+  .strict();
+
+export type AgentConfig = z.infer<typeof schema>;
+
+export interface ConfigOverrides {
+  backendUrl?: string | undefined;
+  port?: number | undefined;
+  host?: string | undefined;
+}
+
+function invalid(where: string, message: string): ScanpayError {
+  return new ScanpayError('CONFIG_INVALID', { message: `${where}: ${message}`, detail: { file: where } });
+}
+
+function readJson(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw invalid(path, `cannot be read (${(e as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw invalid(path, `is not valid JSON (${(e as Error).message}): fix the syntax or delete the file to use the defaults`);
+  }
+}
+
+/** Defaults, then config.json, then command-line overrides; validated as a whole. */
+export function loadConfig(home: string, overrides: ConfigOverrides = {}): AgentConfig {
+  const path = join(home, 'config.json');
+  const file = (readJson(path) ?? {}) as Record<string, Record<string, unknown>>;
+  if (typeof file !== 'object' || file === null || Array.isArray(file)) throw invalid(path, 'must be a JSON object such as {"api": {"port": 8471}}');
+  const merged = {
+    ...DEFAULTS,
+    ...file,
+    api: { ...DEFAULTS.api, ...file.api, ...(overrides.port !== undefined ? { port: overrides.port } : {}), ...(overrides.host ? { host: overrides.host } : {}) },
+    backend: { ...DEFAULTS.backend, ...file.backend, ...(overrides.backendUrl ? { url: overrides.backendUrl } : {}) },
+  };
+  const r = schema.safeParse(merged);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const field = issue.path.join('.') || '(top level)';
+    throw invalid(path, `${field}: ${issue.message} (see the DEFAULTS in agent/config.ts)`);
+  }
+  return r.data;
+}
+
+export interface TerminalIdentity {
+  terminalId: string;
+  key: Buffer;
+  demo: boolean;
+}
+
+const terminalFile = z.object({ terminalId: z.string().min(1).max(32), key: z.base64().min(16, 'must be the base64 key from provisioning') });
+
+/** The provisioned terminal, else in demo mode the public demo terminal. */
+export function loadTerminal(home: string, demo: boolean): TerminalIdentity {
+  const path = join(home, 'terminal.json');
+  const raw = readJson(path);
+  if (raw === undefined) {
+    if (demo) return { terminalId: DEMO_TERMINAL.terminalId, key: DEMO_TERMINAL.key, demo: true };
+    throw new ScanpayError('CONFIG_TERMINAL_MISSING', { message: `no ${path}: provision this device, or run with --demo to use the public demo terminal` });
+  }
+  if ((statSync(path).mode & 0o077) !== 0) throw invalid(path, `holds the terminal key and must be readable by its owner only: chmod 600 ${path}`);
+  const r = terminalFile.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw invalid(path, `${issue.path.join('.')}: ${issue.message}`);
+  }
+  return { terminalId: r.data.terminalId, key: Buffer.from(r.data.key, 'base64'), demo: false };
+}

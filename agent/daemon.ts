@@ -1,0 +1,201 @@
+/**
+ * The composition root of `scanpay run`: the one place where real implementations are
+ * bound. Journal, acquirer (with metrics), payment engine (crash recovery and the outbox
+ * worker), lanes, scanners, the POS API; and the order in which they stop so that nothing
+ * in flight is lost: no new requests, waiting payments end (nothing was sent for them),
+ * the engine finishes its in-flight calls and records their answers, the journal closes.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HttpAcquirer } from './backend/http-acquirer.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { loadConfig, loadTerminal, type AgentConfig } from './config.ts';
+import { ScanpayError } from './errors.ts';
+import { Journal } from './journal/journal.ts';
+import type { Logger } from './log.ts';
+import { createMetrics } from './metrics.ts';
+import type { ProfileOverrides } from './payment/profiles.ts';
+import { PaymentEngine } from './payment/engine.ts';
+import { buildPosApi } from './pos-api/build-pos-api.ts';
+import { listenPosApi } from './pos-api/listen.ts';
+import { PosService } from './pos-service.ts';
+import { ScannerManager } from './scanner-manager.ts';
+import { ensureToken } from './token.ts';
+import { removeAgentFile, writeAgentFile } from './agent-file.ts';
+import { createSource } from '../drivers/create-source.ts';
+import type { ScannerSource } from '../drivers/source.ts';
+import { VirtualSource } from '../drivers/virtual.ts';
+import { startBackend, type RunningBackend } from '../simulator/backend/start-backend.ts';
+
+export interface AgentOptions {
+  home: string;
+  logger: Logger;
+  /** Demo mode: the public demo terminal when none is provisioned, a virtual scanner per lane, and an embedded simulated backend unless `backendUrl` is given. */
+  demo?: boolean;
+  backendUrl?: string | undefined;
+  port?: number | undefined;
+  host?: string | undefined;
+  clock?: Clock;
+}
+
+export interface RunningAgent {
+  apiUrl: string;
+  token: string;
+  terminalId: string;
+  backendUrl: string;
+  /** The embedded simulated backend's URL (demo mode without --backend). */
+  simulatorUrl: string | null;
+  lanes: string[];
+  stop(): Promise<void>;
+}
+
+const OPENAPI_PATH = new URL('../docs/openapi.json', import.meta.url);
+
+/** Demo mode gives each lane a virtual scanner, so `POST /v1/lanes/:lane/scan` can stand in for a customer's phone. */
+function laneScanners(config: AgentConfig, demo: boolean): Array<{ lane: string; specs: string[] }> {
+  return config.lanes.map((l) => ({
+    lane: l.id,
+    specs: demo && !l.scanners.some((s) => s.startsWith('virtual:')) ? [...l.scanners, `virtual:lane-${l.id}`] : l.scanners,
+  }));
+}
+
+function startOfToday(clock: Clock): number {
+  const d = new Date(clock.now());
+  d.setHours(0, 0, 0, 0);
+  return d.getTime();
+}
+
+export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
+  const clock = o.clock ?? systemClock;
+  const log = o.logger;
+  const demo = o.demo ?? false;
+  const config = loadConfig(o.home, { backendUrl: o.backendUrl, port: o.port, host: o.host });
+  const terminal = loadTerminal(o.home, demo);
+  const token = ensureToken(o.home);
+  const cleanup: Array<() => Promise<void> | void> = [];
+  const stopAll = async () => {
+    for (const step of cleanup.reverse()) await step();
+  };
+
+  try {
+    let simulator: RunningBackend | undefined;
+    let backendUrl = config.backend.url;
+    if (!backendUrl) {
+      if (!demo) throw new ScanpayError('CONFIG_INVALID', { message: 'backend.url: no acquirer configured: set it in config.json, pass --backend URL, or run with --demo' });
+      simulator = await startBackend({ port: 0, logger: log.child({ component: 'simulated-backend' }) });
+      cleanup.push(() => simulator!.close());
+      backendUrl = simulator.url;
+    }
+
+    const journal = Journal.open(join(o.home, 'journal.db'));
+    cleanup.push(() => journal.close());
+
+    const scanners: Array<{ lane: string; source: ScannerSource }> = laneScanners(config, demo).flatMap(({ lane, specs }) => specs.map((spec) => ({ lane, source: createSource(spec, { clock }) })));
+    const laneOfSource = new Map(scanners.map((s) => [s.source.id, s.lane]));
+    const manager = new ScannerManager({ sources: scanners.map((s) => s.source), clock, logger: log.child({ component: 'scanners' }) });
+
+    const metrics = createMetrics({
+      outbox: () => ({ pending: journal.outbox('pending').length, dead: journal.outbox('dead').length }),
+      scanners: () => manager.statuses(),
+    });
+    const acquirer = new HttpAcquirer({ baseUrl: backendUrl, terminalId: terminal.terminalId, key: terminal.key, clock, timeoutMs: config.backend.timeoutMs, onCall: metrics.backendCall });
+    const engine = new PaymentEngine({
+      journal,
+      acquirer,
+      clock,
+      terminalId: terminal.terminalId,
+      logger: log.child({ component: 'engine' }),
+      profiles: config.profiles as ProfileOverrides,
+      maxAmount: config.maxAmount,
+    });
+    const service = new PosService({
+      engine,
+      laneIds: config.lanes.map((l) => l.id),
+      orderNoOf: (id) => journal.getByPosOrderId(id)?.order_no,
+      currency: config.currency,
+      maxAmount: config.maxAmount,
+      scanTimeoutMs: config.scanTimeoutMs,
+      clock,
+      logger: log.child({ component: 'lane' }),
+    });
+    service.onEvent((e) => {
+      metrics.observe(e);
+      // One line per state change, with the trace id the backend also logs.
+      if (e.type === 'payment') {
+        const p = e.payment;
+        log.info({ posOrderId: p.id, orderNo: p.orderNo, traceId: p.traceId, lane: p.lane, state: p.state, result: p.result, reasonCode: p.reasonCode }, `payment ${p.id}: ${p.status}`);
+      }
+    });
+
+    manager.on('scan', (e) => {
+      const result = service.lane(laneOfSource.get(e.source)!)!.scan(e.text, e.source);
+      void manager.feedback(e.source, result === 'accepted' ? 'good' : 'bad');
+    });
+    manager.on('rejected', (e) => {
+      service.lane(laneOfSource.get(e.source)!)!.scanRejected(e.error, e.source);
+      void manager.feedback(e.source, 'bad');
+    });
+    manager.on('status', (e) =>
+      service.reportScanner({ type: 'scanner', lane: laneOfSource.get(e.source)!, source: e.source, status: e.status, at: e.at, ...(e.error ? { errorCode: e.error.code, message: e.error.message } : {}) }),
+    );
+
+    // Crash recovery and the outbox worker start here, before any new payment can arrive.
+    engine.start();
+    cleanup.push(() => engine.stop());
+    await manager.start();
+    cleanup.push(() => manager.stop());
+    cleanup.push(() => service.stop());
+
+    const app = buildPosApi({
+      service,
+      token,
+      logger: log,
+      metrics,
+      openapi: JSON.parse(readFileSync(OPENAPI_PATH, 'utf8')),
+      startOfToday: () => startOfToday(clock),
+      info: () => ({
+        demo,
+        terminalId: terminal.terminalId,
+        demoTerminal: terminal.demo,
+        backendUrl,
+        simulatorUrl: simulator?.url ?? null,
+        currency: config.currency,
+        maxAmount: config.maxAmount,
+        scanTimeoutMs: config.scanTimeoutMs,
+        lanes: config.lanes.map((l) => ({
+          id: l.id,
+          activeId: service.lane(l.id)!.activeId() ?? null,
+          scanners: manager.statuses().filter((s) => laneOfSource.get(s.source) === l.id),
+        })),
+      }),
+      scan: (laneId, text) => {
+        const lane = service.lane(laneId);
+        if (!lane) throw new ScanpayError('API_LANE_UNKNOWN', { message: `no lane "${laneId}"`, detail: { lane: laneId } });
+        const virtual = scanners.find((s) => s.lane === laneId && s.source instanceof VirtualSource)?.source as VirtualSource | undefined;
+        if (!virtual) throw new ScanpayError('API_NO_VIRTUAL_SCANNER', { detail: { lane: laneId } });
+        // Straight to the lane, as the manager would pass a clean scan: the caller wants the answer.
+        return lane.scan(text, virtual.id);
+      },
+    });
+    const apiUrl = await listenPosApi(app, config.api);
+    // Stopped first: no new request can start a payment while the rest shuts down.
+    cleanup.push(() => app.close());
+    writeAgentFile(o.home, { apiUrl, pid: process.pid, demo, simulatorUrl: simulator?.url ?? null });
+    cleanup.push(() => removeAgentFile(o.home));
+    log.info({ apiUrl, backendUrl, terminalId: terminal.terminalId, demo, lanes: config.lanes.map((l) => l.id), unfinished: journal.unfinished().length }, 'agent started');
+
+    let stopping: Promise<void> | undefined;
+    return {
+      apiUrl,
+      token,
+      terminalId: terminal.terminalId,
+      backendUrl,
+      simulatorUrl: simulator?.url ?? null,
+      lanes: config.lanes.map((l) => l.id),
+      stop: () => (stopping ??= stopAll().then(() => log.info('agent stopped'))),
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

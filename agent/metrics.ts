@@ -1,0 +1,81 @@
+/**
+ * `/metrics` in Prometheus text format (prom-client, on a registry of our own so nothing
+ * global leaks between agents in one process). Gauges that mirror durable state (the
+ * outbox) or device state (scanners) are read at scrape time, so they cannot drift.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PosEvent } from './pos-service.ts';
+
+export interface MetricSources {
+  outbox(): { pending: number; dead: number };
+  scanners(): Array<{ source: string; status: string }>;
+}
+
+export interface AgentMetrics {
+  readonly contentType: string;
+  text(): Promise<string>;
+  /** Feed every POS event: counts payments by result once each, and unmatched scans. */
+  observe(e: PosEvent): void;
+  /** HttpAcquirer's onCall hook. */
+  backendCall(op: string, result: string, latencyMs: number): void;
+}
+
+/** Payment ids already counted; a final payment is emitted again when it is refunded. */
+const COUNTED_KEPT = 10_000;
+
+export function createMetrics(sources: MetricSources): AgentMetrics {
+  const registry = new Registry();
+  const payments = new Counter({ name: 'scanpay_payments_total', help: 'Payments that ended, by result (paid, declined, not_charged).', labelNames: ['result'], registers: [registry] });
+  const unmatched = new Counter({ name: 'scanpay_scans_unmatched_total', help: 'Scans that arrived with no payment waiting on their lane.', registers: [registry] });
+  const latency = new Histogram({
+    name: 'scanpay_backend_request_duration_seconds',
+    help: 'Acquirer calls by operation and result (answer, not_sent, unknown).',
+    labelNames: ['op', 'result'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'scanpay_outbox_pending',
+    help: 'Follow-ups (reversals, refunds) waiting in the outbox.',
+    registers: [registry],
+    collect() {
+      this.set(sources.outbox().pending);
+    },
+  });
+  new Gauge({
+    name: 'scanpay_outbox_dead',
+    help: 'Outbox items given up on: each needs a technician (scanpay outbox retry).',
+    registers: [registry],
+    collect() {
+      this.set(sources.outbox().dead);
+    },
+  });
+  new Gauge({
+    name: 'scanpay_scanner_connected',
+    help: 'Whether each configured scanner is connected (1) or not (0).',
+    labelNames: ['source'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of sources.scanners()) this.set({ source: s.source }, s.status === 'connected' ? 1 : 0);
+    },
+  });
+
+  for (const result of ['paid', 'declined', 'not_charged']) payments.inc({ result }, 0);
+  const counted = new Set<string>();
+
+  return {
+    contentType: registry.contentType,
+    text: () => registry.metrics(),
+    observe(e) {
+      if (e.type === 'scan_unmatched') return unmatched.inc();
+      if (e.type !== 'payment' || e.payment.result === null || counted.has(e.payment.id)) return;
+      counted.add(e.payment.id);
+      if (counted.size > COUNTED_KEPT) counted.delete(counted.values().next().value!);
+      payments.inc({ result: e.payment.result });
+    },
+    backendCall(op, result, latencyMs) {
+      latency.observe({ op, result }, latencyMs / 1000);
+    },
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * What the POS API does, over the lanes and the engine: create, find, list, cancel and
+ * refund payments by the POS's order id, and one stream of events in POS words. Every
+ * decision that must not race (is this order id new? is the lane free?) is taken
+ * synchronously, so concurrent requests are served one after the other.
+ */
+import { randomBytes } from 'node:crypto';
+import { checkAmount } from './amount.ts';
+import { Emitter } from '../drivers/source.ts';
+import { ScanpayError, isScanpayError } from './errors.ts';
+import type { Clock } from './clock.ts';
+import { Lane, type LaneEvent } from './lane.ts';
+import type { Logger } from './log.ts';
+import type { PaymentEngine, RefundView } from './payment/engine.ts';
+import { fromEngine, type PosPayment } from './pos-payment.ts';
+
+export interface CreatePayment {
+  lane?: string | undefined;
+  id?: string | undefined;
+  amount: number;
+  currency?: string | undefined;
+  description?: string | undefined;
+  paymentCode?: string | undefined;
+}
+
+export type PosEvent = LaneEvent | { type: 'scanner'; lane: string; source: string; status: string; at: number; errorCode?: string; message?: string };
+
+export interface PosServiceDeps {
+  engine: Pick<PaymentEngine, 'pay' | 'get' | 'list' | 'cancel' | 'refund' | 'refunds' | 'onChange'>;
+  laneIds: string[];
+  /** The acquirer order number of a POS order id, from the journal. */
+  orderNoOf: (posOrderId: string) => string | undefined;
+  currency: string;
+  maxAmount: number;
+  scanTimeoutMs: number;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** POS order ids remembered with their lane, so events can name it (memory only). */
+const LANE_OF_KEPT = 1000;
+
+export class PosService {
+  readonly #d: PosServiceDeps;
+  readonly #lanes = new Map<string, Lane>();
+  readonly #laneOf = new Map<string, string>();
+  readonly #events = new Emitter<{ event: PosEvent }>();
+
+  constructor(deps: PosServiceDeps) {
+    this.#d = deps;
+    const emit = (e: LaneEvent) => this.#events.emit('event', e);
+    for (const id of deps.laneIds) this.#lanes.set(id, new Lane({ id, engine: deps.engine, clock: deps.clock, logger: deps.logger, scanTimeoutMs: deps.scanTimeoutMs, emit }));
+    deps.engine.onChange((v) => this.#events.emit('event', { type: 'payment', payment: fromEngine(v, this.#laneOf.get(v.posOrderId ?? '') ?? null) }));
+  }
+
+  onEvent(listener: (e: PosEvent) => void): () => void {
+    return this.#events.on('event', listener);
+  }
+
+  laneIds(): string[] {
+    return [...this.#lanes.keys()];
+  }
+
+  /** The lane scans from its scanners go to. */
+  lane(id: string): Lane | undefined {
+    return this.#lanes.get(id);
+  }
+
+  /** A scanner connected, went away or failed: shown to the POS so the cashier knows why scans do not arrive. */
+  reportScanner(e: Extract<PosEvent, { type: 'scanner' }>): void {
+    this.#events.emit('event', e);
+  }
+
+  /** On shutdown: payments waiting for a scan end (nothing was sent). */
+  stop(): void {
+    for (const lane of this.#lanes.values()) lane.stop();
+  }
+
+  /** Idempotent by the POS order id: the same id with the same details returns the same payment. */
+  create(req: CreatePayment): { payment: PosPayment; created: boolean } {
+    const currency = req.currency ?? this.#d.currency;
+    checkAmount(req.amount, this.#d.maxAmount);
+    const description = req.description ?? '';
+    if (req.id !== undefined) {
+      const existing = this.#find(req.id);
+      if (existing) {
+        const same = existing.amount === req.amount && existing.currency === currency && existing.description === description;
+        if (!same) throw new ScanpayError('PAY_ORDER_ID_CONFLICT', { detail: { id: req.id } });
+        return { payment: existing, created: false };
+      }
+    }
+    const lane = this.#lane(req.lane);
+    const id = req.id ?? `P${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
+    this.#remember(id, lane.id);
+    return { payment: lane.create({ id, amount: req.amount, currency, description, paymentCode: req.paymentCode }), created: true };
+  }
+
+  get(id: string): PosPayment {
+    const p = this.#find(id);
+    if (!p) throw new ScanpayError('PAY_NOT_FOUND', { message: `no payment with id ${id}`, detail: { id } });
+    return p;
+  }
+
+  /** Payments created since `since` (epoch ms), newest first. */
+  list(since: number, limit: number): PosPayment[] {
+    const started = this.#d.engine.list({ since, limit }).map((v) => fromEngine(v, this.#laneOf.get(v.posOrderId ?? '') ?? null));
+    const inLanes = [...this.#lanes.values()].flatMap((l) => l.known()).filter((p) => p.createdAt >= since);
+    return [...started, ...inLanes].sort((a, b) => b.createdAt - a.createdAt).slice(0, limit);
+  }
+
+  /** Cancels a payment: one waiting for its scan simply ends; one under way is reversed if it may have charged. */
+  cancel(id: string): PosPayment {
+    for (const lane of this.#lanes.values()) {
+      const ended = lane.cancelWaiting(id);
+      if (ended) return ended;
+    }
+    const p = this.get(id);
+    if (p.orderNo === null) throw new ScanpayError('PAY_ALREADY_FINAL', { detail: { id, result: p.result } });
+    return fromEngine(this.#d.engine.cancel(p.orderNo), p.lane);
+  }
+
+  async refund(id: string, req: { refundId: string; amount?: number | undefined }): Promise<RefundView> {
+    const orderNo = this.#requireOrderNo(id);
+    return this.#d.engine.refund(orderNo, req.amount === undefined ? { refundId: req.refundId } : { refundId: req.refundId, amount: req.amount });
+  }
+
+  refunds(id: string): RefundView[] {
+    return this.#d.engine.refunds(this.#requireOrderNo(id));
+  }
+
+  #requireOrderNo(id: string): string {
+    const p = this.get(id);
+    if (p.orderNo === null) throw new ScanpayError('PAY_NOT_REFUNDABLE', { message: 'this payment was never charged: nothing to refund', detail: { id } });
+    return p.orderNo;
+  }
+
+  #lane(id: string | undefined): Lane {
+    const lane = id === undefined ? this.#lanes.values().next().value : this.#lanes.get(id);
+    if (!lane) throw new ScanpayError('API_LANE_UNKNOWN', { message: `no lane "${id}": configured lanes are ${this.laneIds().join(', ')}`, detail: { lane: id } });
+    return lane;
+  }
+
+  /** By POS order id first; an acquirer order number works too (what a receipt shows). */
+  #find(id: string): PosPayment | undefined {
+    for (const lane of this.#lanes.values()) {
+      const p = lane.find(id);
+      if (p) return p;
+    }
+    const orderNo = this.#d.orderNoOf(id) ?? id;
+    try {
+      const v = this.#d.engine.get(orderNo);
+      return fromEngine(v, this.#laneOf.get(v.posOrderId ?? '') ?? null);
+    } catch (e) {
+      if (isScanpayError(e, 'PAY_NOT_FOUND')) return undefined;
+      throw e;
+    }
+  }
+
+  #remember(id: string, lane: string): void {
+    this.#laneOf.set(id, lane);
+    if (this.#laneOf.size > LANE_OF_KEPT) this.#laneOf.delete(this.#laneOf.keys().next().value!);
+  }
+}
