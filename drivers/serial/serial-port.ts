@@ -3,6 +3,7 @@
  * SerialLink, listing ports, and turning its failures into ScanpayErrors that say what to
  * do. Everything else in the serial driver works on SerialLink, so tests could swap it.
  */
+import { statSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 import { ScanpayError } from '../../agent/errors.ts';
 
@@ -80,15 +81,35 @@ export const listSerialPorts: ListSerial = async () => {
   }
 };
 
+/**
+ * How often an open port's device node is checked. The serialport binding can miss a
+ * hang-up that comes within milliseconds of a read (seen with ptys: the port stays "open"
+ * forever), so a scanner unplugged right after a scan would never be noticed without it.
+ */
+const LIVENESS_MS = 1_000;
+
+/** The device behind a path, to tell a vanished or replaced node from the one we opened. */
+function deviceId(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}:${st.rdev}`;
+  } catch {
+    return undefined;
+  }
+}
+
 export const openSerialPort: OpenSerial = async (options) => {
   const port = new SerialPort({ ...options, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(serialError(err, options.path)) : resolve())));
+  const opened = deviceId(options.path);
   let closing = false;
+  let watch: NodeJS.Timeout | undefined;
   return {
     onData: (listener) => void port.on('data', listener),
     onLost: (listener) => {
       let reported = false;
       const lost = (err: unknown) => {
+        clearInterval(watch);
         if (closing || reported) return;
         reported = true;
         listener(
@@ -101,6 +122,10 @@ export const openSerialPort: OpenSerial = async (options) => {
       };
       port.on('close', lost);
       port.on('error', lost);
+      watch = setInterval(() => {
+        if (deviceId(options.path) !== opened) lost(new Error('the device node vanished or was replaced'));
+      }, LIVENESS_MS);
+      watch.unref();
     },
     write: (bytes) =>
       new Promise<void>((resolve, reject) => {
@@ -109,6 +134,7 @@ export const openSerialPort: OpenSerial = async (options) => {
     close: () =>
       new Promise<void>((resolve) => {
         closing = true;
+        clearInterval(watch);
         if (!port.isOpen) return resolve();
         port.close(() => resolve());
       }),
