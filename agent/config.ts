@@ -22,6 +22,10 @@ export const DEFAULTS = {
   scanTimeoutMs: 120_000,
   /** Per-wallet timing overrides (agent/payment/profiles.ts), e.g. {"wechat": {"queryDeadlineMs": 30000}}. */
   profiles: {} as Record<string, Record<string, unknown>>,
+  /** Automatic end-of-day settlement at this local time ("HH:MM"), or null for `scanpay settle` by hand only. */
+  settlement: { autoAt: null as string | null },
+  /** Retry backoff of the offline queue (reversals, refunds): doubles from base to max, with jitter. */
+  outbox: { retryBaseMs: 1_000, retryMaxMs: 60_000 },
 };
 
 const ms = z.number().int().positive();
@@ -44,6 +48,11 @@ const schema = z
     maxAmount: z.number().int().positive(),
     scanTimeoutMs: ms,
     profiles: z.partialRecord(z.enum(['wechat', 'alipay', 'unionpay', 'ecny']), z.record(z.string(), z.unknown())),
+    settlement: z.object({ autoAt: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a local time such as "23:30"').nullable() }).strict(),
+    outbox: z
+      .object({ retryBaseMs: ms, retryMaxMs: ms })
+      .strict()
+      .refine((o) => o.retryBaseMs <= o.retryMaxMs, 'retryBaseMs must not exceed retryMaxMs'),
   })
   .strict();
 
@@ -84,6 +93,8 @@ export function loadConfig(home: string, overrides: ConfigOverrides = {}): Agent
     ...file,
     api: { ...DEFAULTS.api, ...file.api, ...(overrides.port !== undefined ? { port: overrides.port } : {}), ...(overrides.host ? { host: overrides.host } : {}) },
     backend: { ...DEFAULTS.backend, ...file.backend, ...(overrides.backendUrl ? { url: overrides.backendUrl } : {}) },
+    settlement: { ...DEFAULTS.settlement, ...file.settlement },
+    outbox: { ...DEFAULTS.outbox, ...file.outbox },
   };
   const r = schema.safeParse(merged);
   if (!r.success) {

@@ -7,7 +7,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DeviceClient } from './backend/device-client.ts';
 import { HttpAcquirer } from './backend/http-acquirer.ts';
+import { DeviceSync, UPLOAD_KIND } from './device-sync.ts';
+import { loadParams } from './params.ts';
+import { scheduleSettlement, settle } from './settlement.ts';
+import { readTerminalRecord } from './terminal-store.ts';
+import { AGENT_VERSION } from './version.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { loadConfig, loadTerminal, type AgentConfig } from './config.ts';
 import { ScanpayError } from './errors.ts';
@@ -46,6 +52,8 @@ export interface RunningAgent {
   /** The embedded simulated backend's URL (demo mode without --backend). */
   simulatorUrl: string | null;
   lanes: string[];
+  /** Read-only views for the desktop simulator (simulator/sim-session.ts): what the journal holds, and the POS event stream. */
+  inspect: { journal: Pick<Journal, 'outbox' | 'events' | 'getPayment'>; onEvent: PosService['onEvent'] };
   stop(): Promise<void>;
 }
 
@@ -107,6 +115,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       logger: log.child({ component: 'engine' }),
       profiles: config.profiles as ProfileOverrides,
       maxAmount: config.maxAmount,
+      // Bound below once the device sync exists, before the outbox can start.
+      outboxHandlers: { [UPLOAD_KIND]: (item) => sync!.deliverUpload(item) },
+      outbox: config.outbox,
     });
     const service = new PosService({
       engine,
@@ -140,6 +151,21 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     );
 
     // Crash recovery and the outbox worker start here, before any new payment can arrive.
+    // A provisioned terminal (not the demo one) reports in, takes parameters and keys, and settles.
+    const record = terminal.demo ? undefined : readTerminalRecord(o.home);
+    let sync: DeviceSync | undefined;
+    if (record) {
+      const client = new DeviceClient({ baseUrl: backendUrl, clock, credentials: () => sync!.credentials() });
+      sync = new DeviceSync({
+        home: o.home, terminal: record, client, clock, logger: log.child({ component: 'device-sync' }), journal, engine,
+        onKey: (key) => acquirer.setKey(key), scanners: () => manager.statuses(), agentVersion: AGENT_VERSION, params: loadParams(o.home),
+      });
+      // Before the engine starts: the stored parameters apply to the first payment too.
+      sync.start();
+      cleanup.push(() => sync!.stop());
+      const autoAt = config.settlement.autoAt;
+      if (autoAt) cleanup.push(scheduleSettlement({ clock, at: autoAt, logger: log.child({ component: 'settlement' }), run: () => settle({ journal, client, clock, home: o.home }) }));
+    }
     engine.start();
     cleanup.push(() => engine.stop());
     await manager.start();
@@ -192,6 +218,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       backendUrl,
       simulatorUrl: simulator?.url ?? null,
       lanes: config.lanes.map((l) => l.id),
+      inspect: { journal, onEvent: (listener) => service.onEvent(listener) },
       stop: () => (stopping ??= stopAll().then(() => log.info('agent stopped'))),
     };
   } catch (e) {

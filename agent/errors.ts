@@ -24,6 +24,8 @@ export const ERRORS = {
   PAY_NOT_REFUNDABLE: { message: 'only a paid payment can be refunded', retryable: false, status: 409 },
   PAY_REFUND_EXCEEDS: { message: 'the refunds would exceed the amount paid', retryable: false, status: 422 },
   PAY_REFUND_CONFLICT: { message: 'this refund id was already used for a different refund', retryable: false, status: 409 },
+  PAY_WALLET_DISABLED: { message: 'the acquirer has not enabled this wallet on this terminal', retryable: false, status: 422 },
+  PAY_SETTLEMENT_BLOCKED: { message: 'payments or refunds are still under way: settle once they have ended', retryable: true, status: 409 },
 
   // Acquiring backend
   BACKEND_NOT_SENT: { message: 'the backend could not be reached; the request never left the device', retryable: true, status: 503 },
@@ -40,6 +42,10 @@ export const ERRORS = {
   // Configuration
   CONFIG_INVALID: { message: 'the configuration is invalid', retryable: false, status: 500 },
   CONFIG_TERMINAL_MISSING: { message: 'this device has no terminal identity: provision it, or run with --demo', retryable: false, status: 500 },
+  CONFIG_ACTIVATION_REFUSED: { message: 'the backend refused the activation code: check it, or ask the acquirer for a new one', retryable: false, status: 401 },
+  CONFIG_PROVISION_UNSAFE: { message: 'this device still has unfinished payments or queued items: finish them, or pass --force (nothing queued is discarded)', retryable: true, status: 409 },
+  CONFIG_PARAMS_INVALID: { message: 'the parameters from the backend are invalid: the last good set stays in use', retryable: false, status: 422 },
+  CONFIG_KEY_ROTATION_FAILED: { message: 'the key rotation could not be completed: the current key stays in use', retryable: true, status: 502 },
 
   // Local POS API (agent/pos-api/) and its clients
   API_UNAUTHORIZED: { message: 'missing or wrong bearer token: `scanpay token` prints it', retryable: false, status: 401 },
@@ -66,6 +72,8 @@ export const ERRORS = {
   SIM_CONTROL_INVALID: { message: 'the control request is not valid', retryable: false, status: 400 },
   SIM_ORDER_UNKNOWN: { message: 'the simulated backend has no such order', retryable: false, status: 404 },
   SIM_FAULT_INJECTED: { message: 'an injected fault answered this call', retryable: true, status: 503 },
+  SIM_SCENARIO_INVALID: { message: 'the scenario file is not valid', retryable: false, status: 400 },
+  SIM_NO_CODE_IN_IMAGE: { message: 'no barcode or QR code was found in the image', retryable: false, status: 422 },
 
   // Scanners
   SCAN_SOURCE_SPEC_INVALID: { message: 'the scanner source spec is invalid', retryable: false, status: 400 },

@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { prepareZXingModule, readBarcodes, ZXING_WASM_VERSION, type ReaderOptions } from 'zxing-wasm/reader';
 import { FrameDecoder } from '../drivers/image/decoder.ts';
@@ -128,7 +129,17 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-async function main(): Promise<void> {
+export interface DecodeRow {
+  name: string;
+  ms?: number;
+  mean?: number;
+  ok?: number;
+  note?: string;
+  misses?: string[];
+}
+
+/** Runs every decoder over the hard set; `npm run bench` reads the rows, main() prints them. */
+export async function decodeBench(): Promise<{ samples: number; rows: DecodeRow[] }> {
   const samples = await hardSet();
   const dir = mkdtempSync(join(tmpdir(), 'scanpay-bench-'));
   try {
@@ -138,7 +149,7 @@ async function main(): Promise<void> {
       return file;
     });
     const decoders = [zxingLibrary(), await zxingWasm(), zbarimg()];
-    const rows: Array<{ name: string; ms?: number; mean?: number; ok?: number; note?: string; misses?: string[] }> = [];
+    const rows: DecodeRow[] = [];
     for (const d of decoders) {
       if (d.unavailable) {
         rows.push({ name: d.name, note: d.unavailable });
@@ -155,16 +166,25 @@ async function main(): Promise<void> {
       }
       rows.push({ name: d.name, ms: median(times), mean: times.reduce((a, b) => a + b, 0) / times.length, ok: samples.length - misses.length, misses });
     }
+    return { samples: samples.length, rows };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const { samples: count, rows } = await decodeBench();
+  {
     const base = rows[0]!;
     const pad = (s: string, n: number) => s.padEnd(n);
-    process.stdout.write(`decode benchmark: ${samples.length} generated hard images (QR payment codes scaled, rotated, inverted, noisy, low-contrast, JPEG; EAN-13; Code 128)\n\n`);
+    process.stdout.write(`decode benchmark: ${count} generated hard images (QR payment codes scaled, rotated, inverted, noisy, low-contrast, JPEG; EAN-13; Code 128)\n\n`);
     process.stdout.write(`${pad('decoder', 40)}${pad('median ms/frame', 17)}${pad('mean ms/frame', 15)}${pad('success', 16)}median time vs @zxing/library\n`);
     for (const r of rows) {
       if (r.ms === undefined) {
         process.stdout.write(`${pad(r.name, 40)}${r.note}\n`);
         continue;
       }
-      const rate = `${r.ok}/${samples.length} (${Math.round((100 * r.ok!) / samples.length)}%)`;
+      const rate = `${r.ok}/${count} (${Math.round((100 * r.ok!) / count)}%)`;
       process.stdout.write(`${pad(r.name, 40)}${pad(r.ms.toFixed(2), 17)}${pad(r.mean!.toFixed(2), 15)}${pad(rate, 16)}${(r.ms / base.ms!).toFixed(2)}x\n`);
     }
     process.stdout.write('\nmissed (image kind x count):\n');
@@ -173,9 +193,8 @@ async function main(): Promise<void> {
       const counts = r.misses.reduce((m, n) => m.set(n, (m.get(n) ?? 0) + 1), new Map<string, number>());
       process.stdout.write(`  ${r.name}: ${[...counts].map(([n, c]) => `${n} x${c}`).join(', ')}\n`);
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+// Run as `npm run bench:decode`; imported by bench/run.ts without printing.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -31,7 +31,7 @@ export const DEFAULT_TIMEOUTS: Record<Operation, number> = { pay: 15_000, query:
  * Connection failures that happen before a single byte of the request is written: the
  * backend cannot have seen it. Every other failure may come after the request arrived.
  */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN']);
+export const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN']);
 
 const MAX_ANSWER_BYTES = 64 * 1024;
 
@@ -40,9 +40,17 @@ export class HttpAcquirer implements Acquirer {
   readonly #o: HttpAcquirerOptions;
   readonly #timeouts: Record<Operation, number>;
   readonly #nonces: NonceCache;
+  #key: Buffer;
+  /**
+   * Held (long-poll) queries get their own sockets: on the shared pool of 8, eight
+   * payments waiting for their customers would make every other request, pays included,
+   * queue behind them for up to waitMs.
+   */
+  readonly #holdAgent = new http.Agent({ keepAlive: true });
 
   constructor(o: HttpAcquirerOptions) {
     this.#o = o;
+    this.#key = o.key;
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeoutMs };
     this.#nonces = new NonceCache(o.skewMs ?? DEFAULT_SKEW_MS);
     this.#http = axios.create({
@@ -57,6 +65,15 @@ export class HttpAcquirer implements Acquirer {
       httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8 }),
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 8 }),
     });
+  }
+
+  /**
+   * Signs new requests with `key` (a backend-requested rotation). A call already under
+   * way keeps the key it signed with and verifies its answer with it: the backend accepts
+   * the old key for a grace window, so nothing in flight is lost in the switch.
+   */
+  setKey(key: Buffer): void {
+    this.#key = key;
   }
 
   pay(req: Parameters<Acquirer['pay']>[0]) {
@@ -75,10 +92,11 @@ export class HttpAcquirer implements Acquirer {
     return this.#call('refund', req, RESPONSE_SCHEMAS.refund);
   }
 
-  async #call<S extends z.ZodType>(op: Operation, req: { orderNo: string; traceId?: string | undefined }, schema: S): Promise<CallResult<z.infer<S>>> {
+  async #call<S extends z.ZodType>(op: Operation, req: { orderNo: string; traceId?: string | undefined; waitMs?: number | undefined }, schema: S): Promise<CallResult<z.infer<S>>> {
     const path = PATHS[op];
     const body = Buffer.from(JSON.stringify(req));
-    const { terminalId, key, clock } = this.#o;
+    const { terminalId, clock } = this.#o;
+    const key = this.#key;
     const signed = signRequest({ method: 'POST', path, terminalId, body }, key, clock.now());
     const started = performance.now();
     const finish = (r: CallResult<z.infer<S>>): CallResult<z.infer<S>> => {
@@ -90,7 +108,9 @@ export class HttpAcquirer implements Acquirer {
     let res;
     try {
       res = await this.#http.post(path, body, {
-        timeout: this.#timeouts[op],
+        // A long-poll query may be held up to waitMs: the timeout is the margin on top.
+        timeout: this.#timeouts[op] + (req.waitMs ?? 0),
+        ...(req.waitMs ? { httpAgent: this.#holdAgent } : {}),
         headers: {
           'content-type': 'application/json; charset=utf-8',
           [HEADER.terminal]: terminalId,

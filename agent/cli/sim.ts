@@ -1,15 +1,17 @@
 /**
  * `scanpay sim …`: simulators for development and QA. `sim backend` runs the simulated
- * acquiring backend (simulator/README.md) until SIGINT or SIGTERM.
+ * acquiring backend (simulator/README.md) until SIGINT or SIGTERM; `sim` alone, `sim run`
+ * and `sim fleet` are the desktop simulator (sim-qa.ts).
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { createLogger } from '../log.ts';
 import { DEMO_TERMINAL } from '../../simulator/backend/demo-terminal.ts';
 import { startBackend } from '../../simulator/backend/start-backend.ts';
+import { registerSimQa } from './sim-qa.ts';
 
 export const SIM_BACKEND_DEFAULTS = { port: 8470, host: '127.0.0.1', seed: 1 } as const;
 
-function integer(name: string, min: number, max: number): (value: string) => number {
+export function integer(name: string, min: number, max: number): (value: string) => number {
   return (value) => {
     const n = Number(value);
     if (!/^-?\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
@@ -17,12 +19,12 @@ function integer(name: string, min: number, max: number): (value: string) => num
   };
 }
 
-function isLoopback(host: string): boolean {
+export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 /** Resolves on the first of the given signals, and stops listening for them. */
-function nextSignal(signals: NodeJS.Signals[]): Promise<NodeJS.Signals> {
+export function nextSignal(signals: NodeJS.Signals[]): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const on = (s: NodeJS.Signals) => {
       for (const x of signals) process.off(x, on);
@@ -61,4 +63,6 @@ export function registerSim(program: Command): void {
       await backend.close();
       logger.flush();
     });
+
+  registerSimQa(sim);
 }

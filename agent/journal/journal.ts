@@ -54,6 +54,7 @@ export interface PaymentRow {
   acquirer_trade_no: string | null;
   updated_at: number;
   final_at: number | null;
+  batch_no: string | null;
 }
 
 export interface PaymentEvent {
@@ -74,6 +75,15 @@ export interface RefundRow {
   reason_code: string | null;
   created_at: number;
   updated_at: number;
+  batch_no: string | null;
+}
+
+export interface SettlementRow {
+  batch_no: string;
+  closed_at: number;
+  status: 'closed' | 'matched' | 'mismatch';
+  settled_at: number | null;
+  report: string | null;
 }
 
 export type OutboxStatus = 'pending' | 'done' | 'dead';
@@ -497,6 +507,45 @@ export class Journal {
       () =>
         this.#db.prepare("UPDATE outbox SET status = 'pending', next_attempt_at = ?, revived_at = ? WHERE id = ? AND status != 'done'").run(at, at, id).changes === 1,
     );
+  }
+
+  // ---- settlement -----------------------------------------------------------------
+
+  /**
+   * The batch to settle: the one closed earlier and not yet settled (its settle call was
+   * cut off), else a new one holding every final payment and confirmed refund in no batch.
+   * Refused while a payment or refund is under way: its outcome would miss the batch.
+   */
+  closeBatch(batchNo: string, at: number): SettlementRow {
+    return this.#write(() => {
+      const open = this.#db.prepare("SELECT * FROM settlements WHERE status = 'closed'").get() as SettlementRow | undefined;
+      if (open) return open;
+      const { busy } = this.#db
+        .prepare("SELECT (SELECT COUNT(*) FROM payments WHERE outcome IS NULL) + (SELECT COUNT(*) FROM refunds WHERE state = 'pending') AS busy")
+        .get() as { busy: number };
+      if (busy > 0) throw new ScanpayError('PAY_SETTLEMENT_BLOCKED', { detail: { underWay: busy } });
+      this.#db.prepare("INSERT INTO settlements (batch_no, closed_at, status) VALUES (?, ?, 'closed')").run(batchNo, at);
+      this.#db.prepare('UPDATE payments SET batch_no = ? WHERE outcome IS NOT NULL AND batch_no IS NULL').run(batchNo);
+      this.#db.prepare("UPDATE refunds SET batch_no = ? WHERE state = 'refunded' AND batch_no IS NULL").run(batchNo);
+      return this.#db.prepare('SELECT * FROM settlements WHERE batch_no = ?').get(batchNo) as SettlementRow;
+    });
+  }
+
+  /** Payments of the batch, and payments of earlier batches refunded in it. */
+  batchPayments(batchNo: string): PaymentRow[] {
+    return this.#db
+      .prepare('SELECT * FROM payments WHERE batch_no = ? OR order_no IN (SELECT order_no FROM refunds WHERE batch_no = ?) ORDER BY created_at, order_no')
+      .all(batchNo, batchNo) as PaymentRow[];
+  }
+
+  finishSettlement(batchNo: string, status: 'matched' | 'mismatch', at: number, report: unknown): void {
+    this.#write(() => {
+      this.#db.prepare('UPDATE settlements SET status = ?, settled_at = ?, report = ? WHERE batch_no = ?').run(status, at, JSON.stringify(report), batchNo);
+    });
+  }
+
+  settlements(limit = 30): SettlementRow[] {
+    return this.#db.prepare('SELECT * FROM settlements ORDER BY closed_at DESC LIMIT ?').all(limit) as SettlementRow[];
   }
 
   /** Runs several journal writes as one durable transaction. */

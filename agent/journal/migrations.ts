@@ -83,4 +83,17 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // A technician's retry of a dead letter gives it a fresh maximum-age window from here.
   `ALTER TABLE outbox ADD COLUMN revived_at INTEGER;`,
+  // End-of-day settlement: each final payment and each confirmed refund joins one batch.
+  `
+  ALTER TABLE payments ADD COLUMN batch_no TEXT;
+  ALTER TABLE refunds ADD COLUMN batch_no TEXT;
+  CREATE TABLE settlements (
+    batch_no   TEXT PRIMARY KEY,
+    closed_at  INTEGER NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('closed', 'matched', 'mismatch')),
+    settled_at INTEGER,
+    report     TEXT
+  );
+  CREATE INDEX payments_batch ON payments (batch_no);
+  `,
 ];

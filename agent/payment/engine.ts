@@ -15,7 +15,7 @@ import { crashPoint } from '../crash-points.ts';
 import { ScanpayError } from '../errors.ts';
 import type { Journal, OutboxRow, PaymentRow, PaymentState, RefundRow } from '../journal/journal.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { OutboxWorker, type DeliveryResult } from '../outbox/outbox-worker.ts';
+import { OutboxWorker, type DeliveryResult, type OutboxHandler } from '../outbox/outbox-worker.ts';
 import { maskCode, requirePaymentCode, type Wallet } from '../payment-code.ts';
 import { payOutcome, queryOutcome, reverseOutcome, type PayOutcome, type QueryOutcome, type ReverseOutcome } from './outcomes.ts';
 import { paymentMachine, type PaymentContext, type ResumeAt } from './payment.machine.ts';
@@ -75,6 +75,15 @@ export interface EngineOptions {
   maxAmount?: number;
   random?: () => number;
   outbox?: { retryBaseMs?: number; retryMaxMs?: number; maxAgeMs?: Record<string, number>; concurrency?: number };
+  /** Delivery of other kinds of queued items (e.g. transaction uploads) through the same outbox. */
+  outboxHandlers?: Record<string, OutboxHandler>;
+}
+
+/** What the acquirer's parameters change for new payments (agent/params.ts). */
+export interface PaymentPolicy {
+  profiles: ProfileOverrides;
+  maxAmount: number;
+  enabledWallets: readonly Wallet[];
 }
 
 type PaymentActor = ActorRefFrom<typeof paymentMachine>;
@@ -87,7 +96,9 @@ export class PaymentEngine {
   readonly #journal: Journal;
   readonly #clock: Clock;
   readonly #log: Logger;
-  readonly #profiles: Record<Wallet, WalletProfile>;
+  #profiles: Record<Wallet, WalletProfile>;
+  #maxAmount: number;
+  #enabledWallets: ReadonlySet<Wallet> | undefined;
   readonly #live = new Map<string, PaymentActor>();
   readonly #listeners = new Set<EngineListener>();
   readonly #calls = new Set<Promise<unknown>>();
@@ -100,6 +111,7 @@ export class PaymentEngine {
     this.#clock = o.clock;
     this.#log = o.logger ?? silentLogger;
     this.#profiles = resolveProfiles(o.profiles);
+    this.#maxAmount = o.maxAmount ?? 500_000;
     this.#outbox = new OutboxWorker({
       journal: o.journal,
       clock: o.clock,
@@ -107,6 +119,7 @@ export class PaymentEngine {
       random: o.random ?? Math.random,
       ...o.outbox,
       handlers: {
+        ...o.outboxHandlers,
         [REVERSE_KIND]: (item) => this.#deliverReversal(item),
         [REFUND_KIND]: (item) => this.#deliverRefund((JSON.parse(item.payload) as { refundNo: string }).refundNo),
       },
@@ -144,7 +157,8 @@ export class PaymentEngine {
   pay(req: PaymentRequest): PaymentView {
     if (!this.#started) throw new Error('payment engine not started');
     const { code, wallet } = requirePaymentCode(req.paymentCode);
-    const maxAmount = this.#o.maxAmount ?? 500_000;
+    if (this.#enabledWallets && !this.#enabledWallets.has(wallet)) throw new ScanpayError('PAY_WALLET_DISABLED', { detail: { wallet } });
+    const maxAmount = this.#maxAmount;
     if (!Number.isSafeInteger(req.amount) || req.amount <= 0 || req.amount > maxAmount) {
       throw new ScanpayError('PAY_AMOUNT_INVALID', { message: `amount must be an integer of minor units between 1 and ${maxAmount}`, detail: { amount: req.amount } });
     }
@@ -169,6 +183,32 @@ export class PaymentEngine {
     this.#log.info({ orderNo: row.order_no, traceId: row.trace_id, wallet, amount: row.amount, codeMasked: row.code_masked, created }, created ? 'payment accepted' : 'payment already known for this POS order id');
     if (created) this.#run(row, 'submit', 0);
     return this.#view(row);
+  }
+
+  /**
+   * Applies new parameters without a restart: payments accepted from now on use them;
+   * payments under way keep the timings they started with. Throws (and changes nothing)
+   * when the profiles do not validate.
+   */
+  applyPolicy(p: PaymentPolicy): void {
+    // Field by field: the backend's values win over config.json's for the fields it sets.
+    const merged: ProfileOverrides = { ...this.#o.profiles };
+    for (const [w, o] of Object.entries(p.profiles) as Array<[Wallet, ProfileOverrides[Wallet]]>) merged[w] = { ...merged[w], ...o };
+    this.#profiles = resolveProfiles(merged);
+    this.#maxAmount = p.maxAmount;
+    this.#enabledWallets = new Set(p.enabledWallets);
+  }
+
+  /** Queues an item for one of the outbox handlers and looks for due items at once. */
+  enqueue(item: { kind: string; orderNo?: string; dedupeKey: string; payload: unknown; at: number }): OutboxRow {
+    const row = this.#journal.enqueue(item);
+    this.#outbox.kick();
+    return row;
+  }
+
+  /** Picks up items made due from outside (a technician's `scanpay queue retry` in another process). */
+  kickOutbox(): void {
+    this.#outbox.kick();
   }
 
   /** Cancels a payment: one that may have charged the customer is reversed. */
@@ -405,12 +445,15 @@ export class PaymentEngine {
 
   async #queryOnce(orderNo: string): Promise<QueryOutcome> {
     const row = this.#require(orderNo);
-    this.#journal.beforeQuery(orderNo, this.#clock.now());
-    const result = await this.#o.acquirer.query({ orderNo, traceId: row.trace_id });
+    const sentAt = this.#clock.now();
+    this.#journal.beforeQuery(orderNo, sentAt);
+    // Long-poll: the gateway may hold the answer until the trade changes, never past the deadline.
+    const waitMs = Math.max(0, Math.min(this.#profiles[row.wallet].queryWaitMs, row.query_deadline_at - sentAt));
+    const result = await this.#o.acquirer.query({ orderNo, traceId: row.trace_id, ...(waitMs > 0 ? { waitMs } : {}) });
     this.#logCall('query', orderNo, result);
     const outcome = queryOutcome(result, this.#clock.now());
     this.#journal.note(orderNo, outcome.at, 'querying', `query: ${outcome.kind === 'pending' ? outcome.reason : outcome.kind}`);
-    return outcome;
+    return outcome.kind === 'pending' ? { ...outcome, sentAt } : outcome;
   }
 
   async #reverseOnce(orderNo: string): Promise<ReverseOutcome> {

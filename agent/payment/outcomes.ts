@@ -18,7 +18,8 @@ export type QueryOutcome =
   | { kind: 'paid'; at: number; tradeNo?: string | undefined }
   | { kind: 'declined'; at: number; reasonCode: string; reasonMessage?: string | undefined }
   | { kind: 'reversed'; at: number }
-  | { kind: 'pending'; at: number; customerPaying: boolean; reason: string };
+  /** `sentAt`: when the query left; the schedule counts from there, so a held query is not followed by a needless wait. */
+  | { kind: 'pending'; at: number; customerPaying: boolean; reason: string; sentAt?: number };
 
 export type ReverseOutcome =
   | { kind: 'reversed'; at: number }

@@ -227,7 +227,8 @@ export const paymentMachine = setup({
                   return {
                     queriesDone,
                     customerPaying: o.customerPaying,
-                    waitMs: Math.min(queryWait(context.profile, queriesDone), context.queryDeadlineAt - o.at),
+                    // The schedule counts from the send: after a query the gateway held, the next may be due already.
+                    waitMs: Math.min(queryWait(context.profile, queriesDone) - (o.at - (o.sentAt ?? o.at)), context.queryDeadlineAt - o.at),
                     cause: o.reason,
                   };
                 }),

@@ -6,12 +6,18 @@
 import { z } from 'zod';
 import { ScanpayError } from '../errors.ts';
 import { WALLETS, type Wallet } from '../payment-code.ts';
+import { MAX_QUERY_WAIT_MS } from '../protocol/messages.ts';
 
 export const walletProfile = z.object({
   /** Wait before the first query after an unknown pay answer (WeChat: 5 s after SYSTEMERROR). */
   firstQueryDelayMs: z.number().int().positive(),
   /** Waits between later queries; the last entry repeats. */
   queryScheduleMs: z.array(z.number().int().positive()).min(1),
+  /**
+   * How long each query asks the gateway to hold its answer until the trade changes
+   * (protocol long-poll, `waitMs`); 0 never asks. Capped by the query deadline.
+   */
+  queryWaitMs: z.number().int().min(0).max(MAX_QUERY_WAIT_MS),
   /** From the payment's creation to the last query; then the payment is reversed. */
   queryDeadlineMs: z.number().int().positive(),
   /** Backoff for a reverse answered "retry": base, doubling up to the max. Never abandoned. */
@@ -31,6 +37,9 @@ const COMMON = {
   reverseRetryMaxMs: 30_000,
   networkRetryMs: 2_000,
   codeTtlMs: 60_000,
+  // A held query answers the moment the customer confirms, instead of at the next tick of
+  // the schedule; 20 s keeps a 45 s deadline to at most three queries (docs/performance.md).
+  queryWaitMs: 20_000,
 };
 
 export const DEFAULT_PROFILES: Record<Wallet, WalletProfile> = {

@@ -57,7 +57,14 @@ export const payResponse = z.object({
 });
 export type PayResponse = z.infer<typeof payResponse>;
 
-export const queryRequest = z.object({ orderNo, traceId: z.string().max(64).optional() });
+/** Longest a terminal may ask the gateway to hold a query (docs/protocol.md, long-poll). */
+export const MAX_QUERY_WAIT_MS = 25_000;
+
+/**
+ * `waitMs` asks the gateway to hold the answer until the trade leaves USERPAYING/NOTPAY or
+ * that long has passed. Optional both ways: a gateway that ignores it answers at once.
+ */
+export const queryRequest = z.object({ orderNo, traceId: z.string().max(64).optional(), waitMs: z.number().int().min(0).max(MAX_QUERY_WAIT_MS).optional() });
 export type QueryRequest = z.input<typeof queryRequest>;
 
 /** `result` says whether the query itself worked; the order's state is `trade.state`. */

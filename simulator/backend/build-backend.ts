@@ -12,9 +12,12 @@ import { isScanpayError, ScanpayError } from '../../agent/errors.ts';
 import { silentLogger, type Logger } from '../../agent/log.ts';
 import type { Wallet } from '../../agent/payment-code.ts';
 import { PATHS, REQUEST_SCHEMAS, type Operation } from '../../agent/protocol/messages.ts';
-import { HEADER, NonceCache, signResponse, verifyRequest } from '../../agent/protocol/signing.ts';
+import { HEADER, NonceCache, signResponse } from '../../agent/protocol/signing.ts';
 import { controlRoutes } from './control-routes.ts';
 import { DEMO_TERMINAL } from './demo-terminal.ts';
+import { DeviceBackend } from './device-backend.ts';
+import { deviceRoutes } from './device-routes.ts';
+import { TerminalRegistry } from './terminal-registry.ts';
 import { describeIssues, FaultTable, type FaultKind, type FaultSpec, type FaultState } from './faults.ts';
 import type { LedgerAudit, LedgerEntry } from './ledger.ts';
 import { WalletModel, type Behaviour, type OrderView } from './wallet-model.ts';
@@ -86,10 +89,18 @@ export interface SimBackend {
   calls(): CallRecord[];
   /** The time on the backend's clock. */
   now(): number;
+  /**
+   * Calls waiting on the backend's clock right now (held queries, injected latency): a
+   * driver of a ManualClock moves time once every call in flight is one of these.
+   */
+  parkedCalls(): number;
+  /** Activation, parameters, heartbeats, key rotation and settlement (device-backend.ts). */
+  device: DeviceBackend;
 }
 
 type PayInput = z.output<typeof REQUEST_SCHEMAS.pay>;
 type RefundInput = z.output<typeof REQUEST_SCHEMAS.refund>;
+type QueryInput = z.output<typeof REQUEST_SCHEMAS.query>;
 
 /** What the protocol handler decided to send, before response faults bend it. */
 type Answer = { status: number; body: Buffer };
@@ -100,11 +111,47 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
   const opts = parsed.data;
   const clock = o.clock ?? systemClock;
   const logger = o.logger ?? silentLogger;
-  const keys = new Map((opts.terminals ?? [DEMO_TERMINAL]).map((t) => [t.terminalId, t.key]));
+  const terminals = new TerminalRegistry(clock, opts.terminals ?? [DEMO_TERMINAL]);
   const model = new WalletModel({ clock, codeTtlMs: opts.codeTtlMs, passwordAbandonMs: opts.passwordAbandonMs, reverseWindowMs: opts.reverseWindowMs });
+  const device = new DeviceBackend({ clock, registry: terminals, book: model });
   const faults = new FaultTable(opts.seed);
   const nonces = new NonceCache();
   let calls: CallRecord[] = [];
+  /** Held queries by order number: each entry releases one. */
+  const held = new Map<string, Set<() => void>>();
+  let parked = 0;
+  const park = async (wait: Promise<void>): Promise<void> => {
+    parked++;
+    try {
+      await wait;
+    } finally {
+      parked--;
+    }
+  };
+  const release = (orderNo: string) => {
+    for (const wake of held.get(orderNo) ?? []) wake();
+  };
+
+  /**
+   * Long-poll (docs/protocol.md): holds a query on the clock until its order changes on
+   * its own (the customer's decision), another call touches it, or `waitMs` passes.
+   */
+  const hold = async ({ orderNo, waitMs = 0 }: QueryInput): Promise<void> => {
+    const until = Math.min(clock.now() + waitMs, model.changesAt(orderNo));
+    if (until <= clock.now()) return;
+    await park(new Promise<void>((resolve) => {
+      const set = held.get(orderNo) ?? new Set();
+      held.set(orderNo, set);
+      const wake = () => {
+        clock.clearTimeout(timer);
+        set.delete(wake);
+        if (set.size === 0) held.delete(orderNo);
+        resolve();
+      };
+      const timer = clock.setTimeout(wake, until - clock.now());
+      set.add(wake);
+    }));
+  };
 
   const sim: SimBackend = {
     issueCode: (wallet, behaviour) => model.issueCode(wallet, behaviour).code,
@@ -124,6 +171,8 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
     },
     calls: () => calls.map((c) => ({ ...c })),
     now: () => clock.now(),
+    parkedCalls: () => parked,
+    device,
   };
 
   /** Runs a validated request against the wallets. */
@@ -146,7 +195,7 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
     calls.push(call);
     const pick = faults.pick(op);
     if (pick.label) call.fault = pick.label;
-    if (pick.latencyMs > 0) await new Promise<void>((resolve) => clock.setTimeout(resolve, pick.latencyMs));
+    if (pick.latencyMs > 0) await park(new Promise<void>((resolve) => clock.setTimeout(resolve, pick.latencyMs)));
     const kind: FaultKind | undefined = pick.fault?.kind;
     const log = logger.child({ op, orderNo: call.orderNo, ...(call.fault ? { fault: call.fault } : {}) });
 
@@ -166,10 +215,9 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
     let requestNonce: string;
     try {
       if (!terminalId) throw new ScanpayError('PROTO_SIGNATURE_MISSING', { message: 'the message carries no terminal id' });
-      const k = keys.get(terminalId);
-      if (!k) throw new ScanpayError('PROTO_UNKNOWN_TERMINAL', { detail: { terminalId } });
-      key = k;
-      requestNonce = verifyRequest({ method: 'POST', path, terminalId, body: raw }, req.headers, key, { now: clock.now(), nonces });
+      ({ key, nonce: requestNonce } = terminals.verify({ method: 'POST', path, terminalId, body: raw }, req.headers, { now: clock.now(), nonces }));
+      device.keyUsed(terminalId, key);
+      terminals.noteOrder(terminalId, call.orderNo);
     } catch (e) {
       if (!isScanpayError(e)) throw e;
       call.error = e.code;
@@ -192,7 +240,10 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
       return send({ status: input.status, body: errorBody(input) });
     }
 
+    if (op === 'query' && kind !== 'system-error') await hold(input as QueryInput);
     const answer = kind === 'system-error' ? systemError(op, input) : answerFor(op, input);
+    // A reverse or refund changes the order: a query held on it answers now.
+    if (op !== 'query') release((input as { orderNo: string }).orderNo);
     const body = Buffer.from(JSON.stringify(answer));
     log.info({ result: (answer as { result?: string }).result }, 'processed');
     switch (kind) {
@@ -229,6 +280,11 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
     }
   });
   app.register(controlRoutes(sim), { prefix: '/control' });
+  app.register(deviceRoutes({ device, registry: terminals, clock, nonces, logger }));
+  // Held queries wait on the clock: let them go, or a system clock keeps the process alive.
+  app.addHook('onClose', async () => {
+    for (const orderNo of [...held.keys()]) release(orderNo);
+  });
   return { app, sim };
 }
 

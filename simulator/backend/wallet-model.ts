@@ -221,6 +221,19 @@ export class WalletModel {
     return { result: 'SUCCESS', orderNo, trade: tradeOf(order) };
   }
 
+  /**
+   * When the order's state will next change on its own, for a held (long-poll) query: the
+   * customer's decision while USERPAYING; never while NOTPAY (only a reverse moves it);
+   * now when there is nothing to wait for (unknown, tombstone or final).
+   */
+  changesAt(orderNo: string): number {
+    const now = this.#settle();
+    const o = this.#orders.get(orderNo);
+    if (o?.detail && o.state === 'USERPAYING') return o.confirmAt ?? o.abandonAt ?? Number.POSITIVE_INFINITY;
+    if (o?.detail && o.state === 'NOTPAY') return Number.POSITIVE_INFINITY;
+    return now;
+  }
+
   reverse(orderNo: string): ReverseResponse {
     const now = this.#settle();
     const order = this.#orders.get(orderNo);

@@ -15,6 +15,7 @@ import type { ProfileOverrides } from '../../agent/payment/profiles.ts';
 import type { BackendOptions } from '../../simulator/backend/build-backend.ts';
 import { DEMO_TERMINAL } from '../../simulator/backend/demo-terminal.ts';
 import { startBackend, type RunningBackend } from '../../simulator/backend/start-backend.ts';
+import { quiesce, TrackedAcquirer } from './tracked-acquirer.ts';
 
 export interface Rig {
   clock: ManualClock;
@@ -39,16 +40,18 @@ export async function createRig(
   const backend = await startBackend({ ...o.backend, clock });
   const dir = mkdtempSync(join(tmpdir(), 'scanpay-rig-'));
   const seen: PaymentView[] = [];
+  let acquirer: TrackedAcquirer;
 
   const open = () => {
     const journal = Journal.open(join(dir, 'journal.db'));
-    const acquirer = new HttpAcquirer({
+    const http = new HttpAcquirer({
       baseUrl: backend.url,
       terminalId: DEMO_TERMINAL.terminalId,
       key: DEMO_TERMINAL.key,
       clock,
       ...(o.timeoutMs ? { timeoutMs: { pay: o.timeoutMs, query: o.timeoutMs, reverse: o.timeoutMs, refund: o.timeoutMs } } : {}),
     });
+    acquirer = new TrackedAcquirer(http);
     const engine = new PaymentEngine({ journal, acquirer, clock, terminalId: DEMO_TERMINAL.terminalId, profiles: o.profiles, outbox: o.outbox, random: () => 0.5 });
     engine.onChange((v) => seen.push(v));
     engine.start();
@@ -69,11 +72,12 @@ export async function createRig(
     dir,
     seen,
     async drive(until, maxSteps = 1000) {
+      // Not engine.idle(): a query the backend holds on this clock ends only when the clock moves.
       for (let i = 0; i < maxSteps; i++) {
-        await engine.idle();
+        await quiesce(acquirer, backend.sim);
         if (until()) return;
         if (!clock.advanceToNext()) {
-          await engine.idle();
+          await quiesce(acquirer, backend.sim);
           if (until()) return;
           throw new Error('nothing left to wait for, and the condition does not hold');
         }

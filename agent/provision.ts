@@ -1,0 +1,163 @@
+/**
+ * Provisioning: brings a blank device to "taking payments". Activates with the backend
+ * (signed with a key derived from the activation code), stores the terminal key
+ * owner-only, saves the parameters, the backend URL and the scanner in config.json, and
+ * proves the new key with a heartbeat. Every step is safe to repeat: a device whose
+ * identity still works against the same backend keeps it; an activation whose answer was
+ * lost gets the same identity again. Re-provisioning over unfinished work is refused
+ * unless forced, and the journal (with its queue) is never touched.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-file.ts';
+import { DeviceClient } from './backend/device-client.ts';
+import type { Clock } from './clock.ts';
+import { isScanpayError, ScanpayError } from './errors.ts';
+import { Journal } from './journal/journal.ts';
+import { saveParams, validateParams, DEFAULT_DEVICE_PARAMS, type DeviceParams } from './params.ts';
+import { activationId, activationKey, unwrapKey } from './protocol/device-messages.ts';
+import { readTerminalRecord, writeTerminalRecord, type TerminalRecord } from './terminal-store.ts';
+import { AGENT_VERSION } from './version.ts';
+
+export interface ProvisionOptions {
+  home: string;
+  backendUrl: string;
+  activationCode: string;
+  clock: Clock;
+  /** A SOURCE spec; else the first likely scanner `detectScanner` finds. */
+  scanner?: string | undefined;
+  detectScanner?: () => Promise<string | undefined>;
+  /** Waits for one scan on the scanner; resolves with what was read, masked. */
+  testScan?: (spec: string) => Promise<string>;
+  force?: boolean;
+  /** Progress lines for the technician. */
+  say?: (line: string) => void;
+}
+
+export interface ProvisionResult {
+  terminalId: string;
+  merchantId: string;
+  merchantName: string;
+  /** False when the device already had a working identity for this backend. */
+  activated: boolean;
+  paramsVersion: number;
+  paramsNote: string | undefined;
+  scanner: string | undefined;
+  testScan: string;
+  heartbeatMs: number;
+}
+
+export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
+  const say = o.say ?? (() => {});
+  const existing = readTerminalRecord(o.home);
+  let record: TerminalRecord | undefined;
+  if (existing && existing.backendUrl === o.backendUrl && !o.force && (await identityWorks(o, existing))) {
+    say(`already provisioned as terminal ${existing.terminalId}: keeping that identity`);
+    record = existing;
+  } else {
+    if (existing) refuseOverUnfinishedWork(o);
+    say(`activating with ${o.backendUrl}`);
+    record = await activate(o);
+    say(`activated: terminal ${record.terminalId}, merchant ${record.merchantId} (${record.merchantName})`);
+  }
+  const params = readParams(o.home);
+  const scanner = o.scanner ?? (await o.detectScanner?.());
+  writeConfig(o.home, o.backendUrl, scanner);
+  say(scanner ? `scanner: ${scanner}` : 'no scanner found: add one later with --scanner SOURCE (see `scanpay scanners`)');
+  const hb = await new DeviceClient({ baseUrl: o.backendUrl, clock: o.clock, credentials: () => credentialsOf(record) }).call('heartbeat', {
+    agentVersion: AGENT_VERSION,
+    clock: o.clock.now(),
+    paramsVersion: params.params.version,
+    scanners: [],
+    queueDepth: 0,
+    deadLetters: 0,
+  });
+  say(`backend answers signed with the new key (${hb.latencyMs} ms)`);
+  const testScan = scanner && o.testScan ? await o.testScan(scanner) : 'skipped';
+  return {
+    terminalId: record.terminalId,
+    merchantId: record.merchantId,
+    merchantName: record.merchantName,
+    activated: record !== existing,
+    paramsVersion: params.params.version,
+    paramsNote: params.note,
+    scanner,
+    testScan,
+    heartbeatMs: hb.latencyMs,
+  };
+}
+
+const credentialsOf = (r: TerminalRecord) => ({ terminalId: r.terminalId, key: Buffer.from(r.key, 'base64') });
+
+/** A signed heartbeat with the stored key: only a refusal of the terminal means "provision again". */
+async function identityWorks(o: ProvisionOptions, r: TerminalRecord): Promise<boolean> {
+  try {
+    await new DeviceClient({ baseUrl: o.backendUrl, clock: o.clock, credentials: () => credentialsOf(r) }).call('params', { version: 0 });
+    return true;
+  } catch (e) {
+    if (isScanpayError(e, 'BACKEND_HTTP_STATUS') && e.detail?.status === 401) return false;
+    throw e;
+  }
+}
+
+function refuseOverUnfinishedWork(o: ProvisionOptions): void {
+  const path = join(o.home, 'journal.db');
+  if (!existsSync(path)) return;
+  const journal = Journal.open(path);
+  try {
+    const unfinished = journal.unfinished().length;
+    const queued = journal.outbox('pending').length;
+    if (unfinished + queued === 0) return;
+    const what = `${unfinished} unfinished payment(s) and ${queued} queued item(s)`;
+    if (!o.force) throw new ScanpayError('CONFIG_PROVISION_UNSAFE', { message: `this device has ${what}: start the agent until they finish (scanpay queue), or pass --force; nothing queued is discarded`, detail: { unfinished, queued } });
+    o.say?.(`--force: re-provisioning with ${what}; they stay in the journal and are still delivered`);
+  } finally {
+    journal.close();
+  }
+}
+
+async function activate(o: ProvisionOptions): Promise<TerminalRecord> {
+  const code = o.activationCode.trim().toUpperCase();
+  const key = activationKey(code);
+  const client = new DeviceClient({ baseUrl: o.backendUrl, clock: o.clock, credentials: () => ({ terminalId: activationId(code), key }) });
+  const { body } = await client.call('activate', { deviceName: hostname().slice(0, 64), agentVersion: AGENT_VERSION });
+  const record: TerminalRecord = {
+    terminalId: body.terminalId,
+    merchantId: body.merchantId,
+    merchantName: body.merchantName,
+    key: unwrapKey(body.wrappedKey, key).toString('base64'),
+    keyVersion: 1,
+    backendUrl: o.backendUrl,
+    activatedAt: o.clock.now(),
+  };
+  writeTerminalRecord(o.home, record);
+  try {
+    saveParams(o.home, validateParams(body.params));
+  } catch (e) {
+    // The device can take payments on defaults; the heartbeat reports the refusal.
+    o.say?.(`parameters from the backend refused (${(e as Error).message}); using defaults until a good set arrives`);
+  }
+  return record;
+}
+
+function readParams(home: string): { params: DeviceParams; note: string | undefined } {
+  try {
+    return { params: validateParams(JSON.parse(readFileSync(join(home, 'params.json'), 'utf8'))), note: undefined };
+  } catch {
+    return { params: DEFAULT_DEVICE_PARAMS, note: 'no valid parameter set yet: defaults in use' };
+  }
+}
+
+/** Sets backend.url and, when given, the first lane's scanner; keeps everything else in config.json. */
+function writeConfig(home: string, backendUrl: string, scanner: string | undefined): void {
+  const path = join(home, 'config.json');
+  const config = (existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : {}) as { backend?: Record<string, unknown>; lanes?: Array<{ id: string; scanners: string[] }> };
+  config.backend = { ...config.backend, url: backendUrl };
+  if (scanner) {
+    const lanes = config.lanes?.length ? config.lanes : [{ id: '1', scanners: [] }];
+    if (!lanes[0]!.scanners.includes(scanner)) lanes[0]!.scanners = [scanner, ...lanes[0]!.scanners];
+    config.lanes = lanes;
+  }
+  writeFileAtomic(path, `${JSON.stringify(config, null, 2)}\n`, 0o600);
+}

@@ -1,0 +1,88 @@
+/**
+ * The floor every agent figure is compared with, and a gateway that records when each
+ * request arrives. The floor is what any durable payment terminal must pay per request:
+ * one SQLite write with synchronous=FULL (as the journal does) and one loopback HTTP
+ * round trip with axios (as the acquirer client does).
+ */
+import axios, { type AxiosInstance } from 'axios';
+import Database from 'better-sqlite3';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { HEADER, signResponse } from '../agent/protocol/signing.ts';
+import { DEMO_TERMINAL } from '../simulator/backend/demo-terminal.ts';
+import { now } from './stats.ts';
+
+export interface StampGateway {
+  url: string;
+  /** Arrival time (performance.now()) and answer time of each pay, by order number. */
+  stamps: Map<string, { arrived: number; answered: number }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Answers every pay SUCCESS, signed for the demo terminal, and `/ping` with an empty 200.
+ * Arrival is stamped on the request event (headers in), the answer just before it is written.
+ */
+export async function startStampGateway(): Promise<StampGateway> {
+  const stamps = new Map<string, { arrived: number; answered: number }>();
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    const arrived = now();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.url === '/ping') return void res.end();
+      const { orderNo, amount, currency } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { orderNo: string; amount: number; currency: string };
+      const trade = { orderNo, state: 'SUCCESS', amount, currency, wallet: 'wechat', acquirerTradeNo: `B${orderNo.slice(-12)}`, refundedAmount: 0 };
+      const body = Buffer.from(JSON.stringify({ result: 'SUCCESS', orderNo, trade }));
+      const requestNonce = String(req.headers[HEADER.nonce]);
+      const signed = signResponse({ method: 'POST', path: req.url ?? '', terminalId: DEMO_TERMINAL.terminalId, body, status: 200, requestNonce }, DEMO_TERMINAL.key, Date.now());
+      stamps.set(orderNo, { arrived, answered: now() });
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', ...signed });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    stamps,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** One floor sample: a durable write, then a loopback round trip. */
+export interface Floor {
+  /** Milliseconds for one durable write plus one round trip. */
+  sample(): Promise<number>;
+  /** Just the round trip (the reference for plain sequential HTTP calls). */
+  roundTrip(): Promise<void>;
+  close(): void;
+}
+
+export function openFloor(dir: string, url: string): Floor {
+  const db = new Database(join(dir, 'floor.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, at REAL, body TEXT)');
+  const insert = db.prepare('INSERT INTO t (at, body) VALUES (?, ?)');
+  const client: AxiosInstance = axios.create({ baseURL: url, proxy: false, httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8 }) });
+  const roundTrip = async () => {
+    await client.post('/ping', '{}', { headers: { 'content-type': 'application/json' } });
+  };
+  return {
+    roundTrip,
+    async sample() {
+      const t0 = now();
+      insert.run(t0, 'floor');
+      await roundTrip();
+      return now() - t0;
+    },
+    close: () => db.close(),
+  };
+}

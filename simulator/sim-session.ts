@@ -1,0 +1,208 @@
+/**
+ * The desktop simulator's composition root (`scanpay sim`): a simulated acquirer, a fault
+ * proxy between it and the agent (the network: offline, latency), the real agent in demo
+ * mode with a virtual scanner, and the operations and live snapshot the web page shows.
+ * The agent is the real daemon over its real POS API; nothing here reaches into it beyond
+ * its read-only `inspect` views.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PosClient } from '../agent/cli/pos-client.ts';
+import { startAgent, type RunningAgent } from '../agent/daemon.ts';
+import type { OutboxRow } from '../agent/journal/journal.ts';
+import type { Logger } from '../agent/log.ts';
+import type { ProfileOverrides } from '../agent/payment/profiles.ts';
+import type { Wallet } from '../agent/payment-code.ts';
+import type { PosPayment } from '../agent/pos-payment.ts';
+import type { PosEvent } from '../agent/pos-service.ts';
+import { Emitter } from '../drivers/source.ts';
+import type { Behaviour, FaultSpec, FaultState, LedgerAudit, LedgerEntry } from './backend/build-backend.ts';
+import { startBackend, type RunningBackend } from './backend/start-backend.ts';
+import { findViolations, type Violation } from './invariants.ts';
+import { CameraReader, renderCodePng } from './phone.ts';
+import { startFaultProxy, type FaultProxy } from './proxy/fault-proxy.ts';
+
+export interface SimSessionOptions {
+  logger: Logger;
+  /** Per-wallet timing overrides for the agent, e.g. short deadlines for a demo or a test. */
+  profiles?: ProfileOverrides;
+  /** The agent's outbox retry schedule (agent/config.ts `outbox`). */
+  outbox?: { retryBaseMs?: number; retryMaxMs?: number };
+  seed?: number;
+}
+
+export interface OutboxItemView {
+  id: number;
+  kind: string;
+  orderNo: string | null;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+}
+
+/** Everything the page shows, in one object: the page redraws from it. */
+export interface SimSnapshot {
+  at: number;
+  agent: { up: boolean; apiUrl: string; scanners: Array<{ source: string; status: string }> };
+  /** The lane's latest payment. */
+  payment: PosPayment | null;
+  recent: PosPayment[];
+  journal: Array<{ at: number; state: string; cause: string }>;
+  outbox: { pending: OutboxItemView[]; dead: OutboxItemView[] };
+  network: { down: boolean; delayMs: number };
+  backend: { up: boolean; faults: FaultState[] };
+  ledger: { entries: LedgerEntry[]; audit: LedgerAudit; alarms: Violation[] };
+}
+
+export interface SimSession {
+  /** The POS: start, cancel, refund on lane 1. */
+  pay(amount: number): Promise<PosPayment>;
+  cancel(id: string): Promise<PosPayment>;
+  refund(id: string): Promise<unknown>;
+  /** The customer's phone: a fresh code with this behaviour, and its QR image. */
+  issueCode(wallet: Wallet, behaviour: Behaviour): Promise<{ code: string; png: Buffer }>;
+  /** An image in front of the scanner: decoded by the real image decoder, then scanned. */
+  presentImage(image: Buffer, name: string): Promise<{ text: string; result: string }>;
+  /** Typed or pasted text, straight into the virtual scanner. */
+  scanText(text: string): Promise<{ result: string }>;
+  setNetwork(n: { down?: boolean; delayMs?: number }): Promise<void>;
+  addFault(f: FaultSpec): string;
+  clearFaults(): void;
+  setBackend(up: boolean): Promise<void>;
+  restartAgent(): Promise<void>;
+  snapshot(): SimSnapshot;
+  /** Something changed: the page should redraw. */
+  onChange(listener: () => void): () => void;
+  close(): Promise<void>;
+}
+
+const LANE = '1';
+const RECENT = 8;
+const LEDGER_SHOWN = 40;
+
+function outboxView(r: OutboxRow): OutboxItemView {
+  return { id: r.id, kind: r.kind, orderNo: r.order_no, attempts: r.attempts, nextAttemptAt: r.next_attempt_at, lastError: r.last_error };
+}
+
+export async function startSimSession(o: SimSessionOptions): Promise<SimSession> {
+  const log = o.logger;
+  const backend: RunningBackend = await startBackend({ port: 0, seed: o.seed ?? 1, logger: log.child({ component: 'simulated-backend' }) });
+  const proxy: FaultProxy = await startFaultProxy({ target: backend.url, seed: o.seed ?? 1 });
+  const home = mkdtempSync(join(tmpdir(), 'scanpay-sim-'));
+  writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: o.profiles ?? {}, ...(o.outbox ? { outbox: o.outbox } : {}) }));
+  const camera = new CameraReader();
+  const changes = new Emitter<{ change: undefined }>();
+  const changed = () => changes.emit('change', undefined);
+  const payments = new Map<string, PosPayment>();
+  const scanners = new Map<string, string>();
+  let network = { down: false, delayMs: 0 };
+  let backendUp = true;
+  let agent: RunningAgent;
+  let client: PosClient;
+  let agentUp = false;
+  let offEvents = () => {};
+
+  const onEvent = (e: PosEvent) => {
+    if (e.type === 'payment') {
+      payments.delete(e.payment.id);
+      payments.set(e.payment.id, e.payment);
+      if (payments.size > RECENT) payments.delete(payments.keys().next().value!);
+    } else if (e.type === 'scanner') scanners.set(e.source, e.status);
+    changed();
+  };
+  const launch = async (port: number) => {
+    agent = await startAgent({ home, logger: log.child({ component: 'agent' }), demo: true, backendUrl: proxy.url, port });
+    client = new PosClient({ baseUrl: agent.apiUrl, token: agent.token });
+    offEvents = agent.inspect.onEvent(onEvent);
+    type Info = { lanes: Array<{ scanners: Array<{ source: string; status: string }> }> };
+    // After a restart on the same port, fetch may first pick a kept-alive socket of the
+    // agent that just stopped: one retry gets a fresh connection.
+    const info = await client.request<Info>('GET', '/v1/agent').catch(() => client.request<Info>('GET', '/v1/agent'));
+    for (const s of info.lanes.flatMap((l) => l.scanners)) scanners.set(s.source, s.status);
+    agentUp = true;
+    changed();
+  };
+  await launch(0);
+  // The same port after a restart, so a page or script holding the URL keeps working.
+  const apiPort = Number(new URL(agent!.apiUrl).port);
+  // Faults, the customer's decision and the outbox change state without an agent event.
+  const poll = setInterval(changed, 500);
+  poll.unref();
+
+  let lastAlarms: Violation[] = [];
+  const snapshot = (): SimSnapshot => {
+    const payment = [...payments.values()].at(-1) ?? null;
+    const journal = agentUp ? agent.inspect.journal : undefined;
+    if (journal) lastAlarms = findViolations(backend.sim, (orderNo) => journal.getPayment(orderNo));
+    return {
+      at: Date.now(),
+      agent: { up: agentUp, apiUrl: agent.apiUrl, scanners: [...scanners].map(([source, status]) => ({ source, status })) },
+      payment,
+      recent: [...payments.values()].reverse(),
+      journal: journal && payment?.orderNo ? journal.events(payment.orderNo).map((e) => ({ at: e.at, state: e.state, cause: e.cause })) : [],
+      outbox: { pending: journal?.outbox('pending').map(outboxView) ?? [], dead: journal?.outbox('dead').map(outboxView) ?? [] },
+      network,
+      backend: { up: backendUp, faults: backend.sim.faults() },
+      ledger: { entries: backend.sim.ledger().slice(-LEDGER_SHOWN), audit: backend.sim.audit(), alarms: lastAlarms },
+    };
+  };
+  const after = async <T>(p: Promise<T>): Promise<T> => {
+    try {
+      return await p;
+    } finally {
+      changed();
+    }
+  };
+
+  return {
+    pay: (amount) => after(client.create({ id: `SIM-${Date.now().toString(36)}`, amount, lane: LANE, description: 'desktop simulator' })),
+    cancel: (id) => after(client.cancel(id)),
+    refund: (id) => after(client.refund(id, { refundId: `${id}-Rall` })),
+    async issueCode(wallet, behaviour) {
+      const code = backend.sim.issueCode(wallet, behaviour);
+      return { code, png: await renderCodePng(code) };
+    },
+    async presentImage(image, name) {
+      const text = camera.read(image, name);
+      return { text, ...(await after(client.request<{ result: string }>('POST', `/v1/lanes/${LANE}/scan`, { text }))) };
+    },
+    scanText: (text) => after(client.request<{ result: string }>('POST', `/v1/lanes/${LANE}/scan`, { text })),
+    async setNetwork(n) {
+      network = { ...network, ...n };
+      await proxy.set({ down: network.down, ...(network.delayMs ? { delayMs: network.delayMs } : {}) });
+      changed();
+    },
+    addFault(f) {
+      const id = backend.sim.addFault(f);
+      changed();
+      return id;
+    },
+    clearFaults() {
+      backend.sim.clearFaults();
+      changed();
+    },
+    async setBackend(up) {
+      await (up ? backend.restart() : backend.stop());
+      backendUp = up;
+      changed();
+    },
+    async restartAgent() {
+      agentUp = false;
+      offEvents();
+      changed();
+      await agent.stop();
+      await launch(apiPort);
+    },
+    snapshot,
+    onChange: (listener) => changes.on('change', listener),
+    async close() {
+      clearInterval(poll);
+      offEvents();
+      if (agentUp) await agent.stop();
+      await proxy.close();
+      await backend.close();
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * The desktop simulator in a real browser (Debian's chromium through playwright-core):
+ * a customer who takes 5 s over the password, the network taken away mid-payment, the
+ * reversal waiting in the offline queue, the network back, the reversal delivered and the
+ * ledger balanced. Runs on the real clock with the short demo timings; it waits for what
+ * the page shows, never for a fixed time. Screenshots go to test-artifacts/.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../agent/log.ts';
+import { DEMO_PROFILES } from '../../simulator/demo-profiles.ts';
+import { startSimSession, type SimSession, type SimSnapshot } from '../../simulator/sim-session.ts';
+import { buildSimUi } from '../../simulator/web/build-sim-ui.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+async function serve(session: SimSession) {
+  const app = buildSimUi({ session, logger: silentLogger });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return { app, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/` };
+}
+
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium`);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function statusIs(page: Page, text: string) {
+  await page.locator('#pos-status', { hasText: text }).waitFor({ timeout: 20_000 });
+}
+
+describe('desktop simulator page', () => {
+  it('pays with a slow customer, loses the network mid-payment, queues the reversal and delivers it when the network returns', async () => {
+    const session = await startSimSession({ logger: silentLogger, ...DEMO_PROFILES });
+    const { app, url } = await serve(session);
+    const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    try {
+      await page.goto(url);
+      await page.locator('#conn', { hasText: 'live' }).waitFor();
+
+      await page.selectOption('#behaviour', 'password');
+      await page.fill('#seconds', '5');
+      await page.click('#new-code');
+      await page.locator('#qr').waitFor({ state: 'visible' });
+      await page.fill('#amount', '12.34');
+      await page.click('#start');
+      await statusIs(page, 'waiting for scan');
+      await page.click('#present');
+      await statusIs(page, 'customer entering password');
+      await page.screenshot({ path: `${ARTIFACTS}sim-1-entering-password.png`, fullPage: true });
+
+      await page.check('#offline');
+      await statusIs(page, 'reversal queued');
+      await page.locator('#outbox li', { hasText: 'reverse' }).waitFor();
+      await page.screenshot({ path: `${ARTIFACTS}sim-2-reversal-queued.png`, fullPage: true });
+
+      await page.uncheck('#offline');
+      await statusIs(page, 'not charged');
+      await page.locator('#balance', { hasText: 'ledger balanced' }).waitFor({ timeout: 20_000 });
+      expect(await page.textContent('#outbox-count')).toBe('0');
+      expect(await page.isHidden('#alarm')).toBe(true);
+      await page.screenshot({ path: `${ARTIFACTS}sim-3-reversed-balanced.png`, fullPage: true });
+
+      const ledger = session.snapshot().ledger;
+      expect(ledger.entries.map((e) => e.kind)).toEqual(['charge', 'reversal']);
+      expect(ledger.audit.netCharged).toBe(0);
+    } finally {
+      await page.close();
+      await app.close();
+      await session.close();
+    }
+  });
+
+  it('shows a double charge as an unmistakable red alarm', async () => {
+    // A session that reports an alarm: the page's job here is only to show it.
+    const alarmed = { orderNo: 'T000000126010109000000abcd', kind: 'double-charge' as const, message: 'charged more than once (order:T000000126010109000000abcd)' };
+    const snapshot: SimSnapshot = {
+      at: Date.now(),
+      agent: { up: true, apiUrl: 'http://127.0.0.1:1', scanners: [] },
+      payment: null,
+      recent: [],
+      journal: [],
+      outbox: { pending: [], dead: [] },
+      network: { down: false, delayMs: 0 },
+      backend: { up: true, faults: [] },
+      ledger: {
+        entries: [1, 2].map((seq) => ({ seq, at: Date.now(), kind: 'charge' as const, orderNo: alarmed.orderNo, amount: 1234, currency: 'CNY', wallet: 'wechat' as const, code: '13************6789' })),
+        audit: { orders: 1, charged: 2468, netCharged: 2468, doubleCharges: [`order:${alarmed.orderNo}`] },
+        alarms: [alarmed],
+      },
+    };
+    const session = { snapshot: () => snapshot, onChange: () => () => {} } as unknown as SimSession;
+    const { app, url } = await serve(session);
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    try {
+      await page.goto(url);
+      await page.locator('#alarm', { hasText: 'DOUBLE-CHARGE' }).waitFor();
+      expect(await page.textContent('#balance')).toBe('ledger NOT balanced');
+      expect(await page.locator('tr.alarm-row').count()).toBe(2);
+      await page.screenshot({ path: `${ARTIFACTS}sim-alarm.png`, fullPage: true });
+    } finally {
+      await page.close();
+      await app.close();
+    }
+  });
+});
