@@ -1,0 +1,250 @@
+/**
+ * The chaos run: the real agent daemon as a child process, a TCP fault proxy between it
+ * and the simulated acquirer, acquirer faults from the control API, customers of every
+ * behaviour, POS cancels, and SIGKILLs at random moments and at crash points. Afterwards
+ * the agent settles and every order is checked (simulator/chaos/invariants.ts).
+ * Seeded: the same seed makes the same choices (process timing still varies).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { PosClient } from '../../agent/cli/pos-client.ts';
+import { CRASH_POINTS } from '../../agent/crash-points.ts';
+import { isScanpayError } from '../../agent/errors.ts';
+import { Journal } from '../../agent/journal/journal.ts';
+import { WALLETS } from '../../agent/payment-code.ts';
+import type { PosPayment } from '../../agent/pos-payment.ts';
+import type { Behaviour } from '../backend/build-backend.ts';
+import { FAULT_KINDS, type FaultSpec } from '../backend/faults.ts';
+import { startBackend } from '../backend/start-backend.ts';
+import { prng } from '../prng.ts';
+import { startFaultProxy, type ProxyFaults } from '../proxy/fault-proxy.ts';
+import { AgentDiedDuringStart, AgentProcess } from './agent-process.ts';
+import { checkInvariants, type Told } from './invariants.ts';
+
+export interface ChaosOptions {
+  payments: number;
+  seed: number;
+  /** Payments in flight at once, one per lane. */
+  lanes?: number;
+  /** Wait between random kills, ms (min, max). */
+  killEveryMs?: [number, number];
+  progress?: (line: string) => void;
+}
+
+export interface ChaosReport {
+  seed: number;
+  payments: number;
+  told: Record<'paid' | 'declined' | 'not_charged' | 'unknown', number>;
+  kills: number;
+  starts: number;
+  faults: Record<string, number>;
+  violations: string[];
+  /** Payments the agent refused when the POS asked (nothing sent): listed, not violations. */
+  refusals: string[];
+  durationMs: number;
+}
+
+/** Short timings so that each payment settles in a second or two of real time. */
+const FAST_PROFILE = { firstQueryDelayMs: 150, queryScheduleMs: [250], queryDeadlineMs: 2_000, reverseRetryBaseMs: 100, reverseRetryMaxMs: 400, networkRetryMs: 150 };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
+  const started = Date.now();
+  const random = prng(o.seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+  const between = (a: number, b: number) => a + Math.floor(random() * (b - a + 1));
+  const lanes = o.lanes ?? 4;
+  const [killMin, killMax] = o.killEveryMs ?? [800, 2_500];
+  const log = o.progress ?? (() => {});
+
+  const backend = await startBackend({ seed: o.seed, passwordAbandonMs: 1_500 });
+  const proxy = await startFaultProxy({ target: backend.url, seed: o.seed });
+  const home = mkdtempSync(join(tmpdir(), 'scanpay-chaos-'));
+  writeFileSync(
+    join(home, 'config.json'),
+    JSON.stringify({
+      lanes: Array.from({ length: lanes }, (_, i) => ({ id: String(i + 1), scanners: [] })),
+      profiles: Object.fromEntries(WALLETS.map((w) => [w, FAST_PROFILE])),
+      backend: { timeoutMs: { pay: 1_000, query: 600, reverse: 600, refund: 600 } },
+      outbox: { retryBaseMs: 100, retryMaxMs: 800 },
+      scanTimeoutMs: 10_000,
+    }),
+  );
+  const agent = new AgentProcess({ home, backendUrl: proxy.url });
+  const told: Told[] = [];
+  const faultCounts: Record<string, number> = {};
+  let client: PosClient = await agent.start();
+  let ready: Promise<PosClient> = Promise.resolve(client);
+  let chaos = true;
+  let endChaos!: () => void;
+  const calm = new Promise<void>((r) => (endChaos = r));
+  /** A wait that the end of the chaos cuts short. */
+  const pause = (ms: number) => Promise.race([sleep(ms), calm]);
+
+  /** Starts the agent, starting it again as often as it dies before it is up. */
+  async function bringUp(crashAt: string | undefined): Promise<PosClient> {
+    for (let armed = crashAt; ; armed = undefined) {
+      await sleep(between(20, 200));
+      try {
+        const c = await agent.start(armed);
+        log(`agent up (start ${agent.starts}${armed ? `, crash point ${armed}` : ''})`);
+        return c;
+      } catch (e) {
+        if (!(e instanceof AgentDiedDuringStart)) throw e;
+        log('agent died while starting');
+      }
+    }
+  }
+
+  // Restart the agent whenever it dies while the run goes on, sometimes armed with a crash point.
+  const supervisor = (async () => {
+    while (chaos) {
+      await Promise.race([agent.exited(), calm]);
+      if (!chaos) break;
+      ready = bringUp(random() < 0.35 ? `${pick(CRASH_POINTS)}@${between(1, 3)}` : undefined);
+      client = await ready;
+    }
+  })();
+
+  const killer = (async () => {
+    while (chaos) {
+      await pause(between(killMin, killMax));
+      if (chaos && agent.running) {
+        await agent.kill();
+        log('agent killed');
+      }
+    }
+  })();
+
+  const faulter = (async () => {
+    while (chaos) {
+      const proxyFaults: ProxyFaults = pick<ProxyFaults>([
+        {},
+        {},
+        { delayMs: between(10, 300) },
+        { resetRate: 0.2 },
+        { cutRate: 0.2 },
+        { blackholeRate: 0.1 },
+        { down: true },
+      ]);
+      await proxy.set(proxyFaults);
+      backend.sim.clearFaults();
+      if (random() < 0.6) {
+        const kind = pick(FAULT_KINDS.filter((k) => k !== 'hang'));
+        const spec: FaultSpec = { op: pick(['pay', 'query', 'reverse', 'any'] as const), kind, rate: 0.3, ...(kind === 'latency' ? { latencyMs: between(50, 400) } : {}) };
+        backend.sim.addFault(spec);
+      }
+      await pause(between(300, 1_500));
+    }
+  })();
+
+  /** Calls the agent, waiting out its deaths: the POS keeps asking until it gets an answer. */
+  async function ask<T>(call: (c: PosClient) => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await call(await ready);
+      } catch (e) {
+        if (!isScanpayError(e) || !['API_AGENT_UNREACHABLE', 'API_SHUTTING_DOWN', 'API_PAYMENT_ACTIVE'].includes(e.code)) throw e;
+        await sleep(50);
+      }
+    }
+  }
+
+  const behaviours: Behaviour[] = [
+    { kind: 'instant' },
+    { kind: 'instant' },
+    { kind: 'password', seconds: 1 },
+    { kind: 'password', seconds: 3 },
+    { kind: 'walkaway' },
+    { kind: 'insufficient' },
+    { kind: 'expired' },
+    { kind: 'invalid' },
+  ];
+  let next = 0;
+  const refusals: string[] = [];
+  const lane = async (laneId: string) => {
+    while (next < o.payments) {
+      const seq = next++;
+      const id = `CH${o.seed}-${seq}`;
+      const amount = between(1, 50_000);
+      const code = backend.sim.issueCode(pick(WALLETS), pick(behaviours));
+      const entry: Told = { id, amount, result: null };
+      told.push(entry);
+      try {
+        await ask((c) => c.request('POST', '/v1/payments', { id, lane: laneId, amount, paymentCode: code }));
+      } catch (e) {
+        // A refusal the POS sees at once (e.g. a code the agent will not submit): nothing was sent.
+        refusals.push(`${id}: ${isScanpayError(e) ? e.code : String(e)}`);
+        continue;
+      }
+      if (random() < 0.12) {
+        const after = between(0, 1_500);
+        void sleep(after).then(() => ask((c) => c.request('POST', `/v1/payments/${id}/cancel`)).catch(() => undefined));
+      }
+      for (let i = 0; i < 1_200 && entry.result === null; i++) {
+        const p = await ask((c) => c.request<PosPayment>('GET', `/v1/payments/${id}`));
+        if (p.result) entry.result = p.result;
+        else await sleep(50);
+      }
+      if ((seq + 1) % 50 === 0) log(`${seq + 1}/${o.payments} payments, ${agent.kills} kills`);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: lanes }, (_, i) => lane(String(i + 1))));
+  } finally {
+    chaos = false;
+    endChaos();
+  }
+
+  // Calm: no more faults or kills; let the agent finish everything it still owes.
+  await Promise.all([killer, faulter]);
+  await proxy.set({});
+  backend.sim.clearFaults();
+  await supervisor;
+  // An agent still armed with a crash point would die in the calm: replace it.
+  if (agent.running && agent.armed) await agent.kill();
+  if (!agent.running) client = await bringUp(undefined);
+  const db = join(home, 'journal.db');
+  for (let i = 0; i < 600; i++) {
+    const ro = new Database(db, { readonly: true });
+    const open = (ro.prepare('SELECT COUNT(*) AS n FROM payments WHERE outcome IS NULL').get() as { n: number }).n;
+    const queued = (ro.prepare("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'").get() as { n: number }).n;
+    ro.close();
+    if (open === 0 && queued === 0) break;
+    await sleep(100);
+  }
+  await agent.stop();
+
+  const journal = Journal.open(db);
+  const violations = checkInvariants({
+    payments: journal.listPayments({ limit: 1_000_000 }),
+    outbox: journal.outbox(),
+    told,
+    ledger: backend.sim.ledger(),
+    doubleCharges: backend.sim.audit().doubleCharges,
+  });
+  journal.close();
+
+  for (const [kind, n] of Object.entries(proxy.stats())) if (n) faultCounts[`network:${kind}`] = n;
+  for (const c of backend.sim.calls()) if (c.fault) for (const f of c.fault.split('+')) faultCounts[`backend:${f}`] = (faultCounts[`backend:${f}`] ?? 0) + 1;
+  const count = (r: Told['result']) => told.filter((t) => t.result === r).length;
+  const report: ChaosReport = {
+    seed: o.seed,
+    payments: told.length,
+    told: { paid: count('paid'), declined: count('declined'), not_charged: count('not_charged'), unknown: count(null) },
+    kills: agent.kills,
+    starts: agent.starts,
+    faults: faultCounts,
+    violations,
+    refusals,
+    durationMs: Date.now() - started,
+  };
+  await proxy.close();
+  await backend.close();
+  if (violations.length === 0) rmSync(home, { recursive: true, force: true });
+  else report.violations.push(`evidence kept in ${home}`);
+  return report;
+}

@@ -1,0 +1,44 @@
+/**
+ * A small chaos run as part of `npm test`: the real daemon, SIGKILLs and crash points,
+ * network and acquirer faults; every invariant must hold. The large run is documented in
+ * docs/security.md and run with `npm run chaos -- --payments 2000`.
+ */
+import { describe, expect, it } from 'vitest';
+import { checkInvariants } from '../../simulator/chaos/invariants.ts';
+import { runChaos } from '../../simulator/chaos/chaos-run.ts';
+
+describe('chaos', () => {
+  it('survives kills and faults with zero violations', async () => {
+    const r = await runChaos({ payments: 20, seed: 7, lanes: 4, killEveryMs: [1_500, 3_000] });
+    expect(r.violations).toEqual([]);
+    expect(r.payments).toBe(20);
+    expect(r.kills).toBeGreaterThanOrEqual(2);
+    expect(r.told.unknown).toBe(0);
+    expect(r.told.paid + r.told.declined + r.told.not_charged + r.refusals.length).toBe(20);
+    expect(Object.keys(r.faults).length).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('the verdict catches each kind of violation', () => {
+    const payment = (orderNo: string, outcome: 'paid' | 'declined' | 'reversed' | null, amount = 100) =>
+      ({ order_no: orderNo, pos_order_id: `P-${orderNo}`, amount, outcome, state: outcome ?? 'querying' }) as never;
+    const charge = (orderNo: string, amount = 100) => ({ seq: 1, at: 0, kind: 'charge' as const, orderNo, amount, currency: 'CNY', wallet: 'wechat' as const, code: 'x' });
+    const v = checkInvariants({
+      payments: [payment('A', 'paid'), payment('B', 'reversed'), payment('C', null), payment('D', 'paid')],
+      outbox: [{ id: 1, kind: 'reverse', order_no: 'C', status: 'dead', last_error: 'old' } as never],
+      told: [
+        { id: 'P-B', amount: 100, result: 'not_charged' },
+        { id: 'P-D', amount: 100, result: 'paid' },
+      ],
+      ledger: [charge('A'), charge('A'), charge('B'), charge('Z')],
+      doubleCharges: ['order:A'],
+    });
+    expect(v.some((x) => x.includes('double charge flagged'))).toBe(true);
+    expect(v.some((x) => x.startsWith('A: charged 2 times'))).toBe(true);
+    expect(v.some((x) => x.startsWith('Z:') && x.includes('unknown to the agent'))).toBe(true);
+    expect(v.some((x) => x.startsWith('B: one-sided entry'))).toBe(true);
+    expect(v.some((x) => x.startsWith('C: left unfinished'))).toBe(true);
+    expect(v.some((x) => x.startsWith('P-B: POS was told not_charged'))).toBe(true);
+    expect(v.some((x) => x.startsWith('P-D: POS was told paid'))).toBe(true);
+    expect(v.some((x) => x.startsWith('outbox item 1'))).toBe(true);
+  });
+});
