@@ -4,11 +4,12 @@
  * identity and key come from `$SCANPAY_HOME/terminal.json` (written by provisioning,
  * owner-only) or, in demo mode only, from the public demo terminal.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ScanpayError } from './errors.ts';
 import { DEMO_TERMINAL } from '../simulator/backend/demo-terminal.ts';
+import { assertOwnerOnly } from './secret-file.ts';
 
 export const DEFAULTS = {
   api: { host: '127.0.0.1', port: 8471 },
@@ -33,7 +34,7 @@ const id = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1–32 letters, di
 
 const schema = z
   .object({
-    api: z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65_535) }).strict(),
+    api: z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65_535), allowRemote: z.boolean().optional() }).strict(),
     backend: z
       .object({
         url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. https://acquirer.example/' }).optional(),
@@ -121,7 +122,7 @@ export function loadTerminal(home: string, demo: boolean): TerminalIdentity {
     if (demo) return { terminalId: DEMO_TERMINAL.terminalId, key: DEMO_TERMINAL.key, demo: true };
     throw new ScanpayError('CONFIG_TERMINAL_MISSING', { message: `no ${path}: provision this device, or run with --demo to use the public demo terminal` });
   }
-  if ((statSync(path).mode & 0o077) !== 0) throw invalid(path, `holds the terminal key and must be readable by its owner only: chmod 600 ${path}`);
+  assertOwnerOnly(path, 'the terminal key');
   const r = terminalFile.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0]!;

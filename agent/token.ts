@@ -5,6 +5,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ScanpayError } from './errors.ts';
+import { assertOwnerOnly } from './secret-file.ts';
 
 export function tokenPath(home: string): string {
   return join(home, 'api-token');
@@ -18,7 +20,10 @@ export function ensureToken(home: string): string {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
-  return readFileSync(path, 'utf8').trim();
+  assertOwnerOnly(path, 'the POS API token');
+  const token = readFileSync(path, 'utf8').trim();
+  if (token.length < 16) throw new ScanpayError('CONFIG_INVALID', { message: `${path} holds no usable token: delete it and a new one is created at the next start` });
+  return token;
 }
 
 /** Constant-time: hashing first makes both sides the same length, so length leaks nothing either. */

@@ -15,7 +15,8 @@ import { loadScenario } from '../../simulator/scenarios/schema.ts';
 import { startSimSession } from '../../simulator/sim-session.ts';
 import { DEMO_PROFILES } from '../../simulator/demo-profiles.ts';
 import { buildSimUi } from '../../simulator/web/build-sim-ui.ts';
-import { integer, isLoopback, nextSignal } from './sim.ts';
+import { isLoopback } from '../loopback.ts';
+import { integer, nextSignal } from './sim.ts';
 
 export const SIM_UI_DEFAULTS = { port: 8480, host: '127.0.0.1' } as const;
 

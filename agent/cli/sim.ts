@@ -8,6 +8,7 @@ import { createLogger } from '../log.ts';
 import { DEMO_TERMINAL } from '../../simulator/backend/demo-terminal.ts';
 import { startBackend } from '../../simulator/backend/start-backend.ts';
 import { registerSimQa } from './sim-qa.ts';
+import { isLoopback } from '../loopback.ts';
 
 export const SIM_BACKEND_DEFAULTS = { port: 8470, host: '127.0.0.1', seed: 1 } as const;
 
@@ -17,10 +18,6 @@ export function integer(name: string, min: number, max: number): (value: string)
     if (!/^-?\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
     return n;
   };
-}
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 /** Resolves on the first of the given signals, and stops listening for them. */

@@ -1,8 +1,19 @@
 /** Puts the POS API on a socket (loopback by default) and says where. */
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { ScanpayError } from '../errors.ts';
+import { isLoopback } from '../loopback.ts';
 
-export async function listenPosApi(app: FastifyInstance, o: { host: string; port: number }): Promise<string> {
+/**
+ * The bearer token is the API's only defence and it travels in clear HTTP, so the API
+ * stays on loopback unless the configuration says, in so many words, to expose it.
+ */
+export async function listenPosApi(app: FastifyInstance, o: { host: string; port: number; allowRemote?: boolean }): Promise<string> {
+  if (!isLoopback(o.host) && !o.allowRemote) {
+    throw new ScanpayError('CONFIG_INVALID', {
+      message: `api.host ${o.host} is not a loopback address: the POS API must stay on 127.0.0.1 (set api.allowRemote: true only behind a TLS proxy you control)`,
+    });
+  }
   await app.listen({ host: o.host, port: o.port });
   const { port } = app.server.address() as AddressInfo;
   return `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;

@@ -90,6 +90,23 @@ describe('HTTP acquirer client', () => {
     expect(await c.pay(payReq)).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_SIGNATURE_INVALID' } });
   });
 
+  it('a genuine answer signed outside the clock window is unknown', async () => {
+    const url = await serve((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const raw = Buffer.from(JSON.stringify(success('ORDER0001')));
+        const headers = signResponse(
+          { method: 'POST', path: req.url!, terminalId, body: raw, status: 200, requestNonce: String(req.headers[HEADER.nonce]) },
+          key,
+          Date.now() - 10 * 60_000,
+        ) as unknown as Record<string, string>;
+        res.writeHead(200, { 'content-type': 'application/json', ...headers }).end(raw);
+      });
+    });
+    expect(await client(url).pay(payReq)).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_SIGNATURE_INVALID' } });
+  });
+
   it('a verified answer about another order is unknown', async () => {
     const r = await client(await serve(signedAnswer(() => success('SOMEONEELSE')))).pay(payReq);
     expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_MALFORMED' } });
