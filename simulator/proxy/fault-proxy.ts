@@ -93,7 +93,14 @@ export async function startFaultProxy(o: { target: string; port?: number; host?:
     });
   });
 
-  const listen = (port: number) => new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, () => resolve()));
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      // Taken off again once listening: the proxy re-listens after every outage.
+      server.once('error', reject).listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
   await listen(o.port ?? 0);
   const port = (server.address() as net.AddressInfo).port;
 
