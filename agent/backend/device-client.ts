@@ -3,13 +3,14 @@
  * settle) over HTTP. Unlike payments, these are all safe to repeat, so every failure is
  * just a typed error; the caller retries on its own schedule.
  */
-import axios, { AxiosError, type AxiosInstance } from 'axios';
+import { AxiosError, type AxiosInstance } from 'axios';
 import type { z } from 'zod';
 import type { Clock } from '../clock.ts';
 import { ScanpayError, isScanpayError } from '../errors.ts';
 import { DEVICE_PATHS, DEVICE_RESPONSES, type DeviceOperation } from '../protocol/device-messages.ts';
 import { HEADER, NonceCache, signRequest, verifyResponse } from '../protocol/signing.ts';
 import { NOT_SENT_CODES } from './http-acquirer.ts';
+import { createProtocolHttp } from './protocol-http.ts';
 
 export interface Credentials {
   terminalId: string;
@@ -38,15 +39,7 @@ export class DeviceClient {
 
   constructor(o: DeviceClientOptions) {
     this.#o = o;
-    this.#http = axios.create({
-      baseURL: o.baseUrl.replace(/\/+$/, ''),
-      responseType: 'arraybuffer',
-      transformResponse: [(d: unknown) => d],
-      validateStatus: () => true,
-      maxRedirects: 0,
-      proxy: false,
-      timeout: o.timeoutMs ?? 10_000,
-    });
+    this.#http = createProtocolHttp(o.baseUrl, { timeout: o.timeoutMs ?? 10_000 });
   }
 
   /** Throws a ScanpayError; a refusal for clock skew carries `detail.skewMs` (device minus backend). */

@@ -3,7 +3,7 @@
  * answer against the request it answers, and classifies every failure as either "provably
  * not sent" or "unknown". Nothing here ever turns a failure into a decline.
  */
-import axios, { AxiosError, type AxiosInstance } from 'axios';
+import { AxiosError, type AxiosInstance } from 'axios';
 import http from 'node:http';
 import https from 'node:https';
 import type { z } from 'zod';
@@ -12,6 +12,7 @@ import { ScanpayError } from '../errors.ts';
 import { PATHS, RESPONSE_SCHEMAS, type Operation } from '../protocol/messages.ts';
 import { HEADER, NonceCache, signRequest, verifyResponse, DEFAULT_SKEW_MS } from '../protocol/signing.ts';
 import type { Acquirer, CallResult } from './acquirer.ts';
+import { createProtocolHttp } from './protocol-http.ts';
 
 export interface HttpAcquirerOptions {
   baseUrl: string;
@@ -33,7 +34,6 @@ export const DEFAULT_TIMEOUTS: Record<Operation, number> = { pay: 15_000, query:
  */
 export const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN']);
 
-const MAX_ANSWER_BYTES = 64 * 1024;
 
 export class HttpAcquirer implements Acquirer {
   readonly #http: AxiosInstance;
@@ -53,15 +53,7 @@ export class HttpAcquirer implements Acquirer {
     this.#key = o.key;
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeoutMs };
     this.#nonces = new NonceCache(o.skewMs ?? DEFAULT_SKEW_MS);
-    this.#http = axios.create({
-      baseURL: o.baseUrl.replace(/\/+$/, ''),
-      responseType: 'arraybuffer',
-      // The raw bytes are what the signature covers: no parsing before verification.
-      transformResponse: [(d: unknown) => d],
-      validateStatus: () => true,
-      maxRedirects: 0,
-      maxContentLength: MAX_ANSWER_BYTES,
-      proxy: false,
+    this.#http = createProtocolHttp(o.baseUrl, {
       httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8 }),
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 8 }),
     });
