@@ -9,17 +9,30 @@ import { registerPayments } from './payments.ts';
 import { registerRun } from './run.ts';
 import { registerScanners } from './scanners.ts';
 import { registerSim } from './sim.ts';
+import { registerProvision } from './provision.ts';
+import { registerDoctor } from './doctor.ts';
+import { registerQueue } from './queue.ts';
+import { registerLogs } from './logs.ts';
+import { registerSettle } from './settle.ts';
 
 export function buildProgram(): Command {
   const program = new Command('scanpay')
     .description('Barcode payment agent: takes wallet payments and never loses track of them.')
     .showHelpAfterError()
+    // A group's options only count before its subcommand (`sim --port` is the QA page's,
+    // `sim backend --port` the backend's); commander needs this on every level above.
+    .enablePositionalOptions()
     .exitOverride();
   registerSim(program);
   registerScanners(program);
   registerRun(program);
   registerPay(program);
   registerPayments(program);
+  registerProvision(program);
+  registerDoctor(program);
+  registerQueue(program);
+  registerLogs(program);
+  registerSettle(program);
   return program;
 }
 

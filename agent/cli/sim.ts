@@ -32,7 +32,9 @@ export function nextSignal(signals: NodeJS.Signals[]): Promise<NodeJS.Signals> {
 }
 
 export function registerSim(program: Command): void {
-  const sim = program.command('sim').description('simulators for development and QA');
+  // The group's own options (the QA page's --port, --host) only count before a subcommand,
+  // so that `sim backend --port 0` means the backend's port (see buildProgram).
+  const sim = program.command('sim').description('simulators for development and QA').enablePositionalOptions();
 
   sim
     .command('backend')

@@ -82,9 +82,25 @@ function renderAgent(s) {
   $('dead-count').className = s.outbox.dead.length ? 'pill bad' : 'pill';
 }
 
+/** Toggles whose change is on its way to the server: a state pushed meanwhile is older than the click. */
+const inFlight = new Set();
+
+function toggle(id, send) {
+  $(id).addEventListener('change', async () => {
+    inFlight.add(id);
+    try {
+      await send($(id).checked);
+    } catch (e) {
+      note(e.message, true);
+    } finally {
+      inFlight.delete(id);
+    }
+  });
+}
+
 function renderNet(s) {
-  $('offline').checked = s.network.down;
-  $('backend-down').checked = !s.backend.up;
+  if (!inFlight.has('offline')) $('offline').checked = s.network.down;
+  if (!inFlight.has('backend-down')) $('backend-down').checked = !s.backend.up;
   if (document.activeElement !== $('latency')) $('latency').value = String(s.network.delayMs);
   fill('faults', s.backend.faults.map((f) => el('li', {}, `${f.kind} on ${f.op}${f.rate !== undefined ? ` rate ${f.rate}` : ''}${f.remaining !== undefined ? ` · ${f.remaining} left` : ''} · hit ${f.hits}`)));
 }
@@ -153,9 +169,9 @@ $('type-form').addEventListener('submit', guard(async () => {
 $('file').addEventListener('change', guard(async () => { const f = $('file').files[0]; if (f) await scanImage(f, f.name); }));
 $('drop').addEventListener('dragover', (ev) => ev.preventDefault());
 $('drop').addEventListener('drop', guard(async (ev) => { const f = ev.dataTransfer.files[0]; if (f) await scanImage(f, f.name); }));
-$('offline').addEventListener('change', guard(() => call('/api/network', { down: $('offline').checked })));
+toggle('offline', (down) => call('/api/network', { down }));
 $('latency').addEventListener('change', guard(() => call('/api/network', { delayMs: Number($('latency').value) })));
-$('backend-down').addEventListener('change', guard(() => call('/api/backend', { up: !$('backend-down').checked })));
+toggle('backend-down', (stopped) => call('/api/backend', { up: !stopped }));
 $('add-fault').addEventListener('click', guard(() => {
   const rate = Number($('fault-rate').value);
   const count = Number($('fault-count').value);

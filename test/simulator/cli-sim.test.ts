@@ -21,6 +21,8 @@ describe('scanpay sim backend', () => {
       });
       child.once('exit', () => reject(new Error(`exited early: ${err}`)));
     });
+    // --port 0 means a free port, not the default: the \`sim\` group's own --port must not swallow it.
+    expect(new URL(url).port).not.toBe('8470');
     expect(out).toContain(`${url}/control`);
     expect(out).toContain(DEMO_TERMINAL.terminalId);
     expect(out + err).not.toContain(DEMO_TERMINAL.key.toString());
