@@ -38,6 +38,7 @@ export const ERRORS = {
   JOURNAL_OPEN_FAILED: { message: 'the journal database could not be opened', retryable: false, status: 500 },
   JOURNAL_WRITE_FAILED: { message: 'the journal could not be written (disk full or read-only?): nothing was sent', retryable: true, status: 507 },
   JOURNAL_MIGRATION_FAILED: { message: 'the journal schema could not be brought up to date', retryable: false, status: 500 },
+  JOURNAL_QUEUE_ITEM_NOT_FOUND: { message: 'no waiting or dead queue item with this id: `scanpay queue` lists them', retryable: false, status: 404 },
 
   // Configuration
   CONFIG_INVALID: { message: 'the configuration is invalid', retryable: false, status: 500 },

@@ -27,7 +27,7 @@ export interface ListDeps {
   out: Out;
 }
 
-async function probeAll(deps: Omit<ListDeps, 'out'>): Promise<{ serial: Probe[] | ScanpayError; hid: Probe[] | ScanpayError }> {
+export async function probeAll(deps: Omit<ListDeps, 'out'>): Promise<{ serial: Probe[] | ScanpayError; hid: Probe[] | ScanpayError }> {
   const asError = (e: unknown) => (isScanpayError(e) ? e : new ScanpayError('SCAN_DEVICE_IO', { message: String(e), cause: e }));
   const [serial, hid] = await Promise.all([
     deps.listSerial().then((ports) => Promise.all(ports.map(probeSerial)), asError),

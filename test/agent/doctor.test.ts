@@ -1,0 +1,121 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { realDoctorDeps } from '../../agent/cli/doctor.ts';
+import { systemClock, type Clock } from '../../agent/clock.ts';
+import { runDoctor, type Check, type DoctorDeps } from '../../agent/doctor.ts';
+import { Journal } from '../../agent/journal/journal.ts';
+import { provision } from '../../agent/provision.ts';
+import { startBackend, type RunningBackend } from '../../simulator/backend/start-backend.ts';
+
+let backend: RunningBackend;
+let home: string;
+
+/** The real dependencies, except what this machine happens to have plugged in and a running agent. */
+function deps(over: Partial<DoctorDeps> = {}): DoctorDeps {
+  return { ...realDoctorDeps(home), deviceNodes: () => [], agentScanners: async () => undefined, ...over };
+}
+
+const byName = (checks: Check[]) => Object.fromEntries(checks.map((c) => [c.name, c]));
+const skewed = (ms: number): Clock => ({ ...systemClock, now: () => Date.now() + ms });
+
+function setScanners(scanners: string[]): void {
+  const path = join(home, 'config.json');
+  const config = JSON.parse(readFileSync(path, 'utf8'));
+  config.lanes = [{ id: '1', scanners }];
+  writeFileSync(path, JSON.stringify(config));
+}
+
+beforeEach(async () => {
+  backend = await startBackend();
+  home = mkdtempSync(join(tmpdir(), 'scanpay-doctor-'));
+  const { code } = backend.sim.device.issueActivationCode();
+  await provision({ home, backendUrl: backend.url, activationCode: code, clock: systemClock, scanner: 'virtual:lane-1' });
+  Journal.open(join(home, 'journal.db')).close();
+});
+
+afterEach(async () => {
+  await backend.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe('scanpay doctor over real HTTP', () => {
+  it('passes on a healthy provisioned device; what cannot pass here warns with a fix', async () => {
+    const checks = await runDoctor(deps());
+    expect(checks.map((c) => c.name)).toEqual([
+      'configuration', 'terminal identity', 'database integrity', 'free disk', 'backend reachable', 'TLS', 'clock skew',
+      'signature round trip', 'scanner present', 'last scan', 'queue', 'dead letters', 'device permissions', 'native modules',
+    ]);
+    const notPassing = checks.filter((c) => c.status !== 'pass');
+    // A plain-HTTP test backend, and no payment was ever scanned on this fresh device.
+    expect(notPassing.map((c) => [c.name, c.status])).toEqual([['TLS', 'warn'], ['last scan', 'warn']]);
+    for (const c of notPassing) expect(c.fix).toBeTruthy();
+    expect(byName(checks)['backend reachable']!.detail).toMatch(/answered in \d+ ms/);
+    expect(JSON.stringify(checks)).not.toContain(JSON.parse(readFileSync(join(home, 'terminal.json'), 'utf8')).key);
+  });
+
+  it('reports a stopped backend as a failure with a fix, and does not blame the clock or the key', async () => {
+    await backend.stop();
+    const c = byName(await runDoctor(deps()));
+    expect(c['backend reachable']).toMatchObject({ status: 'fail', detail: expect.stringMatching(/BACKEND_(NOT_SENT|UNKNOWN): heartbeat: no answer/), fix: expect.stringContaining(backend.url) });
+    expect(c['clock skew']!.status).toBe('warn');
+    expect(c['signature round trip']!.status).toBe('warn');
+  });
+
+  it('reports a clock a minute ahead as a warning, with the skew', async () => {
+    const c = byName(await runDoctor(deps({ clock: skewed(60_000) })));
+    expect(c['clock skew']).toMatchObject({ status: 'warn', detail: expect.stringMatching(/ahead of the backend by (59|60|61)\.\d s/), fix: expect.stringContaining('NTP') });
+    expect(c['signature round trip']!.status).toBe('pass');
+  });
+
+  it('reports a clock ten minutes behind as a failure: the backend refuses its signatures', async () => {
+    const c = byName(await runDoctor(deps({ clock: skewed(-600_000) })));
+    expect(c['clock skew']).toMatchObject({ status: 'fail', detail: expect.stringMatching(/behind the backend by (599|600|601)\.\d s: the backend refuses/) });
+    expect(c['signature round trip']).toMatchObject({ status: 'fail', fix: expect.stringContaining('clock') });
+  });
+
+  it('reports a configured scanner that is missing or not a device', async () => {
+    const dir = join(home, 'not-a-tty');
+    mkdirSync(dir);
+    setScanners([`serial:${dir}`, 'serial:/dev/ttyACM-scanpay-test?terminator=cr']);
+    const c = byName(await runDoctor(deps()));
+    expect(c['device permissions']).toMatchObject({ status: 'fail', detail: expect.stringContaining(`${dir} is not a device node`), fix: expect.stringContaining('99-scanpay-scanners.rules') });
+    expect(c['device permissions']!.detail).toContain('/dev/ttyACM-scanpay-test does not exist');
+    expect(c['scanner present']).toMatchObject({ status: 'fail', detail: expect.stringContaining('/dev/ttyACM-scanpay-test') });
+  });
+
+  it('says what to install when a native module a scanner needs does not load', async () => {
+    setScanners(['hid:0c2e:0b61?mode=pos']);
+    const c = byName(
+      await runDoctor(
+        deps({
+          openSource: async () => {},
+          loadNative: (name) => {
+            if (name === 'node-hid') throw new Error('libusb-1.0.so.0: cannot open shared object file: No such file or directory');
+          },
+        }),
+      ),
+    );
+    expect(c['native modules']).toMatchObject({ status: 'fail', detail: 'cannot load node-hid', fix: expect.stringContaining('apt-get install libusb-1.0-0') });
+  });
+
+  it('checks the certificate of an https backend', async () => {
+    const path = join(home, 'config.json');
+    const config = JSON.parse(readFileSync(path, 'utf8'));
+    config.backend.url = 'https://acquirer.example:8443';
+    writeFileSync(path, JSON.stringify(config));
+    const validTo = Date.now() + 3 * 24 * 3600_000;
+    const c = byName(await runDoctor(deps({ tlsCertificate: async () => ({ validTo, authorized: true }) })));
+    expect(c['TLS']).toMatchObject({ status: 'warn', detail: expect.stringContaining('expires on'), fix: expect.stringContaining('renewed') });
+  });
+
+  it('fails on dead letters and names the first', async () => {
+    const journal = Journal.open(join(home, 'journal.db'));
+    const item = journal.enqueue({ kind: 'refund', orderNo: 'T1ORDER0001', dedupeKey: 'refund:T1ORDER0001', payload: {}, at: Date.now() });
+    journal.outboxDead(item.id, Date.now(), 'refused by the backend');
+    journal.close();
+    const c = byName(await runDoctor(deps()));
+    expect(c['dead letters']).toMatchObject({ status: 'fail', detail: expect.stringContaining(`#${item.id} refund: refused by the backend`), fix: expect.stringContaining('scanpay queue retry --all') });
+  });
+});
