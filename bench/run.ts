@@ -7,8 +7,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { backendFleet } from './backend-fleet.ts';
 import { writeCharts } from './charts.ts';
 import { decoding } from './decode-figure.ts';
+import { footprint } from './footprint.ts';
 import { overhead } from './overhead.ts';
 import { table, writeJson, type Figure } from './stats.ts';
 import { throughput } from './throughput.ts';
@@ -24,7 +26,9 @@ export function plan(quick: boolean): Record<string, () => Promise<Figure>> {
     overhead: () => overhead({ payments: quick ? 100 : 2_000 }),
     'time-to-result': () => timeToResult({ customers: quick ? 30 : 300 }),
     throughput: () => throughput({ payments: quick ? 100 : 2_000, queued: quick ? 200 : 10_000 }),
+    footprint: () => footprint({ payments: quick ? 1_000 : 10_000, starts: quick ? 3 : 5 }),
     decode: () => decoding(),
+    fleet: () => backendFleet({ terminals: quick ? 100 : 1_000, rounds: quick ? 2 : 6 }),
   };
 }
 
