@@ -7,10 +7,8 @@
  * Network time is not simulated: a held query's answer costs one real round trip more
  * (figure 1 measures it).
  */
-import { rmSync } from 'node:fs';
 import { ManualClock } from '../agent/clock.ts';
 import type { WalletProfile } from '../agent/payment/profiles.ts';
-import { DEFAULT_PROFILES } from '../agent/payment/profiles.ts';
 import { startBackend } from '../simulator/backend/start-backend.ts';
 import { quiesce, TrackedAcquirer } from '../test/support/tracked-acquirer.ts';
 import { httpAcquirer, openAgent } from './agent-under-test.ts';

@@ -124,7 +124,7 @@ export function buildPosApi(deps: PosApiDeps): FastifyInstance {
     const { lane } = parse(laneParams, req.params, 'path');
     return { result: deps.scan(lane, parse(scanBody, req.body, 'body').text) };
   });
-  app.get('/v1/events', (req, reply) => {
+  app.get('/v1/events', (_req, reply) => {
     reply.hijack();
     streams.open(reply.raw, { lanes: service.laneIds() });
   });
