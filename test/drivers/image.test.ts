@@ -7,6 +7,8 @@ import { ManualClock } from '../../agent/clock.ts';
 import { isScanpayError } from '../../agent/errors.ts';
 import { classifyCode, describeCode } from '../../agent/payment-code.ts';
 import { createSource } from '../../drivers/create-source.ts';
+import { decodeImageBytes } from '../../drivers/image/image-file.ts';
+import QRCode from 'qrcode';
 import { FrameDecoder } from '../../drivers/image/decoder.ts';
 import type { ScanEvent, ScannerSource, StatusEvent } from '../../drivers/source.ts';
 import {
@@ -92,6 +94,17 @@ async function drain(source: ScannerSource) {
   await ended;
   return { scans, statuses };
 }
+
+describe('frame decoder on clean wallet codes', () => {
+  // zxing's QR detector alone missed these three, drawn at 6 and 7 px per module.
+  it.each(['134771629178065098', '139811916680941436', '0131886669604807689'])('reads %s at every module size', async (code) => {
+    const decoder = new FrameDecoder();
+    for (const scale of [4, 6, 7, 9]) {
+      const png = await QRCode.toBuffer(code, { type: 'png', errorCorrectionLevel: 'M', margin: 4, scale });
+      expect(decoder.decode(decodeImageBytes(png, 'phone.png'))?.text, `scale ${scale}`).toBe(code);
+    }
+  });
+});
 
 describe('frame source', () => {
   let dir: string;
