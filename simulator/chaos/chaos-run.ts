@@ -223,8 +223,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     payments: journal.listPayments({ limit: 1_000_000 }),
     outbox: journal.outbox(),
     told,
-    ledger: backend.sim.ledger(),
-    doubleCharges: backend.sim.audit().doubleCharges,
+    acquirer: backend.sim,
   });
   journal.close();
 

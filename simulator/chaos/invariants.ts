@@ -1,11 +1,14 @@
 /**
  * The money-safety verdict of a chaos run, order by order: the agent's journal, what the
- * POS was told, and the acquirer's ledger must agree. Pure: it takes the three records
- * and returns every violation in words.
+ * POS was told, and the acquirer's ledger must agree. The double-charge and one-sided-entry
+ * checks are the simulator's own (simulator/invariants.ts), so the chaos run, the QA page
+ * and the fleet mean the same thing by "violation"; a chaos run also demands that nothing
+ * is left unfinished, that "paid" means charged in full, and that the POS heard the truth.
  */
-import type { PaymentRow, OutboxRow } from '../../agent/journal/journal.ts';
+import type { OutboxRow, PaymentRow } from '../../agent/journal/journal.ts';
 import type { PosResult } from '../../agent/pos-payment.ts';
-import type { LedgerEntry } from '../backend/ledger.ts';
+import type { SimBackend } from '../backend/build-backend.ts';
+import { findViolations } from '../invariants.ts';
 
 export interface Told {
   /** The POS order id. */
@@ -19,45 +22,27 @@ export interface Evidence {
   payments: PaymentRow[];
   outbox: OutboxRow[];
   told: Told[];
-  ledger: LedgerEntry[];
-  /** Orders the acquirer itself flags as charged more than once. */
-  doubleCharges: string[];
+  acquirer: Pick<SimBackend, 'audit' | 'orders'>;
 }
 
 export function checkInvariants(e: Evidence): string[] {
-  const violations: string[] = [];
-  const byOrder = new Map<string, { charges: number; net: number }>();
-  for (const l of e.ledger) {
-    const t = byOrder.get(l.orderNo) ?? { charges: 0, net: 0 };
-    if (l.kind === 'charge') {
-      t.charges++;
-      t.net += l.amount;
-    } else t.net -= l.amount;
-    byOrder.set(l.orderNo, t);
-  }
-  const journalByOrder = new Map(e.payments.map((p) => [p.order_no, p]));
-  const journalByPos = new Map(e.payments.filter((p) => p.pos_order_id).map((p) => [p.pos_order_id!, p]));
+  const byOrder = new Map(e.payments.map((p) => [p.order_no, p]));
+  const byPos = new Map(e.payments.filter((p) => p.pos_order_id).map((p) => [p.pos_order_id!, p]));
+  const net = new Map(e.acquirer.orders().map((o) => [o.orderNo, o.net]));
+  const violations = findViolations(e.acquirer, (orderNo) => byOrder.get(orderNo)).map((v) => `${v.orderNo}: ${v.message}`);
 
-  for (const d of e.doubleCharges) violations.push(`double charge flagged by the acquirer: ${d}`);
-  for (const [orderNo, t] of byOrder) {
-    const p = journalByOrder.get(orderNo);
-    if (t.charges > 1) violations.push(`${orderNo}: charged ${t.charges} times`);
-    if (!p && t.net !== 0) violations.push(`${orderNo}: charged ${t.net} but unknown to the agent's journal`);
-  }
   for (const p of e.payments) {
-    const t = byOrder.get(p.order_no) ?? { charges: 0, net: 0 };
     if (p.outcome === null) violations.push(`${p.order_no}: left unfinished in state ${p.state}`);
-    else if (p.outcome === 'paid' && t.net !== p.amount) violations.push(`${p.order_no}: journal says paid ${p.amount}, ledger net ${t.net}`);
-    else if (p.outcome !== 'paid' && t.net !== 0) violations.push(`${p.order_no}: one-sided entry: journal says ${p.outcome}, ledger net ${t.net}`);
+    else if (p.outcome === 'paid' && net.get(p.order_no) !== p.amount) violations.push(`${p.order_no}: journal says paid ${p.amount}, ledger net ${net.get(p.order_no) ?? 0}`);
   }
   for (const told of e.told) {
     if (told.result === null) continue;
-    const p = journalByPos.get(told.id);
-    const net = p ? (byOrder.get(p.order_no)?.net ?? 0) : 0;
-    if (told.result === 'paid' && (!p || p.outcome !== 'paid' || net !== told.amount)) {
-      violations.push(`${told.id}: POS was told paid, journal ${p?.outcome ?? 'has no such payment'}, ledger net ${net}`);
+    const p = byPos.get(told.id);
+    const charged = p ? (net.get(p.order_no) ?? 0) : 0;
+    if (told.result === 'paid' && (p?.outcome !== 'paid' || charged !== told.amount)) {
+      violations.push(`${told.id}: POS was told paid, journal ${p?.outcome ?? 'has no such payment'}, ledger net ${charged}`);
     }
-    if (told.result !== 'paid' && net !== 0) violations.push(`${told.id}: POS was told ${told.result}, ledger net ${net}`);
+    if (told.result !== 'paid' && charged !== 0) violations.push(`${told.id}: POS was told ${told.result}, ledger net ${charged}`);
   }
   for (const item of e.outbox) {
     if (item.status !== 'done') violations.push(`outbox item ${item.id} (${item.kind} ${item.order_no}) left ${item.status}: ${item.last_error ?? ''}`);

@@ -21,22 +21,21 @@ describe('chaos', () => {
   it('the verdict catches each kind of violation', () => {
     const payment = (orderNo: string, outcome: 'paid' | 'declined' | 'reversed' | null, amount = 100) =>
       ({ order_no: orderNo, pos_order_id: `P-${orderNo}`, amount, outcome, state: outcome ?? 'querying' }) as never;
-    const charge = (orderNo: string, amount = 100) => ({ seq: 1, at: 0, kind: 'charge' as const, orderNo, amount, currency: 'CNY', wallet: 'wechat' as const, code: 'x' });
+    const order = (orderNo: string, net: number) => ({ orderNo, net }) as never;
     const v = checkInvariants({
-      payments: [payment('A', 'paid'), payment('B', 'reversed'), payment('C', null), payment('D', 'paid')],
+      payments: [payment('A', 'paid'), payment('B', 'reversed'), payment('C', null), payment('D', 'paid'), payment('E', 'paid')],
       outbox: [{ id: 1, kind: 'reverse', order_no: 'C', status: 'dead', last_error: 'old' } as never],
       told: [
         { id: 'P-B', amount: 100, result: 'not_charged' },
         { id: 'P-D', amount: 100, result: 'paid' },
       ],
-      ledger: [charge('A'), charge('A'), charge('B'), charge('Z')],
-      doubleCharges: ['order:A'],
+      acquirer: { audit: () => ({ orders: 5, charged: 0, netCharged: 0, doubleCharges: ['order:A'] }), orders: () => [order('A', 200), order('B', 100), order('Z', 100), order('E', 60)] },
     });
-    expect(v.some((x) => x.includes('double charge flagged'))).toBe(true);
-    expect(v.some((x) => x.startsWith('A: charged 2 times'))).toBe(true);
-    expect(v.some((x) => x.startsWith('Z:') && x.includes('unknown to the agent'))).toBe(true);
-    expect(v.some((x) => x.startsWith('B: one-sided entry'))).toBe(true);
+    expect(v.some((x) => x.startsWith('A: charged more than once'))).toBe(true);
+    expect(v.some((x) => x.startsWith('Z:') && x.includes('has no such payment'))).toBe(true);
+    expect(v.some((x) => x.startsWith('B:') && x.includes('one-sided'))).toBe(true);
     expect(v.some((x) => x.startsWith('C: left unfinished'))).toBe(true);
+    expect(v.some((x) => x.startsWith('E: journal says paid 100, ledger net 60'))).toBe(true);
     expect(v.some((x) => x.startsWith('P-B: POS was told not_charged'))).toBe(true);
     expect(v.some((x) => x.startsWith('P-D: POS was told paid'))).toBe(true);
     expect(v.some((x) => x.startsWith('outbox item 1'))).toBe(true);
