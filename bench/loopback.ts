@@ -71,7 +71,9 @@ export function openFloor(dir: string, url: string): Floor {
   db.pragma('synchronous = FULL');
   db.exec('CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, at REAL, body TEXT)');
   const insert = db.prepare('INSERT INTO t (at, body) VALUES (?, ?)');
-  const client: AxiosInstance = axios.create({ baseURL: url, proxy: false, httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8 }) });
+  // Idle sockets close before the gateway's 5 s keep-alive does, as the agent's own do
+  // (agent/backend/http-acquirer.ts): otherwise a reused socket can meet a reset.
+  const client: AxiosInstance = axios.create({ baseURL: url, proxy: false, httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8, timeout: 4_000 }) });
   const roundTrip = async () => {
     await client.post('/ping', '{}', { headers: { 'content-type': 'application/json' } });
   };

@@ -22,6 +22,8 @@ export interface HttpAcquirerOptions {
   /** Per-operation request timeouts; a timeout is an unknown outcome. */
   timeoutMs?: Partial<Record<Operation, number>>;
   skewMs?: number;
+  /** How long an idle kept-alive connection is kept; see IDLE_SOCKET_MS. */
+  idleSocketMs?: number;
   /** Called with each finished call, for metrics. */
   onCall?: (op: Operation, result: CallResult<unknown>['kind'], latencyMs: number) => void;
 }
@@ -29,11 +31,18 @@ export interface HttpAcquirerOptions {
 export const DEFAULT_TIMEOUTS: Record<Operation, number> = { pay: 15_000, query: 5_000, reverse: 10_000, refund: 10_000 };
 
 /**
+ * Idle connections are closed before the gateway closes them. A pay written on a socket
+ * the server is closing at that instant fails with ECONNRESET: safe (unknown, queried,
+ * reversed), but it reverses a payment that would have gone through. Node's servers close
+ * idle sockets after 5 s, so ours go first.
+ */
+const IDLE_SOCKET_MS = 4_000;
+
+/**
  * Connection failures that happen before a single byte of the request is written: the
  * backend cannot have seen it. Every other failure may come after the request arrived.
  */
 export const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN']);
-
 
 export class HttpAcquirer implements Acquirer {
   readonly #http: AxiosInstance;
@@ -46,16 +55,18 @@ export class HttpAcquirer implements Acquirer {
    * payments waiting for their customers would make every other request, pays included,
    * queue behind them for up to waitMs.
    */
-  readonly #holdAgent = new http.Agent({ keepAlive: true });
+  readonly #holdAgent: http.Agent;
 
   constructor(o: HttpAcquirerOptions) {
     this.#o = o;
     this.#key = o.key;
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeoutMs };
     this.#nonces = new NonceCache(o.skewMs ?? DEFAULT_SKEW_MS);
+    const idle = o.idleSocketMs ?? IDLE_SOCKET_MS;
+    this.#holdAgent = new http.Agent({ keepAlive: true, timeout: idle });
     this.#http = createProtocolHttp(o.baseUrl, {
-      httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8 }),
-      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 8 }),
+      httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8, timeout: idle }),
+      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 8, timeout: idle }),
     });
   }
 

@@ -148,6 +148,8 @@ function asJournalError(e: unknown, what: string): never {
 export class Journal {
   readonly path: string;
   readonly #db: Database.Database;
+  /** Prepared once per text: preparing on every call cost a compile per write and kept the heap churning. */
+  readonly #statements = new Map<string, Database.Statement>();
   readonly #codeSalt: Buffer;
 
   private constructor(path: string, db: Database.Database) {
@@ -212,10 +214,10 @@ export class Journal {
   }
 
   #loadSalt(): Buffer {
-    const row = this.#db.prepare('SELECT value FROM meta WHERE key = ?').get('code_salt') as { value: string } | undefined;
+    const row = this.#stmt('SELECT value FROM meta WHERE key = ?').get('code_salt') as { value: string } | undefined;
     if (row) return Buffer.from(row.value, 'hex');
     const salt = randomBytes(32);
-    this.#db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('code_salt', salt.toString('hex'));
+    this.#stmt('INSERT INTO meta (key, value) VALUES (?, ?)').run('code_salt', salt.toString('hex'));
     return salt;
   }
 
@@ -226,6 +228,12 @@ export class Journal {
 
   close(): void {
     if (this.#db.open) this.#db.close();
+  }
+
+  #stmt(sql: string): Database.Statement {
+    let st = this.#statements.get(sql);
+    if (!st) this.#statements.set(sql, (st = this.#db.prepare(sql)));
+    return st;
   }
 
   // ---- payments -------------------------------------------------------------------
@@ -239,7 +247,7 @@ export class Journal {
     try {
       return this.#db.transaction(() => {
         if (p.posOrderId !== undefined) {
-          const existing = this.#db.prepare('SELECT * FROM payments WHERE pos_order_id = ?').get(p.posOrderId) as PaymentRow | undefined;
+          const existing = this.#stmt('SELECT * FROM payments WHERE pos_order_id = ?').get(p.posOrderId) as PaymentRow | undefined;
           if (existing) {
             if (existing.amount !== p.amount || existing.currency !== p.currency || existing.code_hash !== codeHash) {
               throw new ScanpayError('PAY_ORDER_ID_CONFLICT', { detail: { posOrderId: p.posOrderId, orderNo: existing.order_no } });
@@ -247,7 +255,7 @@ export class Journal {
             return { row: existing, created: false };
           }
         }
-        const used = this.#db.prepare('SELECT order_no FROM payments WHERE code_hash = ?').get(codeHash) as { order_no: string } | undefined;
+        const used = this.#stmt('SELECT order_no FROM payments WHERE code_hash = ?').get(codeHash) as { order_no: string } | undefined;
         if (used) throw new ScanpayError('PAY_CODE_DUPLICATE', { detail: { orderNo: used.order_no, code: p.codeMasked } });
         this.#db
           .prepare(
@@ -280,16 +288,16 @@ export class Journal {
   }
 
   getPayment(orderNo: string): PaymentRow | undefined {
-    return this.#db.prepare('SELECT * FROM payments WHERE order_no = ?').get(orderNo) as PaymentRow | undefined;
+    return this.#stmt('SELECT * FROM payments WHERE order_no = ?').get(orderNo) as PaymentRow | undefined;
   }
 
   getByPosOrderId(posOrderId: string): PaymentRow | undefined {
-    return this.#db.prepare('SELECT * FROM payments WHERE pos_order_id = ?').get(posOrderId) as PaymentRow | undefined;
+    return this.#stmt('SELECT * FROM payments WHERE pos_order_id = ?').get(posOrderId) as PaymentRow | undefined;
   }
 
   /** Every payment that has not reached paid, declined or reversed, oldest first. */
   unfinished(): PaymentRow[] {
-    return this.#db.prepare('SELECT * FROM payments WHERE outcome IS NULL ORDER BY created_at, order_no').all() as PaymentRow[];
+    return this.#stmt('SELECT * FROM payments WHERE outcome IS NULL ORDER BY created_at, order_no').all() as PaymentRow[];
   }
 
   listPayments(options: { since?: number; limit?: number } = {}): PaymentRow[] {
@@ -299,7 +307,7 @@ export class Journal {
   }
 
   events(orderNo: string): PaymentEvent[] {
-    return this.#db.prepare('SELECT * FROM payment_events WHERE order_no = ? ORDER BY id').all(orderNo) as PaymentEvent[];
+    return this.#stmt('SELECT * FROM payment_events WHERE order_no = ? ORDER BY id').all(orderNo) as PaymentEvent[];
   }
 
   /** Moves a payment to a new state and records why, in one durable transaction. */
@@ -334,7 +342,7 @@ export class Journal {
 
   beforeQuery(orderNo: string, at: number): void {
     this.#write(() => {
-      this.#db.prepare("UPDATE payments SET query_count = query_count + 1, state = 'querying', updated_at = ? WHERE order_no = ?").run(at, orderNo);
+      this.#stmt("UPDATE payments SET query_count = query_count + 1, state = 'querying', updated_at = ? WHERE order_no = ?").run(at, orderNo);
       this.#event(orderNo, at, 'querying', 'query-sent');
     });
   }
@@ -416,22 +424,22 @@ export class Journal {
   }
 
   getRefund(posRefundId: string): RefundRow | undefined {
-    return this.#db.prepare('SELECT * FROM refunds WHERE pos_refund_id = ?').get(posRefundId) as RefundRow | undefined;
+    return this.#stmt('SELECT * FROM refunds WHERE pos_refund_id = ?').get(posRefundId) as RefundRow | undefined;
   }
 
   getRefundByNo(refundNo: string): RefundRow | undefined {
-    return this.#db.prepare('SELECT * FROM refunds WHERE refund_no = ?').get(refundNo) as RefundRow | undefined;
+    return this.#stmt('SELECT * FROM refunds WHERE refund_no = ?').get(refundNo) as RefundRow | undefined;
   }
 
   refundsOf(orderNo: string): RefundRow[] {
-    return this.#db.prepare('SELECT * FROM refunds WHERE order_no = ? ORDER BY created_at').all(orderNo) as RefundRow[];
+    return this.#stmt('SELECT * FROM refunds WHERE order_no = ? ORDER BY created_at').all(orderNo) as RefundRow[];
   }
 
   settleRefund(refundNo: string, state: 'refunded' | 'failed', at: number, reasonCode?: string): void {
     this.#write(() => {
       const r = this.getRefundByNo(refundNo);
       if (!r) throw new ScanpayError('PAY_NOT_FOUND', { detail: { refundNo } });
-      this.#db.prepare('UPDATE refunds SET state = ?, reason_code = ?, updated_at = ? WHERE refund_no = ?').run(state, reasonCode ?? null, at, refundNo);
+      this.#stmt('UPDATE refunds SET state = ?, reason_code = ?, updated_at = ? WHERE refund_no = ?').run(state, reasonCode ?? null, at, refundNo);
       this.#event(r.order_no, at, this.getPayment(r.order_no)!.state, `refund ${state}`, { refundNo, amount: r.amount, reasonCode });
     });
   }
@@ -447,7 +455,7 @@ export class Journal {
            VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
         )
         .run(item.kind, item.orderNo ?? null, item.dedupeKey, JSON.stringify(item.payload), item.at, item.at);
-      return this.#db.prepare('SELECT * FROM outbox WHERE dedupe_key = ?').get(item.dedupeKey) as OutboxRow;
+      return this.#stmt('SELECT * FROM outbox WHERE dedupe_key = ?').get(item.dedupeKey) as OutboxRow;
     });
   }
 
@@ -472,13 +480,13 @@ export class Journal {
   outbox(status?: OutboxStatus): OutboxRow[] {
     return (
       status
-        ? this.#db.prepare('SELECT * FROM outbox WHERE status = ? ORDER BY id').all(status)
-        : this.#db.prepare('SELECT * FROM outbox ORDER BY id').all()
+        ? this.#stmt('SELECT * FROM outbox WHERE status = ? ORDER BY id').all(status)
+        : this.#stmt('SELECT * FROM outbox ORDER BY id').all()
     ) as OutboxRow[];
   }
 
   getOutboxItem(id: number): OutboxRow | undefined {
-    return this.#db.prepare('SELECT * FROM outbox WHERE id = ?').get(id) as OutboxRow | undefined;
+    return this.#stmt('SELECT * FROM outbox WHERE id = ?').get(id) as OutboxRow | undefined;
   }
 
   outboxAttemptFailed(id: number, at: number, error: string, nextAttemptAt: number): void {
@@ -491,13 +499,13 @@ export class Journal {
 
   outboxDone(id: number, at: number): void {
     this.#write(() => {
-      this.#db.prepare("UPDATE outbox SET status = 'done', attempts = attempts + 1, last_attempt_at = ?, done_at = ?, last_error = NULL WHERE id = ?").run(at, at, id);
+      this.#stmt("UPDATE outbox SET status = 'done', attempts = attempts + 1, last_attempt_at = ?, done_at = ?, last_error = NULL WHERE id = ?").run(at, at, id);
     });
   }
 
   outboxDead(id: number, at: number, error: string): void {
     this.#write(() => {
-      this.#db.prepare("UPDATE outbox SET status = 'dead', last_attempt_at = ?, last_error = ? WHERE id = ?").run(at, error, id);
+      this.#stmt("UPDATE outbox SET status = 'dead', last_attempt_at = ?, last_error = ? WHERE id = ?").run(at, error, id);
     });
   }
 
@@ -505,7 +513,7 @@ export class Journal {
   outboxRetryNow(id: number, at: number): boolean {
     return this.#write(
       () =>
-        this.#db.prepare("UPDATE outbox SET status = 'pending', next_attempt_at = ?, revived_at = ? WHERE id = ? AND status != 'done'").run(at, at, id).changes === 1,
+        this.#stmt("UPDATE outbox SET status = 'pending', next_attempt_at = ?, revived_at = ? WHERE id = ? AND status != 'done'").run(at, at, id).changes === 1,
     );
   }
 
@@ -518,16 +526,16 @@ export class Journal {
    */
   closeBatch(batchNo: string, at: number): SettlementRow {
     return this.#write(() => {
-      const open = this.#db.prepare("SELECT * FROM settlements WHERE status = 'closed'").get() as SettlementRow | undefined;
+      const open = this.#stmt("SELECT * FROM settlements WHERE status = 'closed'").get() as SettlementRow | undefined;
       if (open) return open;
       const { busy } = this.#db
         .prepare("SELECT (SELECT COUNT(*) FROM payments WHERE outcome IS NULL) + (SELECT COUNT(*) FROM refunds WHERE state = 'pending') AS busy")
         .get() as { busy: number };
       if (busy > 0) throw new ScanpayError('PAY_SETTLEMENT_BLOCKED', { detail: { underWay: busy } });
-      this.#db.prepare("INSERT INTO settlements (batch_no, closed_at, status) VALUES (?, ?, 'closed')").run(batchNo, at);
-      this.#db.prepare('UPDATE payments SET batch_no = ? WHERE outcome IS NOT NULL AND batch_no IS NULL').run(batchNo);
-      this.#db.prepare("UPDATE refunds SET batch_no = ? WHERE state = 'refunded' AND batch_no IS NULL").run(batchNo);
-      return this.#db.prepare('SELECT * FROM settlements WHERE batch_no = ?').get(batchNo) as SettlementRow;
+      this.#stmt("INSERT INTO settlements (batch_no, closed_at, status) VALUES (?, ?, 'closed')").run(batchNo, at);
+      this.#stmt('UPDATE payments SET batch_no = ? WHERE outcome IS NOT NULL AND batch_no IS NULL').run(batchNo);
+      this.#stmt("UPDATE refunds SET batch_no = ? WHERE state = 'refunded' AND batch_no IS NULL").run(batchNo);
+      return this.#stmt('SELECT * FROM settlements WHERE batch_no = ?').get(batchNo) as SettlementRow;
     });
   }
 
@@ -540,12 +548,12 @@ export class Journal {
 
   finishSettlement(batchNo: string, status: 'matched' | 'mismatch', at: number, report: unknown): void {
     this.#write(() => {
-      this.#db.prepare('UPDATE settlements SET status = ?, settled_at = ?, report = ? WHERE batch_no = ?').run(status, at, JSON.stringify(report), batchNo);
+      this.#stmt('UPDATE settlements SET status = ?, settled_at = ?, report = ? WHERE batch_no = ?').run(status, at, JSON.stringify(report), batchNo);
     });
   }
 
   settlements(limit = 30): SettlementRow[] {
-    return this.#db.prepare('SELECT * FROM settlements ORDER BY closed_at DESC LIMIT ?').all(limit) as SettlementRow[];
+    return this.#stmt('SELECT * FROM settlements ORDER BY closed_at DESC LIMIT ?').all(limit) as SettlementRow[];
   }
 
   /** Runs several journal writes as one durable transaction. */

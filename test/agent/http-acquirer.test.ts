@@ -43,7 +43,8 @@ function signedAnswer(body: (orderNo: string) => unknown, bend: (h: Record<strin
   };
 }
 
-const client = (baseUrl: string, timeoutMs = 2_000) => new HttpAcquirer({ baseUrl, terminalId, key, clock: systemClock, timeoutMs: { pay: timeoutMs, query: timeoutMs } });
+const client = (baseUrl: string, timeoutMs = 2_000, idleSocketMs?: number) =>
+  new HttpAcquirer({ baseUrl, terminalId, key, clock: systemClock, timeoutMs: { pay: timeoutMs, query: timeoutMs }, ...(idleSocketMs ? { idleSocketMs } : {}) });
 const payReq = { orderNo: 'ORDER0001', paymentCode: '134567890123456789', amount: 100, currency: 'CNY' };
 const success = (orderNo: string) => ({ result: 'SUCCESS', orderNo });
 
@@ -51,6 +52,18 @@ describe('HTTP acquirer client', () => {
   it('takes a verified answer', async () => {
     const r = await client(await serve(signedAnswer(success))).pay(payReq);
     expect(r).toMatchObject({ kind: 'answer', body: { result: 'SUCCESS' } });
+  });
+
+  it('closes an idle connection itself, before the gateway would (no reset on a reused socket)', async () => {
+    const url = await serve(signedAnswer(success));
+    const server = servers.at(-1)!;
+    server.keepAliveTimeout = 10_000;
+    const closedByClient = new Promise<void>((resolve) => server.once('connection', (socket) => socket.once('end', () => resolve())));
+    const c = client(url, 2_000, 50);
+    expect((await c.pay(payReq)).kind).toBe('answer');
+    // The client's FIN arrives long before the server's own 10 s keep-alive timeout.
+    await closedByClient;
+    expect((await c.pay({ ...payReq, orderNo: 'ORDER0002' })).kind).toBe('answer');
   });
 
   it('connection refused: provably not sent', async () => {
