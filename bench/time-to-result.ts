@@ -10,7 +10,8 @@
 import { ManualClock } from '../agent/clock.ts';
 import type { WalletProfile } from '../agent/payment/profiles.ts';
 import { startBackend } from '../simulator/backend/start-backend.ts';
-import { quiesce, TrackedAcquirer } from '../test/support/tracked-acquirer.ts';
+import { settleCalls } from '../simulator/scenarios/clock-driver.ts';
+import { TrackedAcquirer } from '../simulator/tracked-acquirer.ts';
 import { httpAcquirer, openAgent } from './agent-under-test.ts';
 import { median, percentile, row, type Figure } from './stats.ts';
 
@@ -53,7 +54,7 @@ export async function timeToResult(o: { customers: number; seed?: number }): Pro
     );
     const open = () => agents.some((a) => a.journal.unfinished().length > 0);
     for (let steps = 0; open(); steps++) {
-      await quiesce(acquirer, backend.sim);
+      await settleCalls(() => acquirer.inFlight, () => backend.sim.parkedCalls());
       if (!open()) break;
       if (!clock.advanceToNext() || steps > 100_000) throw new Error('time to result: the payments did not finish');
     }

@@ -5,13 +5,13 @@
  * cut and a reboot would leave them.
  */
 import { join } from 'node:path';
-import type { Acquirer } from '../agent/backend/acquirer.ts';
 import { HttpAcquirer } from '../agent/backend/http-acquirer.ts';
 import type { Clock } from '../agent/clock.ts';
 import { Journal } from '../agent/journal/journal.ts';
 import { PaymentEngine, type EngineOptions } from '../agent/payment/engine.ts';
 import type { ProfileOverrides } from '../agent/payment/profiles.ts';
 import type { Operation } from '../agent/protocol/messages.ts';
+import { TrackedAcquirer } from './tracked-acquirer.ts';
 
 export interface SimTerminalOptions {
   /** Directory of this terminal's journal file. */
@@ -30,8 +30,12 @@ export class SimTerminal {
   readonly #o: SimTerminalOptions;
   #journal: Journal;
   #engine: PaymentEngine;
+  #acquirer: TrackedAcquirer | undefined;
+
   /** Backend calls on their way, so a driver of a manual clock knows when time may move. */
-  inFlight = 0;
+  get inFlight(): number {
+    return this.#acquirer?.inFlight ?? 0;
+  }
 
   constructor(o: SimTerminalOptions) {
     this.#o = o;
@@ -62,7 +66,7 @@ export class SimTerminal {
     const http = new HttpAcquirer({ baseUrl: o.backendUrl, terminalId: o.terminalId, key: o.key, clock: o.clock, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
     const engine = new PaymentEngine({
       journal,
-      acquirer: this.#counting(http),
+      acquirer: (this.#acquirer = new TrackedAcquirer(http)),
       clock: o.clock,
       terminalId: o.terminalId,
       ...(o.profiles ? { profiles: o.profiles } : {}),
@@ -73,20 +77,4 @@ export class SimTerminal {
     return { journal, engine };
   }
 
-  #counting(inner: Acquirer): Acquirer {
-    const track = async <T>(p: Promise<T>): Promise<T> => {
-      this.inFlight++;
-      try {
-        return await p;
-      } finally {
-        this.inFlight--;
-      }
-    };
-    return {
-      pay: (req) => track(inner.pay(req)),
-      query: (req) => track(inner.query(req)),
-      reverse: (req) => track(inner.reverse(req)),
-      refund: (req) => track(inner.refund(req)),
-    };
-  }
 }

@@ -17,6 +17,19 @@ export interface DriverDeps {
 /** Spins this many event-loop turns at most waiting for calls to land: a real socket call takes a few hundred. */
 const MAX_TURNS = 500_000;
 
+/**
+ * Resolves once every call in flight is parked on the backend's clock and the agent has had
+ * a few turns to act on what came back, several times running. `<=`, not `==`: a backend
+ * taken down holds on to queries whose clients are gone.
+ */
+export async function settleCalls(inFlight: () => number, parkedCalls: () => number): Promise<void> {
+  for (let stable = 0, turns = 0; stable < 3; turns++) {
+    if (turns > MAX_TURNS) throw new Error('backend calls still in flight after many turns of the event loop');
+    await new Promise((r) => setImmediate(r));
+    stable = inFlight() <= parkedCalls() ? stable + 1 : 0;
+  }
+}
+
 export class ClockDriver {
   readonly #d: DriverDeps;
 
@@ -24,17 +37,8 @@ export class ClockDriver {
     this.#d = deps;
   }
 
-  /**
-   * Resolves once every call in flight is parked and the agent has had a few turns to act
-   * on what came back, several times running. `<=`, not `==`: a backend taken down holds
-   * on to queries whose clients are gone.
-   */
-  async quiesce(): Promise<void> {
-    for (let stable = 0, turns = 0; stable < 3; turns++) {
-      if (turns > MAX_TURNS) throw new Error('backend calls still in flight after many turns of the event loop');
-      await new Promise((r) => setImmediate(r));
-      stable = this.#d.inFlight() <= this.#d.parkedCalls() ? stable + 1 : 0;
-    }
+  quiesce(): Promise<void> {
+    return settleCalls(this.#d.inFlight, this.#d.parkedCalls);
   }
 
   /** Moves time, timer by timer, until `done` holds or the clock reaches `limitAt`. Returns whether `done` holds. */

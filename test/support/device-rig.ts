@@ -17,7 +17,8 @@ import { PaymentEngine } from '../../agent/payment/engine.ts';
 import { provision } from '../../agent/provision.ts';
 import { readTerminalRecord } from '../../agent/terminal-store.ts';
 import { startBackend, type RunningBackend } from '../../simulator/backend/start-backend.ts';
-import { quiesce, TrackedAcquirer } from './tracked-acquirer.ts';
+import { settleCalls } from '../../simulator/scenarios/clock-driver.ts';
+import { TrackedAcquirer } from '../../simulator/tracked-acquirer.ts';
 
 export interface DeviceRig {
   clock: ManualClock;
@@ -52,7 +53,7 @@ export async function createDeviceRig(): Promise<DeviceRig> {
     clock, backend, home, journal, engine, sync, client, http, acquirer,
     async drive(until) {
       for (let i = 0; i < 1000; i++) {
-        await quiesce(acquirer, backend.sim);
+        await settleCalls(() => acquirer.inFlight, () => backend.sim.parkedCalls());
         if (until()) return;
         if (!clock.advanceToNext()) throw new Error('nothing left to wait for, and the condition does not hold');
       }

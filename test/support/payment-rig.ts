@@ -15,7 +15,8 @@ import type { ProfileOverrides } from '../../agent/payment/profiles.ts';
 import type { BackendOptions } from '../../simulator/backend/build-backend.ts';
 import { DEMO_TERMINAL } from '../../simulator/backend/demo-terminal.ts';
 import { startBackend, type RunningBackend } from '../../simulator/backend/start-backend.ts';
-import { quiesce, TrackedAcquirer } from './tracked-acquirer.ts';
+import { settleCalls } from '../../simulator/scenarios/clock-driver.ts';
+import { TrackedAcquirer } from '../../simulator/tracked-acquirer.ts';
 
 export interface Rig {
   clock: ManualClock;
@@ -74,10 +75,10 @@ export async function createRig(
     async drive(until, maxSteps = 1000) {
       // Not engine.idle(): a query the backend holds on this clock ends only when the clock moves.
       for (let i = 0; i < maxSteps; i++) {
-        await quiesce(acquirer, backend.sim);
+        await settleCalls(() => acquirer.inFlight, () => backend.sim.parkedCalls());
         if (until()) return;
         if (!clock.advanceToNext()) {
-          await quiesce(acquirer, backend.sim);
+          await settleCalls(() => acquirer.inFlight, () => backend.sim.parkedCalls());
           if (until()) return;
           throw new Error('nothing left to wait for, and the condition does not hold');
         }
