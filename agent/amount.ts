@@ -27,7 +27,8 @@ export function parseAmount(text: string, o: { currency: string; maxAmount: numb
     const why = digits === 0 ? 'whole units only' : `up to ${digits} decimals, e.g. 12.34`;
     throw new ScanpayError('PAY_AMOUNT_INVALID', { message: `amount "${text}" is not a plain positive number (${why})`, detail: { amount: text } });
   }
-  const minor = Number(m[1]!) * 10 ** digits + Number((m[2] ?? '').padEnd(digits, '0') || '0');
+  // Number('') is 0: whole units need no fraction.
+  const minor = Number(m[1]!) * 10 ** digits + Number((m[2] ?? '').padEnd(digits, '0'));
   if (minor === 0) throw new ScanpayError('PAY_AMOUNT_INVALID', { message: 'amount must be more than zero', detail: { amount: text } });
   if (minor > o.maxAmount) {
     throw new ScanpayError('PAY_AMOUNT_INVALID', { message: `amount ${text} is over the limit of ${formatAmount(o.maxAmount, o.currency)}`, detail: { amount: text } });
