@@ -10,5 +10,7 @@ export default defineConfig({
     // every process the file started, whatever happened to its tests.
     pool: 'forks',
     setupFiles: ['test/support/reap-children.ts'],
+    // Processes the tests spawn through agent/bin/scanpay.js run these sources, not dist/.
+    env: { SCANPAY_SOURCE: '1' },
   },
 });

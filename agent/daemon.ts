@@ -31,7 +31,7 @@ import { removeAgentFile, writeAgentFile } from './agent-file.ts';
 import { createSource } from '../drivers/create-source.ts';
 import type { ScannerSource } from '../drivers/source.ts';
 import { VirtualSource } from '../drivers/virtual.ts';
-import { startBackend, type RunningBackend } from '../simulator/backend/start-backend.ts';
+import type { RunningBackend } from '../simulator/backend/start-backend.ts';
 
 export interface AgentOptions {
   home: string;
@@ -90,6 +90,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     let backendUrl = config.backend.url;
     if (!backendUrl) {
       if (!demo) throw new ScanpayError('CONFIG_INVALID', { message: 'backend.url: no acquirer configured: set it in config.json, pass --backend URL, or run with --demo' });
+      // Loaded only here: an agent with a real acquirer never loads the simulator.
+      const { startBackend } = await import('../simulator/backend/start-backend.ts');
       simulator = await startBackend({ port: 0, logger: log.child({ component: 'simulated-backend' }) });
       cleanup.push(() => simulator!.close());
       backendUrl = simulator.url;
@@ -180,6 +182,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       openapi: JSON.parse(readFileSync(OPENAPI_PATH, 'utf8')),
       startOfToday: () => startOfToday(clock),
       info: () => ({
+        version: AGENT_VERSION,
         demo,
         terminalId: terminal.terminalId,
         demoTerminal: terminal.demo,

@@ -9,8 +9,8 @@ import type { PosPayment } from '../agent/pos-payment.ts';
 import { tokenPath } from '../agent/token.ts';
 
 export interface PosDriver {
-  /** One payment from scan to its end; true when it ended paid. */
-  pay(id: string): Promise<boolean>;
+  /** One payment from scan to its end (on `lane`, else the first); true when it ended paid. */
+  pay(id: string, lane?: string): Promise<boolean>;
   close(): void;
 }
 
@@ -31,13 +31,13 @@ export async function openPosDriver(client: PosClient, simulatorUrl: string): Pr
   // Before the hello, a payment's end could be missed; an ended stream fails the run.
   await Promise.race([ready, events.then(() => Promise.reject(new Error('the event stream ended before its hello')))]);
   return {
-    async pay(id) {
+    async pay(id, lane) {
       const res = await fetch(`${simulatorUrl}/control/codes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ wallet: 'wechat', behaviour: { kind: 'instant' } }) });
       if (!res.ok) throw new Error(`the simulator refused a code: HTTP ${res.status}`);
       const { code } = (await res.json()) as { code: string };
       // Waiting from before the create: an instant payment may end before its 201 arrives.
       const final = new Promise<PosPayment>((r) => finals.set(id, r));
-      const created = await client.create({ id, amount: 100, paymentCode: code });
+      const created = await client.create({ id, amount: 100, paymentCode: code, lane });
       const end = created.result !== null ? created : await final;
       finals.delete(id);
       return end.result === 'paid';

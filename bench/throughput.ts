@@ -4,23 +4,25 @@
  * at the same concurrency; and how fast the outbox drains queued reversals when the
  * backend returns, beside the same number of plain sequential HTTP calls.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal } from '../agent/journal/journal.ts';
 import { maskCode } from '../agent/payment-code.ts';
 import { startBackend } from '../simulator/backend/start-backend.ts';
 import { httpAcquirer, openAgent, tempDir, wechatCode } from './agent-under-test.ts';
 import { openFloor, startStampGateway, type Floor } from './loopback.ts';
+import { openPosDriver, posClient } from './pos-driver.ts';
+import { RUNS, startAgentProcess, startSimulatorProcess } from './processes.ts';
 import { now, row, type Figure } from './stats.ts';
 
 const CONCURRENCY = 8;
 
-/** Runs `n` tasks, `CONCURRENCY` at a time; returns the seconds taken. */
-async function timed(n: number, task: (i: number) => Promise<unknown>): Promise<number> {
+/** Runs `n` tasks, `concurrency` at a time (task(i, worker)); returns the seconds taken. */
+async function timed(n: number, task: (i: number, worker: number) => Promise<unknown>, concurrency = CONCURRENCY): Promise<number> {
   let next = 0;
   const t0 = now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < n) await task(next++);
+  await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
+    while (next < n) await task(next++, worker);
   }));
   return (now() - t0) / 1000;
 }
@@ -61,6 +63,46 @@ async function payments(n: number, floor: Floor): Promise<{ paymentsPerS: number
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name; in clock ticks (100 Hz on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The built agent in its own process, one till per lane creating payments through the POS API, the backend in a third process. */
+async function throughPosApi(n: number, lanes: number, floor: Floor): Promise<{ paymentsPerS: number; floorPerS: number; cpuMsPerPayment: number; allPaid: boolean }> {
+  const dir = tempDir();
+  const sim = await startSimulatorProcess(dir);
+  try {
+    const home = join(dir, 'agent');
+    const agent = await startAgentProcess(home, { backendUrl: sim.url, lanes });
+    try {
+      const driver = await openPosDriver(posClient(home, agent.url), sim.url);
+      let allPaid = true;
+      try {
+        const pay = async (i: number, worker: number) => {
+          allPaid = (await driver.pay(`L${lanes}-${i}`, String(worker + 1))) && allPaid;
+        };
+        await timed(50, pay, lanes); // warm-up
+        const floorS = await timed(n, () => floor.sample(), lanes);
+        const cpu0 = cpuSeconds(agent.pid);
+        const payS = await timed(n, pay, lanes);
+        const cpuMsPerPayment = ((cpuSeconds(agent.pid) - cpu0) / n) * 1000;
+        const { audit } = (await (await fetch(`${sim.url}/control/ledger`)).json()) as { audit: { doubleCharges: string[] } };
+        return { paymentsPerS: n / payS, floorPerS: n / floorS, cpuMsPerPayment, allPaid: allPaid && audit.doubleCharges.length === 0 };
+      } finally {
+        driver.close();
+      }
+    } finally {
+      await agent.stop();
+    }
+  } finally {
+    await sim.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function drain(n: number, floor: Floor): Promise<{ drainS: number; plainS: number; drained: boolean }> {
   const backend = await startBackend();
   const dir = tempDir();
@@ -81,22 +123,26 @@ async function drain(n: number, floor: Floor): Promise<{ drainS: number; plainS:
   }
 }
 
-export async function throughput(o: { payments: number; queued: number }): Promise<Figure> {
+export async function throughput(o: { payments: number; posPayments: number; queued: number }): Promise<Figure> {
   const gateway = await startStampGateway();
   const dir = tempDir();
   const floor = openFloor(dir, gateway.url);
   try {
     const p = await payments(o.payments, floor);
+    const pos1 = await throughPosApi(o.posPayments, 1, floor);
+    const pos8 = await throughPosApi(o.posPayments, CONCURRENCY, floor);
     const d = await drain(o.queued, floor);
     const fig = 'throughput';
     return {
       name: 'throughput',
       rows: [
         row({ figure: fig, measure: `payments/s, ${CONCURRENCY} in flight, zero-latency backend`, value: p.paymentsPerS, reference: `floor ops/s, ${CONCURRENCY} in flight`, refValue: p.floorPerS, unit: '/s', better: 'higher' }),
+        row({ figure: fig, measure: 'payments/s through the POS API, 1 lane', value: pos1.paymentsPerS, reference: 'floor ops/s, 1 in flight', refValue: pos1.floorPerS, unit: '/s', better: 'higher', target: '>= 0.3', met: pos1.paymentsPerS >= 0.3 * pos1.floorPerS }),
+        row({ figure: fig, measure: `payments/s through the POS API, ${CONCURRENCY} lanes`, value: pos8.paymentsPerS, reference: `floor ops/s, ${CONCURRENCY} in flight`, refValue: pos8.floorPerS, unit: '/s', better: 'higher', target: '>= 0.5', met: pos8.paymentsPerS >= 0.5 * pos8.floorPerS }),
         row({ figure: fig, measure: `outbox drain of ${o.queued} reversals`, value: d.drainS, reference: `${o.queued} plain sequential HTTP calls`, refValue: d.plainS, unit: 's', better: 'lower' }),
       ],
-      checks: { 'every payment paid, none charged twice': p.allPaid, 'every queued reversal delivered': d.drained },
-      details: { payments: o.payments, queued: o.queued, concurrency: CONCURRENCY },
+      checks: { 'every payment paid, none charged twice': p.allPaid && pos1.allPaid && pos8.allPaid, 'every queued reversal delivered': d.drained },
+      details: { payments: o.payments, posPayments: o.posPayments, queued: o.queued, concurrency: CONCURRENCY, posApiRuns: RUNS, agentCpuMsPerPayment: { lane1: pos1.cpuMsPerPayment, lanes8: pos8.cpuMsPerPayment } },
     };
   } finally {
     floor.close();

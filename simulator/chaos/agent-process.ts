@@ -46,7 +46,7 @@ export class AgentProcess {
     // A stale agent.json from a killed run would point the client at a dead port.
     rmSync(`${this.#home}/agent.json`, { force: true });
     const child = spawn(process.execPath, [BIN, 'run', '--demo', '--backend', this.#backendUrl, '--port', '0'], {
-      env: { ...process.env, SCANPAY_HOME: this.#home, SCANPAY_LOG_LEVEL: 'warn', ...(crashAt ? { SCANPAY_CRASH_AT: crashAt } : { SCANPAY_CRASH_AT: '' }) },
+      env: { SCANPAY_SOURCE: '1', ...process.env, SCANPAY_HOME: this.#home, SCANPAY_LOG_LEVEL: 'warn', ...(crashAt ? { SCANPAY_CRASH_AT: crashAt } : { SCANPAY_CRASH_AT: '' }) },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.#child = child;

@@ -1,0 +1,102 @@
+/**
+ * What `scanpay` loads to run a command (agent/cli/main.ts loads only that command's
+ * module), the version it reports, and the published entry's message when dist/ is missing.
+ * The commands run as child processes of agent/bin/scanpay.js (sources, SCANPAY_SOURCE=1
+ * from vitest.config.ts) with a loader hook that lists every module they load.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAgentFile } from '../../agent/agent-file.ts';
+import { tokenPath } from '../../agent/token.ts';
+
+const BIN = fileURLToPath(new URL('../../agent/bin/scanpay.js', import.meta.url));
+const TRACE = fileURLToPath(new URL('../support/module-trace.mjs', import.meta.url));
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Modules no command but `run --demo`, `sim` and `scanners` may load. */
+const SIMULATOR = /\/simulator\/backend\/start-backend\.ts$/;
+const FASTIFY = /\/node_modules\/fastify\//;
+const DECODER = /\/node_modules\/@zxing\//;
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'scanpay-startup-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let runs = 0;
+/** Runs `scanpay ARGS` to its end; returns its output and the modules it loaded. */
+function traced(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; modules: string[] }> {
+  const trace = join(dir, `trace-${++runs}.txt`);
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', TRACE, BIN, ...args], { env: { ...process.env, SCANPAY_HOME: join(dir, 'home'), SCANPAY_LOG_LEVEL: 'silent', TRACE_OUT: trace }, timeout: 60_000 }, (e, stdout, stderr) =>
+      resolve({ status: e ? (typeof e.code === 'number' ? e.code : null) : 0, stdout, stderr, modules: existsSync(trace) ? readFileSync(trace, 'utf8').split('\n') : [] }),
+    );
+  });
+}
+
+describe('scanpay start-up', () => {
+  it('--version prints package.json version and loads no command', async () => {
+    const r = await traced(['--version']);
+    expect(r).toMatchObject({ status: 0, stdout: `${VERSION}\n` });
+    expect(r.modules.filter((m) => m.includes('/agent/cli/'))).toEqual([expect.stringMatching(/\/agent\/cli\/main\.ts$/)]);
+  });
+
+  it('`pay` loads neither the simulator, Fastify nor a decoder', async () => {
+    const r = await traced(['pay', '1.00']);
+    // No agent runs in this home: the command got as far as looking for it.
+    expect(r.status).toBe(4);
+    expect(r.modules).toContainEqual(expect.stringMatching(/\/agent\/cli\/pay\.ts$/));
+    for (const heavy of [SIMULATOR, FASTIFY, DECODER, /\/agent\/daemon\.ts$/]) expect(r.modules.filter((m) => heavy.test(m))).toEqual([]);
+  });
+
+  it('`doctor` loads neither the simulator nor Fastify', async () => {
+    // drivers/create-source.ts still loads every driver, decoder included (issue 16 makes it lazy).
+    const r = await traced(['doctor', '--json']);
+    expect(r.stdout).toContain('"checks"');
+    for (const heavy of [SIMULATOR, FASTIFY]) expect(r.modules.filter((m) => heavy.test(m))).toEqual([]);
+  });
+
+  it('help still lists every command', async () => {
+    const r = await traced(['--help']);
+    for (const c of ['sim', 'scanners', 'run', 'pay', 'show', 'list', 'cancel', 'refund', 'token', 'provision', 'doctor', 'queue', 'logs', 'settle']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+  });
+
+  it('`run` with a real acquirer does not load the simulator, and GET /v1/agent reports the version', async () => {
+    const home = join(dir, 'run-home');
+    const trace = join(dir, 'trace-run.txt');
+    const child = spawn(process.execPath, ['--import', TRACE, BIN, 'run', '--demo', '--backend', 'http://127.0.0.1:9', '--port', '0'], {
+      env: { ...process.env, SCANPAY_HOME: home, SCANPAY_LOG_LEVEL: 'silent', TRACE_OUT: trace },
+      stdio: 'ignore',
+    });
+    try {
+      let apiUrl: string | undefined;
+      while (!(apiUrl = existsSync(home) ? readAgentFile(home)?.apiUrl : undefined)) {
+        if (child.exitCode !== null) throw new Error(`scanpay run exited ${child.exitCode}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const token = readFileSync(tokenPath(home), 'utf8').trim();
+      const info = (await (await fetch(`${apiUrl}/v1/agent`, { headers: { authorization: `Bearer ${token}` } })).json()) as { version: string; simulatorUrl: string | null };
+      expect(info).toMatchObject({ version: VERSION, simulatorUrl: null });
+      const modules = readFileSync(trace, 'utf8').split('\n');
+      expect(modules).toContainEqual(expect.stringMatching(/\/agent\/daemon\.ts$/));
+      expect(modules.filter((m) => SIMULATOR.test(m))).toEqual([]);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('the published entry says how to build when dist/ is missing', async () => {
+    const bin = join(dir, 'unbuilt', 'agent', 'bin', 'scanpay.js');
+    mkdirSync(join(dir, 'unbuilt', 'agent', 'bin'), { recursive: true });
+    copyFileSync(BIN, bin);
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) =>
+      execFile(process.execPath, [bin, '--version'], { env: { ...process.env, SCANPAY_SOURCE: '' } }, (e, _out, stderr) => resolve({ code: e ? (e.code as number) : 0, stderr })),
+    );
+    expect(r).toEqual({ code: 1, stderr: expect.stringContaining('not built: run `npm run build`') });
+  });
+});
