@@ -1,6 +1,6 @@
 /**
  * Provisioning: brings a blank device to "taking payments". Activates with the backend
- * (signed with a key derived from the activation code), stores the terminal key
+ * (an X25519 exchange bound to the code by scrypt and to this device's own key), stores the terminal key
  * owner-only, saves the parameters, the backend URL and the scanner in config.json, and
  * proves the new key with a heartbeat. Every step is safe to repeat: a device whose
  * identity still works against the same backend keeps it; an activation whose answer was
@@ -16,8 +16,8 @@ import type { Clock } from './clock.ts';
 import { isScanpayError, ScanpayError } from './errors.ts';
 import { Journal } from './journal/journal.ts';
 import { saveParams, validateParams, DEFAULT_DEVICE_PARAMS, type DeviceParams } from './params.ts';
-import { activationId, activationKey, unwrapKey } from './protocol/device-messages.ts';
-import { readTerminalRecord, writeTerminalRecord, type TerminalRecord } from './terminal-store.ts';
+import { ACTIVATION_CODE, activationSigningKey, codeIdOf, codeVerifier, newX25519, unwrapKey, x25519 } from './protocol/device-messages.ts';
+import { ensureDeviceKey, readTerminalRecord, writeTerminalRecord, type TerminalRecord } from './terminal-store.ts';
 import { AGENT_VERSION } from './version.ts';
 
 export interface ProvisionOptions {
@@ -117,11 +117,39 @@ function refuseOverUnfinishedWork(o: ProvisionOptions): void {
   }
 }
 
+/**
+ * Two steps (docs/protocol.md, "Activation"): trade X25519 shares under the code's
+ * locator, then sign with a key only this device (ephemeral and device key) and a holder
+ * of the code can derive. A recording of both steps does not help guess the code.
+ */
 async function activate(o: ProvisionOptions): Promise<TerminalRecord> {
   const code = o.activationCode.trim().toUpperCase();
-  const key = activationKey(code);
-  const client = new DeviceClient({ baseUrl: o.backendUrl, clock: o.clock, credentials: () => ({ terminalId: activationId(code), key }) });
-  const { body } = await client.call('activate', { deviceName: hostname().slice(0, 64), agentVersion: AGENT_VERSION });
+  if (!ACTIVATION_CODE.test(code)) throw new ScanpayError('CONFIG_ACTIVATION_REFUSED', { message: `"${code}" is not an activation code: groups of 4 letters and digits, e.g. ABCD-EFGH-JKLM-NPQR` });
+  const device = ensureDeviceKey(o.home);
+  const ephemeral = newX25519();
+  const client = new DeviceClient({
+    baseUrl: o.backendUrl,
+    clock: o.clock,
+    credentials: () => {
+      throw new Error('activation signs each step itself');
+    },
+  });
+  const hello = await client.hello({ codeId: codeIdOf(code), ephemeralKey: ephemeral.publicKey, deviceKey: device.publicKey });
+  let key: Buffer;
+  try {
+    key = activationSigningKey({
+      verifier: codeVerifier(code, Buffer.from(hello.salt, 'base64'), hello.kdf),
+      ephemeralSecret: x25519(ephemeral.privateKey, hello.serverEphemeral),
+      deviceSecret: x25519(device.privateKey, hello.serverEphemeral),
+      activationId: hello.activationId,
+      deviceEphemeral: ephemeral.publicKey,
+      deviceKey: device.publicKey,
+      serverEphemeral: hello.serverEphemeral,
+    });
+  } catch (e) {
+    throw new ScanpayError('BACKEND_MALFORMED', { message: `answer to activateHello is unusable (${(e as Error).message})`, cause: e });
+  }
+  const { body } = await client.call('activate', { deviceName: hostname().slice(0, 64), agentVersion: AGENT_VERSION }, { terminalId: hello.activationId, key });
   const record: TerminalRecord = {
     terminalId: body.terminalId,
     merchantId: body.merchantId,
