@@ -15,7 +15,7 @@ import { scheduleSettlement, settle } from './settlement.ts';
 import { readTerminalRecord } from './terminal-store.ts';
 import { AGENT_VERSION } from './version.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { loadConfig, loadTerminal, type AgentConfig } from './config.ts';
+import { loadConfig, loadTerminal, type AgentConfig, checkBackendTransport } from './config.ts';
 import { ScanpayError } from './errors.ts';
 import { Journal } from './journal/journal.ts';
 import type { Logger } from './log.ts';
@@ -94,6 +94,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       cleanup.push(() => simulator!.close());
       backendUrl = simulator.url;
     }
+    const transport = checkBackendTransport(backendUrl, { demo, allowInsecureHttp: config.backend.allowInsecureHttp });
+    if (transport.warning) log.warn(transport.warning);
 
     const journal = Journal.open(join(o.home, 'journal.db'));
     cleanup.push(() => journal.close());

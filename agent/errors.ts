@@ -46,6 +46,7 @@ export const ERRORS = {
   CONFIG_ACTIVATION_REFUSED: { message: 'the backend refused the activation code: check it, or ask the acquirer for a new one', retryable: false, status: 401 },
   CONFIG_PROVISION_UNSAFE: { message: 'this device still has unfinished payments or queued items: finish them, or pass --force (nothing queued is discarded)', retryable: true, status: 409 },
   CONFIG_PARAMS_INVALID: { message: 'the parameters from the backend are invalid: the last good set stays in use', retryable: false, status: 422 },
+  CONFIG_BACKEND_CLEARTEXT: { message: 'the acquirer URL is plain http:// off this machine: use https://', retryable: false, status: 500 },
   CONFIG_KEY_ROTATION_FAILED: { message: 'the key rotation could not be completed: the current key stays in use', retryable: true, status: 502 },
 
   // Local POS API (agent/pos-api/) and its clients

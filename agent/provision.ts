@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-file.ts';
 import { DeviceClient } from './backend/device-client.ts';
 import type { Clock } from './clock.ts';
+import { checkBackendTransport, loadConfig } from './config.ts';
 import { isScanpayError, ScanpayError } from './errors.ts';
 import { Journal } from './journal/journal.ts';
 import { saveParams, validateParams, DEFAULT_DEVICE_PARAMS, type DeviceParams } from './params.ts';
@@ -50,6 +51,9 @@ export interface ProvisionResult {
 
 export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
   const say = o.say ?? (() => {});
+  // Before anything leaves the device: the activation exchange must not cross a network in clear.
+  const transport = checkBackendTransport(o.backendUrl, { allowInsecureHttp: configuredInsecureHttp(o.home) });
+  if (transport.warning) say(`warning: ${transport.warning}`);
   const existing = readTerminalRecord(o.home);
   let record: TerminalRecord | undefined;
   if (existing && existing.backendUrl === o.backendUrl && !o.force && (await identityWorks(o, existing))) {
@@ -86,6 +90,14 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
     testScan,
     heartbeatMs: hb.latencyMs,
   };
+}
+
+function configuredInsecureHttp(home: string): boolean | undefined {
+  try {
+    return loadConfig(home).backend.allowInsecureHttp;
+  } catch {
+    return undefined;
+  }
 }
 
 const credentialsOf = (r: TerminalRecord) => ({ terminalId: r.terminalId, key: Buffer.from(r.key, 'base64') });
