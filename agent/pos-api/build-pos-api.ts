@@ -78,7 +78,18 @@ function clientError(e: { code?: string; message: string }): ScanpayError | unde
 }
 
 export function buildPosApi(deps: PosApiDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'pos-api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT });
+  const log = deps.logger.child({ component: 'pos-api' });
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    // Fastify's own handler logs the parser's error, raw request bytes (token, codes) included.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      log.debug({ errorCode: err.code }, 'malformed HTTP request refused');
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    },
+  });
   const { service } = deps;
   const streams = createEventStreams({ subscribe: (l) => service.onEvent(l), heartbeatMs: deps.heartbeatMs ?? 15_000 });
 
