@@ -60,6 +60,7 @@ export const ERRORS = {
   API_NO_VIRTUAL_SCANNER: { message: 'this lane has no virtual scanner to scan with', retryable: false, status: 409 },
   API_SHUTTING_DOWN: { message: 'the agent is shutting down: try again once it is back', retryable: true, status: 503 },
   API_INTERNAL: { message: 'the agent failed unexpectedly; the journal still says where every payment stands', retryable: true, status: 500 },
+  API_AGENT_MISMATCH: { message: 'the agent found is not the one for this SCANPAY_HOME: it could not prove it holds this home\'s API token, so nothing was sent to it', retryable: false, status: 503 },
   API_AGENT_UNREACHABLE: { message: 'the scanpay agent is not reachable: is `scanpay run` running?', retryable: true, status: 503 },
 
   // Protocol (shared by the agent and the simulated backend)

@@ -11,6 +11,7 @@ import type { Logger } from '../log.ts';
 import type { ScanResult } from '../lane.ts';
 import type { PosService } from '../pos-service.ts';
 import { tokenMatches } from '../token.ts';
+import { agentProof, CHALLENGE, PROOF_PATH } from '../agent-proof.ts';
 import { createEventStreams } from './events.ts';
 
 export interface PosApiDeps {
@@ -44,6 +45,7 @@ const createBody = z
 const refundBody = z.object({ refundId: posId, amount: z.number().int('must be an integer of minor units').positive().optional() }).strict();
 const scanBody = z.object({ text: z.string().min(1).max(512) }).strict();
 const idParams = z.object({ id: posId });
+const proofQuery = z.object({ challenge: z.string().regex(CHALLENGE, 'must be 32 random bytes, base64url') }).strict();
 const laneParams = z.object({ lane: z.string().max(32) });
 const listQuery = z
   .object({
@@ -94,6 +96,8 @@ export function buildPosApi(deps: PosApiDeps): FastifyInstance {
   const streams = createEventStreams({ subscribe: (l) => service.onEvent(l), heartbeatMs: deps.heartbeatMs ?? 15_000 });
 
   app.addHook('onRequest', async (req: FastifyRequest) => {
+    // The one open endpoint: a client checks this is its agent before it sends the token.
+    if (req.method === 'GET' && req.url.split('?')[0] === PROOF_PATH) return;
     const m = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? '');
     if (!m || !tokenMatches(m[1]!, deps.token)) throw new ScanpayError('API_UNAUTHORIZED');
   });
@@ -112,6 +116,10 @@ export function buildPosApi(deps: PosApiDeps): FastifyInstance {
     void reply.status(404).send({ error: e.toJSON() });
   });
 
+  app.get(PROOF_PATH, async (req) => {
+    const { challenge } = parse(proofQuery, req.query, 'query');
+    return { proof: agentProof(deps.token, challenge, req.socket.localPort ?? 0) };
+  });
   app.get('/openapi.json', async () => deps.openapi);
   app.get('/metrics', async (_req, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.text()));
   app.get('/v1/agent', async () => deps.info());
