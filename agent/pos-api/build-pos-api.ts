@@ -31,22 +31,30 @@ export interface PosApiDeps {
 
 const BODY_LIMIT = 64 * 1024;
 
+/**
+ * JSON may carry a lone UTF-16 surrogate ("\ud800"); such a string has no UTF-8 form, so it
+ * would be stored as U+FFFD and a repeated request would no longer match the first
+ * (idempotency broken: 201, then 409 for a charged payment). Refused instead.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const text = () => z.string().refine((s) => !LONE_SURROGATE.test(s), 'must be well-formed Unicode text (a lone surrogate was sent)');
+
 const posId = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1–64 letters, digits, ".", "_", ":" or "-"');
 const createBody = z
   .object({
     id: posId.optional(),
-    lane: z.string().max(32).optional(),
+    lane: text().max(32).optional(),
     amount: z.number().int('must be an integer of minor units (1234 for 12.34)'),
     currency: z.string().regex(/^[A-Z]{3}$/, 'must be a three-letter ISO 4217 code such as CNY').optional(),
-    description: z.string().max(128).optional(),
-    paymentCode: z.string().min(1).max(128).optional(),
+    description: text().max(128).optional(),
+    paymentCode: text().min(1).max(128).optional(),
   })
   .strict();
 const refundBody = z.object({ refundId: posId, amount: z.number().int('must be an integer of minor units').positive().optional() }).strict();
-const scanBody = z.object({ text: z.string().min(1).max(512) }).strict();
+const scanBody = z.object({ text: text().min(1).max(512) }).strict();
 const idParams = z.object({ id: posId });
 const proofQuery = z.object({ challenge: z.string().regex(CHALLENGE, 'must be 32 random bytes, base64url') }).strict();
-const laneParams = z.object({ lane: z.string().max(32) });
+const laneParams = z.object({ lane: text().max(32) });
 const listQuery = z
   .object({
     since: z.coerce.number().int().nonnegative().optional(),
