@@ -74,6 +74,7 @@ export const ERRORS = {
 
   // Simulated backend (simulator/)
   SIM_CONTROL_INVALID: { message: 'the control request is not valid', retryable: false, status: 400 },
+  SIM_CONTROL_FORBIDDEN: { message: 'the simulator answers only requests from this machine\'s own tools and page', retryable: false, status: 403 },
   SIM_ORDER_UNKNOWN: { message: 'the simulated backend has no such order', retryable: false, status: 404 },
   SIM_FAULT_INJECTED: { message: 'an injected fault answered this call', retryable: true, status: 503 },
   SIM_SCENARIO_INVALID: { message: 'the scenario file is not valid', retryable: false, status: 400 },

@@ -15,6 +15,7 @@ import { HEADER, signResponse, verifyRequest, type NonceCache } from '../../agen
 import type { DeviceBackend } from './device-backend.ts';
 import { describeIssues } from './faults.ts';
 import type { TerminalRegistry } from './terminal-registry.ts';
+import { refuseForeign } from '../local-guard.ts';
 
 export interface DeviceRouteDeps {
   device: DeviceBackend;
@@ -150,6 +151,7 @@ export function deviceRoutes(d: DeviceRouteDeps): FastifyPluginAsync {
 
     await app.register(
       async (control) => {
+        control.addHook('onRequest', refuseForeign);
         control.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
           if (isScanpayError(err)) return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
           const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
