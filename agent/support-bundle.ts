@@ -26,7 +26,7 @@ export interface BundleDeps {
   recentLogs: () => { source: string; lines: string[] };
 }
 
-const SECRET_FIELDS = /^(key|wrappedKey|token|authorization|paymentCode|code_plain|password)$/i;
+const SECRET_FIELDS = /^(key|wrappedKey|privateKey|token|authorization|paymentCode|code_plain|password)$/i;
 /**
  * Payment codes are 16–24 digits, card numbers 13–19. Standing alone, no other value
  * scanpay keeps is that long a run of digits; order numbers mix in letters and stay readable.
