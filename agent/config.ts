@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { ScanpayError } from './errors.ts';
 import { DEMO_TERMINAL } from '../simulator/backend/demo-terminal.ts';
 import { assertOwnerOnly } from './secret-file.ts';
+import { isLoopback } from './loopback.ts';
 
 export const DEFAULTS = {
   api: { host: '127.0.0.1', port: 8471 },
@@ -39,6 +40,8 @@ const schema = z
       .object({
         url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. https://acquirer.example/' }).optional(),
         timeoutMs: z.object({ pay: ms, query: ms, reverse: ms, refund: ms }).partial().strict(),
+        /** Accept a plain http:// acquirer URL off this machine (docs/security.md): payment codes and activation then travel in clear. */
+        allowInsecureHttp: z.boolean().optional(),
       })
       .strict(),
     lanes: z
@@ -129,4 +132,20 @@ export function loadTerminal(home: string, demo: boolean): TerminalIdentity {
     throw invalid(path, `${issue.path.join('.')}: ${issue.message}`);
   }
   return { terminalId: r.data.terminalId, key: Buffer.from(r.data.key, 'base64'), demo: false };
+}
+
+/**
+ * Payment codes and the activation exchange must not cross a network in clear. http:// is
+ * accepted in demo mode, to this machine (a local TLS proxy, the simulator: `warning`
+ * says so), or with `backend.allowInsecureHttp: true`; anything else is refused.
+ */
+export function checkBackendTransport(url: string, o: { demo?: boolean; allowInsecureHttp?: boolean | undefined }): { warning?: string } {
+  const u = new URL(url);
+  if (u.protocol === 'https:') return {};
+  if (o.demo) return {};
+  if (isLoopback(u.hostname)) return { warning: `backend ${u.origin} is plain HTTP on this machine: fine for a local TLS proxy or the simulator, never for a remote acquirer` };
+  if (o.allowInsecureHttp) return { warning: `backend ${u.origin} is plain HTTP (backend.allowInsecureHttp): payment codes and activation travel in clear` };
+  throw new ScanpayError('CONFIG_BACKEND_CLEARTEXT', {
+    message: `backend ${u.origin} is plain HTTP: payment codes and the activation exchange would travel in clear; use the acquirer's https:// URL (or, for a lab only, set "backend": {"allowInsecureHttp": true} in config.json)`,
+  });
 }

@@ -15,7 +15,7 @@ import { scheduleSettlement, settle } from './settlement.ts';
 import { readTerminalRecord } from './terminal-store.ts';
 import { AGENT_VERSION } from './version.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { loadConfig, loadTerminal, type AgentConfig } from './config.ts';
+import { loadConfig, loadTerminal, type AgentConfig, checkBackendTransport } from './config.ts';
 import { ScanpayError } from './errors.ts';
 import { Journal } from './journal/journal.ts';
 import type { Logger } from './log.ts';
@@ -28,6 +28,7 @@ import { PosService } from './pos-service.ts';
 import { ScannerManager } from './scanner-manager.ts';
 import { ensureToken } from './token.ts';
 import { removeAgentFile, writeAgentFile } from './agent-file.ts';
+import { walScrubber } from './wal-scrub.ts';
 import { createSource } from '../drivers/create-source.ts';
 import type { ScannerSource } from '../drivers/source.ts';
 import { VirtualSource } from '../drivers/virtual.ts';
@@ -96,6 +97,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       cleanup.push(() => simulator!.close());
       backendUrl = simulator.url;
     }
+    const transport = checkBackendTransport(backendUrl, { demo, allowInsecureHttp: config.backend.allowInsecureHttp });
+    if (transport.warning) log.warn(transport.warning);
 
     const journal = Journal.open(join(o.home, 'journal.db'));
     cleanup.push(() => journal.close());
@@ -168,6 +171,10 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       const autoAt = config.settlement.autoAt;
       if (autoAt) cleanup.push(scheduleSettlement({ clock, at: autoAt, logger: log.child({ component: 'settlement' }), run: () => settle({ journal, client, clock, home: o.home }) }));
     }
+    // Erased payment codes leave journal.db-wal shortly after their payments end.
+    const scrubber = walScrubber({ path: join(o.home, 'journal.db'), clock, logger: log });
+    engine.onChange((p) => p.outcome && scrubber.poke());
+    cleanup.push(() => scrubber.stop());
     engine.start();
     cleanup.push(() => engine.stop());
     await manager.start();

@@ -15,7 +15,7 @@ import type { DeliveryResult } from './outbox/outbox-worker.ts';
 import { DEFAULT_DEVICE_PARAMS, saveParams, validateParams, type DeviceParams } from './params.ts';
 import type { PaymentEngine } from './payment/engine.ts';
 import type { ProfileOverrides } from './payment/profiles.ts';
-import { unwrapKey, type HeartbeatRequest } from './protocol/device-messages.ts';
+import { newX25519, rotatedKey, x25519, x25519FromPrivate, rawPrivate, type HeartbeatRequest } from './protocol/device-messages.ts';
 import { writeTerminalRecord, type TerminalRecord } from './terminal-store.ts';
 import { txRecordOf } from './tx-records.ts';
 
@@ -150,22 +150,32 @@ export class DeviceSync {
   }
 
   /**
-   * Gets a new key signed with the current one, stores it durably, then signs with it.
-   * Requests already signed with the old key still land: the backend accepts it for a
-   * grace window. If the answer is lost, the backend hands out the same new key again.
+   * Gets a new key when the backend asks: an X25519 exchange signed with the current key,
+   * so only this device can compute the result. The device's share is on disk before the
+   * request leaves, so a lost answer is asked again with the same share and gets the same
+   * key; the new key is on disk before it is used. Until it is used, the backend keeps
+   * the current key; after, it accepts the old one for a grace window.
    */
   async rotateKey(): Promise<void> {
     const old = this.credentials();
+    if (!this.#terminal.rotation) {
+      this.#terminal = { ...this.#terminal, rotation: { privateKey: rawPrivate(newX25519().privateKey) } };
+      writeTerminalRecord(this.#o.home, this.#terminal);
+    }
+    const share = x25519FromPrivate(this.#terminal.rotation!.privateKey);
     let key: Buffer;
     let keyVersion: number;
     try {
-      const { body } = await this.#o.client.call('rotateKey', { reason: 'backend-request' }, old);
-      key = unwrapKey(body.wrappedKey, old.key);
+      const { body } = await this.#o.client.call('rotateKey', { reason: 'backend-request', ephemeralKey: share.publicKey }, old);
       keyVersion = body.keyVersion;
+      key = rotatedKey({ currentKey: old.key, sharedSecret: x25519(share.privateKey, body.ephemeralKey), terminalId: old.terminalId, keyVersion, deviceEphemeral: share.publicKey, serverEphemeral: body.ephemeralKey });
     } catch (e) {
+      // A refusal is final for this share: the next request starts afresh.
+      if (isScanpayError(e, 'BACKEND_HTTP_STATUS') && e.detail?.code === 'PROTO_ROTATION_REFUSED') this.#dropRotation();
       throw new ScanpayError('CONFIG_KEY_ROTATION_FAILED', { message: `key rotation: ${(e as Error).message}`, cause: e });
     }
-    this.#terminal = { ...this.#terminal, key: key.toString('base64'), keyVersion };
+    const { rotation: _done, ...rest } = this.#terminal;
+    this.#terminal = { ...rest, key: key.toString('base64'), keyVersion };
     // On disk before use: after a power cut the device comes back with the key the backend expects.
     writeTerminalRecord(this.#o.home, this.#terminal);
     this.#key = key;
@@ -173,6 +183,12 @@ export class DeviceSync {
     this.#o.logger.info({ keyVersion }, 'terminal key rotated');
     // Using the new key tells the backend the rotation is complete.
     await this.heartbeat();
+  }
+
+  #dropRotation(): void {
+    const { rotation: _dropped, ...rest } = this.#terminal;
+    this.#terminal = rest;
+    writeTerminalRecord(this.#o.home, this.#terminal);
   }
 
   /** The outbox's delivery of one finished transaction's record. */

@@ -9,6 +9,7 @@ import { accessSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DeviceClient } from './backend/device-client.ts';
+import { isLoopback } from './loopback.ts';
 import type { Clock } from './clock.ts';
 import { loadConfig, type AgentConfig } from './config.ts';
 import { SKEW_WARN_MS } from './device-sync.ts';
@@ -145,6 +146,10 @@ function checkReachable(url: string, p: Probe): Check {
   if (isScanpayError(p.error, 'BACKEND_NOT_SENT') || isScanpayError(p.error, 'BACKEND_UNKNOWN')) {
     return fail('backend reachable', messageOf(p.error), `check the network and that ${url} is up (curl -v ${url}); payments wait in the queue meanwhile`);
   }
+  // It answers but refuses this terminal: reachable is no comfort when no payment can go through.
+  if (isScanpayError(p.error, 'BACKEND_HTTP_STATUS') && (p.error.detail?.status === 401 || p.error.detail?.status === 403)) {
+    return fail('backend reachable', `${url} answers but refuses this terminal (${messageOf(p.error)})`, 'scanpay provision --force with a new activation code from the acquirer');
+  }
   // It answered, if not happily: the other checks say what is wrong.
   return pass('backend reachable', `${url} answers (${messageOf(p.error)})`);
 }
@@ -169,7 +174,11 @@ function checkSignature(p: Probe): Check {
 }
 
 async function checkTls(c: Context, url: URL): Promise<Check> {
-  if (url.protocol === 'http:') return warn('TLS', `plain HTTP to ${url.host}: nothing is encrypted (messages are still signed)`, 'use the acquirer\'s https:// URL in production');
+  if (url.protocol === 'http:') {
+    if (isLoopback(url.hostname)) return warn('TLS', `plain HTTP to ${url.host}, on this machine only (a local TLS proxy or the simulator)`, 'use the acquirer\'s https:// URL in production');
+    const allowed = c.config?.backend.allowInsecureHttp ? ' (allowed by backend.allowInsecureHttp)' : '';
+    return fail('TLS', `plain HTTP to ${url.host}${allowed}: payment codes and the activation exchange travel in clear`, 'use the acquirer\'s https:// URL');
+  }
   try {
     const cert = await c.deps.tlsCertificate(url);
     const left = cert.validTo - c.deps.clock.now();

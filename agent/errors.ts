@@ -46,6 +46,7 @@ export const ERRORS = {
   CONFIG_ACTIVATION_REFUSED: { message: 'the backend refused the activation code: check it, or ask the acquirer for a new one', retryable: false, status: 401 },
   CONFIG_PROVISION_UNSAFE: { message: 'this device still has unfinished payments or queued items: finish them, or pass --force (nothing queued is discarded)', retryable: true, status: 409 },
   CONFIG_PARAMS_INVALID: { message: 'the parameters from the backend are invalid: the last good set stays in use', retryable: false, status: 422 },
+  CONFIG_BACKEND_CLEARTEXT: { message: 'the acquirer URL is plain http:// off this machine: use https://', retryable: false, status: 500 },
   CONFIG_KEY_ROTATION_FAILED: { message: 'the key rotation could not be completed: the current key stays in use', retryable: true, status: 502 },
 
   // Local POS API (agent/pos-api/) and its clients
@@ -59,6 +60,7 @@ export const ERRORS = {
   API_NO_VIRTUAL_SCANNER: { message: 'this lane has no virtual scanner to scan with', retryable: false, status: 409 },
   API_SHUTTING_DOWN: { message: 'the agent is shutting down: try again once it is back', retryable: true, status: 503 },
   API_INTERNAL: { message: 'the agent failed unexpectedly; the journal still says where every payment stands', retryable: true, status: 500 },
+  API_AGENT_MISMATCH: { message: 'the agent found is not the one for this SCANPAY_HOME: it could not prove it holds this home\'s API token, so nothing was sent to it', retryable: false, status: 503 },
   API_AGENT_UNREACHABLE: { message: 'the scanpay agent is not reachable: is `scanpay run` running?', retryable: true, status: 503 },
 
   // Protocol (shared by the agent and the simulated backend)
@@ -68,9 +70,11 @@ export const ERRORS = {
   PROTO_NONCE_REUSED: { message: 'the nonce was already used (replay)', retryable: false, status: 401 },
   PROTO_UNKNOWN_TERMINAL: { message: 'the terminal is not known to the backend', retryable: false, status: 401 },
   PROTO_BAD_REQUEST: { message: 'the request body is not valid for this operation', retryable: false, status: 400 },
+  PROTO_ROTATION_REFUSED: { message: 'no new key: the backend did not ask for a rotation, or the request was not signed with the current key', retryable: false, status: 403 },
 
   // Simulated backend (simulator/)
   SIM_CONTROL_INVALID: { message: 'the control request is not valid', retryable: false, status: 400 },
+  SIM_CONTROL_FORBIDDEN: { message: 'the simulator answers only requests from this machine\'s own tools and page', retryable: false, status: 403 },
   SIM_ORDER_UNKNOWN: { message: 'the simulated backend has no such order', retryable: false, status: 404 },
   SIM_FAULT_INJECTED: { message: 'an injected fault answered this call', retryable: true, status: 503 },
   SIM_SCENARIO_INVALID: { message: 'the scenario file is not valid', retryable: false, status: 400 },

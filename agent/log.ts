@@ -1,6 +1,8 @@
 /**
  * Structured JSON logs (pino). Anything that may carry a payment code or a secret is
  * redacted by path here, and callers mask codes with `maskCode` before logging them.
+ * `code` is not redacted: it is the error code of a log line (a payment code is logged as
+ * `codeMasked`). Errors lose the raw bytes and requests some libraries attach to them.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
 
@@ -9,7 +11,11 @@ export type { Logger };
 const REDACT = [
   'paymentCode',
   '*.paymentCode',
-  'code',
+  'authCode',
+  '*.authCode',
+  'auth_code',
+  '*.auth_code',
+  'code_plain',
   '*.code_plain',
   'key',
   '*.key',
@@ -28,11 +34,29 @@ export function createLogger(options: { level?: string; name?: string; destinati
       level: options.level ?? process.env.SCANPAY_LOG_LEVEL ?? 'info',
       name: options.name ?? 'scanpay',
       redact: { paths: REDACT, censor: '[masked]' },
+      serializers: { err: serializeError },
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     options.destination ?? pino.destination(2),
   );
+}
+
+/**
+ * Node's HTTP parser puts the whole bad request on its error as `rawPacket` (bytes, so the
+ * bearer token and any payment code in it escape redaction by path), and axios puts the
+ * request with its body and headers on `config`/`request`/`response`: none of it is logged.
+ */
+const UNLOGGED = new Set(['rawPacket', 'config', 'request', 'response']);
+
+function serializeError(e: unknown): unknown {
+  const strip = (o: unknown, depth: number): unknown => {
+    if (!o || typeof o !== 'object' || depth > 4) return o;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(o)) if (!UNLOGGED.has(k)) out[k] = k === 'cause' ? strip(v, depth + 1) : v;
+    return out;
+  };
+  return strip(e instanceof Error ? pino.stdSerializers.err(e) : e, 0);
 }
 
 /** A logger that drops everything: for tests and library callers that pass none. */

@@ -1,6 +1,6 @@
 /**
  * Provisioning: brings a blank device to "taking payments". Activates with the backend
- * (signed with a key derived from the activation code), stores the terminal key
+ * (an X25519 exchange bound to the code by scrypt and to this device's own key), stores the terminal key
  * owner-only, saves the parameters, the backend URL and the scanner in config.json, and
  * proves the new key with a heartbeat. Every step is safe to repeat: a device whose
  * identity still works against the same backend keeps it; an activation whose answer was
@@ -13,11 +13,12 @@ import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-file.ts';
 import { DeviceClient } from './backend/device-client.ts';
 import type { Clock } from './clock.ts';
+import { checkBackendTransport, loadConfig } from './config.ts';
 import { isScanpayError, ScanpayError } from './errors.ts';
 import { Journal } from './journal/journal.ts';
 import { saveParams, validateParams, DEFAULT_DEVICE_PARAMS, type DeviceParams } from './params.ts';
-import { activationId, activationKey, unwrapKey } from './protocol/device-messages.ts';
-import { readTerminalRecord, writeTerminalRecord, type TerminalRecord } from './terminal-store.ts';
+import { ACTIVATION_CODE, activationSigningKey, codeIdOf, codeVerifier, newX25519, unwrapKey, x25519 } from './protocol/device-messages.ts';
+import { ensureDeviceKey, readTerminalRecord, writeTerminalRecord, type TerminalRecord } from './terminal-store.ts';
 import { AGENT_VERSION } from './version.ts';
 
 export interface ProvisionOptions {
@@ -50,6 +51,9 @@ export interface ProvisionResult {
 
 export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
   const say = o.say ?? (() => {});
+  // Before anything leaves the device: the activation exchange must not cross a network in clear.
+  const transport = checkBackendTransport(o.backendUrl, { allowInsecureHttp: configuredInsecureHttp(o.home) });
+  if (transport.warning) say(`warning: ${transport.warning}`);
   const existing = readTerminalRecord(o.home);
   let record: TerminalRecord | undefined;
   if (existing && existing.backendUrl === o.backendUrl && !o.force && (await identityWorks(o, existing))) {
@@ -88,6 +92,14 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
   };
 }
 
+function configuredInsecureHttp(home: string): boolean | undefined {
+  try {
+    return loadConfig(home).backend.allowInsecureHttp;
+  } catch {
+    return undefined;
+  }
+}
+
 const credentialsOf = (r: TerminalRecord) => ({ terminalId: r.terminalId, key: Buffer.from(r.key, 'base64') });
 
 /** A signed heartbeat with the stored key: only a refusal of the terminal means "provision again". */
@@ -117,11 +129,39 @@ function refuseOverUnfinishedWork(o: ProvisionOptions): void {
   }
 }
 
+/**
+ * Two steps (docs/protocol.md, "Activation"): trade X25519 shares under the code's
+ * locator, then sign with a key only this device (ephemeral and device key) and a holder
+ * of the code can derive. A recording of both steps does not help guess the code.
+ */
 async function activate(o: ProvisionOptions): Promise<TerminalRecord> {
   const code = o.activationCode.trim().toUpperCase();
-  const key = activationKey(code);
-  const client = new DeviceClient({ baseUrl: o.backendUrl, clock: o.clock, credentials: () => ({ terminalId: activationId(code), key }) });
-  const { body } = await client.call('activate', { deviceName: hostname().slice(0, 64), agentVersion: AGENT_VERSION });
+  if (!ACTIVATION_CODE.test(code)) throw new ScanpayError('CONFIG_ACTIVATION_REFUSED', { message: `"${code}" is not an activation code: groups of 4 letters and digits, e.g. ABCD-EFGH-JKLM-NPQR` });
+  const device = ensureDeviceKey(o.home);
+  const ephemeral = newX25519();
+  const client = new DeviceClient({
+    baseUrl: o.backendUrl,
+    clock: o.clock,
+    credentials: () => {
+      throw new Error('activation signs each step itself');
+    },
+  });
+  const hello = await client.hello({ codeId: codeIdOf(code), ephemeralKey: ephemeral.publicKey, deviceKey: device.publicKey });
+  let key: Buffer;
+  try {
+    key = activationSigningKey({
+      verifier: codeVerifier(code, Buffer.from(hello.salt, 'base64'), hello.kdf),
+      ephemeralSecret: x25519(ephemeral.privateKey, hello.serverEphemeral),
+      deviceSecret: x25519(device.privateKey, hello.serverEphemeral),
+      activationId: hello.activationId,
+      deviceEphemeral: ephemeral.publicKey,
+      deviceKey: device.publicKey,
+      serverEphemeral: hello.serverEphemeral,
+    });
+  } catch (e) {
+    throw new ScanpayError('BACKEND_MALFORMED', { message: `answer to activateHello is unusable (${(e as Error).message})`, cause: e });
+  }
+  const { body } = await client.call('activate', { deviceName: hostname().slice(0, 64), agentVersion: AGENT_VERSION }, { terminalId: hello.activationId, key });
   const record: TerminalRecord = {
     terminalId: body.terminalId,
     merchantId: body.merchantId,

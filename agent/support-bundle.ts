@@ -26,7 +26,7 @@ export interface BundleDeps {
   recentLogs: () => { source: string; lines: string[] };
 }
 
-const SECRET_FIELDS = /^(key|wrappedKey|token|authorization|paymentCode|code_plain|password)$/i;
+const SECRET_FIELDS = /^(key|wrappedKey|privateKey|token|authorization|paymentCode|code_plain|password)$/i;
 /**
  * Payment codes are 16–24 digits, card numbers 13–19. Standing alone, no other value
  * scanpay keeps is that long a run of digits; order numbers mix in letters and stay readable.
@@ -35,13 +35,36 @@ const LONG_DIGITS = /(?<![A-Za-z0-9])\d{13,}(?![A-Za-z0-9])/g;
 const RECENT_PAYMENTS = 20;
 const SUMMARY_WINDOW = 10_000;
 
-/** Masks secrets in any JSON-like value; `known` are exact secret strings to remove wherever they occur. */
+/**
+ * Eight or more byte values in a row, as a serialized Buffer or Uint8Array shows them in a
+ * log line ("data":[71,69,84,...]): a request's raw bytes, which may hold the token or a code.
+ */
+const BYTE_RUN = /\[\s*(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\s*,\s*){7,}(?:25[0-5]|2[0-4]\d|1?\d?\d)\s*\]/g;
+
+function scrubText(text: string, known: string[]): string {
+  let s = text;
+  for (const k of known) if (k) s = s.split(k).join('[masked]');
+  return s.replace(LONG_DIGITS, (d) => maskCode(d)).replace(/\/\/[^/@\s]+@/g, '//[masked]@');
+}
+
+/** Bytes are decoded and scrubbed as the text they carry, and kept only as that scrubbed text. */
+function scrubBytes(bytes: number[], known: string[]): string {
+  return scrubText(Buffer.from(bytes).toString('latin1'), known);
+}
+
+const isByteArray = (v: unknown): v is number[] => Array.isArray(v) && v.length >= 8 && v.every((b) => Number.isInteger(b) && b >= 0 && b <= 255);
+
+/**
+ * Masks secrets in any JSON-like value; `known` are exact secret strings to remove
+ * wherever they occur, as text or as bytes (arrays of byte values, in a value or inside a
+ * log line's text).
+ */
 export function scrub(value: unknown, known: string[]): unknown {
   if (typeof value === 'string') {
-    let s = value;
-    for (const k of known) if (k) s = s.split(k).join('[masked]');
-    return s.replace(LONG_DIGITS, (d) => maskCode(d)).replace(/\/\/[^/@\s]+@/g, '//[masked]@');
+    // Inside a JSON log line the run becomes a JSON string, so the line still parses.
+    return scrubText(value.replace(BYTE_RUN, (run) => JSON.stringify(scrubBytes(JSON.parse(run) as number[], known))), known);
   }
+  if (isByteArray(value)) return scrubBytes(value, known);
   if (Array.isArray(value)) return value.map((v) => scrub(v, known));
   if (value && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_FIELDS.test(k) && v !== null ? '[masked]' : scrub(v, known)]));

@@ -7,7 +7,7 @@ import { AxiosError, type AxiosInstance } from 'axios';
 import type { z } from 'zod';
 import type { Clock } from '../clock.ts';
 import { ScanpayError, isScanpayError } from '../errors.ts';
-import { DEVICE_PATHS, DEVICE_RESPONSES, type DeviceOperation } from '../protocol/device-messages.ts';
+import { activateHelloResponse, DEVICE_PATHS, DEVICE_REQUESTS, DEVICE_RESPONSES, type ActivateHelloResponse, type DeviceOperation } from '../protocol/device-messages.ts';
 import { HEADER, NonceCache, signRequest, verifyResponse } from '../protocol/signing.ts';
 import { NOT_SENT_CODES } from './http-acquirer.ts';
 import { createProtocolHttp } from './protocol-http.ts';
@@ -42,6 +42,28 @@ export class DeviceClient {
     this.#http = createProtocolHttp(o.baseUrl, { timeout: o.timeoutMs ?? 10_000 });
   }
 
+  /**
+   * Step 1 of an activation, the one unsigned exchange (docs/protocol.md): its answer
+   * cannot be verified, so nothing in it is trusted beyond what the signed step 2 proves.
+   */
+  async hello(body: z.input<typeof DEVICE_REQUESTS.activateHello>): Promise<ActivateHelloResponse> {
+    const path = DEVICE_PATHS.activateHello;
+    const sentAt = this.#o.clock.now();
+    let res;
+    try {
+      res = await this.#http.post(path, Buffer.from(JSON.stringify(body)), { headers: { 'content-type': 'application/json; charset=utf-8' } });
+    } catch (e) {
+      throw transportError('activateHello', this.#o.baseUrl, e);
+    }
+    const bytes = Buffer.from(res.data as ArrayBuffer);
+    if (res.status !== 200) throw refusal('activateHello', res.status, bytes, sentAt);
+    try {
+      return activateHelloResponse.parse(JSON.parse(bytes.toString('utf8')));
+    } catch (e) {
+      throw new ScanpayError('BACKEND_MALFORMED', { message: `answer to activateHello is malformed (${(e as Error).message})`, cause: e, detail: { op: 'activateHello' } });
+    }
+  }
+
   /** Throws a ScanpayError; a refusal for clock skew carries `detail.skewMs` (device minus backend). */
   async call<Op extends DeviceOperation>(op: Op, body: unknown, credentials = this.#o.credentials()): Promise<DeviceAnswer<Answer<Op>>> {
     const path = DEVICE_PATHS[op];
@@ -54,10 +76,7 @@ export class DeviceClient {
     try {
       res = await this.#http.post(path, raw, { headers: { 'content-type': 'application/json; charset=utf-8', [HEADER.terminal]: terminalId, ...signed } });
     } catch (e) {
-      const code = e instanceof AxiosError ? (e.code ?? '') : '';
-      const cause = (e as { cause?: { code?: string } }).cause?.code ?? code;
-      const notSent = NOT_SENT_CODES.has(code) || NOT_SENT_CODES.has(cause);
-      throw new ScanpayError(notSent ? 'BACKEND_NOT_SENT' : 'BACKEND_UNKNOWN', { message: `${op}: no answer from ${this.#o.baseUrl} (${cause || code || (e as Error).message})`, cause: e, detail: { op } });
+      throw transportError(op, this.#o.baseUrl, e);
     }
     const latencyMs = Math.round(performance.now() - started);
     const bytes = Buffer.from(res.data as ArrayBuffer);
@@ -77,6 +96,13 @@ export class DeviceClient {
   }
 }
 
+function transportError(op: DeviceOperation, baseUrl: string, e: unknown): ScanpayError {
+  const code = e instanceof AxiosError ? (e.code ?? '') : '';
+  const cause = (e as { cause?: { code?: string } }).cause?.code ?? code;
+  const notSent = NOT_SENT_CODES.has(code) || NOT_SENT_CODES.has(cause);
+  return new ScanpayError(notSent ? 'BACKEND_NOT_SENT' : 'BACKEND_UNKNOWN', { message: `${op}: no answer from ${baseUrl} (${cause || code || (e as Error).message})`, cause: e, detail: { op } });
+}
+
 /** A non-200 answer, unsigned or not: named by its protocol code when it has one. */
 function refusal(op: DeviceOperation, status: number, bytes: Buffer, sentAt: number): ScanpayError {
   let body: { error?: { code?: string; message?: string }; serverTime?: number } = {};
@@ -88,6 +114,9 @@ function refusal(op: DeviceOperation, status: number, bytes: Buffer, sentAt: num
   const code = body.error?.code;
   const detail = { op, status, code, ...(typeof body.serverTime === 'number' ? { serverTime: body.serverTime, skewMs: sentAt - body.serverTime } : {}) };
   if (code === 'PROTO_TIMESTAMP_SKEW') return new ScanpayError('PROTO_TIMESTAMP_SKEW', { message: `the backend refused ${op}: this device's clock is off by about ${Math.round((detail.skewMs ?? 0) / 1000)} s`, detail });
-  if (op === 'activate' && code === 'PROTO_UNKNOWN_TERMINAL') return new ScanpayError('CONFIG_ACTIVATION_REFUSED', { detail });
+  // At step 2 a signature that does not verify means the code was wrong.
+  if ((op === 'activate' && status === 401) || (op === 'activateHello' && code === 'PROTO_UNKNOWN_TERMINAL')) {
+    return new ScanpayError('CONFIG_ACTIVATION_REFUSED', { message: `the backend refused the activation code (${body.error?.message ?? 'unknown code'}): check it, or ask the acquirer for a new one`, detail });
+  }
   return new ScanpayError('BACKEND_HTTP_STATUS', { message: `the backend answered ${op} with HTTP ${status}${code ? ` (${code}: ${body.error?.message ?? ''})` : ''}`, detail });
 }

@@ -1,7 +1,9 @@
 /**
  * The command line's client of the running agent's POS API: finds it through
- * `$SCANPAY_HOME/agent.json` (or SCANPAY_AGENT_URL), authenticates with the token file,
- * turns API errors back into catalog errors and a dead socket into API_AGENT_UNREACHABLE.
+ * `$SCANPAY_HOME/agent.json` (or SCANPAY_AGENT_URL), has the agent prove it holds the
+ * token (agent-proof.ts) before sending it, authenticates with the token file, and turns
+ * API errors back into catalog errors, a dead socket into API_AGENT_UNREACHABLE and an
+ * impostor or another home's agent into API_AGENT_MISMATCH.
  */
 import { readAgentFile } from '../agent-file.ts';
 import { loadConfig } from '../config.ts';
@@ -10,6 +12,7 @@ import { tokenPath } from '../token.ts';
 import type { PosPayment } from '../pos-payment.ts';
 import type { RefundView } from '../payment/engine.ts';
 import { readFileSync } from 'node:fs';
+import { newChallenge, PROOF_PATH, proofMatches } from '../agent-proof.ts';
 
 /** Exit statuses of the commands that talk to the agent (docs/pos-api.md). */
 export const EXIT = { ok: 0, other: 1, declined: 2, notCharged: 3, unreachable: 4 } as const;
@@ -18,7 +21,7 @@ export const EXIT = { ok: 0, other: 1, declined: 2, notCharged: 3, unreachable: 
 export function failure(e: unknown, err: (line: string) => void): number {
   if (e instanceof ScanpayError) {
     err(`scanpay: ${e.code}: ${e.message}`);
-    return e.code === 'API_AGENT_UNREACHABLE' ? EXIT.unreachable : EXIT.other;
+    return e.code === 'API_AGENT_UNREACHABLE' || e.code === 'API_AGENT_MISMATCH' ? EXIT.unreachable : EXIT.other;
   }
   throw e;
 }
@@ -32,13 +35,42 @@ function unreachable(url: string, cause: unknown): ScanpayError {
   return new ScanpayError('API_AGENT_UNREACHABLE', { message: `the scanpay agent at ${url} is not reachable: is \`scanpay run\` running with the same SCANPAY_HOME?`, cause });
 }
 
+function mismatch(url: string, home: string | undefined, why: string): ScanpayError {
+  const where = home ? `the one for ${home}` : 'the one this token belongs to';
+  const fix = home ? `start \`scanpay run\` with SCANPAY_HOME=${home}, or set SCANPAY_AGENT_URL to its address` : 'check the address and the token';
+  return new ScanpayError('API_AGENT_MISMATCH', { message: `the agent at ${url} is not ${where} (${why}); nothing was sent to it: ${fix}` });
+}
+
 export class PosClient {
   readonly baseUrl: string;
   readonly #token: string;
+  readonly #home: string | undefined;
+  #proven: Promise<void> | undefined;
 
-  constructor(o: { baseUrl: string; token: string }) {
+  constructor(o: { baseUrl: string; token: string; home?: string }) {
     this.baseUrl = o.baseUrl.replace(/\/+$/, '');
     this.#token = o.token;
+    this.#home = o.home;
+  }
+
+  /** Once per client: the agent proves it holds the token, else the token is never sent. */
+  #prove(): Promise<void> {
+    this.#proven ??= (async () => {
+      const challenge = newChallenge();
+      const url = new URL(this.baseUrl);
+      const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+      let res: Response;
+      try {
+        res = await fetch(`${this.baseUrl}${PROOF_PATH}?challenge=${challenge}`, { redirect: 'error' });
+      } catch (e) {
+        this.#proven = undefined;
+        throw unreachable(this.baseUrl, e);
+      }
+      const body = (await res.json().catch(() => undefined)) as { proof?: unknown } | undefined;
+      if (!res.ok) throw mismatch(this.baseUrl, this.#home, `it answered the identity check with HTTP ${res.status}`);
+      if (!proofMatches(this.#token, challenge, port, body?.proof)) throw mismatch(this.baseUrl, this.#home, 'it does not hold this home\'s API token');
+    })();
+    return this.#proven;
   }
 
   /** The agent of this `$SCANPAY_HOME`: its address and token. */
@@ -54,10 +86,11 @@ export class PosClient {
     } catch (e) {
       throw new ScanpayError('API_AGENT_UNREACHABLE', { message: `no API token in ${home}: has \`scanpay run\` ever started with this SCANPAY_HOME?`, cause: e });
     }
-    return new PosClient({ baseUrl, token });
+    return new PosClient({ baseUrl, token, home });
   }
 
   async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    await this.#prove();
     let res: Response;
     try {
       res = await fetch(`${this.baseUrl}${path}`, {
@@ -100,6 +133,7 @@ export class PosClient {
    * when aborted; rejects with API_AGENT_UNREACHABLE when the agent goes away.
    */
   async events(onEvent: (e: SseEvent) => void, signal: AbortSignal): Promise<void> {
+    await this.#prove();
     let res: Response;
     try {
       res = await fetch(`${this.baseUrl}/v1/events`, { headers: { authorization: `Bearer ${this.#token}` }, signal });

@@ -6,7 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ScanpayError } from '../errors.ts';
 import type { Wallet } from '../payment-code.ts';
@@ -168,6 +168,10 @@ export class Journal {
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       db = new Database(path);
+      // Owner-only whatever the umask: the journal holds payment codes until payments end.
+      if (path !== ':memory:') for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+      // An erased payment code is zeroed in its page, not left in free space (docs/security.md).
+      db.pragma('secure_delete = ON');
       db.pragma('journal_mode = WAL');
       // FULL: a committed row survives a power cut, which is the point of writing it first.
       db.pragma('synchronous = FULL');
@@ -190,6 +194,8 @@ export class Journal {
         cause: e,
       });
     }
+    // After a power cut the WAL still holds page images with erased codes: fold it in and empty it.
+    if (path !== ':memory:') db.pragma('wal_checkpoint(TRUNCATE)');
     Journal.#migrate(db);
     return new Journal(path, db);
   }

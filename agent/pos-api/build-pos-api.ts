@@ -11,6 +11,7 @@ import type { Logger } from '../log.ts';
 import type { ScanResult } from '../lane.ts';
 import type { PosService } from '../pos-service.ts';
 import { tokenMatches } from '../token.ts';
+import { agentProof, CHALLENGE, PROOF_PATH } from '../agent-proof.ts';
 import { createEventStreams } from './events.ts';
 
 export interface PosApiDeps {
@@ -30,21 +31,30 @@ export interface PosApiDeps {
 
 const BODY_LIMIT = 64 * 1024;
 
+/**
+ * JSON may carry a lone UTF-16 surrogate ("\ud800"); such a string has no UTF-8 form, so it
+ * would be stored as U+FFFD and a repeated request would no longer match the first
+ * (idempotency broken: 201, then 409 for a charged payment). Refused instead.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const text = () => z.string().refine((s) => !LONE_SURROGATE.test(s), 'must be well-formed Unicode text (a lone surrogate was sent)');
+
 const posId = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1–64 letters, digits, ".", "_", ":" or "-"');
 const createBody = z
   .object({
     id: posId.optional(),
-    lane: z.string().max(32).optional(),
+    lane: text().max(32).optional(),
     amount: z.number().int('must be an integer of minor units (1234 for 12.34)'),
     currency: z.string().regex(/^[A-Z]{3}$/, 'must be a three-letter ISO 4217 code such as CNY').optional(),
-    description: z.string().max(128).optional(),
-    paymentCode: z.string().min(1).max(128).optional(),
+    description: text().max(128).optional(),
+    paymentCode: text().min(1).max(128).optional(),
   })
   .strict();
 const refundBody = z.object({ refundId: posId, amount: z.number().int('must be an integer of minor units').positive().optional() }).strict();
-const scanBody = z.object({ text: z.string().min(1).max(512) }).strict();
+const scanBody = z.object({ text: text().min(1).max(512) }).strict();
 const idParams = z.object({ id: posId });
-const laneParams = z.object({ lane: z.string().max(32) });
+const proofQuery = z.object({ challenge: z.string().regex(CHALLENGE, 'must be 32 random bytes, base64url') }).strict();
+const laneParams = z.object({ lane: text().max(32) });
 const listQuery = z
   .object({
     since: z.coerce.number().int().nonnegative().optional(),
@@ -78,11 +88,24 @@ function clientError(e: { code?: string; message: string }): ScanpayError | unde
 }
 
 export function buildPosApi(deps: PosApiDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'pos-api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT });
+  const log = deps.logger.child({ component: 'pos-api' });
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    // Fastify's own handler logs the parser's error, raw request bytes (token, codes) included.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      log.debug({ errorCode: err.code }, 'malformed HTTP request refused');
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    },
+  });
   const { service } = deps;
   const streams = createEventStreams({ subscribe: (l) => service.onEvent(l), heartbeatMs: deps.heartbeatMs ?? 15_000 });
 
   app.addHook('onRequest', async (req: FastifyRequest) => {
+    // The one open endpoint: a client checks this is its agent before it sends the token.
+    if (req.method === 'GET' && req.url.split('?')[0] === PROOF_PATH) return;
     const m = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? '');
     if (!m || !tokenMatches(m[1]!, deps.token)) throw new ScanpayError('API_UNAUTHORIZED');
   });
@@ -101,6 +124,10 @@ export function buildPosApi(deps: PosApiDeps): FastifyInstance {
     void reply.status(404).send({ error: e.toJSON() });
   });
 
+  app.get(PROOF_PATH, async (req) => {
+    const { challenge } = parse(proofQuery, req.query, 'query');
+    return { proof: agentProof(deps.token, challenge, req.socket.localPort ?? 0) };
+  });
   app.get('/openapi.json', async () => deps.openapi);
   app.get('/metrics', async (_req, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.text()));
   app.get('/v1/agent', async () => deps.info());

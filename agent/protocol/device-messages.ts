@@ -4,11 +4,12 @@
  * and signing as the payment operations; kept apart from messages.ts so the payment
  * schemas stay one concern.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, scryptSync, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { WALLETS } from '../payment-code.ts';
 
 export const DEVICE_PATHS = {
+  activateHello: '/v1/activate/hello',
   activate: '/v1/activate',
   params: '/v1/params',
   heartbeat: '/v1/heartbeat',
@@ -19,27 +20,101 @@ export const DEVICE_PATHS = {
 
 export type DeviceOperation = keyof typeof DEVICE_PATHS;
 
-/** Before activation a device has no key: it signs with one derived from the activation code. */
-export function activationKey(code: string): Buffer {
-  return createHash('sha256').update(`scanpay-activation:${code}`).digest();
+/** Activation codes as printed for the technician: groups of letters and digits. */
+export const ACTIVATION_CODE = /^[A-Z0-9]{4}(-[A-Z0-9]{4}){2,5}$/;
+
+/**
+ * The code's first group is a server-random locator (it names the code to the backend and
+ * is no secret); the whole code is the password. A printed code is 4 groups: 20 bits of
+ * locator and 60 bits of secret.
+ */
+export function codeIdOf(code: string): string {
+  return code.slice(0, 4);
 }
 
 /**
- * What an activating device puts in `X-Scanpay-Terminal`: names the code to the backend
- * without revealing it (the code itself is the secret the signature proves).
+ * scrypt stretches the code so that whoever records or intercepts an exchange pays tens of
+ * milliseconds per guess (2^60 guesses: out of reach). The backend keeps only the verifier.
+ * A device refuses parameters below ACTIVATION_KDF_MIN, so a forged hello cannot make
+ * guessing cheap.
  */
-export function activationId(code: string): string {
-  return `A-${createHash('sha256').update(`scanpay-activation-id:${code}`).digest('hex').slice(0, 24)}`;
+export const ACTIVATION_KDF = { N: 2 ** 15, r: 8, p: 1 } as const;
+export const ACTIVATION_KDF_MIN_N = 2 ** 14;
+export type KdfParams = { N: number; r: number; p: number };
+
+export function codeVerifier(code: string, salt: Buffer, kdf: KdfParams = ACTIVATION_KDF): Buffer {
+  return scryptSync(code, salt, 32, { ...kdf, maxmem: 256 * kdf.N * kdf.r * kdf.p + 1024 * 1024 });
 }
 
-/** Activation codes as printed for the technician: groups of letters and digits. */
-export const ACTIVATION_CODE = /^[A-Z0-9]{4}(-[A-Z0-9]{4}){2,5}$/;
+// ---- X25519 (RFC 7748) with raw 32-byte public keys on the wire -----------------------
+
+const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex');
+const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+
+export interface X25519Pair {
+  privateKey: KeyObject;
+  /** base64 of the raw 32-byte public key, as it travels. */
+  publicKey: string;
+}
+
+export function newX25519(): X25519Pair {
+  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  return { privateKey, publicKey: rawPublic(publicKey) };
+}
+
+/** A pair from its raw 32-byte private key (base64): how a device keeps one on disk. */
+export function x25519FromPrivate(raw: string): X25519Pair {
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_X25519, Buffer.from(raw, 'base64')]), format: 'der', type: 'pkcs8' });
+  return { privateKey, publicKey: rawPublic(createPublicKey(privateKey)) };
+}
+
+export function rawPrivate(k: KeyObject): string {
+  return k.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_X25519.length).toString('base64');
+}
+
+function rawPublic(k: KeyObject): string {
+  return k.export({ format: 'der', type: 'spki' }).subarray(SPKI_X25519.length).toString('base64');
+}
+
+/** The shared secret with a peer's raw public key; throws on a malformed or low-order key. */
+export function x25519(mine: KeyObject, peerPublic: string): Buffer {
+  const raw = Buffer.from(peerPublic, 'base64');
+  if (raw.length !== 32) throw new Error('an X25519 public key is 32 bytes');
+  const shared = diffieHellman({ privateKey: mine, publicKey: createPublicKey({ key: Buffer.concat([SPKI_X25519, raw]), format: 'der', type: 'spki' }) });
+  if (shared.every((b) => b === 0)) throw new Error('low-order X25519 public key');
+  return shared;
+}
+
+const x25519Key = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be a base64 X25519 public key (32 bytes)');
+
+/**
+ * The key that signs the activation exchange (and wraps the terminal key): HKDF over two
+ * X25519 secrets (the device's ephemeral and its long-term device key, each with the
+ * backend's ephemeral), salted with the code's verifier. A recording holds neither
+ * secret; an active impostor must still pay scrypt per guess of the code; and only the
+ * holder of the device key can complete an exchange bound to it.
+ */
+export function activationSigningKey(o: { verifier: Buffer; ephemeralSecret: Buffer; deviceSecret: Buffer; activationId: string; deviceEphemeral: string; deviceKey: string; serverEphemeral: string }): Buffer {
+  const info = ['scanpay-activation-v2', o.activationId, o.deviceEphemeral, o.deviceKey, o.serverEphemeral].join('|');
+  return Buffer.from(hkdfSync('sha256', Buffer.concat([o.ephemeralSecret, o.deviceSecret]), o.verifier, info, 32));
+}
+
+/**
+ * The key after a rotation: HKDF over the X25519 secret of this exchange, salted with the
+ * current key. Only the device that made the ephemeral share can compute it; a copy of
+ * the current key and a recording of the answer are not enough.
+ */
+export function rotatedKey(o: { currentKey: Buffer; sharedSecret: Buffer; terminalId: string; keyVersion: number; deviceEphemeral: string; serverEphemeral: string }): Buffer {
+  const info = ['scanpay-rotate-v2', o.terminalId, String(o.keyVersion), o.deviceEphemeral, o.serverEphemeral].join('|');
+  return Buffer.from(hkdfSync('sha256', o.sharedSecret, o.currentKey, info, 32));
+}
 
 const wrapKeyOf = (key: Buffer) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'scanpay-key-wrap', 32));
 
 /**
- * A new terminal key travels wrapped (AES-256-GCM under a key derived from the key that
- * signs the exchange), so it is never in clear in a body that proxies or logs may keep.
+ * The terminal key issued at activation travels wrapped (AES-256-GCM under a key derived
+ * from the key that signs the exchange), so it is never in clear in a body that proxies
+ * or logs may keep.
  */
 export function wrapKey(newKey: Buffer, under: Buffer): string {
   const iv = randomBytes(12);
@@ -66,13 +141,27 @@ const minorUnits = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 export const paramsEnvelope = z.looseObject({ version: z.number().int().positive() });
 export type ParamsEnvelope = z.infer<typeof paramsEnvelope>;
 
+/** Step 1, unsigned: names the code by its locator and brings the device's two public keys. */
+export const activateHelloRequest = z.object({ codeId: z.string().regex(/^[A-Z0-9]{4}$/), ephemeralKey: x25519Key, deviceKey: x25519Key });
+export const activateHelloResponse = z.object({
+  result: z.literal('HELLO'),
+  /** Server-random: names this exchange in step 2's X-Scanpay-Terminal. */
+  activationId: z.string().regex(/^S-[0-9a-f]{32}$/),
+  serverEphemeral: x25519Key,
+  /** The code's salt and scrypt parameters (the backend keeps only the verifier). */
+  salt: z.string().max(64),
+  kdf: z.object({ N: z.number().int().min(ACTIVATION_KDF_MIN_N).max(2 ** 20), r: z.number().int().min(8).max(16), p: z.number().int().min(1).max(4) }),
+});
+export type ActivateHelloResponse = z.infer<typeof activateHelloResponse>;
+
+/** Step 2, signed with activationSigningKey. */
 export const activateRequest = z.object({ deviceName: z.string().max(64), agentVersion: z.string().max(32) });
 export const activateResponse = z.object({
   result: z.literal('ACTIVATED'),
   terminalId: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
   merchantId: z.string().max(32),
   merchantName: z.string().max(64),
-  /** The terminal key, wrapped under the activation key (wrapKey). */
+  /** The terminal key, wrapped (wrapKey) under the key that signed the exchange. */
   wrappedKey: z.string().max(256),
   params: paramsEnvelope,
 });
@@ -109,14 +198,13 @@ export const heartbeatResponse = z.object({
 });
 export type HeartbeatResponse = z.infer<typeof heartbeatResponse>;
 
-export const rotateKeyRequest = z.object({ reason: z.string().max(64) });
+/** Signed with the current key; `ephemeralKey` is the device's X25519 share for this rotation. */
+export const rotateKeyRequest = z.object({ reason: z.string().max(64), ephemeralKey: x25519Key });
 export const rotateKeyResponse = z.object({
   result: z.literal('ROTATED'),
-  /** Wrapped under the key that signed the request (the old one). */
-  wrappedKey: z.string().max(256),
+  /** The backend's X25519 share: the new key is rotatedKey(...) of the two. */
+  ephemeralKey: x25519Key,
   keyVersion: z.number().int().positive(),
-  /** Until then the backend still accepts the old key, so requests already signed with it land. */
-  oldKeyValidUntil: z.number().int(),
 });
 
 export const OUTCOMES = ['paid', 'declined', 'reversed'] as const;
@@ -176,6 +264,7 @@ export const settleResponse = z.discriminatedUnion('result', [
 export type SettleResponse = z.infer<typeof settleResponse>;
 
 export const DEVICE_REQUESTS = {
+  activateHello: activateHelloRequest,
   activate: activateRequest,
   params: paramsRequest,
   heartbeat: heartbeatRequest,
@@ -185,6 +274,7 @@ export const DEVICE_REQUESTS = {
 } as const;
 
 export const DEVICE_RESPONSES = {
+  activateHello: activateHelloResponse,
   activate: activateResponse,
   params: paramsResponse,
   heartbeat: heartbeatResponse,

@@ -1,6 +1,7 @@
 /**
  * The control API: a thin, unsigned HTTP layer over SimBackend for QA tools and the
- * desktop simulator. No authentication: bind the backend to loopback.
+ * desktop simulator. No authentication: bind the backend to loopback; requests from web
+ * pages (DNS rebinding, cross-site posts) are refused (local-guard.ts).
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
@@ -9,6 +10,7 @@ import { WALLETS } from '../../agent/payment-code.ts';
 import type { SimBackend } from './build-backend.ts';
 import { describeIssues, faultSpecSchema } from './faults.ts';
 import { behaviourSchema } from './wallet-model.ts';
+import { refuseForeign } from '../local-guard.ts';
 
 const issueBody = z.strictObject({ wallet: z.enum(WALLETS as [string, ...string[]]), behaviour: behaviourSchema.default({ kind: 'instant' }) });
 const behaviourBody = z.strictObject({ code: z.string().min(1).max(64), behaviour: behaviourSchema });
@@ -21,6 +23,7 @@ function parse<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
 
 export function controlRoutes(sim: SimBackend): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
+    app.addHook('onRequest', refuseForeign);
     app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
       if (isScanpayError(err)) return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
       // Fastify's own refusals (bad JSON, body too large) are the caller's mistake too.

@@ -8,33 +8,64 @@ import type { Clock } from '../../agent/clock.ts';
 import { ScanpayError } from '../../agent/errors.ts';
 import { DEFAULT_DEVICE_PARAMS } from '../../agent/params.ts';
 import {
-  activationId,
+  ACTIVATION_KDF,
+  activationSigningKey,
+  codeVerifier,
+  newX25519,
+  rotatedKey,
+  x25519,
   sameTotals,
   totalsOf,
   type Discrepancy,
+  type ActivateHelloResponse,
   type HeartbeatRequest,
+  type KdfParams,
   type ParamsEnvelope,
   type SettleRequest,
   type SettleResponse,
   type TxRecord,
+  type X25519Pair,
 } from '../../agent/protocol/device-messages.ts';
 import type { OrderView } from './wallet-model.ts';
 import type { LedgerEntry } from './ledger.ts';
 import type { TerminalRegistry } from './terminal-registry.ts';
 
 export const DEVICE_DEFAULTS = {
-  activationCodeTtlMs: 24 * 3600_000,
-  /** How long a rotated-out key is still accepted: covers requests already on their way. */
+  /** A code is handed to the technician on site: an hour is plenty, and limits a leaked one. */
+  activationCodeTtlMs: 3600_000,
+  /** Step 1 to step 2 of an activation. */
+  activationSessionTtlMs: 5 * 60_000,
+  /** Wrong-key attempts at step 2 before the code is burnt (online guessing). */
+  activationMaxFailures: 5,
+  /** How long a rotated-out key is still accepted after the new one is first used: covers requests already on their way. */
   keyGraceMs: 10 * 60_000,
 } as const;
 
 interface ActivationCode {
-  code: string;
+  codeId: string;
+  /** The backend keeps scrypt(code, salt), never the code. */
+  salt: Buffer;
+  verifier: Buffer;
+  kdf: KdfParams;
   merchantId: string;
   merchantName: string;
   expiresAt: number;
-  /** Set by the first activation; a repeat (its answer was lost) gets the same identity. */
-  issued?: { terminalId: string; key: Buffer };
+  /** A re-activation code brings back this revoked terminal. */
+  terminalId?: string;
+  failures: number;
+  /**
+   * Set by the first activation; a repeat from the same device (its answer was lost) gets
+   * the same identity. The code is consumed once the issued key is first used.
+   */
+  issued?: { terminalId: string; key: Buffer; deviceKey: string };
+}
+
+interface ActivationSession {
+  codeId: string;
+  server: X25519Pair;
+  deviceEphemeral: string;
+  deviceKey: string;
+  expiresAt: number;
 }
 
 type Outcome = 'paid' | 'declined' | 'reversed';
@@ -58,6 +89,9 @@ export interface TerminalStatus {
   merchantId: string | null;
   keyVersion: number;
   rotationRequested: boolean;
+  /** Two different devices asked for the same rotation with the current key: revoke and re-activate. */
+  compromiseSuspected: boolean;
+  revoked: boolean;
   lastHeartbeat: (HeartbeatRequest & { receivedAt: number }) | null;
   settledBatches: string[];
 }
@@ -66,9 +100,9 @@ export type SettlementChange = { kind: 'drop'; orderNo: string } | { kind: 'extr
 
 interface TerminalState {
   merchantId: string | null;
+  merchantName: string | null;
   rotationRequested: boolean;
-  /** A rotation answered but not yet used: a repeated request (answer lost) gets the same key. */
-  pendingKey?: { key: Buffer; version: number; oldKeyValidUntil: number };
+  compromiseSuspected: boolean;
   lastHeartbeat: (HeartbeatRequest & { receivedAt: number }) | null;
   uploads: Map<string, TxRecord>;
   settledOrders: Set<string>;
@@ -85,6 +119,7 @@ export class DeviceBackend {
   readonly #registry: TerminalRegistry;
   readonly #book: PaymentBook;
   readonly #codes = new Map<string, ActivationCode>();
+  readonly #sessions = new Map<string, ActivationSession>();
   readonly #terminals = new Map<string, TerminalState>();
   #params: ParamsEnvelope = { ...DEFAULT_DEVICE_PARAMS };
   #nextTerminal = 1_000_001;
@@ -97,31 +132,93 @@ export class DeviceBackend {
 
   // ---- activation ----------------------------------------------------------------
 
-  issueActivationCode(o: { merchantName?: string; ttlMs?: number } = {}): { code: string; merchantId: string; expiresAt: number } {
+  /** A new code for a new terminal, or (`terminalId`) to re-activate a revoked one. */
+  issueActivationCode(o: { merchantName?: string; ttlMs?: number; terminalId?: string } = {}): { code: string; codeId: string; merchantId: string; expiresAt: number } {
     const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
     const group = () => Array.from({ length: 4 }, () => alphabet[randomInt(alphabet.length)]).join('');
-    const code = `${group()}-${group()}-${group()}`;
-    const merchantId = `M${String(randomInt(1_000_000, 9_999_999))}`;
-    const entry = { code, merchantId, merchantName: o.merchantName ?? 'Simulated shop', expiresAt: this.#clock.now() + (o.ttlMs ?? DEVICE_DEFAULTS.activationCodeTtlMs) };
-    this.#codes.set(activationId(code), entry);
-    return { code, merchantId, expiresAt: entry.expiresAt };
+    let codeId = group();
+    while (this.#codes.has(codeId)) codeId = group();
+    const code = `${codeId}-${group()}-${group()}-${group()}`;
+    const reactivated = o.terminalId ? this.#state(o.terminalId) : undefined;
+    const merchantId = reactivated?.merchantId ?? `M${String(randomInt(1_000_000, 9_999_999))}`;
+    const salt = randomBytes(16);
+    const entry: ActivationCode = {
+      codeId,
+      salt,
+      verifier: codeVerifier(code, salt, ACTIVATION_KDF),
+      kdf: ACTIVATION_KDF,
+      merchantId,
+      merchantName: o.merchantName ?? reactivated?.merchantName ?? 'Simulated shop',
+      expiresAt: this.#clock.now() + (o.ttlMs ?? DEVICE_DEFAULTS.activationCodeTtlMs),
+      failures: 0,
+      ...(o.terminalId ? { terminalId: o.terminalId } : {}),
+    };
+    this.#codes.set(codeId, entry);
+    return { code, codeId, merchantId, expiresAt: entry.expiresAt };
   }
 
-  /** The code behind an activation id, if it is still valid. */
-  activationCode(id: string): string | undefined {
-    const c = this.#codes.get(id);
-    return c && c.expiresAt > this.#clock.now() ? c.code : undefined;
+  /** Step 1: a server-random activation id and an ephemeral share for this exchange. */
+  hello(req: { codeId: string; ephemeralKey: string; deviceKey: string }): ActivateHelloResponse {
+    const now = this.#clock.now();
+    for (const [id, s] of this.#sessions) if (s.expiresAt <= now) this.#sessions.delete(id);
+    const c = this.#validCode(req.codeId);
+    if (c.issued && c.issued.deviceKey !== req.deviceKey) throw new ScanpayError('PROTO_UNKNOWN_TERMINAL', { message: 'this activation code was already used by another device' });
+    const activationId = `S-${randomBytes(16).toString('hex')}`;
+    const server = newX25519();
+    this.#sessions.set(activationId, { codeId: c.codeId, server, deviceEphemeral: req.ephemeralKey, deviceKey: req.deviceKey, expiresAt: now + DEVICE_DEFAULTS.activationSessionTtlMs });
+    return { result: 'HELLO', activationId, serverEphemeral: server.publicKey, salt: c.salt.toString('base64'), kdf: c.kdf };
   }
 
-  activate(id: string): { terminalId: string; key: Buffer; merchantId: string; merchantName: string; params: ParamsEnvelope } {
-    const c = this.#codes.get(id);
-    if (!c) throw new ScanpayError('PROTO_UNKNOWN_TERMINAL', { message: 'unknown activation code' });
-    if (!c.issued) {
-      c.issued = { terminalId: `T${this.#nextTerminal++}`, key: randomBytes(32) };
-      this.#registry.add(c.issued.terminalId, c.issued.key);
-      this.#state(c.issued.terminalId).merchantId = c.merchantId;
+  /** Step 2: the key that must have signed the request of this exchange. */
+  activationKey(activationId: string): Buffer {
+    const s = this.#sessions.get(activationId);
+    if (!s || s.expiresAt <= this.#clock.now()) throw new ScanpayError('PROTO_UNKNOWN_TERMINAL', { message: 'unknown or expired activation: start again' });
+    const c = this.#validCode(s.codeId);
+    try {
+      return activationSigningKey({
+        verifier: c.verifier,
+        ephemeralSecret: x25519(s.server.privateKey, s.deviceEphemeral),
+        deviceSecret: x25519(s.server.privateKey, s.deviceKey),
+        activationId,
+        deviceEphemeral: s.deviceEphemeral,
+        deviceKey: s.deviceKey,
+        serverEphemeral: s.server.publicKey,
+      });
+    } catch (e) {
+      throw new ScanpayError('PROTO_BAD_REQUEST', { message: `activation: ${(e as Error).message}` });
     }
-    return { ...c.issued, merchantId: c.merchantId, merchantName: c.merchantName, params: this.#params };
+  }
+
+  /** Step 2 did not verify: a wrong code (or an impostor). Enough of them burn the code. */
+  activationFailed(activationId: string): void {
+    const s = this.#sessions.get(activationId);
+    this.#sessions.delete(activationId);
+    const c = s && this.#codes.get(s.codeId);
+    if (c && ++c.failures >= DEVICE_DEFAULTS.activationMaxFailures) this.#codes.delete(c.codeId);
+  }
+
+  activate(activationId: string): { terminalId: string; key: Buffer; merchantId: string; merchantName: string; params: ParamsEnvelope } {
+    const s = this.#sessions.get(activationId);
+    if (!s) throw new ScanpayError('PROTO_UNKNOWN_TERMINAL', { message: 'unknown or expired activation: start again' });
+    this.#sessions.delete(activationId);
+    const c = this.#validCode(s.codeId);
+    if (c.issued && c.issued.deviceKey !== s.deviceKey) throw new ScanpayError('PROTO_UNKNOWN_TERMINAL', { message: 'this activation code was already used by another device' });
+    if (!c.issued) {
+      c.issued = { terminalId: c.terminalId ?? `T${this.#nextTerminal++}`, key: randomBytes(32), deviceKey: s.deviceKey };
+      this.#registry.add(c.issued.terminalId, c.issued.key);
+      const t = this.#state(c.issued.terminalId);
+      t.merchantId = c.merchantId;
+      t.merchantName = c.merchantName;
+      t.rotationRequested = false;
+      t.compromiseSuspected = false;
+    }
+    return { terminalId: c.issued.terminalId, key: c.issued.key, merchantId: c.merchantId, merchantName: c.merchantName, params: this.#params };
+  }
+
+  #validCode(codeId: string): ActivationCode {
+    const c = this.#codes.get(codeId);
+    if (!c || c.expiresAt <= this.#clock.now()) throw new ScanpayError('PROTO_UNKNOWN_TERMINAL', { message: 'unknown, used or expired activation code' });
+    return c;
   }
 
   // ---- parameters, heartbeat, keys ---------------------------------------------------
@@ -139,31 +236,69 @@ export class DeviceBackend {
   heartbeat(terminalId: string, hb: HeartbeatRequest): { result: 'OK'; serverTime: number; paramsVersion: number; rotateKey: boolean } {
     const s = this.#state(terminalId);
     s.lastHeartbeat = { ...hb, receivedAt: this.#clock.now() };
-    // Still on the old key with a new one issued: the rotation's answer was lost, ask again.
-    return { result: 'OK', serverTime: this.#clock.now(), paramsVersion: this.#params.version, rotateKey: s.rotationRequested || s.pendingKey !== undefined };
+    // Still on the current key with a new one offered: the rotation's answer was lost, ask again.
+    return { result: 'OK', serverTime: this.#clock.now(), paramsVersion: this.#params.version, rotateKey: s.rotationRequested || this.#registry.pending(terminalId) !== undefined };
   }
 
   requestRotation(terminalId: string): void {
-    if (!this.#registry.has(terminalId)) throw new ScanpayError('SIM_CONTROL_INVALID', { message: `no terminal ${terminalId}` });
+    if (!this.#registry.has(terminalId) || this.#registry.revoked(terminalId)) throw new ScanpayError('SIM_CONTROL_INVALID', { message: `no active terminal ${terminalId}` });
     this.#state(terminalId).rotationRequested = true;
   }
 
-  /** The rotation a terminal asked for, signed with `usedKey`. */
-  rotate(terminalId: string, usedKey: Buffer): { key: Buffer; version: number; oldKeyValidUntil: number } {
+  /**
+   * A rotation the backend asked for, signed with the terminal's current key (never a
+   * rotated-out one still in its grace window). The new key comes from an X25519
+   * exchange with the device's share, so only that device can compute it. The same share
+   * again (the answer was lost) gets the same answer; another share while one is
+   * outstanding means two holders of the current key: refused, and flagged for the acquirer.
+   */
+  rotate(terminalId: string, usedKey: Buffer, deviceEphemeral: string): { serverEphemeral: string; version: number } {
     const s = this.#state(terminalId);
-    // Signed with the old key while a new one waits: the answer was lost, send it again.
-    if (s.pendingKey && !s.pendingKey.key.equals(usedKey)) return s.pendingKey;
-    const key = randomBytes(32);
-    const { version, oldKeyValidUntil } = this.#registry.rotate(terminalId, key, DEVICE_DEFAULTS.keyGraceMs);
-    s.pendingKey = { key, version, oldKeyValidUntil };
+    const refuse = (message: string) => new ScanpayError('PROTO_ROTATION_REFUSED', { message });
+    const current = this.#registry.current(terminalId);
+    if (!current?.equals(usedKey)) throw refuse('a new key is given only to a request signed with the current key');
+    const pending = this.#registry.pending(terminalId);
+    if (pending) {
+      if (pending.deviceEphemeral === deviceEphemeral) return { serverEphemeral: pending.serverEphemeral, version: pending.version };
+      s.compromiseSuspected = true;
+      throw refuse('another rotation of this key is under way with a different device share: the key may be copied; the acquirer should revoke and re-activate this terminal');
+    }
+    if (!s.rotationRequested) throw refuse('the backend did not ask this terminal to rotate its key');
+    const server = newX25519();
+    let shared: Buffer;
+    try {
+      shared = x25519(server.privateKey, deviceEphemeral);
+    } catch (e) {
+      throw new ScanpayError('PROTO_BAD_REQUEST', { message: `ephemeralKey: ${(e as Error).message}` });
+    }
+    const version = this.#registry.keyVersion(terminalId) + 1;
+    const key = rotatedKey({ currentKey: current, sharedSecret: shared, terminalId, keyVersion: version, deviceEphemeral, serverEphemeral: server.publicKey });
+    this.#registry.offer(terminalId, { key, deviceEphemeral, serverEphemeral: server.publicKey });
     s.rotationRequested = false;
-    return s.pendingKey;
+    return { serverEphemeral: server.publicKey, version };
   }
 
-  /** Told of every verified request: once the new key is used, the rotation is complete. */
+  /**
+   * Told of every verified request: the first use of an offered key completes its
+   * rotation; the first use of an activated key consumes the activation code.
+   */
   keyUsed(terminalId: string, key: Buffer): void {
-    const s = this.#terminals.get(terminalId);
-    if (s?.pendingKey?.key.equals(key)) delete s.pendingKey;
+    this.#registry.used(terminalId, key, DEVICE_DEFAULTS.keyGraceMs);
+    for (const [id, c] of this.#codes) if (c.issued?.terminalId === terminalId && c.issued.key.equals(key)) this.#codes.delete(id);
+  }
+
+  /**
+   * Suspected compromise: every key of the terminal stops working now (no grace), and a
+   * re-activation code for the same terminal id is issued for the acquirer to hand to the
+   * technician.
+   */
+  revoke(terminalId: string, o: { ttlMs?: number } = {}): { code: string; expiresAt: number } {
+    this.#registry.revoke(terminalId);
+    const s = this.#state(terminalId);
+    s.rotationRequested = false;
+    for (const [id, c] of this.#codes) if (c.issued?.terminalId === terminalId || c.terminalId === terminalId) this.#codes.delete(id);
+    const { code, expiresAt } = this.issueActivationCode({ terminalId, ...(o.ttlMs ? { ttlMs: o.ttlMs } : {}) });
+    return { code, expiresAt };
   }
 
   // ---- records and settlement ----------------------------------------------------
@@ -200,7 +335,7 @@ export class DeviceBackend {
   terminals(): TerminalStatus[] {
     return this.#registry.ids().map((id) => {
       const s = this.#state(id);
-      return { terminalId: id, merchantId: s.merchantId, keyVersion: this.#registry.keyVersion(id), rotationRequested: s.rotationRequested, lastHeartbeat: s.lastHeartbeat, settledBatches: [...s.batches.keys()] };
+      return { terminalId: id, merchantId: s.merchantId, keyVersion: this.#registry.keyVersion(id), rotationRequested: s.rotationRequested, compromiseSuspected: s.compromiseSuspected, revoked: this.#registry.revoked(id), lastHeartbeat: s.lastHeartbeat, settledBatches: [...s.batches.keys()] };
     });
   }
 
@@ -238,7 +373,7 @@ export class DeviceBackend {
   #state(terminalId: string): TerminalState {
     let s = this.#terminals.get(terminalId);
     if (!s) {
-      s = { merchantId: null, rotationRequested: false, lastHeartbeat: null, uploads: new Map(), settledOrders: new Set(), settledRefunds: new Set(), batches: new Map(), extras: [], dropped: new Set() };
+      s = { merchantId: null, merchantName: null, rotationRequested: false, compromiseSuspected: false, lastHeartbeat: null, uploads: new Map(), settledOrders: new Set(), settledRefunds: new Set(), batches: new Map(), extras: [], dropped: new Set() };
       this.#terminals.set(terminalId, s);
     }
     return s;

@@ -10,11 +10,12 @@ import type { Clock } from '../../agent/clock.ts';
 import { isScanpayError, ScanpayError } from '../../agent/errors.ts';
 import type { Logger } from '../../agent/log.ts';
 import { WALLETS } from '../../agent/payment-code.ts';
-import { activationKey, DEVICE_PATHS, DEVICE_REQUESTS, wrapKey, type DeviceOperation } from '../../agent/protocol/device-messages.ts';
+import { DEVICE_PATHS, DEVICE_REQUESTS, wrapKey, type DeviceOperation } from '../../agent/protocol/device-messages.ts';
 import { HEADER, signResponse, verifyRequest, type NonceCache } from '../../agent/protocol/signing.ts';
 import type { DeviceBackend } from './device-backend.ts';
 import { describeIssues } from './faults.ts';
 import type { TerminalRegistry } from './terminal-registry.ts';
+import { refuseForeign } from '../local-guard.ts';
 
 export interface DeviceRouteDeps {
   device: DeviceBackend;
@@ -25,6 +26,7 @@ export interface DeviceRouteDeps {
 }
 
 const codeBody = z.strictObject({ merchantName: z.string().min(1).max(64).optional(), ttlMs: z.number().int().positive().optional() });
+const revokeBody = z.strictObject({ ttlMs: z.number().int().positive().optional() });
 const changeBody = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('drop'), orderNo: z.string().min(1).max(32) }),
   z.strictObject({ kind: z.literal('extra'), orderNo: z.string().min(1).max(32), wallet: z.enum(WALLETS as unknown as [string, ...string[]]), amount: z.number().int().positive() }),
@@ -40,6 +42,28 @@ export function deviceRoutes(d: DeviceRouteDeps): FastifyPluginAsync {
   const refuse = (reply: FastifyReply, e: ScanpayError) =>
     reply.code(e.status).type('application/json; charset=utf-8').send(JSON.stringify({ error: { code: e.code, message: e.message }, serverTime: d.clock.now() }));
 
+  /**
+   * Step 1 of an activation is the one unsigned exchange: there is no key yet. It only
+   * names the code and trades X25519 shares; nothing in it helps guess the code.
+   */
+  async function hello(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    try {
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw new ScanpayError('PROTO_BAD_REQUEST', { message: 'the body is not JSON' });
+      }
+      const answer = d.device.hello(parse(DEVICE_REQUESTS.activateHello, body, 'PROTO_BAD_REQUEST'));
+      reply.code(200).type('application/json; charset=utf-8').send(JSON.stringify(answer));
+    } catch (e) {
+      if (!isScanpayError(e)) throw e;
+      d.logger.warn({ op: 'activateHello', refusal: e.code }, 'device request refused');
+      return refuse(reply, e);
+    }
+  }
+
   /** Verifies, runs `answer`, and signs what it returns with the key that verified the request. */
   async function handle(op: DeviceOperation, req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -52,10 +76,13 @@ export function deviceRoutes(d: DeviceRouteDeps): FastifyPluginAsync {
     try {
       if (!terminalId) throw new ScanpayError('PROTO_SIGNATURE_MISSING', { message: 'the message carries no terminal id' });
       if (op === 'activate') {
-        const code = d.device.activationCode(terminalId);
-        if (!code) throw new ScanpayError('PROTO_UNKNOWN_TERMINAL', { message: 'unknown or expired activation code' });
-        key = activationKey(code);
-        nonce = verifyRequest(parts, req.headers, key, opts);
+        key = d.device.activationKey(terminalId);
+        try {
+          nonce = verifyRequest(parts, req.headers, key, opts);
+        } catch (e) {
+          if (isScanpayError(e, 'PROTO_SIGNATURE_INVALID')) d.device.activationFailed(terminalId);
+          throw e;
+        }
       } else {
         ({ key, nonce } = d.registry.verify(parts, req.headers, opts));
         d.device.keyUsed(terminalId, key);
@@ -77,7 +104,15 @@ export function deviceRoutes(d: DeviceRouteDeps): FastifyPluginAsync {
       const err = isScanpayError(e) ? e : new ScanpayError('PROTO_BAD_REQUEST', { message: 'the body is not JSON' });
       return send(err.status, { error: { code: err.code, message: err.message } });
     }
-    send(200, answer(op, terminalId, key, input));
+    let out: unknown;
+    try {
+      out = answer(op, terminalId, key, input);
+    } catch (e) {
+      if (!isScanpayError(e)) throw e;
+      d.logger.warn({ op, terminalId, refusal: e.code }, 'device request refused');
+      return send(e.status, { error: { code: e.code, message: e.message } });
+    }
+    send(200, out);
     d.logger.info({ op, terminalId }, 'device request processed');
   }
 
@@ -93,9 +128,11 @@ export function deviceRoutes(d: DeviceRouteDeps): FastifyPluginAsync {
       }
       case 'heartbeat':
         return d.device.heartbeat(terminalId, input as z.output<typeof DEVICE_REQUESTS.heartbeat>);
+      case 'activateHello':
+        throw new ScanpayError('PROTO_BAD_REQUEST', { message: 'activate/hello is not signed' });
       case 'rotateKey': {
-        const r = d.device.rotate(terminalId, key);
-        return { result: 'ROTATED', wrappedKey: wrapKey(r.key, key), keyVersion: r.version, oldKeyValidUntil: r.oldKeyValidUntil };
+        const r = d.device.rotate(terminalId, key, (input as z.output<typeof DEVICE_REQUESTS.rotateKey>).ephemeralKey);
+        return { result: 'ROTATED', ephemeralKey: r.serverEphemeral, keyVersion: r.version };
       }
       case 'upload':
         return { result: 'OK', accepted: d.device.upload(terminalId, (input as z.output<typeof DEVICE_REQUESTS.upload>).records) };
@@ -109,11 +146,12 @@ export function deviceRoutes(d: DeviceRouteDeps): FastifyPluginAsync {
       // The signature covers the exact bytes: JSON is parsed after verification.
       v1.removeAllContentTypeParsers();
       v1.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-      for (const op of Object.keys(DEVICE_PATHS) as DeviceOperation[]) v1.post(DEVICE_PATHS[op], (req, reply) => handle(op, req, reply));
+      for (const op of Object.keys(DEVICE_PATHS) as DeviceOperation[]) v1.post(DEVICE_PATHS[op], (req, reply) => (op === 'activateHello' ? hello(req, reply) : handle(op, req, reply)));
     });
 
     await app.register(
       async (control) => {
+        control.addHook('onRequest', refuseForeign);
         control.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
           if (isScanpayError(err)) return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
           const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
@@ -127,6 +165,8 @@ export function deviceRoutes(d: DeviceRouteDeps): FastifyPluginAsync {
           d.device.requestRotation(req.params.id);
           return { ok: true };
         });
+        // Suspected compromise: every key stops now, and a re-activation code comes back.
+        control.post<{ Params: { id: string } }>('/terminals/:id/revoke', async (req, reply) => reply.code(201).send(d.device.revoke(req.params.id, parse(revokeBody, req.body, 'SIM_CONTROL_INVALID'))));
         control.post<{ Params: { id: string } }>('/terminals/:id/settlement-change', async (req) => {
           d.device.changeSettlement(req.params.id, parse(changeBody, req.body, 'SIM_CONTROL_INVALID'));
           return { ok: true };

@@ -1,6 +1,9 @@
 /**
- * The simulated backend's terminals: their keys (two at once during a key rotation's
- * grace window) and the orders each one sent, which settlement counts per terminal.
+ * The simulated backend's terminals: their keys and the orders each one sent, which
+ * settlement counts per terminal. A terminal has one current key; during a rotation also
+ * the key it was offered (pending until first used); after it, the keys rotated out,
+ * accepted for a grace window so requests already on their way land. Revoking drops every
+ * key at once, with no grace: only a new activation brings the terminal back.
  */
 import type { Clock } from '../../agent/clock.ts';
 import { isScanpayError, ScanpayError } from '../../agent/errors.ts';
@@ -15,8 +18,21 @@ interface KeyEntry {
   validUntil?: number;
 }
 
+export interface PendingKey {
+  key: Buffer;
+  version: number;
+  /** The device's and the backend's X25519 shares of the exchange that made it. */
+  deviceEphemeral: string;
+  serverEphemeral: string;
+}
+
 interface TerminalEntry {
+  /** Newest first: [0] is the current key. Empty once revoked. */
   keys: KeyEntry[];
+  pending?: PendingKey;
+  revoked: boolean;
+  /** The last key version before a revocation: a re-activated terminal counts on from it. */
+  lastVersion?: number;
   orders: Set<string>;
 }
 
@@ -29,33 +45,70 @@ export class TerminalRegistry {
     for (const t of initial) this.add(t.terminalId, t.key);
   }
 
+  /** A new terminal, or a revoked one re-activated: its orders are kept, its old keys are not. */
   add(terminalId: string, key: Buffer): void {
-    this.#terminals.set(terminalId, { keys: [{ key, version: 1 }], orders: new Set() });
+    const before = this.#terminals.get(terminalId);
+    const version = (before?.keys[0]?.version ?? before?.lastVersion ?? 0) + 1;
+    this.#terminals.set(terminalId, { keys: [{ key, version }], revoked: false, orders: before?.orders ?? new Set<string>() });
   }
 
   has(terminalId: string): boolean {
     return this.#terminals.has(terminalId);
   }
 
-  /** Keys accepted now, newest first. */
+  /** Keys accepted now: the pending one, the current one, then those in their grace window. */
   keys(terminalId: string): Buffer[] {
+    const t = this.#terminals.get(terminalId);
+    if (!t) return [];
     const now = this.#clock.now();
-    return (this.#terminals.get(terminalId)?.keys ?? []).filter((k) => k.validUntil === undefined || k.validUntil > now).map((k) => k.key);
+    const confirmed = t.keys.filter((k) => k.validUntil === undefined || k.validUntil > now).map((k) => k.key);
+    return t.pending ? [t.pending.key, ...confirmed] : confirmed;
+  }
+
+  /** The key the terminal is known to hold now: the only one that may ask for a new key. */
+  current(terminalId: string): Buffer | undefined {
+    return this.#terminals.get(terminalId)?.keys[0]?.key;
   }
 
   keyVersion(terminalId: string): number {
     return this.#terminals.get(terminalId)?.keys[0]?.version ?? 0;
   }
 
-  /** Makes `newKey` current; the keys before it stay valid for `graceMs`. */
-  rotate(terminalId: string, newKey: Buffer, graceMs: number): { version: number; oldKeyValidUntil: number } {
+  revoked(terminalId: string): boolean {
+    return this.#terminals.get(terminalId)?.revoked ?? false;
+  }
+
+  pending(terminalId: string): PendingKey | undefined {
+    return this.#terminals.get(terminalId)?.pending;
+  }
+
+  /** Offers a new key; the current one stays current until the new one is first used. */
+  offer(terminalId: string, pending: Omit<PendingKey, 'version'>): PendingKey {
     const t = this.#terminals.get(terminalId);
-    if (!t) throw new ScanpayError('PROTO_UNKNOWN_TERMINAL', { detail: { terminalId } });
+    if (!t || t.revoked) throw new ScanpayError('PROTO_UNKNOWN_TERMINAL', { detail: { terminalId } });
+    t.pending = { ...pending, version: (t.keys[0]?.version ?? 0) + 1 };
+    return t.pending;
+  }
+
+  /** Told of every verified request: the first use of the offered key makes it current, and the keys before it enter their grace window. */
+  used(terminalId: string, key: Buffer, graceMs: number): boolean {
+    const t = this.#terminals.get(terminalId);
+    if (!t?.pending?.key.equals(key)) return false;
     const until = this.#clock.now() + graceMs;
     for (const k of t.keys) k.validUntil = Math.min(k.validUntil ?? until, until);
-    const version = (t.keys[0]?.version ?? 0) + 1;
-    t.keys.unshift({ key: newKey, version });
-    return { version, oldKeyValidUntil: until };
+    t.keys.unshift({ key, version: t.pending.version });
+    delete t.pending;
+    return true;
+  }
+
+  /** Suspected compromise: no key is accepted any more, not even within a grace window. */
+  revoke(terminalId: string): void {
+    const t = this.#terminals.get(terminalId);
+    if (!t) throw new ScanpayError('SIM_CONTROL_INVALID', { message: `no terminal ${terminalId}` });
+    t.lastVersion = Math.max(t.keys[0]?.version ?? 0, t.pending?.version ?? 0);
+    t.keys = [];
+    delete t.pending;
+    t.revoked = true;
   }
 
   /**
@@ -64,7 +117,10 @@ export class TerminalRegistry {
    */
   verify(p: RequestParts, headers: HeaderBag, o: VerifyOptions): { key: Buffer; nonce: string } {
     const keys = this.keys(p.terminalId);
-    if (keys.length === 0) throw new ScanpayError('PROTO_UNKNOWN_TERMINAL', { detail: { terminalId: p.terminalId } });
+    if (keys.length === 0) {
+      const message = this.revoked(p.terminalId) ? 'this terminal was revoked: re-activate it with a new activation code' : undefined;
+      throw new ScanpayError('PROTO_UNKNOWN_TERMINAL', { ...(message ? { message } : {}), detail: { terminalId: p.terminalId } });
+    }
     for (const [i, key] of keys.entries()) {
       try {
         return { key, nonce: verifyRequest(p, headers, key, o) };

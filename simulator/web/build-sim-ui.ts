@@ -12,6 +12,7 @@ import type { Logger } from '../../agent/log.ts';
 import { faultSpecSchema, describeIssues } from '../backend/faults.ts';
 import { behaviourSchema } from '../backend/wallet-model.ts';
 import type { SimSession } from '../sim-session.ts';
+import { refuseForeign } from '../local-guard.ts';
 
 export interface SimUiDeps {
   session: SimSession;
@@ -42,6 +43,8 @@ function parse<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
 export function buildSimUi(deps: SimUiDeps): FastifyInstance {
   const { session } = deps;
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: IMAGE_LIMIT, forceCloseConnections: true });
+  // The page and its actions answer this machine's own page only (DNS rebinding, cross-site posts).
+  app.addHook('onRequest', refuseForeign);
   app.addContentTypeParser(['image/png', 'image/jpeg', 'application/octet-stream'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
     if (isScanpayError(err)) return reply.code(err.status).send({ error: { code: err.code, message: err.message } });

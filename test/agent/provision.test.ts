@@ -1,4 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,7 +10,6 @@ import { Journal } from '../../agent/journal/journal.ts';
 import { provision } from '../../agent/provision.ts';
 import { readTerminalRecord } from '../../agent/terminal-store.ts';
 import { startBackend, type RunningBackend } from '../../simulator/backend/start-backend.ts';
-import { startFaultProxy } from '../../simulator/proxy/fault-proxy.ts';
 
 let backend: RunningBackend;
 let home: string;
@@ -57,16 +58,16 @@ describe('provisioning against the simulated backend', () => {
   });
 
   it('backend down half way: the answer to activate is lost, a second run gets the same identity', async () => {
-    const proxy = await startFaultProxy({ target: backend.url });
+    // Step 1 passes; the answer to step 2 is cut after the backend processed it.
+    const proxy = await cuttingProxy(backend.url, (path) => path === '/v1/activate');
     try {
       const { code } = backend.sim.device.issueActivationCode();
-      await proxy.set({ cutRate: 1 });
       await expect(provision({ home, backendUrl: proxy.url, activationCode: code, clock })).rejects.toMatchObject({ code: 'BACKEND_UNKNOWN' });
       expect(existsSync(join(home, 'terminal.json'))).toBe(false);
       // The backend did activate: one terminal issued, its answer never arrived.
       const issued = backend.sim.device.terminals().filter((t) => t.terminalId !== 'T0000001');
       expect(issued).toHaveLength(1);
-      await proxy.set({});
+      proxy.cut = () => false;
       const r = await provision({ home, backendUrl: proxy.url, activationCode: code, clock });
       expect(r.terminalId).toBe(issued[0]!.terminalId);
     } finally {
@@ -98,3 +99,27 @@ describe('provisioning against the simulated backend', () => {
     after.close();
   });
 });
+
+/** Passes requests on and, for the paths `cut` names, drops the connection once the backend has answered. */
+async function cuttingProxy(target: string, cut: (path: string) => boolean): Promise<{ url: string; cut: (path: string) => boolean; close(): Promise<void> }> {
+  const proxy = {
+    url: '',
+    cut,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+  const server = createServer((req, res) => {
+    const up = httpRequest(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+      if (proxy.cut(req.url ?? '')) {
+        answer.resume();
+        answer.on('end', () => res.socket?.destroy());
+        return;
+      }
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return proxy;
+}

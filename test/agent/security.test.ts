@@ -4,7 +4,7 @@
  * metrics or errors, and a journal that cannot be written refusing payments before any
  * request leaves the device.
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fastify from 'fastify';
@@ -102,6 +102,21 @@ describe('POS API exposure', () => {
       expect(ok.status).toBe(200);
     });
 
+    it('a description with a lone surrogate is refused before anything is charged; a repeat stays idempotent', async () => {
+      const code = backend.sim.issueCode('wechat', { kind: 'instant' });
+      const auth = { authorization: `Bearer ${agent.token}`, 'content-type': 'application/json' };
+      // Raw JSON: JSON.stringify would keep the escape, fetch would not.
+      const body = `{"id":"SUR1","amount":100,"paymentCode":"${code}","description":"caf\\ud800"}`;
+      const first = await fetch(`${agent.apiUrl}/v1/payments`, { method: 'POST', headers: auth, body });
+      expect(first.status).toBe(400);
+      expect(await first.json()).toMatchObject({ error: { code: 'API_BAD_REQUEST', detail: { field: 'description' } } });
+      expect(backend.sim.calls()).toHaveLength(0);
+      // A well-formed pair (an emoji) is fine, and a repeat of it is the same payment.
+      const ok = `{"id":"SUR2","amount":100,"paymentCode":"${code}","description":"caf\\ud83d\\ude00"}`;
+      expect((await fetch(`${agent.apiUrl}/v1/payments`, { method: 'POST', headers: auth, body: ok })).status).toBe(201);
+      expect((await fetch(`${agent.apiUrl}/v1/payments`, { method: 'POST', headers: auth, body: ok })).status).toBe(200);
+    });
+
     it('no payment code, token or key appears in metrics or API errors', async () => {
       const code = backend.sim.issueCode('wechat', { kind: 'instant' });
       const auth = { authorization: `Bearer ${agent.token}`, 'content-type': 'application/json' };
@@ -118,6 +133,16 @@ describe('POS API exposure', () => {
         expect(text).not.toContain(DEMO_TERMINAL.key.toString());
       }
     });
+  });
+});
+
+describe('the systemd unit', () => {
+  it('keeps core dumps off (they would hold the key, the token and codes) and files owner-only', () => {
+    const unit = readFileSync(new URL('../../docs/deploy/scanpay.service', import.meta.url), 'utf8');
+    const set = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(unit)?.[1];
+    expect(set('LimitCORE')).toBe('0');
+    expect(set('UMask')).toBe('0077');
+    expect(set('StateDirectoryMode')).toBe('0700');
   });
 });
 
