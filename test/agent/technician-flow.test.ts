@@ -124,6 +124,26 @@ describe("the technician's first day", { timeout: 180_000 }, () => {
     expect(config().lanes).toEqual([{ id: '1', scanners: ['virtual:lane-1'] }]);
   });
 
+  it('in a terminal, provision on a provisioned device asks only for the scanner, never for a code again', async () => {
+    // util-linux `script` gives the command a pty, so it runs interactively as on site.
+    const child = spawn('script', ['-qfec', `${process.execPath} ${BIN} provision`, '/dev/null'], { env: { ...process.env, SCANPAY_HOME: home, SCANPAY_LOG_LEVEL: 'warn' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    children.add(child);
+    let text = '';
+    const seen = (p: RegExp) => new Promise<void>((resolve) => {
+      const check = () => (p.test(text) ? resolve() : setTimeout(check, 50));
+      check();
+    });
+    child.stdout!.on('data', (d) => (text += String(d)));
+    await seen(/scanner: |SOURCE spec/);
+    child.stdin!.write('virtual:lane-2\r');
+    expect(await exited(child), text).toBe(0);
+    expect(text).not.toMatch(/activation code \(/);
+    expect(text).toContain('no activation code needed');
+    expect(config().lanes).toEqual([{ id: '1', scanners: ['virtual:lane-2'] }]);
+    const back = await scanpay(['scanners', 'set', '1', 'virtual:lane-1']);
+    expect(back.out).toContain('(was: virtual:lane-2)');
+  });
+
   it('a refund answered with HTTP 503 shows its first cause in the queue, and `queue retry` runs it now', async () => {
     const agent = start(['run']);
     await agent.until(/press Ctrl-C to stop/);
