@@ -3,6 +3,7 @@
  * as one JSON object on stdout (a till parsing stdout must never meet plain text), and a
  * reader that closes the pipe early (`scanpay list | head -2`) ends the command quietly.
  */
+import type { Command } from 'commander';
 import { ScanpayError } from '../errors.ts';
 import { failure } from './pos-client.ts';
 
@@ -12,6 +13,20 @@ export function reportFailure(e: unknown, o: { json: boolean; out: (line: string
   if (!o.json) return failure(error, o.err);
   o.out(JSON.stringify({ error: error.toJSON() }, null, 2));
   return failure(error, () => {});
+}
+
+/**
+ * With `--json` on the command line, a usage error (a missing argument, an unknown option)
+ * is JSON on stdout too, code API_BAD_REQUEST; commander's exit status (1) is kept.
+ */
+export function jsonUsageErrors(command: Command, argv: string[] = process.argv): Command {
+  if (!argv.includes('--json')) return command;
+  return command.showHelpAfterError(false).configureOutput({
+    outputError: (text) => {
+      const message = text.replace(/^error: /, '').trim();
+      process.stdout.write(`${JSON.stringify({ error: new ScanpayError('API_BAD_REQUEST', { message }).toJSON() }, null, 2)}\n`);
+    },
+  });
 }
 
 let guarded = false;

@@ -15,7 +15,7 @@ import { ScanpayError, isScanpayError } from '../errors.ts';
 import { ensureHome } from '../home.ts';
 import type { PosPayment } from '../pos-payment.ts';
 import { DEFAULT_TIMEOUTS } from '../backend/http-acquirer.ts';
-import { reportFailure } from './cli-output.ts';
+import { jsonUsageErrors, reportFailure } from './cli-output.ts';
 import { EXIT, PosClient } from './pos-client.ts';
 
 export interface PayOptions {
@@ -189,8 +189,7 @@ function interruptsOf(stdin: NodeJS.ReadStream): PayIo['onInterrupt'] {
 }
 
 export function registerPay(program: Command): void {
-  program
-    .command('pay')
+  jsonUsageErrors(program.command('pay'))
     .description('take a payment through the running agent; exit 0 paid, 2 declined, 3 not charged, 4 agent unreachable, 1 other')
     .argument('<amount>', 'amount in major units, e.g. 12.34')
     .option('--order <id>', 'the POS order id (idempotent: the same id never charges twice); generated when absent')

@@ -9,7 +9,7 @@ import { ensureHome } from '../home.ts';
 import type { PosPayment } from '../pos-payment.ts';
 import { ScanpayError, isScanpayError } from '../errors.ts';
 import { ensureToken } from '../token.ts';
-import { exitQuietlyOnClosedPipe, reportFailure } from './cli-output.ts';
+import { exitQuietlyOnClosedPipe, jsonUsageErrors, reportFailure } from './cli-output.ts';
 import { EXIT, PosClient } from './pos-client.ts';
 
 const out = (l: string): void => void process.stdout.write(`${l}\n`);
@@ -47,8 +47,7 @@ async function cancelOrHint(c: PosClient, id: string): Promise<PosPayment> {
 
 /** A command that takes a payment id, makes one call and prints the payment. */
 function onePayment(program: Command, name: string, description: string, call: (c: PosClient, id: string) => Promise<PosPayment>): void {
-  program
-    .command(name)
+  jsonUsageErrors(program.command(name))
     .description(description)
     .argument('<id>')
     .option('--json', 'print as JSON (an error too)')
@@ -62,8 +61,7 @@ function onePayment(program: Command, name: string, description: string, call: (
 
 export function registerPayments(program: Command): void {
   onePayment(program, 'show', 'show one payment (by POS order id or acquirer order number)', (c, id) => c.get(id));
-  program
-    .command('list')
+  jsonUsageErrors(program.command('list'))
     .description("list today's payments, newest first")
     .option('--json', 'print as JSON')
     .action((o: { json?: boolean }) => withAgent(o.json, async (c) => {
@@ -75,8 +73,7 @@ export function registerPayments(program: Command): void {
 
   onePayment(program, 'cancel', 'cancel a payment: one that may have charged the customer is reversed (a paid one is refunded instead: scanpay refund ID)', cancelOrHint);
 
-  program
-    .command('refund')
+  jsonUsageErrors(program.command('refund'))
     .description('refund a paid payment, in full or AMOUNT of it')
     .argument('<id>')
     .argument('[amount]', 'amount in major units, e.g. 5.00 (default: all that is left)')

@@ -94,6 +94,10 @@ describe('the cashier at the command line', () => {
     expect(bad.status).toBe(1);
     expect(JSON.parse(bad.stdout).error).toMatchObject({ code: 'API_BAD_REQUEST', message: expect.stringContaining('from 0 to 3600') });
 
+    const usage = await cli(['pay', '--json']);
+    expect(usage.status).toBe(1);
+    expect(JSON.parse(usage.stdout).error).toMatchObject({ code: 'API_BAD_REQUEST', message: "missing required argument 'amount'" });
+
     const amount = await cli(['pay', '12.345', '--json']);
     expect(JSON.parse(amount.stdout).error.code).toBe('PAY_AMOUNT_INVALID');
 
