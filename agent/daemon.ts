@@ -55,6 +55,10 @@ export interface RunningAgent {
   lanes: string[];
   /** Read-only views for the desktop simulator (simulator/sim-session.ts): what the journal holds, and the POS event stream. */
   inspect: { journal: Pick<Journal, 'outbox' | 'events' | 'getPayment'>; onEvent: PosService['onEvent'] };
+  /** Lanes with no scanner at all: only a POS that sends the code (`pay --code`) can take payments there. */
+  lanesWithoutScanner: string[];
+  /** Sends the outbox's due items now (a technician's `scanpay queue retry`). */
+  kickOutbox(): void;
   stop(): Promise<void>;
 }
 
@@ -229,6 +233,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       simulatorUrl: simulator?.url ?? null,
       lanes: config.lanes.map((l) => l.id),
       inspect: { journal, onEvent: (listener) => service.onEvent(listener) },
+      lanesWithoutScanner: laneScanners(config, demo).filter((l) => l.specs.length === 0).map((l) => l.lane),
+      kickOutbox: () => engine.kickOutbox(),
       stop: () => (stopping ??= stopAll().then(() => log.info('agent stopped'))),
     };
   } catch (e) {

@@ -48,7 +48,12 @@ export interface DoctorDeps {
   loadNative(name: NativeModule): void;
   /** Turns a native-module load failure into the exact install instruction. */
   nativeFix(name: NativeModule, e: unknown): string;
+  /** System programs and libraries the drivers call that are missing here (what `scanpay scanners` reports), each with the install instruction. */
+  missingSystemPieces(): Promise<Array<{ piece: SystemPiece; fix: string }>>;
 }
+
+/** udevadm: serial listing, hence `serial:usb=VID:PID` specs; libusb: every `hid:` scanner. */
+export type SystemPiece = 'udevadm' | 'libusb';
 
 const DISK_FAIL_BYTES = 100 * 2 ** 20;
 const DISK_WARN_BYTES = 1024 * 2 ** 20;
@@ -71,6 +76,8 @@ interface Context {
   journalPath: string;
   /** Specs of every configured scanner. */
   sources: string[];
+  /** Ids of configured lanes that have no scanner at all. */
+  bareLanes: string[];
 }
 
 function checkConfig(home: string): { check: Check; config: AgentConfig | undefined } {
@@ -203,7 +210,14 @@ async function backendChecks(c: Context): Promise<Check[]> {
 const OPEN_TIMEOUT_MS = 3_000;
 
 async function checkScanners(c: Context): Promise<Check> {
-  if (c.sources.length === 0) return warn('scanner present', 'no scanner configured', 'scanpay scanners, then scanpay provision --scanner SOURCE');
+  const bare = c.bareLanes.map((l) => `lane ${l} has no scanner (nothing can be scanned there; only a POS sending the code can pay)`).join('; ');
+  const setFix = `scanpay scanners lists SOURCE specs, then scanpay scanners set ${c.bareLanes[0] ?? '1'} SOURCE`;
+  if (c.sources.length === 0) return warn('scanner present', bare || 'no scanner configured', setFix);
+  const withBare = (check: Check): Check => (bare && check.status === 'pass' ? warn(check.name, `${check.detail}; ${bare}`, setFix) : bare ? { ...check, detail: `${check.detail}; ${bare}` } : check);
+  return withBare(await checkConfiguredScanners(c));
+}
+
+async function checkConfiguredScanners(c: Context): Promise<Check> {
   const running = await c.deps.agentScanners();
   if (running) {
     // The agent holds the devices (serial ports are locked): ask it instead of opening them.
@@ -279,21 +293,35 @@ function nodeProblem(node: string): string | undefined {
   }
 }
 
-function checkNative(c: Context): Check {
+/**
+ * The native modules and the system pieces the drivers call, judged as `scanpay scanners`
+ * meets them: missing and needed by a configured scanner is a failure; missing and not
+ * needed is a warning (listing devices still fails without it), never a pass.
+ */
+async function checkNative(c: Context): Promise<Check> {
   const schemes = new Set(c.sources.map((s) => s.slice(0, s.indexOf(':'))));
-  const needed: Record<NativeModule, boolean> = { 'better-sqlite3': true, serialport: schemes.has('serial'), 'node-hid': schemes.has('hid') };
+  const needed: Record<NativeModule | SystemPiece, boolean> = {
+    'better-sqlite3': true,
+    serialport: schemes.has('serial'),
+    'node-hid': schemes.has('hid'),
+    udevadm: c.sources.some((s) => s.startsWith('serial:usb=')),
+    libusb: schemes.has('hid'),
+  };
   const failures: string[] = [];
   const warnings: string[] = [];
-  for (const name of Object.keys(needed) as NativeModule[]) {
+  const missing = (name: NativeModule | SystemPiece, fix: string) => (needed[name] ? failures : warnings).push(`${name}: ${fix}`);
+  for (const name of ['better-sqlite3', 'serialport', 'node-hid'] as NativeModule[]) {
     try {
       c.deps.loadNative(name);
     } catch (e) {
-      (needed[name] ? failures : warnings).push(`${name}: ${c.deps.nativeFix(name, e)}`);
+      missing(name, c.deps.nativeFix(name, e));
     }
   }
-  if (failures.length) return fail('native modules', `cannot load ${failures.map((f) => f.split(':')[0]).join(', ')}`, failures.concat(warnings).join('; '));
-  if (warnings.length) return warn('native modules', `cannot load ${warnings.map((f) => f.split(':')[0]).join(', ')} (no configured scanner needs it)`, warnings.join('; '));
-  return pass('native modules', 'better-sqlite3, serialport and node-hid load');
+  for (const { piece, fix } of await c.deps.missingSystemPieces()) missing(piece, fix);
+  const names = (l: string[]) => l.map((f) => f.split(':')[0]).join(', ');
+  if (failures.length) return fail('native modules', `missing ${names(failures)}, needed by the configured scanners${warnings.length ? `; also missing ${names(warnings)}` : ''}`, failures.concat(warnings).join('; '));
+  if (warnings.length) return warn('native modules', `missing ${names(warnings)}: no configured scanner needs it, but \`scanpay scanners\` cannot list devices without it`, warnings.join('; '));
+  return pass('native modules', 'better-sqlite3, serialport and node-hid load; udevadm and libusb present');
 }
 
 function withJournal<T>(c: Context, read: (j: Journal) => T): T | undefined {
@@ -321,6 +349,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Check[]> {
     record: readTerminalRecord(deps.home),
     journalPath: join(deps.home, 'journal.db'),
     sources: config?.lanes.flatMap((l) => l.scanners) ?? [],
+    bareLanes: config?.lanes.filter((l) => l.scanners.length === 0).map((l) => l.id) ?? [],
   };
   const guard = (name: string, f: () => Check): Check => {
     try {
@@ -340,6 +369,6 @@ export async function runDoctor(deps: DoctorDeps): Promise<Check[]> {
     guard('queue', () => checkQueue(c)),
     guard('dead letters', () => checkDeadLetters(c)),
     guard('device permissions', () => checkPermissions(c)),
-    guard('native modules', () => checkNative(c)),
+    await checkNative(c).catch((e: unknown) => fail('native modules', `check failed: ${messageOf(e)}`, 'see the message; `scanpay logs --export FILE` for support')),
   ];
 }

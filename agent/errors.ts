@@ -90,6 +90,10 @@ export const ERRORS = {
   SCAN_DEVICE_IO: { message: 'reading from or writing to the scanner failed', retryable: true, status: 503 },
   SCAN_NATIVE_LIBRARY_MISSING: { message: 'a system library the scanner driver needs is not installed', retryable: false, status: 500 },
   SCAN_IMAGE_UNREADABLE: { message: 'the image is not a readable PNG, JPEG or raw frame', retryable: false, status: 422 },
+
+  // Start-up and exports
+  API_PORT_IN_USE: { message: 'the POS API port is taken by another process: stop it, or start with --port N', retryable: true, status: 503 },
+  JOURNAL_EXPORT_UNWRITABLE: { message: 'the export file could not be written where asked', retryable: false, status: 500 },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

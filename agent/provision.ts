@@ -68,7 +68,7 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
   const params = readParams(o.home);
   const scanner = o.scanner ?? (await o.detectScanner?.());
   writeConfig(o.home, o.backendUrl, scanner);
-  say(scanner ? `scanner: ${scanner}` : 'no scanner found: add one later with --scanner SOURCE (see `scanpay scanners`)');
+  say(scanner ? `scanner: ${scanner}` : 'no scanner chosen: the lanes keep the scanners config.json has (add one later: scanpay scanners set LANE SOURCE)');
   const hb = await new DeviceClient({ baseUrl: o.backendUrl, clock: o.clock, credentials: () => credentialsOf(record) }).call('heartbeat', {
     agentVersion: AGENT_VERSION,
     clock: o.clock.now(),
@@ -189,14 +189,15 @@ function readParams(home: string): { params: DeviceParams; note: string | undefi
   }
 }
 
-/** Sets backend.url and, when given, the first lane's scanner; keeps everything else in config.json. */
+/** Sets backend.url and, when given, the first lane's scanner (replacing its list); keeps everything else in config.json. */
 function writeConfig(home: string, backendUrl: string, scanner: string | undefined): void {
   const path = join(home, 'config.json');
   const config = (existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : {}) as { backend?: Record<string, unknown>; lanes?: Array<{ id: string; scanners: string[] }> };
   config.backend = { ...config.backend, url: backendUrl };
   if (scanner) {
     const lanes = config.lanes?.length ? config.lanes : [{ id: '1', scanners: [] }];
-    if (!lanes[0]!.scanners.includes(scanner)) lanes[0]!.scanners = [scanner, ...lanes[0]!.scanners];
+    // The scanner chosen now is lane 1's scanner: what it had before was replaced, not kept beside it.
+    lanes[0]!.scanners = [scanner];
     config.lanes = lanes;
   }
   writeFileAtomic(path, `${JSON.stringify(config, null, 2)}\n`, 0o600);

@@ -29,6 +29,8 @@ export interface SimSessionOptions {
   profiles?: ProfileOverrides;
   /** The agent's outbox retry schedule (agent/config.ts `outbox`). */
   outbox?: { retryBaseMs?: number; retryMaxMs?: number };
+  /** The agent's backend call timeouts (agent/config.ts `backend.timeoutMs`). */
+  timeoutMs?: { pay?: number; query?: number; reverse?: number; refund?: number };
   seed?: number;
 }
 
@@ -51,7 +53,7 @@ export interface SimSnapshot {
   journal: Array<{ at: number; state: string; cause: string }>;
   outbox: { pending: OutboxItemView[]; dead: OutboxItemView[] };
   network: { down: boolean; delayMs: number };
-  backend: { up: boolean; faults: FaultState[] };
+  backend: { up: boolean; faults: FaultState[]; fired: Array<{ at: number; op: string; orderNo?: string | undefined; fault: string }> };
   ledger: { entries: LedgerEntry[]; audit: LedgerAudit; alarms: Violation[] };
 }
 
@@ -80,6 +82,7 @@ export interface SimSession {
 const LANE = '1';
 const RECENT = 8;
 const LEDGER_SHOWN = 40;
+const FIRED_SHOWN = 20;
 
 function outboxView(r: OutboxRow): OutboxItemView {
   return { id: r.id, kind: r.kind, orderNo: r.order_no, attempts: r.attempts, nextAttemptAt: r.next_attempt_at, lastError: r.last_error };
@@ -90,7 +93,7 @@ export async function startSimSession(o: SimSessionOptions): Promise<SimSession>
   const backend: RunningBackend = await startBackend({ port: 0, seed: o.seed ?? 1, logger: log.child({ component: 'simulated-backend' }) });
   const proxy: FaultProxy = await startFaultProxy({ target: backend.url, seed: o.seed ?? 1 });
   const home = mkdtempSync(join(tmpdir(), 'scanpay-sim-'));
-  writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: o.profiles ?? {}, ...(o.outbox ? { outbox: o.outbox } : {}) }));
+  writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: o.profiles ?? {}, ...(o.outbox ? { outbox: o.outbox } : {}), ...(o.timeoutMs ? { backend: { timeoutMs: o.timeoutMs } } : {}) }));
   const camera = new CameraReader();
   const changes = new Emitter<{ change: undefined }>();
   const changed = () => changes.emit('change', undefined);
@@ -143,7 +146,8 @@ export async function startSimSession(o: SimSessionOptions): Promise<SimSession>
       journal: journal && payment?.orderNo ? journal.events(payment.orderNo).map((e) => ({ at: e.at, state: e.state, cause: e.cause })) : [],
       outbox: { pending: journal?.outbox('pending').map(outboxView) ?? [], dead: journal?.outbox('dead').map(outboxView) ?? [] },
       network,
-      backend: { up: backendUp, faults: backend.sim.faults() },
+      // A fault that has fired its last call leaves `faults`: the log keeps what it did.
+      backend: { up: backendUp, faults: backend.sim.faults(), fired: backend.sim.calls().flatMap((c) => (c.fault ? [{ at: c.at, op: c.op, orderNo: c.orderNo, fault: c.fault }] : [])).slice(-FIRED_SHOWN) },
       ledger: { entries: backend.sim.ledger().slice(-LEDGER_SHOWN), audit: backend.sim.audit(), alarms: lastAlarms },
     };
   };

@@ -143,6 +143,19 @@ export class HttpAcquirer implements Acquirer {
         { now: clock.now(), nonces: this.#nonces, skewMs: this.#o.skewMs },
       );
     } catch (e) {
+      // A gateway's 5xx page carries no signature: the status is the first cause, the
+      // missing signature only follows from it. Either way the answer counts as none.
+      if (res.status !== 200) {
+        return finish({
+          kind: 'unknown',
+          latencyMs: elapsed(),
+          error: new ScanpayError('BACKEND_HTTP_STATUS', {
+            message: `backend answered ${op} with HTTP ${res.status} (unverified: ${(e as ScanpayError).code ?? (e as Error).message})`,
+            cause: e,
+            detail: { op, status: res.status, body: raw.subarray(0, 512).toString('utf8') },
+          }),
+        });
+      }
       return finish({
         kind: 'unknown',
         latencyMs: elapsed(),

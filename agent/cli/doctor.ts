@@ -8,11 +8,12 @@ import { createRequire } from 'node:module';
 import { connect } from 'node:tls';
 import type { Command } from 'commander';
 import { createSource } from '../../drivers/create-source.ts';
-import { hidError } from '../../drivers/hid/hid-device.ts';
-import { serialError } from '../../drivers/serial/serial-port.ts';
+import { hidError, listHidDevices } from '../../drivers/hid/hid-device.ts';
+import { listSerialPorts, serialError } from '../../drivers/serial/serial-port.ts';
+import { isScanpayError } from '../errors.ts';
 import { readAgentFile } from '../agent-file.ts';
 import { systemClock } from '../clock.ts';
-import { runDoctor, type Check, type DoctorDeps, type NativeModule } from '../doctor.ts';
+import { runDoctor, type Check, type DoctorDeps, type NativeModule, type SystemPiece } from '../doctor.ts';
 import { ensureHome } from '../home.ts';
 import { PosClient } from './pos-client.ts';
 
@@ -76,6 +77,19 @@ async function openAndClose(spec: string): Promise<void> {
   await source.close();
 }
 
+/** What listing devices, as `scanpay scanners` does, finds missing on this machine. */
+async function missingSystemPieces(): Promise<Array<{ piece: SystemPiece; fix: string }>> {
+  const probe = async (piece: SystemPiece, list: () => Promise<unknown>, mentions: RegExp) => {
+    try {
+      await list();
+      return [];
+    } catch (e) {
+      return isScanpayError(e, 'SCAN_NATIVE_LIBRARY_MISSING') && mentions.test(e.message) ? [{ piece, fix: e.message }] : [];
+    }
+  };
+  return (await Promise.all([probe('udevadm', listSerialPorts, /udevadm/), probe('libusb', listHidDevices, /libusb/)])).flat();
+}
+
 export function realDoctorDeps(home: string): DoctorDeps {
   return {
     home,
@@ -90,6 +104,7 @@ export function realDoctorDeps(home: string): DoctorDeps {
     tlsCertificate,
     loadNative,
     nativeFix,
+    missingSystemPieces,
   };
 }
 

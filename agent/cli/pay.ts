@@ -3,8 +3,9 @@
  * what is happening on one line (with the time left), prints the result, and exits with a
  * status the till can branch on (EXIT: 0 paid, 2 declined, 3 not charged, 4 agent
  * unreachable, 1 anything else). Ctrl-C cancels the payment through the agent, which
- * reverses it if it may have charged, and waits for the final state; a second Ctrl-C
- * leaves, with the agent still finishing the payment.
+ * reverses it if it may have charged, and waits for the final state, saying what it waits
+ * for and how long that may take; a second Ctrl-C leaves once the agent has taken the
+ * cancel, with the same status 3: a cancelled payment ends not charged whatever happens.
  */
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
@@ -13,7 +14,9 @@ import { loadConfig } from '../config.ts';
 import { ScanpayError, isScanpayError } from '../errors.ts';
 import { ensureHome } from '../home.ts';
 import type { PosPayment } from '../pos-payment.ts';
-import { EXIT, PosClient, failure } from './pos-client.ts';
+import { DEFAULT_TIMEOUTS } from '../backend/http-acquirer.ts';
+import { jsonUsageErrors, reportFailure } from './cli-output.ts';
+import { EXIT, PosClient } from './pos-client.ts';
 
 export interface PayOptions {
   amount: number;
@@ -25,6 +28,8 @@ export interface PayOptions {
   /** Demo: ask the embedded simulator for a code with this behaviour and scan it on the lane's virtual scanner. */
   demoCustomer?: DemoBehaviour | undefined;
   json: boolean;
+  /** How long a cancel can take while the backend answers: a pay in flight to its timeout, then one reverse call. */
+  cancelWithinS?: number | undefined;
 }
 
 export type DemoBehaviour = { kind: 'instant' | 'insufficient' | 'expired' | 'invalid' | 'walkaway' } | { kind: 'password'; seconds: number };
@@ -39,10 +44,17 @@ export interface PayIo {
   now(): number;
 }
 
+/** The simulator's limit for a customer's password time (simulator/backend/wallet-model.ts). */
+export const DEMO_PASSWORD_MAX_S = 3600;
+
 export function parseDemoCustomer(text: string): DemoBehaviour {
-  const m = /^(instant|insufficient|expired|invalid|walkaway|password(?::(\d{1,4}))?)$/.exec(text);
-  if (!m) throw new ScanpayError('API_BAD_REQUEST', { message: `--demo-customer "${text}": use instant, password:SECONDS, insufficient, expired, invalid or walkaway` });
-  if (m[1]!.startsWith('password')) return { kind: 'password', seconds: Number(m[2] ?? 5) };
+  const m = /^(instant|insufficient|expired|invalid|walkaway|password(?::(\d+))?)$/.exec(text);
+  if (!m) throw new ScanpayError('API_BAD_REQUEST', { message: `--demo-customer "${text}": use instant, password:SECONDS (0 to ${DEMO_PASSWORD_MAX_S}), insufficient, expired, invalid or walkaway` });
+  if (m[1]!.startsWith('password')) {
+    const seconds = Number(m[2] ?? 5);
+    if (seconds > DEMO_PASSWORD_MAX_S) throw new ScanpayError('API_BAD_REQUEST', { message: `--demo-customer "${text}": SECONDS must be from 0 to ${DEMO_PASSWORD_MAX_S} (a customer typing a password for at most an hour), e.g. password:8` });
+    return { kind: 'password', seconds };
+  }
   return { kind: m[1] as Exclude<DemoBehaviour['kind'], 'password'> };
 }
 
@@ -50,7 +62,11 @@ function exitFor(p: PosPayment): number {
   return p.result === 'paid' ? EXIT.ok : p.result === 'declined' ? EXIT.declined : EXIT.notCharged;
 }
 
-function line(p: PosPayment, now: number): string {
+function line(p: PosPayment, now: number, cancel?: { since: number; withinS: number }): string {
+  if (cancel && p.result === null) {
+    const waited = Math.floor((now - cancel.since) / 1000);
+    return `${formatAmount(p.amount, p.currency)} · cancelling: ${p.status} · ${waited} s (the backend has up to ${cancel.withinS} s to answer; not charged either way)`;
+  }
   const left = p.deadlineAt !== null && p.result === null ? ` · ${Math.max(0, Math.ceil((p.deadlineAt - now) / 1000))} s left` : '';
   return `${formatAmount(p.amount, p.currency)} · ${p.status}${left}`;
 }
@@ -68,9 +84,11 @@ export async function runPay(o: PayOptions, client: PosClient, io: PayIo): Promi
   const stream = new AbortController();
   let current: PosPayment | undefined;
   let shown = '';
+  /** Set at the first Ctrl-C; `accepted` once the agent has taken the cancel. */
+  let cancel: { since: number; withinS: number; accepted: boolean } | undefined;
   const show = () => {
     if (!current || o.json) return;
-    const text = line(current, io.now());
+    const text = line(current, io.now(), cancel);
     if (io.status) io.status(text);
     else if (current.status !== shown) io.out(text);
     shown = current.status;
@@ -82,6 +100,8 @@ export async function runPay(o: PayOptions, client: PosClient, io: PayIo): Promi
     current = p;
     show();
     if (p.result !== null) resolveFinal(p);
+    // A queued reversal is delivered by the agent however long the backend stays away.
+    else if (cancel && p.state === 'reversal_queued') resolveFinal({ ...p, result: 'not_charged' });
   };
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
@@ -89,26 +109,45 @@ export async function runPay(o: PayOptions, client: PosClient, io: PayIo): Promi
   // An ended stream before the final state means the agent went away.
   const lost = events.then(() => new Promise<never>(() => {}));
 
-  let interrupts = 0;
+  const sendCancel = () =>
+    client.cancel(o.id).then(
+      (p) => {
+        cancel!.accepted = true;
+        update(p);
+      },
+      (e: unknown) => !isScanpayError(e, 'PAY_ALREADY_FINAL') && io.err(`cancel failed: ${String((e as Error).message)}`),
+    );
+  let created = false;
   const offInterrupt = io.onInterrupt(() => {
-    interrupts++;
-    if (interrupts > 1) return stream.abort();
-    io.err(`cancelling payment ${o.id} (Ctrl-C again to leave it to the agent)…`);
-    client.cancel(o.id).then(update, (e: unknown) => !isScanpayError(e, 'PAY_ALREADY_FINAL') && io.err(`cancel failed: ${String((e as Error).message)}`));
+    if (!cancel) {
+      cancel = { since: io.now(), withinS: o.cancelWithinS ?? 25, accepted: false };
+      io.err(
+        `cancelling payment ${o.id}: the agent reverses it in case the customer was charged. Usually a few seconds; up to ${cancel.withinS} s while the backend answers, ` +
+          'after that the reversal waits in the queue and the customer is not charged either way. Ctrl-C again to leave it to the agent.',
+      );
+      if (created) void sendCancel();
+      return show();
+    }
+    if (cancel.accepted) return stream.abort();
+    io.err('still waiting for the agent to take the cancel…');
   });
   const ticker = io.status ? setInterval(show, 1000) : undefined;
   try {
     await Promise.race([ready, lost]);
     update(await client.create({ id: o.id, amount: o.amount, lane: o.lane, paymentCode: o.code, description: o.description }));
-    if (o.demoCustomer && current?.state === 'waiting_scan') {
+    created = true;
+    // Ctrl-C before the agent knew the payment: cancel it now that it exists.
+    if (cancel) await sendCancel();
+    else if (o.demoCustomer && current?.state === 'waiting_scan') {
       const code = await demoCode(client, o.demoCustomer);
       await client.request('POST', `/v1/lanes/${encodeURIComponent(current.lane ?? '1')}/scan`, { text: code });
     }
     const interrupted = new Promise<'left'>((r) => stream.signal.addEventListener('abort', () => r('left')));
     const done = await Promise.race([final, lost, interrupted]);
     if (done === 'left') {
-      io.err(`left payment ${o.id} to the agent: \`scanpay show ${o.id}\` tells how it ended`);
-      return EXIT.other;
+      if (o.json) io.out(JSON.stringify({ ...current, result: 'not_charged', left: true }, null, 2));
+      io.err(`left payment ${o.id} to the agent, which is reversing it: the customer is not charged (\`scanpay show ${o.id}\` tells when it is done)`);
+      return EXIT.notCharged;
     }
     if (io.status) io.status('');
     if (o.json) io.out(JSON.stringify(done, null, 2));
@@ -116,7 +155,7 @@ export async function runPay(o: PayOptions, client: PosClient, io: PayIo): Promi
     return exitFor(done);
   } catch (e) {
     if (isScanpayError(e, 'API_AGENT_UNREACHABLE') && current) io.err(`the agent went away during payment ${o.id}; it resumes the payment when it restarts: \`scanpay show ${o.id}\``);
-    return failure(e, io.err);
+    return reportFailure(e, { json: o.json, out: io.out, err: io.err });
   } finally {
     clearInterval(ticker);
     offInterrupt();
@@ -124,9 +163,33 @@ export async function runPay(o: PayOptions, client: PosClient, io: PayIo): Promi
   }
 }
 
+/**
+ * Ctrl-C as the SIGINT it is everywhere, and, in a terminal, as the key it is: the terminal
+ * sends SIGINT to every process of its foreground group, and `npx` (in that group too) dies
+ * of it with status 130 before this command can report 3. Reading the key in raw mode keeps
+ * the signal from being sent, so the status the till sees is ours, through npx as well.
+ */
+function interruptsOf(stdin: NodeJS.ReadStream): PayIo['onInterrupt'] {
+  return (handler) => {
+    const onKey = (d: Buffer) => d.includes(0x03) && handler();
+    const raw = stdin.isTTY === true;
+    process.on('SIGINT', handler);
+    if (raw) {
+      stdin.setRawMode(true);
+      stdin.on('data', onKey).resume();
+    }
+    return () => {
+      process.off('SIGINT', handler);
+      if (raw) {
+        stdin.off('data', onKey).pause();
+        stdin.setRawMode(false);
+      }
+    };
+  };
+}
+
 export function registerPay(program: Command): void {
-  program
-    .command('pay')
+  jsonUsageErrors(program.command('pay'))
     .description('take a payment through the running agent; exit 0 paid, 2 declined, 3 not charged, 4 agent unreachable, 1 other')
     .argument('<amount>', 'amount in major units, e.g. 12.34')
     .option('--order <id>', 'the POS order id (idempotent: the same id never charges twice); generated when absent')
@@ -134,9 +197,10 @@ export function registerPay(program: Command): void {
     .option('--lane <id>', 'the lane (default: the first configured)')
     .option('--description <text>', 'what the customer sees on the wallet receipt')
     .option('--demo-customer <behaviour>', 'demo mode: a simulated customer shows a code that is scanned for you: instant, password:SECONDS, insufficient, expired, invalid, walkaway')
-    .option('--json', 'print the final payment as JSON')
+    .option('--json', 'print the final payment, or the error, as JSON')
     .action(async (amountText: string, opts: { order?: string; code?: string; lane?: string; description?: string; demoCustomer?: string; json?: boolean }) => {
       const err = (l: string): void => void process.stderr.write(`${l}\n`);
+      const out = (l: string): void => void process.stdout.write(`${l}\n`);
       let status: number;
       try {
         const home = ensureHome();
@@ -150,20 +214,18 @@ export function registerPay(program: Command): void {
           description: opts.description,
           demoCustomer: opts.demoCustomer === undefined ? undefined : parseDemoCustomer(opts.demoCustomer),
           json: opts.json ?? false,
+          cancelWithinS: Math.ceil(((config.backend.timeoutMs.pay ?? DEFAULT_TIMEOUTS.pay) + (config.backend.timeoutMs.reverse ?? DEFAULT_TIMEOUTS.reverse)) / 1000),
         };
         const tty = process.stdout.isTTY;
         status = await runPay(payOptions, PosClient.forHome(home), {
-          out: (l) => process.stdout.write(`${l}\n`),
+          out,
           err,
           status: tty && !opts.json ? (l) => process.stdout.write(`\r\x1b[2K${l}`) : undefined,
-          onInterrupt: (handler) => {
-            process.on('SIGINT', handler);
-            return () => process.off('SIGINT', handler);
-          },
+          onInterrupt: interruptsOf(process.stdin),
           now: () => Date.now(),
         });
       } catch (e) {
-        status = failure(e, err);
+        status = reportFailure(e, { json: opts.json ?? false, out, err });
       }
       process.exitCode = status;
     });

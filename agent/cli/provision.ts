@@ -2,6 +2,8 @@
  * `scanpay provision --backend URL --activation-code CODE [--scanner SOURCE] [--force]`:
  * the technician's first command on a blank device (agent/provision.ts does the work).
  * In a terminal, whatever is missing is asked for, with the detected scanners offered.
+ * On a device already provisioned, `provision --scanner SOURCE` alone changes lane 1's
+ * scanner as `scanpay scanners set` does: no activation code is asked for again.
  * Ends with a test scan (unless --no-test-scan; skipped when run unattended without a
  * scanner) and a summary that says where the key is, never the key.
  */
@@ -18,8 +20,12 @@ import { describeCode, maskCode } from '../payment-code.ts';
 import { provision, type ProvisionResult } from '../provision.ts';
 import { ScannerManager } from '../scanner-manager.ts';
 import { keyFingerprint, readTerminalRecord, terminalPath } from '../terminal-store.ts';
+import { readAgentFile } from '../agent-file.ts';
+import { loadConfig } from '../config.ts';
+import { ScanpayError } from '../errors.ts';
 import { integer } from './sim.ts';
 import { probeAll } from './scanners.ts';
+import { describeChange, setLaneScanners } from './scanners-set.ts';
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
@@ -65,6 +71,22 @@ async function ask(rl: Interface, question: string, fallback?: string): Promise<
   return answer || fallback || '';
 }
 
+/** Activation codes are three groups of four letters or digits, as acquirers print them on the shop's letter (and the simulator issues them). */
+export const ACTIVATION_CODE = /^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/;
+
+/** Asks until the answer looks like what is asked for; an empty answer is never taken. */
+async function askValid(rl: Interface, question: string, valid: (s: string) => string | undefined): Promise<string> {
+  for (;;) {
+    const answer = await ask(rl, question);
+    const problem = valid(answer);
+    if (!problem) return answer;
+    out(`  ${problem}`);
+  }
+}
+
+const urlProblem = (s: string) => (/^https?:\/\/[^\s/]+/.test(s) ? undefined : 'an http(s) URL, e.g. https://acquirer.example/ (the simulator: http://127.0.0.1:8470)');
+const codeProblem = (s: string) => (ACTIVATION_CODE.test(s.toUpperCase()) ? undefined : 'three groups of four letters or digits, e.g. ABCD-EFGH-JK23 (`scanpay sim backend` prints one for the simulator)');
+
 async function chooseScanner(rl: Interface): Promise<string | undefined> {
   const found = await detectScanners();
   if (found.length === 0) {
@@ -81,8 +103,8 @@ async function chooseScanner(rl: Interface): Promise<string | undefined> {
 async function interview(o: Options): Promise<Options> {
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
-    const backend = o.backend ?? (await ask(rl, 'backend URL (from the acquirer)'));
-    const activationCode = o.activationCode ?? (await ask(rl, 'activation code (e.g. ABCD-EFGH-JKLM)'));
+    const backend = o.backend ?? (await askValid(rl, 'backend URL (from the acquirer)', urlProblem));
+    const activationCode = o.activationCode ?? (await askValid(rl, 'activation code (e.g. ABCD-EFGH-JKLM)', codeProblem)).toUpperCase();
     const scanner = o.scanner ?? (await chooseScanner(rl));
     return { ...o, backend, activationCode, ...(scanner ? { scanner } : {}) };
   } finally {
@@ -90,8 +112,34 @@ async function interview(o: Options): Promise<Options> {
   }
 }
 
+/** Every lane's scanners as config.json now has them (not only what this run chose). */
+function laneLines(home: string): string[] {
+  return loadConfig(home).lanes.map((l) => `lane ${l.id}: ${l.scanners.length ? l.scanners.join(', ') : `none (add one: scanpay scanners set ${l.id} SOURCE)`}`);
+}
+
+/** `provision` on a device that already has its identity, without a new activation code: only the scanner can change. */
+async function changeScannerOnly(home: string, o: Options, terminalId: string, interactive: boolean): Promise<void> {
+  let scanner = o.scanner;
+  if (scanner === undefined && interactive) {
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      scanner = await chooseScanner(rl);
+    } finally {
+      rl.close();
+    }
+  }
+  if (scanner === undefined) {
+    throw new ScanpayError('CONFIG_PROVISION_UNSAFE', {
+      message: `this device is already provisioned as terminal ${terminalId}: to change a lane's scanners, scanpay scanners set LANE SOURCE; to provision it again, scanpay provision --backend URL --activation-code NEW-CODE --force`,
+    });
+  }
+  out(`already provisioned as terminal ${terminalId}: no activation code needed to change the scanner (same as scanpay scanners set 1 ${scanner})`);
+  for (const l of describeChange(setLaneScanners(home, '1', [scanner]), readAgentFile(home)?.pid)) out(l);
+}
+
 function summary(home: string, r: ProvisionResult, backend: string): string[] {
   const key = Buffer.from(readTerminalRecord(home)!.key, 'base64');
+  const lanes = laneLines(home);
   return [
     '',
     r.activated ? 'provisioned:' : 'already provisioned (identity kept):',
@@ -99,7 +147,7 @@ function summary(home: string, r: ProvisionResult, backend: string): string[] {
     `  merchant    ${r.merchantId} (${r.merchantName})`,
     `  backend     ${backend} (answered in ${r.heartbeatMs} ms)`,
     `  parameters  version ${r.paramsVersion}${r.paramsNote ? ` (${r.paramsNote})` : ''}`,
-    `  scanner     ${r.scanner ?? 'none (add one: scanpay provision --scanner SOURCE)'}`,
+    ...lanes.map((l, i) => `  ${i === 0 ? 'scanners   ' : '           '} ${l}`),
     `  test scan   ${r.testScan}`,
     `  key         ${terminalPath(home)} (owner-only; ${keyFingerprint(key)})`,
     `  config      ${join(home, 'config.json')}`,
@@ -119,9 +167,16 @@ export function registerProvision(program: Command): void {
     .option('--test-scan-seconds <n>', 'how long the test scan waits', integer('--test-scan-seconds', 1, 600), 30)
     .action(async (given: Options, cmd: Command) => {
       const interactive = Boolean(process.stdin.isTTY);
-      const o = interactive && (!given.backend || !given.activationCode || !given.scanner) ? await interview(given) : given;
-      if (!o.backend || !o.activationCode) cmd.error('scanpay provision: --backend and --activation-code are required (run it in a terminal to be asked for them)');
       const home = ensureHome();
+      const existing = readTerminalRecord(home);
+      if (existing && !given.activationCode && !given.force) return changeScannerOnly(home, given, existing.terminalId, interactive);
+      const o = interactive && (!given.backend || !given.activationCode || !given.scanner) ? await interview(given) : given;
+      if (!o.backend || !o.activationCode) {
+        cmd.error(
+          'scanpay provision: a blank device needs --backend URL and --activation-code CODE (in a terminal it asks for them).\n' +
+            'The acquirer issues the code for your shop; for the simulator, `scanpay sim backend` prints one and the exact command (docs/getting-started.md).',
+        );
+      }
       // Unattended without --scanner there is nobody to scan: a test scan would only wait.
       const scanTest = o.testScan && (interactive || given.scanner !== undefined);
       const r = await provision({

@@ -1,11 +1,13 @@
 /**
  * `scanpay queue [list]`, `queue retry ID`, `queue retry --all`: the offline queue as the
  * journal holds it: what waits, since when, how often it was tried, and why it failed.
- * Works straight on the journal whether or not the agent runs: a retry only makes the item
- * due now, and a running agent's outbox worker takes due items at its next heartbeat
- * (DeviceSync kicks it), a stopped one at its next start.
+ * Works straight on the journal whether or not the agent runs: a retry makes the item due
+ * now and signals a running agent (QUEUE_KICK_SIGNAL) to send it at once, then reports
+ * how the attempt went; a stopped agent sends it at its next start.
  */
 import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readAgentFile } from '../agent-file.ts';
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { systemClock, type Clock } from '../clock.ts';
@@ -53,12 +55,55 @@ function itemId(value: string): number {
   return Number(value);
 }
 
-function withJournal(fn: (journal: Journal | undefined) => void): void {
-  const journal = openJournal(ensureHome());
+/** The signal `scanpay run` takes as "send the queue now" (SIGUSR1 belongs to Node's inspector). */
+export const QUEUE_KICK_SIGNAL = 'SIGUSR2';
+
+/** Signals the agent running on this home, if one is; returns its pid. */
+export function kickRunningAgent(home: string, signal: (pid: number, sig: NodeJS.Signals) => void = process.kill): number | undefined {
+  const pid = readAgentFile(home)?.pid;
+  if (!pid) return undefined;
   try {
-    fn(journal);
-  } finally {
-    journal?.close();
+    signal(pid, QUEUE_KICK_SIGNAL);
+    return pid;
+  } catch {
+    // A stale agent.json after a power cut: nobody to tell, the next start sends it.
+    return undefined;
+  }
+}
+
+/** How long `queue retry` waits to report the attempt it asked for; the agent's call timeouts are longer, so it may still be under way. */
+const REPORT_WITHIN_MS = 12_000;
+
+/** Waits for one attempt at each item and says how it went. */
+async function reportAttempts(journal: Journal, before: Map<number, number>, out: Out): Promise<void> {
+  const deadline = Date.now() + REPORT_WITHIN_MS;
+  const pending = new Set(before.keys());
+  while (pending.size && Date.now() < deadline) {
+    for (const id of pending) {
+      const r = journal.getOutboxItem(id);
+      if (!r || (r.status === 'pending' && r.attempts === before.get(id))) continue;
+      pending.delete(id);
+      if (r.status === 'done') out(`#${id} ${r.kind}: delivered`);
+      else if (r.status === 'dead') out(`#${id} ${r.kind}: dead letter: ${r.last_error ?? ''}`);
+      else out(`#${id} ${r.kind}: tried now, failed again: ${r.last_error ?? ''}; next try at ${new Date(r.next_attempt_at).toISOString().slice(11, 19)} UTC`);
+    }
+    if (pending.size) await sleep(200);
+  }
+  for (const id of pending) out(`#${id}: sent to the agent, no answer yet (the backend has up to its timeout); \`scanpay queue\` shows the outcome`);
+}
+
+function withJournal<T>(fn: (journal: Journal | undefined, home: string) => T): T {
+  const home = ensureHome();
+  const journal = openJournal(home);
+  const close = () => journal?.close();
+  try {
+    const r = fn(journal, home);
+    if (r instanceof Promise) return r.finally(close) as T;
+    close();
+    return r;
+  } catch (e) {
+    close();
+    throw e;
   }
 }
 
@@ -74,9 +119,15 @@ export function registerQueue(program: Command): void {
     .option('--all', 'every waiting and dead item')
     .action((id: number | undefined, o: { all?: boolean }, cmd: Command) => {
       if ((id === undefined) === !o.all) cmd.error('scanpay queue retry: give one ID or --all');
-      withJournal((j) => {
+      return withJournal(async (j, home) => {
+        const attempts = new Map((o.all ? (j ? queueRows(j) : []) : id === undefined ? [] : [j?.getOutboxItem(id)]).flatMap((r) => (r ? [[r.id, r.attempts] as const] : [])));
         const revived = retryQueue(j, o.all ? 'all' : [id!], systemClock);
-        out(revived.length ? `due now: ${revived.map((i) => `#${i}`).join(', ')}; a running agent sends them at its next heartbeat, a stopped one when it starts` : 'nothing to retry');
+        if (revived.length === 0) return out('nothing to retry');
+        const list = revived.map((i) => `#${i}`).join(', ');
+        const pid = kickRunningAgent(home);
+        if (!pid) return out(`due now: ${list}; no agent runs on ${home}: it sends them as soon as it starts (scanpay run, or systemctl start scanpay)`);
+        out(`sending now: ${list} (agent pid ${pid})`);
+        await reportAttempts(j!, attempts, out);
       });
     });
 }

@@ -7,6 +7,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { startAgent } from '../daemon.ts';
 import { ensureHome } from '../home.ts';
 import { createLogger } from '../log.ts';
+import { QUEUE_KICK_SIGNAL } from './queue.ts';
 
 function port(value: string): number {
   const n = Number(value);
@@ -39,18 +40,26 @@ export function registerRun(program: Command): void {
       const home = ensureHome();
       const signal = nextSignal();
       const agent = await startAgent({ home, logger, demo: opts.demo ?? false, backendUrl: opts.backend, port: opts.port, host: opts.host });
+      // `scanpay queue retry` asks for the queue to be sent now (agent/cli/queue.ts).
+      const kick = () => agent.kickOutbox();
+      process.on(QUEUE_KICK_SIGNAL, kick);
+      const scanLane = agent.lanes.find((l) => !agent.lanesWithoutScanner.includes(l));
       const lines = [
         `scanpay agent running${opts.demo ? ' in demo mode' : ''} (terminal ${agent.terminalId}, data in ${home})`,
         `POS API:  ${agent.apiUrl}  (bearer token: \`npx scanpay token\`; OpenAPI: ${agent.apiUrl}/openapi.json; docs/pos-api.md)`,
         `backend:  ${agent.backendUrl}${agent.simulatorUrl ? ` (embedded simulator; control API ${agent.simulatorUrl}/control)` : ''}`,
         agent.simulatorUrl
           ? 'pay from another terminal:  npx scanpay pay 12.34 --demo-customer instant   (or password:8, insufficient, walkaway)'
-          : `pay from another terminal:  npx scanpay pay 12.34   (then scan the customer's code on lane ${agent.lanes[0]})`,
+          : scanLane
+            ? `pay from another terminal:  npx scanpay pay 12.34${scanLane === agent.lanes[0] ? '' : ` --lane ${scanLane}`}   (then scan the customer's code on lane ${scanLane})`
+            : 'pay from another terminal:  npx scanpay pay 12.34 --code CODE   (no lane has a scanner)',
+        ...agent.lanesWithoutScanner.map((l) => `lane ${l} has NO SCANNER: nothing can be scanned there; add one: npx scanpay scanners set ${l} SOURCE   (\`npx scanpay scanners\` lists SOURCE specs)`),
         'press Ctrl-C to stop',
         '',
       ];
       process.stdout.write(lines.join('\n'));
       const s = await signal;
+      process.off(QUEUE_KICK_SIGNAL, kick);
       logger.info({ signal: s }, 'stopping');
       await agent.stop();
       logger.flush();

@@ -18,6 +18,7 @@ import { ScanpayError, isScanpayError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { classifyCode, describeCode, maskCode } from '../payment-code.ts';
 import { ScannerManager } from '../scanner-manager.ts';
+import { registerScannersSet } from './scanners-set.ts';
 
 type Out = (line: string) => void;
 
@@ -149,4 +150,5 @@ export function registerScanners(program: Command): void {
         dispose();
       }
     });
+  registerScannersSet(scanners);
 }

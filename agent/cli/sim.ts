@@ -47,11 +47,15 @@ export function registerSim(program: Command): void {
       if (!isLoopback(opts.host)) logger.warn({ host: opts.host }, 'the control API is unauthenticated and now reachable from the network');
       const backend = await startBackend({ port: opts.port, host: opts.host, seed: opts.seed, logger });
       const stopped = nextSignal(['SIGINT', 'SIGTERM']);
+      // A technician's first need with a simulator: a device to provision against it.
+      const activation = backend.sim.device.issueActivationCode({ merchantName: 'Simulated shop' });
       process.stdout.write(
         [
           `simulated backend listening on ${backend.url}`,
           `control API: ${backend.url}/control (health: ${backend.url}/control/health)`,
           `demo terminal: ${DEMO_TERMINAL.terminalId} (demo key, see simulator/backend/demo-terminal.ts)`,
+          `activation code: ${activation.code} (merchant ${activation.merchantId}, valid until ${new Date(activation.expiresAt).toISOString().slice(0, 16)} UTC; more: curl -s -XPOST ${backend.url}/control/activation-codes -H 'content-type: application/json' -d '{}')`,
+          `provision a device with it:  npx scanpay provision --backend ${backend.url} --activation-code ${activation.code}`,
           'press Ctrl-C to stop',
           '',
         ].join('\n'),

@@ -500,7 +500,7 @@ export class PaymentEngine {
     const result = await this.#track(this.#o.acquirer.refund({ orderNo: r.order_no, refundNo, amount: r.amount, traceId: payment.trace_id }));
     this.#logCall('refund', r.order_no, result);
     if (result.kind !== 'answer' || result.body.result === 'UNKNOWN') {
-      return { kind: 'retry', error: result.kind === 'answer' ? 'refund outcome unknown' : result.error.message };
+      return { kind: 'retry', error: result.kind === 'answer' ? 'refund outcome unknown' : `${result.error.code}: ${result.error.message}` };
     }
     const ok = result.body.result === 'SUCCESS';
     this.#journal.settleRefund(refundNo, ok ? 'refunded' : 'failed', this.#clock.now(), ok ? undefined : (result.body.reasonCode ?? 'FAIL'));
@@ -521,7 +521,7 @@ export class PaymentEngine {
   async #refundInstead(row: PaymentRow, why: string): Promise<DeliveryResult> {
     const result = await this.#track(this.#o.acquirer.refund({ orderNo: row.order_no, refundNo: `${row.order_no}-R`.slice(-32), amount: row.amount, traceId: row.trace_id }));
     this.#logCall('refund', row.order_no, result);
-    if (result.kind !== 'answer') return { kind: 'retry', error: `reverse refused (${why}); refund: ${result.error.message}` };
+    if (result.kind !== 'answer') return { kind: 'retry', error: `reverse refused (${why}); refund: ${result.error.code}: ${result.error.message}` };
     const b = result.body;
     const at = this.#clock.now();
     if (b.result === 'SUCCESS' || b.reasonCode === 'REFUND_NOT_PAID') {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { ScanpayError } from '../errors.ts';
 import { isLoopback } from '../loopback.ts';
+import { portInUseError } from './port-in-use.ts';
 
 /**
  * The bearer token is the API's only defence and it travels in clear HTTP, so the API
@@ -14,7 +15,12 @@ export async function listenPosApi(app: FastifyInstance, o: { host: string; port
       message: `api.host ${o.host} is not a loopback address: the POS API must stay on 127.0.0.1 (set api.allowRemote: true only behind a TLS proxy you control)`,
     });
   }
-  await app.listen({ host: o.host, port: o.port });
+  try {
+    await app.listen({ host: o.host, port: o.port });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw portInUseError(o.host, o.port, e);
+    throw e;
+  }
   const { port } = app.server.address() as AddressInfo;
   return `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
 }

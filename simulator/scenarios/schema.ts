@@ -25,21 +25,37 @@ const payStep = z.strictObject({
   sameCodeAs: id.optional(),
 });
 
-const step = z.union([
-  z.strictObject({ pay: payStep }),
-  z.strictObject({ fault: faultSpecSchema }),
-  z.strictObject({ clearFaults: z.literal(true) }),
-  z.strictObject({ network: z.enum(['down', 'up']) }),
-  z.strictObject({ backend: z.enum(['down', 'up']) }),
+/** What each kind of step takes: a step is an object with exactly one of these keys. */
+const STEP_BODIES = {
+  pay: payStep,
+  fault: faultSpecSchema,
+  clearFaults: z.literal(true),
+  network: z.enum(['down', 'up']),
+  backend: z.enum(['down', 'up']),
   /** Lets this much time pass on the scenario's clock. */
-  z.strictObject({ wait: z.strictObject({ ms }) }),
+  wait: z.strictObject({ ms }),
   /** Lets time pass until the payment is in this state (fails after `withinMs`). */
-  z.strictObject({ waitFor: z.strictObject({ id, state: z.string().min(1), withinMs: ms.default(5 * 60_000) }) }),
-  z.strictObject({ cancel: id }),
-  z.strictObject({ refund: z.strictObject({ id, amount: z.number().int().positive().optional() }) }),
-  z.strictObject({ restartAgent: z.literal(true) }),
+  waitFor: z.strictObject({ id, state: z.string().min(1), withinMs: ms.default(5 * 60_000) }),
+  cancel: id,
+  refund: z.strictObject({ id, amount: z.number().int().positive().optional() }),
+  restartAgent: z.literal(true),
   /** Lets time pass until every payment has ended and the outbox is empty (or `maxMs` passed). */
-  z.strictObject({ settle: z.literal(true) }),
+  settle: z.literal(true),
+};
+type StepKind = keyof typeof STEP_BODIES;
+
+const step = z.union([
+  z.strictObject({ pay: STEP_BODIES.pay }),
+  z.strictObject({ fault: STEP_BODIES.fault }),
+  z.strictObject({ clearFaults: STEP_BODIES.clearFaults }),
+  z.strictObject({ network: STEP_BODIES.network }),
+  z.strictObject({ backend: STEP_BODIES.backend }),
+  z.strictObject({ wait: STEP_BODIES.wait }),
+  z.strictObject({ waitFor: STEP_BODIES.waitFor }),
+  z.strictObject({ cancel: STEP_BODIES.cancel }),
+  z.strictObject({ refund: STEP_BODIES.refund }),
+  z.strictObject({ restartAgent: STEP_BODIES.restartAgent }),
+  z.strictObject({ settle: STEP_BODIES.settle }),
 ]);
 
 const paymentExpectation = z.strictObject({
@@ -64,18 +80,51 @@ export const scenarioSchema = z.strictObject({
   /** Which row of the fault table (docs/payment-flow.md) this scenario covers. */
   covers: z.string().optional(),
   seed: z.number().int().default(1),
-  steps: z.array(step).min(1),
-  expect: z.strictObject({
-    payments: z.record(id, paymentExpectation).default({}),
-    ledger: z.record(id, ledgerExpectation).default({}),
-  }),
+  steps: z.array(step).min(1, 'at least one step, e.g. [{"pay": {"id": "P1"}}, {"settle": true}]'),
+  // Required, so that a scenario without checks is a decision, not an oversight.
+  expect: z.strictObject(
+    {
+      payments: z.record(id, paymentExpectation).default({}),
+      ledger: z.record(id, ledgerExpectation).default({}),
+    },
+    { error: (i) => (i.input === undefined ? EXPECT_REQUIRED : undefined) },
+  ),
 });
+
+const EXPECT_REQUIRED = 'required: what the run must end with, e.g. {"payments": {"P1": {"outcome": "paid"}}}; {} checks only the money invariants';
 
 export type Scenario = z.output<typeof scenarioSchema>;
 export type Step = z.output<typeof step>;
 export type PayStep = z.output<typeof payStep>;
 
+const invalid = (file: string, where: string, message: string, detail: Record<string, unknown> = {}) =>
+  new ScanpayError('SIM_SCENARIO_INVALID', { message: `${file}: ${where}: ${message}`, detail: { file, ...detail } });
+
+/**
+ * A step's problem said by its number (from 1, as a person counts), its kind, the field
+ * and what was expected; a union of step shapes alone would only say "Invalid input".
+ */
+function checkSteps(steps: unknown, file: string): void {
+  if (!Array.isArray(steps)) return;
+  const kinds = Object.keys(STEP_BODIES) as StepKind[];
+  steps.forEach((s, i) => {
+    const where = `step ${i + 1} of ${steps.length}`;
+    const keys = s !== null && typeof s === 'object' && !Array.isArray(s) ? Object.keys(s) : undefined;
+    if (!keys || keys.length !== 1 || !kinds.includes(keys[0] as StepKind)) {
+      const got = keys ? (keys.length ? `keys ${keys.map((k) => `"${k}"`).join(', ')}` : 'an empty object') : JSON.stringify(s);
+      throw invalid(file, where, `a step is an object with exactly one of the keys ${kinds.join(', ')}; got ${got}`, { step: i + 1 });
+    }
+    const kind = keys[0] as StepKind;
+    const r = STEP_BODIES[kind].safeParse((s as Record<string, unknown>)[kind]);
+    if (!r.success) {
+      const problems = r.error.issues.map((issue) => `${[kind, ...issue.path].join('.')}: ${issue.message}`).join('; ');
+      throw invalid(file, `${where} (${kind})`, problems, { step: i + 1, kind });
+    }
+  });
+}
+
 export function parseScenario(json: unknown, file: string): Scenario {
+  checkSteps((json as { steps?: unknown } | null)?.steps, file);
   const r = scenarioSchema.safeParse(json);
   if (!r.success) throw new ScanpayError('SIM_SCENARIO_INVALID', { message: `${file}: ${describeIssues(r.error)}`, detail: { file } });
   return r.data;

@@ -38,15 +38,32 @@ function note(text, bad = false) {
   n.className = bad ? 'note bad' : 'note';
 }
 
-function guard(fn) {
+/** A POS mistake (bad amount, refused cancel) is shown on the POS, where the cashier looks. */
+function posError(text) {
+  $('pos-error').textContent = text;
+  $('pos-error').hidden = !text;
+}
+
+/** Runs a click's action; its error is shown where `report` puts it (the phone's note by default). */
+function guard(fn, report = (message) => note(message, true)) {
   return async (ev) => {
     ev?.preventDefault();
     try {
       await fn();
     } catch (e) {
-      note(e.message, true);
+      report(e.message);
     }
   };
+}
+const posGuard = (fn) => guard(async () => { posError(''); await fn(); }, posError);
+
+/** The phone forgets a code once it was scanned: a used code cannot pay again, so it is not offered again. */
+function phoneUsed(why) {
+  phoneImage = null;
+  $('qr').hidden = true;
+  $('qr').removeAttribute('src');
+  $('code-text').textContent = `${why}: tap "Show payment code" for a new one`;
+  $('present').disabled = true;
 }
 
 function renderPos(s) {
@@ -69,7 +86,7 @@ function renderAgent(s) {
     const cls = ['node', state === current ? 'current' : seen.has(state) ? 'seen' : '', ['paid', 'declined', 'reversed', 'cancelled'].includes(state) ? 'final' : ''].join(' ');
     return el('div', { class: cls, style: `grid-column:${col};grid-row:${row}`, 'data-state': state }, state.replace('_', ' '));
   }));
-  $('restart').disabled = !s.agent.up;
+  $('restart').disabled = !s.agent.up || restarting;
   $('scanners').textContent = s.agent.up ? `agent up at ${s.agent.apiUrl} · scanners: ${s.agent.scanners.map((x) => `${x.source} ${x.status}`).join(', ') || 'none'}` : 'agent restarting…';
   // Newest first: the entry that explains the current state is the one to read.
   fill('journal', s.journal.slice().reverse().map((j) => el('li', {}, `${time(j.at)} ${j.state}: ${j.cause}`)));
@@ -98,11 +115,16 @@ function toggle(id, send) {
   });
 }
 
+const none = (text) => [el('li', { class: 'empty' }, text)];
+
 function renderNet(s) {
   if (!inFlight.has('offline')) $('offline').checked = s.network.down;
   if (!inFlight.has('backend-down')) $('backend-down').checked = !s.backend.up;
   if (document.activeElement !== $('latency')) $('latency').value = String(s.network.delayMs);
-  fill('faults', s.backend.faults.map((f) => el('li', {}, `${f.kind} on ${f.op}${f.rate !== undefined ? ` rate ${f.rate}` : ''}${f.remaining !== undefined ? ` · ${f.remaining} left` : ''} · hit ${f.hits}`)));
+  const active = s.backend.faults.map((f) => el('li', {}, `${f.kind} on ${f.op}${f.rate !== undefined ? ` rate ${f.rate}` : ''}${f.remaining !== undefined ? ` · ${f.remaining} left` : ''} · hit ${f.hits}`));
+  fill('faults', active.length ? active : none('none'));
+  const fired = (s.backend.fired ?? []).slice().reverse().map((f) => el('li', {}, `${time(f.at)} ${f.fault} → ${f.op}${f.orderNo ? ` ${f.orderNo}` : ''}`));
+  fill('fired', fired.length ? fired : none('none yet'));
 }
 
 function renderLedger(s) {
@@ -114,9 +136,13 @@ function renderLedger(s) {
   alarm.classList.toggle('hidden', alarms.length === 0);
   alarm.replaceChildren(...(alarms.length ? [el('strong', {}, `⚠ ${alarms.length} LEDGER ALARM${alarms.length > 1 ? 'S' : ''}`), ...alarms.map((a) => el('div', {}, `${a.kind.toUpperCase()} ${a.orderNo}: ${a.message}`))] : []));
   document.body.classList.toggle('alarmed', alarms.length > 0);
-  const settled = s.outbox.pending.length === 0 && (!s.payment || s.payment.result !== null);
+  const paying = s.payment && s.payment.result === null;
+  const queued = s.outbox.pending.length;
+  const settled = queued === 0 && !paying;
+  // Says what is still moving money, so it does not read like the end-of-day settlement.
+  const open = paying ? 'payment under way' : `${queued} queued call${queued > 1 ? 's' : ''} not yet delivered`;
   const b = $('balance');
-  b.textContent = alarms.length ? 'ledger NOT balanced' : settled ? 'ledger balanced' : 'settling…';
+  b.textContent = alarms.length ? 'ledger NOT balanced' : settled ? 'ledger balanced' : `ledger not final: ${open}`;
   b.className = `balance ${alarms.length ? 'bad' : settled ? 'good' : 'busy'}`;
 }
 
@@ -140,13 +166,13 @@ async function scanImage(blob, name) {
   note(`scanner read ${r.text}: ${r.result}`, r.result !== 'accepted');
 }
 
-$('pay-form').addEventListener('submit', guard(async () => {
+$('pay-form').addEventListener('submit', posGuard(async () => {
   const m = /^(\d+)(?:\.(\d{1,2}))?$/.exec($('amount').value.trim());
   if (!m) throw new Error('amount: digits with at most two decimals, e.g. 12.34');
   await call('/api/pos/pay', { amount: Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0')) });
 }));
-$('cancel').addEventListener('click', guard(() => call('/api/pos/cancel', { id: snap.payment.id })));
-$('refund').addEventListener('click', guard(() => call('/api/pos/refund', { id: snap.payment.id })));
+$('cancel').addEventListener('click', posGuard(() => call('/api/pos/cancel', { id: snap.payment.id })));
+$('refund').addEventListener('click', posGuard(() => call('/api/pos/refund', { id: snap.payment.id })));
 $('behaviour').addEventListener('change', () => { $('seconds-label').hidden = $('behaviour').value !== 'password'; });
 $('new-code').addEventListener('click', guard(async () => {
   const kind = $('behaviour').value;
@@ -161,6 +187,7 @@ $('new-code').addEventListener('click', guard(async () => {
 }));
 $('present').addEventListener('click', guard(async () => {
   await scanImage(await (await fetch(phoneImage)).blob(), 'phone-screen.png');
+  phoneUsed('code scanned');
 }));
 $('type-form').addEventListener('submit', guard(async () => {
   const r = await call('/api/phone/type', { text: $('typed').value.trim() });
@@ -178,6 +205,24 @@ $('add-fault').addEventListener('click', guard(() => {
   return call('/api/faults', { kind: $('fault-kind').value, op: $('fault-op').value, ...(rate < 1 ? { rate } : {}), ...(count > 0 ? { count } : {}) });
 }));
 $('clear-faults').addEventListener('click', guard(() => call('/api/faults/clear')));
-$('restart').addEventListener('click', guard(() => call('/api/agent/restart')));
+let restarting = false;
+$('restart').addEventListener('click', async () => {
+  const n = $('agent-note');
+  restarting = true;
+  $('restart').disabled = true;
+  n.textContent = 'restarting the agent: stopping it cleanly, then starting it on the same journal…';
+  n.className = 'note';
+  const t0 = Date.now();
+  try {
+    await call('/api/agent/restart');
+    n.textContent = `agent restarted at ${time(Date.now())} (${((Date.now() - t0) / 1000).toFixed(1)} s): it resumed whatever was unfinished from the journal`;
+  } catch (e) {
+    n.textContent = `restart failed: ${e.message}`;
+    n.className = 'note bad';
+  } finally {
+    restarting = false;
+    if (snap) renderAgent(snap);
+  }
+});
 $('seconds-label').hidden = true;
 connect();

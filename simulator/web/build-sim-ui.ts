@@ -21,8 +21,9 @@ export interface SimUiDeps {
   throttleMs?: number;
 }
 
-const STATIC: Record<string, string> = { '/': 'index.html', '/app.js': 'app.js', '/style.css': 'style.css' };
-const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+// A browser asks for /favicon.ico whatever the page says: the same icon answers both.
+const STATIC: Record<string, string> = { '/': 'index.html', '/app.js': 'app.js', '/style.css': 'style.css', '/favicon.svg': 'favicon.svg', '/favicon.ico': 'favicon.svg' };
+const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', svg: 'image/svg+xml' };
 const IMAGE_LIMIT = 5 * 1024 * 1024;
 
 const schemas = {

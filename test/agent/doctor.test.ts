@@ -14,7 +14,7 @@ let home: string;
 
 /** The real dependencies, except what this machine happens to have plugged in and a running agent. */
 function deps(over: Partial<DoctorDeps> = {}): DoctorDeps {
-  return { ...realDoctorDeps(home), deviceNodes: () => [], agentScanners: async () => undefined, ...over };
+  return { ...realDoctorDeps(home), deviceNodes: () => [], agentScanners: async () => undefined, missingSystemPieces: async () => [], ...over };
 }
 
 const byName = (checks: Check[]) => Object.fromEntries(checks.map((c) => [c.name, c]));
@@ -97,7 +97,33 @@ describe('scanpay doctor over real HTTP', () => {
         }),
       ),
     );
-    expect(c['native modules']).toMatchObject({ status: 'fail', detail: 'cannot load node-hid', fix: expect.stringContaining('apt-get install libusb-1.0-0') });
+    expect(c['native modules']).toMatchObject({ status: 'fail', detail: 'missing node-hid, needed by the configured scanners', fix: expect.stringContaining('apt-get install libusb-1.0-0') });
+  });
+
+  it('agrees with `scanpay scanners`: a missing system piece fails when a configured scanner needs it, warns otherwise, never passes', async () => {
+    const missing = async () => [
+      { piece: 'udevadm' as const, fix: 'listing serial ports needs udevadm: apt-get install udev' },
+      { piece: 'libusb' as const, fix: 'node-hid needs the libusb library: apt-get install libusb-1.0-0' },
+    ];
+    const unneeded = byName(await runDoctor(deps({ missingSystemPieces: missing })));
+    expect(unneeded['native modules']).toMatchObject({ status: 'warn', detail: expect.stringContaining('missing udevadm, libusb'), fix: expect.stringContaining('apt-get install udev') });
+
+    setScanners(['hid:0c2e:0b61?mode=pos']);
+    const needed = byName(await runDoctor(deps({ openSource: async () => {}, missingSystemPieces: missing })));
+    expect(needed['native modules']).toMatchObject({ status: 'fail', detail: 'missing libusb, needed by the configured scanners; also missing udevadm', fix: expect.stringContaining('apt-get install libusb-1.0-0') });
+
+    setScanners(['serial:usb=05e0:1200']);
+    const usbSerial = byName(await runDoctor(deps({ openSource: async () => {}, missingSystemPieces: missing })));
+    expect(usbSerial['native modules']).toMatchObject({ status: 'fail', detail: expect.stringMatching(/^missing udevadm, needed/) });
+  });
+
+  it('names a lane that has no scanner', async () => {
+    const path = join(home, 'config.json');
+    const config = JSON.parse(readFileSync(path, 'utf8'));
+    config.lanes = [{ id: '1', scanners: ['virtual:lane-1'] }, { id: '2', scanners: [] }];
+    writeFileSync(path, JSON.stringify(config));
+    const c = byName(await runDoctor(deps()));
+    expect(c['scanner present']).toMatchObject({ status: 'warn', detail: expect.stringContaining('lane 2 has no scanner'), fix: expect.stringContaining('scanpay scanners set 2 SOURCE') });
   });
 
   it('checks the certificate of an https backend', async () => {

@@ -71,7 +71,7 @@ afterEach(() => {
   rmSync(home, { recursive: true, force: true });
 });
 
-describe('technician commands', () => {
+describe('technician commands', { timeout: 120_000 }, () => {
   it('provision: activates unattended, and a second run keeps the identity', async () => {
     const code = await activationCode();
     const first = await scanpay('provision', '--backend', backend.url, '--activation-code', code);

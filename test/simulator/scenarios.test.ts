@@ -44,8 +44,24 @@ describe('scenario runner', () => {
     expect(xml).toContain('name="fine &amp; dandy"');
   });
 
-  it('refuses an invalid scenario file naming the field', () => {
-    expect(() => parseScenario({ name: 'x', steps: [{ pay: { id: 'p1', amount: -5 } }], expect: {} }, 'bad.json')).toThrow(/bad\.json: steps\.0/);
+  it('refuses an invalid scenario file naming the file, the step, the field and what was expected', () => {
+    const message = (json: unknown) => {
+      try {
+        parseScenario(json, 'bad.json');
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    const pay = { pay: { id: 'p1' } };
+    expect(message({ name: 'x', steps: [pay, { pay: { id: 'p2', amount: -5 } }], expect: {} })).toMatch(/^bad\.json: step 2 of 2 \(pay\): pay\.amount: .*expected number to be >0/);
+    expect(message({ name: 'x', steps: [pay, { pya: { id: 'p2' } }], expect: {} })).toBe(
+      'bad.json: step 2 of 2: a step is an object with exactly one of the keys pay, fault, clearFaults, network, backend, wait, waitFor, cancel, refund, restartAgent, settle; got keys "pya"',
+    );
+    expect(message({ name: 'x', steps: [{ waitFor: { state: 'paid' } }], expect: {} })).toMatch(/^bad\.json: step 1 of 1 \(waitFor\): waitFor\.id: .*expected string, received undefined/);
+    expect(message({ name: 'x', steps: [{ fault: { kind: 'explode' } }], expect: {} })).toMatch(/^bad\.json: step 1 of 1 \(fault\): fault\.kind: .*expected one of/);
+    expect(message({ name: 'x', steps: [pay] })).toMatch(/^bad\.json: expect: required: what the run must end with/);
+    expect(parseScenario({ name: 'x', steps: [pay], expect: {} }, 'ok.json').steps).toHaveLength(1);
   });
 
   it('`scanpay sim run FILE --report` prints results and writes JUnit; exit status 1 on failure', async () => {

@@ -82,6 +82,82 @@ describe('desktop simulator page', () => {
     }
   });
 
+  it('QA items (issue 19): POS errors on the POS, clear badges, a used code leaves the phone, fired faults stay logged, layout fits, favicon, restart feedback, hang honours --fast', async () => {
+    const session = await startSimSession({ logger: silentLogger, ...DEMO_PROFILES });
+    const { app, url } = await serve(session);
+    const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    const failed: string[] = [];
+    page.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.url()}`));
+    try {
+      await page.goto(url);
+      await page.locator('#conn', { hasText: 'live' }).waitFor();
+      expect((await page.request.get(`${url}favicon.ico`)).status()).toBe(200);
+
+      // A bad amount is the cashier's mistake: shown in the POS panel, not under the phone.
+      await page.fill('#amount', '12.345');
+      await page.click('#start');
+      await page.locator('#pos #pos-error', { hasText: 'amount: digits with at most two decimals' }).waitFor();
+      expect(await page.textContent('#scan-result')).toBe('');
+      await page.screenshot({ path: `${ARTIFACTS}sim-qa-1-bad-amount.png`, fullPage: true });
+
+      // A hang on the next pay: processed, never answered.
+      await page.selectOption('#fault-kind', 'hang');
+      await page.selectOption('#fault-op', 'pay');
+      await page.fill('#fault-count', '1');
+      await page.click('#add-fault');
+      await page.locator('#faults li', { hasText: 'hang on pay' }).waitFor();
+
+      await page.click('#new-code');
+      await page.locator('#qr').waitFor({ state: 'visible' });
+      await page.fill('#amount', '3.00');
+      await page.click('#start');
+      expect(await page.isHidden('#pos-error')).toBe(true);
+      await statusIs(page, 'waiting for scan');
+      await page.click('#present');
+      // The phone no longer offers the code it just gave.
+      await page.locator('#code-text', { hasText: 'code scanned' }).waitFor();
+      expect(await page.isHidden('#qr')).toBe(true);
+      expect(await page.isDisabled('#present')).toBe(true);
+      // While it is under way the badge says what is open, in words that are not "settlement".
+      await page.locator('#balance', { hasText: 'ledger not final: payment under way' }).waitFor();
+      expect(await page.textContent('#balance')).not.toMatch(/settl/i);
+
+      await statusIs(page, 'paid');
+      await page.locator('#balance', { hasText: 'ledger balanced' }).waitFor({ timeout: 20_000 });
+      // The fault fired its only call and left the active list; the log keeps it.
+      await page.locator('#fired li', { hasText: 'hang → pay' }).waitFor();
+      expect(await page.locator('#faults li', { hasText: 'hang' }).count()).toBe(0);
+      // --fast timings: the unanswered pay was given up after the 3 s fast timeout, not the production 15 s.
+      const orderNo = session.snapshot().payment!.orderNo!;
+      const events = (await fetch(`${url}api/snapshot`).then((r) => r.json()) as SimSnapshot).journal;
+      const submitted = events.find((e) => e.state === 'submitting')!;
+      const next = events.find((e) => e.at > submitted.at && e.state !== 'submitting')!;
+      expect(orderNo).toBeTruthy();
+      expect(next.at - submitted.at).toBeGreaterThanOrEqual(DEMO_PROFILES.timeoutMs.pay);
+      expect(next.at - submitted.at).toBeLessThan(15_000);
+      await page.screenshot({ path: `${ARTIFACTS}sim-qa-2-fault-fired.png`, fullPage: true });
+
+      // Layout: a small count box, whole order numbers, a journal that is not clipped, no empty area under the ledger.
+      expect((await page.locator('#fault-count').boundingBox())!.width).toBeLessThan(90);
+      const order = page.locator('#entries td.mono').first();
+      expect(await order.evaluate((e) => getComputedStyle(e).whiteSpace)).toBe('nowrap');
+      expect((await order.boundingBox())!.height).toBeLessThan(30);
+      expect(await page.locator('#journal').evaluate((e) => e.scrollWidth <= e.clientWidth)).toBe(true);
+      const gap = await page.locator('#ledger').evaluate((s) => s.getBoundingClientRect().bottom - s.lastElementChild!.getBoundingClientRect().bottom);
+      expect(gap).toBeLessThan(40);
+
+      await page.click('#restart');
+      await page.locator('#agent-note', { hasText: /restarting the agent|agent restarted/ }).waitFor();
+      await page.locator('#agent-note', { hasText: 'agent restarted at' }).waitFor({ timeout: 20_000 });
+      await page.screenshot({ path: `${ARTIFACTS}sim-qa-3-restarted.png`, fullPage: true });
+      expect(failed).toEqual([]);
+    } finally {
+      await page.close();
+      await app.close();
+      await session.close();
+    }
+  });
+
   it('shows a double charge as an unmistakable red alarm', async () => {
     // A session that reports an alarm: the page's job here is only to show it.
     const alarmed = { orderNo: 'T000000126010109000000abcd', kind: 'double-charge' as const, message: 'charged more than once (order:T000000126010109000000abcd)' };
@@ -93,7 +169,7 @@ describe('desktop simulator page', () => {
       journal: [],
       outbox: { pending: [], dead: [] },
       network: { down: false, delayMs: 0 },
-      backend: { up: true, faults: [] },
+      backend: { up: true, faults: [], fired: [] },
       ledger: {
         entries: [1, 2].map((seq) => ({ seq, at: Date.now(), kind: 'charge' as const, orderNo: alarmed.orderNo, amount: 1234, currency: 'CNY', wallet: 'wechat' as const, code: '13************6789' })),
         audit: { orders: 1, charged: 2468, netCharged: 2468, doubleCharges: [`order:${alarmed.orderNo}`] },
