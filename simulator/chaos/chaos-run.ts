@@ -25,6 +25,7 @@ import { prng } from '../prng.ts';
 import { startFaultProxy, type ProxyFaults } from '../proxy/fault-proxy.ts';
 import { AgentDiedDuringStart, AgentProcess } from './agent-process.ts';
 import { checkInvariants, type Told } from './invariants.ts';
+import { cashierTimes, type Distribution, type Timed } from './timing.ts';
 
 export interface ChaosOptions {
   payments: number;
@@ -47,6 +48,8 @@ export interface ChaosReport {
   starts: number;
   faults: Record<string, number>;
   violations: string[];
+  /** From the POS's request to the final answer it saw, by result; and from a cancel to its final answer. */
+  cashierTimes: Record<string, Distribution | undefined>;
   /** Payments the agent refused when the POS asked (nothing sent): listed, not violations. */
   refusals: string[];
   durationMs: number;
@@ -96,7 +99,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     }),
   );
   const agent = new AgentProcess({ home, backendUrl: proxy.url });
-  const told: Told[] = [];
+  const told: Array<Told & Timed> = [];
   const faultCounts: Record<string, number> = {};
   let client: PosClient = await agent.start();
   let ready: Promise<PosClient> = Promise.resolve(client);
@@ -196,7 +199,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       const id = `CH${o.seed}-${seq}`;
       const amount = between(1, 50_000);
       const code = backend.sim.issueCode(pick(WALLETS), pick(behaviours));
-      const entry: Told = { id, amount, result: null };
+      const entry: Told & Timed = { id, amount, result: null, askedAt: Date.now() };
       told.push(entry);
       try {
         await ask((c) => c.request('POST', '/v1/payments', { id, lane: laneId, amount, paymentCode: code }));
@@ -207,11 +210,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       }
       if (random() < 0.12) {
         const after = between(0, 1_500);
-        void sleep(after).then(() => ask((c) => c.request('POST', `/v1/payments/${id}/cancel`)).catch(() => undefined));
+        void sleep(after).then(() => {
+          if (entry.result === null) entry.cancelledAt = Date.now();
+          return ask((c) => c.request('POST', `/v1/payments/${id}/cancel`)).catch(() => undefined);
+        });
       }
       for (let i = 0; i < 1_200 && entry.result === null; i++) {
         const p = await ask((c) => c.request<PosPayment>('GET', `/v1/payments/${id}`));
-        if (p.result) entry.result = p.result;
+        if (p.result) {
+          entry.result = p.result;
+          entry.answeredAt = Date.now();
+        }
         else await sleep(50);
       }
       if ((seq + 1) % 50 === 0) log(`${seq + 1}/${o.payments} payments, ${agent.kills} kills`);
@@ -265,6 +274,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     faults: faultCounts,
     violations,
     refusals,
+    cashierTimes: cashierTimes(told),
     durationMs: Date.now() - started,
   };
   await proxy.close();

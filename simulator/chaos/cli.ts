@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { RULE_PROFILE_NAMES, type RuleProfileName } from '../backend/rule-profiles.ts';
 import { runChaos } from './chaos-run.ts';
+import { formatTimes } from './timing.ts';
 
 const int = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -45,6 +46,8 @@ const lines = [
     .map(([k, n]) => `${k} ${n}`)
     .join(', ')}`,
   `  refused at once by the agent (nothing sent): ${r.refusals.length}`,
+  '  cashier-visible time, POS request to final answer (and cashier cancel to final answer):',
+  ...formatTimes(r.cashierTimes),
   `  violations: ${r.violations.length}`,
   ...r.violations.map((v) => `    ${v}`),
 ];
