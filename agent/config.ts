@@ -11,6 +11,7 @@ import { ScanpayError } from './errors.ts';
 import { DEMO_TERMINAL } from '../simulator/backend/demo-terminal.ts';
 import { assertOwnerOnly } from './secret-file.ts';
 import { isLoopback } from './loopback.ts';
+import { acquirerRulesSchema, type AcquirerRules } from './backend/acquirer-profile.ts';
 
 export const DEFAULTS = {
   api: { host: '127.0.0.1', port: 8471 },
@@ -28,6 +29,10 @@ export const DEFAULTS = {
   settlement: { autoAt: null as string | null },
   /** Retry backoff of the offline queue (reversals, refunds): doubles from base to max, with jitter. */
   outbox: { retryBaseMs: 1_000, retryMaxMs: 60_000 },
+  /** Overrides of the acquirer profile's rules (agent/backend/acquirer-profile.ts), e.g. {"earliestReverseMs": 15000}. */
+  acquirerRules: {} as AcquirerRules,
+  /** The journal's size cap: past it a payment is refused (JOURNAL_WRITE_FAILED, nothing sent) before the disk fills. */
+  journalMaxBytes: 1024 * 1024 * 1024,
 };
 
 const ms = z.number().int().positive();
@@ -57,6 +62,8 @@ const schema = z
       .object({ retryBaseMs: ms, retryMaxMs: ms })
       .strict()
       .refine((o) => o.retryBaseMs <= o.retryMaxMs, 'retryBaseMs must not exceed retryMaxMs'),
+    acquirerRules: acquirerRulesSchema,
+    journalMaxBytes: z.number().int().min(64 * 1024, 'must be at least 64 KiB (65536)'),
   })
   .strict();
 

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeviceClient } from './backend/device-client.ts';
 import { HttpAcquirer } from './backend/http-acquirer.ts';
+import { SCANPAY_V1_PROFILE, withRules } from './backend/acquirer-profile.ts';
 import { DeviceSync, UPLOAD_KIND } from './device-sync.ts';
 import { loadParams } from './params.ts';
 import { scheduleSettlement, settle } from './settlement.ts';
@@ -29,6 +30,7 @@ import { ScannerManager } from './scanner-manager.ts';
 import { ensureToken } from './token.ts';
 import { removeAgentFile, writeAgentFile } from './agent-file.ts';
 import { walScrubber } from './wal-scrub.ts';
+import { acquireInstanceLock } from './instance-lock.ts';
 import { createSource } from '../drivers/create-source.ts';
 import type { ScannerSource } from '../drivers/source.ts';
 import { VirtualSource } from '../drivers/virtual.ts';
@@ -104,7 +106,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     const transport = checkBackendTransport(backendUrl, { demo, allowInsecureHttp: config.backend.allowInsecureHttp });
     if (transport.warning) log.warn(transport.warning);
 
-    const journal = Journal.open(join(o.home, 'journal.db'));
+    const lock = acquireInstanceLock(o.home);
+    cleanup.push(() => lock.release());
+    const journal = Journal.open(join(o.home, 'journal.db'), { maxSizeBytes: config.journalMaxBytes });
     cleanup.push(() => journal.close());
 
     const scanners: Array<{ lane: string; source: ScannerSource }> = laneScanners(config, demo).flatMap(({ lane, specs }) => specs.map((spec) => ({ lane, source: createSource(spec, { clock }) })));
@@ -123,6 +127,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       terminalId: terminal.terminalId,
       logger: log.child({ component: 'engine' }),
       profiles: config.profiles as ProfileOverrides,
+      acquirerProfile: withRules(SCANPAY_V1_PROFILE, config.acquirerRules),
       maxAmount: config.maxAmount,
       // Bound below once the device sync exists, before the outbox can start.
       outboxHandlers: { [UPLOAD_KIND]: (item) => sync!.deliverUpload(item) },
@@ -133,8 +138,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       laneIds: config.lanes.map((l) => l.id),
       orderNoOf: (id) => journal.getByPosOrderId(id)?.order_no,
       currency: config.currency,
-      maxAmount: config.maxAmount,
       scanTimeoutMs: config.scanTimeoutMs,
+      hasScanner: (lane) => scanners.some((s) => s.lane === lane),
       clock,
       logger: log.child({ component: 'lane' }),
     });
@@ -200,7 +205,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         backendUrl,
         simulatorUrl: simulator?.url ?? null,
         currency: config.currency,
-        maxAmount: config.maxAmount,
+        maxAmount: engine.maxAmount,
         scanTimeoutMs: config.scanTimeoutMs,
         lanes: config.lanes.map((l) => ({
           id: l.id,

@@ -39,6 +39,7 @@ export const ERRORS = {
   JOURNAL_WRITE_FAILED: { message: 'the journal could not be written (disk full or read-only?): nothing was sent', retryable: true, status: 507 },
   JOURNAL_MIGRATION_FAILED: { message: 'the journal schema could not be brought up to date', retryable: false, status: 500 },
   JOURNAL_QUEUE_ITEM_NOT_FOUND: { message: 'no waiting or dead queue item with this id: `scanpay queue` lists them', retryable: false, status: 404 },
+  JOURNAL_LOCKED: { message: 'another agent is running on this $SCANPAY_HOME and holds its journal', retryable: false, status: 409 },
 
   // Configuration
   CONFIG_INVALID: { message: 'the configuration is invalid', retryable: false, status: 500 },
@@ -58,6 +59,7 @@ export const ERRORS = {
   API_PAYMENT_ACTIVE: { message: 'a payment is already active on this lane: wait for it to end or cancel it', retryable: true, status: 409 },
   API_LANE_UNKNOWN: { message: 'no lane with this id', retryable: false, status: 404 },
   API_NO_VIRTUAL_SCANNER: { message: 'this lane has no virtual scanner to scan with', retryable: false, status: 409 },
+  API_LANE_NO_SCANNER: { message: 'this lane has no scanner, so a payment cannot wait for its scan: send the payment code with the payment', retryable: false, status: 409 },
   API_SHUTTING_DOWN: { message: 'the agent is shutting down: try again once it is back', retryable: true, status: 503 },
   API_INTERNAL: { message: 'the agent failed unexpectedly; the journal still says where every payment stands', retryable: true, status: 500 },
   API_AGENT_MISMATCH: { message: 'the agent found is not the one for this SCANPAY_HOME: it could not prove it holds this home\'s API token, so nothing was sent to it', retryable: false, status: 503 },

@@ -48,8 +48,11 @@ export class Lane {
   #activeOrderNo: string | undefined;
   readonly #ended = new Map<string, PosPayment>();
 
-  constructor(deps: { id: string; engine: LaneEngine; clock: Clock; logger: Logger; scanTimeoutMs: number; emit: (e: LaneEvent) => void }) {
+  readonly #hasScanner: () => boolean;
+
+  constructor(deps: { id: string; engine: LaneEngine; clock: Clock; logger: Logger; scanTimeoutMs: number; emit: (e: LaneEvent) => void; hasScanner?: () => boolean }) {
     this.id = deps.id;
+    this.#hasScanner = deps.hasScanner ?? (() => true);
     this.#engine = deps.engine;
     this.#clock = deps.clock;
     this.#log = deps.logger;
@@ -90,6 +93,8 @@ export class Lane {
       throw new ScanpayError('API_PAYMENT_ACTIVE', { message: `payment ${active} is still active on lane ${this.id}: wait for it to end or cancel it`, detail: { lane: this.id, activeId: active } });
     }
     if (req.paymentCode !== undefined) return fromEngine(this.#submit(req, req.paymentCode), this.id);
+    // Nothing could ever scan it: say so now instead of holding the lane until the scan timeout.
+    if (!this.#hasScanner()) throw new ScanpayError('API_LANE_NO_SCANNER', { message: `lane ${this.id} has no scanner: send the payment code with the payment`, detail: { lane: this.id } });
     const now = this.#clock.now();
     const payment = this.#withWords({
       id: req.id,

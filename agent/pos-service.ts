@@ -26,13 +26,14 @@ export interface CreatePayment {
 export type PosEvent = LaneEvent | { type: 'scanner'; lane: string; source: string; status: string; at: number; errorCode?: string; message?: string };
 
 export interface PosServiceDeps {
-  engine: Pick<PaymentEngine, 'pay' | 'get' | 'list' | 'cancel' | 'refund' | 'refunds' | 'onChange'>;
+  engine: Pick<PaymentEngine, 'pay' | 'get' | 'list' | 'cancel' | 'refund' | 'refunds' | 'onChange' | 'maxAmount'>;
   laneIds: string[];
   /** The acquirer order number of a POS order id, from the journal. */
   orderNoOf: (posOrderId: string) => string | undefined;
   currency: string;
-  maxAmount: number;
   scanTimeoutMs: number;
+  /** Whether a lane has any scanner configured; a lane without one takes only payments that bring their code. */
+  hasScanner?: (lane: string) => boolean;
   clock: Clock;
   logger: Logger;
 }
@@ -49,7 +50,7 @@ export class PosService {
   constructor(deps: PosServiceDeps) {
     this.#d = deps;
     const emit = (e: LaneEvent) => this.#events.emit('event', e);
-    for (const id of deps.laneIds) this.#lanes.set(id, new Lane({ id, engine: deps.engine, clock: deps.clock, logger: deps.logger, scanTimeoutMs: deps.scanTimeoutMs, emit }));
+    for (const id of deps.laneIds) this.#lanes.set(id, new Lane({ id, engine: deps.engine, clock: deps.clock, logger: deps.logger, scanTimeoutMs: deps.scanTimeoutMs, emit, hasScanner: () => deps.hasScanner?.(id) ?? true }));
     deps.engine.onChange((v) => this.#events.emit('event', { type: 'payment', payment: fromEngine(v, this.#laneOf.get(v.posOrderId ?? '') ?? null) }));
   }
 
@@ -79,7 +80,8 @@ export class PosService {
   /** Idempotent by the POS order id: the same id with the same details returns the same payment. */
   create(req: CreatePayment): { payment: PosPayment; created: boolean } {
     const currency = req.currency ?? this.#d.currency;
-    checkAmount(req.amount, this.#d.maxAmount);
+    // The engine's limit, the policy in force (config.json, then the acquirer's parameters): one source.
+    checkAmount(req.amount, this.#d.engine.maxAmount);
     const description = req.description ?? '';
     if (req.id !== undefined) {
       const existing = this.#find(req.id);

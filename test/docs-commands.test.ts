@@ -47,8 +47,11 @@ function documentedCommands(): Array<{ doc: string; line: string; args: string[]
 }
 
 /** The subcommand the words name, and the options it was given. */
+// No argv: every command module is loaded.
+const program = await buildProgram();
+
 function resolve(args: string[]): { path: string[]; command: Command; options: string[] } {
-  let command: Command = buildProgram();
+  let command: Command = program;
   const path: string[] = [];
   for (const word of args) {
     const sub = command.commands.find((c) => c.name() === word);

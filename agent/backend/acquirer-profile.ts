@@ -14,6 +14,8 @@
  *   acquirer has no such order (final only where `unseenReverseIsFinal`);
  * - an answer that is unsigned, badly signed or unparseable is `unknown`, never an answer.
  */
+import { z } from 'zod';
+import { ScanpayError } from '../errors.ts';
 import type { ProfileOverrides } from '../payment/profiles.ts';
 
 export const PROTOCOLS = ['scanpay-v1', 'wechat-v2', 'wechat-v3', 'alipay', 'upay'] as const;
@@ -55,8 +57,43 @@ export const SCANPAY_V1_PROFILE: AcquirerProfile = {
   unseenReverseIsFinal: true,
   earliestReverseMs: 0,
   reverseWindow: { kind: 'duration', ms: WEEK_MS },
-  reverseRefusedWhilePaying: false,
+  // docs/protocol.md: RETRY with recall while the customer is still entering the password.
+  reverseRefusedWhilePaying: true,
   acquirerRevokesUnpaidAfterMs: null,
   newOrderNoAfterFailure: false,
   wallets: {},
 };
+
+/** The first moment a reverse is no longer accepted for an order created at `createdAt`. */
+export function reverseWindowEnd(w: ReverseWindow, createdAt: number): number {
+  if (w.kind === 'duration') return createdAt + w.ms;
+  const offset = w.utcOffsetMinutes * 60_000;
+  const day = 86_400_000;
+  return Math.floor((createdAt + offset) / day) * day + day - offset;
+}
+
+/** A profile with some rules replaced (configuration `acquirerRules`, QA rule sets); the result is checked. */
+export function withRules(base: AcquirerProfile, rules: Partial<AcquirerProfile> = {}): AcquirerProfile {
+  const p = { ...base, ...rules, wallets: { ...base.wallets, ...rules.wallets } };
+  if (!(p.earliestReverseMs >= 0) || (p.acquirerRevokesUnpaidAfterMs !== null && !(p.acquirerRevokesUnpaidAfterMs > 0))) {
+    throw new ScanpayError('CONFIG_INVALID', { message: 'acquirerRules: earliestReverseMs must be ≥ 0 and acquirerRevokesUnpaidAfterMs positive or null' });
+  }
+  return p;
+}
+
+/** The rules a configuration may override (`acquirerRules` in config.json), e.g. to try an acquirer's behaviour against the simulator. */
+export const acquirerRulesSchema = z
+  .object({
+    unseenReverseIsFinal: z.boolean(),
+    earliestReverseMs: z.number().int().min(0),
+    reverseWindow: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('duration'), ms: z.number().int().positive() }).strict(),
+      z.object({ kind: z.literal('same-day'), utcOffsetMinutes: z.number().int().min(-720).max(840) }).strict(),
+    ]),
+    reverseRefusedWhilePaying: z.boolean(),
+    acquirerRevokesUnpaidAfterMs: z.number().int().positive().nullable(),
+    newOrderNoAfterFailure: z.boolean(),
+  })
+  .partial()
+  .strict();
+export type AcquirerRules = z.infer<typeof acquirerRulesSchema>;

@@ -19,7 +19,7 @@ export interface HttpAcquirerOptions {
   terminalId: string;
   key: Buffer;
   clock: Clock;
-  /** Per-operation request timeouts; a timeout is an unknown outcome. */
+  /** Per-operation deadlines, wall-clock, from the send to the last byte of the answer; a timeout is an unknown outcome. */
   timeoutMs?: Partial<Record<Operation, number>>;
   skewMs?: number;
   /** How long an idle kept-alive connection is kept; see IDLE_SOCKET_MS. */
@@ -56,6 +56,7 @@ export class HttpAcquirer implements Acquirer {
    * queue behind them for up to waitMs.
    */
   readonly #holdAgent: http.Agent;
+  readonly #holdHttpsAgent: https.Agent;
 
   constructor(o: HttpAcquirerOptions) {
     this.#o = o;
@@ -64,6 +65,7 @@ export class HttpAcquirer implements Acquirer {
     this.#nonces = new NonceCache(o.skewMs ?? DEFAULT_SKEW_MS);
     const idle = o.idleSocketMs ?? IDLE_SOCKET_MS;
     this.#holdAgent = new http.Agent({ keepAlive: true, timeout: idle });
+    this.#holdHttpsAgent = new https.Agent({ keepAlive: true, timeout: idle });
     this.#http = createProtocolHttp(o.baseUrl, {
       httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8, timeout: idle }),
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 8, timeout: idle }),
@@ -108,12 +110,17 @@ export class HttpAcquirer implements Acquirer {
     };
     const elapsed = () => Math.round(performance.now() - started);
 
+    // A long-poll query may be held up to waitMs: the timeout is the margin on top.
+    const deadlineMs = this.#timeouts[op] + (req.waitMs ?? 0);
     let res;
     try {
       res = await this.#http.post(path, body, {
-        // A long-poll query may be held up to waitMs: the timeout is the margin on top.
-        timeout: this.#timeouts[op] + (req.waitMs ?? 0),
-        ...(req.waitMs ? { httpAgent: this.#holdAgent } : {}),
+        timeout: deadlineMs,
+        // axios's timeout stops counting once the headers are in; a peer dripping the body
+        // would hold the call (and a cashier's cancel behind it) for minutes. One wall-clock
+        // deadline covers the whole exchange.
+        signal: AbortSignal.timeout(deadlineMs),
+        ...(req.waitMs ? { httpAgent: this.#holdAgent, httpsAgent: this.#holdHttpsAgent } : {}),
         headers: {
           'content-type': 'application/json; charset=utf-8',
           [HEADER.terminal]: terminalId,
@@ -122,7 +129,7 @@ export class HttpAcquirer implements Acquirer {
         },
       });
     } catch (e) {
-      const code = e instanceof AxiosError ? (e.code ?? '') : '';
+      const code = e instanceof AxiosError ? (e.code === 'ERR_CANCELED' ? 'DEADLINE' : (e.code ?? '')) : '';
       const cause = (e as { cause?: { code?: string } }).cause?.code ?? code;
       if (NOT_SENT_CODES.has(code) || NOT_SENT_CODES.has(cause)) {
         return finish({ kind: 'not_sent', latencyMs: elapsed(), error: new ScanpayError('BACKEND_NOT_SENT', { message: `backend unreachable (${cause || code})`, cause: e, detail: { op } }) });

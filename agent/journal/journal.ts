@@ -51,6 +51,8 @@ export interface PaymentRow {
   code_expires_at: number;
   query_deadline_at: number;
   next_action_at: number | null;
+  /** When the latest pay attempt left: the acquirer's earliest-reverse and revoke rules count from it. */
+  pay_sent_at: number | null;
   acquirer_trade_no: string | null;
   updated_at: number;
   final_at: number | null;
@@ -263,8 +265,7 @@ export class Journal {
         }
         const used = this.#stmt('SELECT order_no FROM payments WHERE code_hash = ?').get(codeHash) as { order_no: string } | undefined;
         if (used) throw new ScanpayError('PAY_CODE_DUPLICATE', { detail: { orderNo: used.order_no, code: p.codeMasked } });
-        this.#db
-          .prepare(
+        this.#stmt(
             `INSERT INTO payments (order_no, pos_order_id, amount, currency, description, wallet, code_hash, code_masked, code,
                trace_id, state, created_at, code_expires_at, query_deadline_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?)`,
@@ -307,8 +308,7 @@ export class Journal {
   }
 
   listPayments(options: { since?: number; limit?: number } = {}): PaymentRow[] {
-    return this.#db
-      .prepare('SELECT * FROM payments WHERE created_at >= ? ORDER BY created_at DESC LIMIT ?')
+    return this.#stmt('SELECT * FROM payments WHERE created_at >= ? ORDER BY created_at DESC LIMIT ?')
       .all(options.since ?? 0, options.limit ?? 1000) as PaymentRow[];
   }
 
@@ -327,9 +327,8 @@ export class Journal {
   /** Called immediately before a pay request is handed to the network. */
   beforePayAttempt(orderNo: string, at: number): number {
     return this.#write(() => {
-      this.#db
-        .prepare("UPDATE payments SET pay_attempts = pay_attempts + 1, pay_in_flight = 1, state = 'submitting', updated_at = ? WHERE order_no = ?")
-        .run(at, orderNo);
+      this.#stmt("UPDATE payments SET pay_attempts = pay_attempts + 1, pay_in_flight = 1, state = 'submitting', pay_sent_at = ?, updated_at = ? WHERE order_no = ?")
+        .run(at, at, orderNo);
       const n = this.getPayment(orderNo)!.pay_attempts;
       this.#event(orderNo, at, 'submitting', 'pay-sent', { attempt: n });
       return n;
@@ -339,8 +338,7 @@ export class Journal {
   /** Records whether the attempt may have reached the backend; `false` only when it provably did not. */
   afterPayAttempt(orderNo: string, at: number, mayHaveArrived: boolean, cause: string): void {
     this.#write(() => {
-      this.#db
-        .prepare('UPDATE payments SET pay_in_flight = 0, maybe_sent = MAX(maybe_sent, ?), updated_at = ? WHERE order_no = ?')
+      this.#stmt('UPDATE payments SET pay_in_flight = 0, maybe_sent = MAX(maybe_sent, ?), updated_at = ? WHERE order_no = ?')
         .run(mayHaveArrived ? 1 : 0, at, orderNo);
       this.#event(orderNo, at, 'submitting', cause);
     });
@@ -355,8 +353,7 @@ export class Journal {
 
   beforeReverse(orderNo: string, at: number): void {
     this.#write(() => {
-      this.#db
-        .prepare("UPDATE payments SET reverse_attempts = reverse_attempts + 1, state = CASE WHEN state = 'reversal_queued' THEN state ELSE 'reversing' END, updated_at = ? WHERE order_no = ?")
+      this.#stmt("UPDATE payments SET reverse_attempts = reverse_attempts + 1, state = CASE WHEN state = 'reversal_queued' THEN state ELSE 'reversing' END, updated_at = ? WHERE order_no = ?")
         .run(at, orderNo);
       this.#event(orderNo, at, 'reversing', 'reverse-sent');
     });
@@ -377,15 +374,13 @@ export class Journal {
 
   #update(orderNo: string, cols: Record<string, unknown>): void {
     const names = Object.keys(cols);
-    const result = this.#db
-      .prepare(`UPDATE payments SET ${names.map((n) => `${n} = @${n}`).join(', ')} WHERE order_no = @order_no`)
+    const result = this.#stmt(`UPDATE payments SET ${names.map((n) => `${n} = @${n}`).join(', ')} WHERE order_no = @order_no`)
       .run({ ...cols, order_no: orderNo });
     if (result.changes !== 1) throw new ScanpayError('PAY_NOT_FOUND', { detail: { orderNo } });
   }
 
   #event(orderNo: string, at: number, state: string, cause: string, detail?: unknown): void {
-    this.#db
-      .prepare('INSERT INTO payment_events (order_no, at, state, cause, detail) VALUES (?, ?, ?, ?, ?)')
+    this.#stmt('INSERT INTO payment_events (order_no, at, state, cause, detail) VALUES (?, ?, ?, ?, ?)')
       .run(orderNo, at, state, cause, detail === undefined ? null : JSON.stringify(detail));
   }
 
@@ -415,14 +410,12 @@ export class Journal {
       const payment = this.getPayment(r.orderNo);
       if (!payment) throw new ScanpayError('PAY_NOT_FOUND', { detail: { orderNo: r.orderNo } });
       if (payment.outcome !== 'paid') throw new ScanpayError('PAY_NOT_REFUNDABLE', { detail: { orderNo: r.orderNo, state: payment.state } });
-      const { taken } = this.#db
-        .prepare("SELECT COALESCE(SUM(amount), 0) AS taken FROM refunds WHERE order_no = ? AND state != 'failed'")
+      const { taken } = this.#stmt("SELECT COALESCE(SUM(amount), 0) AS taken FROM refunds WHERE order_no = ? AND state != 'failed'")
         .get(r.orderNo) as { taken: number };
       if (taken + r.amount > payment.amount) {
         throw new ScanpayError('PAY_REFUND_EXCEEDS', { detail: { orderNo: r.orderNo, paid: payment.amount, alreadyRefunded: taken, asked: r.amount } });
       }
-      this.#db
-        .prepare("INSERT INTO refunds (refund_no, pos_refund_id, order_no, amount, state, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)")
+      this.#stmt("INSERT INTO refunds (refund_no, pos_refund_id, order_no, amount, state, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)")
         .run(r.refundNo, r.posRefundId, r.orderNo, r.amount, r.at, r.at);
       this.#event(r.orderNo, r.at, payment.state, 'refund requested', { refundNo: r.refundNo, amount: r.amount });
       return { row: this.getRefund(r.posRefundId)!, created: true };
@@ -455,8 +448,7 @@ export class Journal {
   /** Adds a follow-up to deliver; a second enqueue with the same dedupe key is a no-op. */
   enqueue(item: { kind: string; orderNo?: string; dedupeKey: string; payload: unknown; at: number }): OutboxRow {
     return this.#write(() => {
-      this.#db
-        .prepare(
+      this.#stmt(
           `INSERT INTO outbox (kind, order_no, dedupe_key, payload, created_at, next_attempt_at)
            VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
         )
@@ -467,8 +459,7 @@ export class Journal {
 
   /** Pending items whose time has come, soonest first. */
   dueOutbox(now: number, limit: number, exceptIds: number[] = []): OutboxRow[] {
-    return this.#db
-      .prepare(
+    return this.#stmt(
         `SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? AND id NOT IN (SELECT value FROM json_each(?))
          ORDER BY next_attempt_at, id LIMIT ?`,
       )
@@ -477,8 +468,7 @@ export class Journal {
 
   /** When the next pending item falls due, leaving out the ids given (items under way). */
   nextOutboxAt(exceptIds: number[] = []): number | undefined {
-    const row = this.#db
-      .prepare("SELECT MIN(next_attempt_at) AS at FROM outbox WHERE status = 'pending' AND id NOT IN (SELECT value FROM json_each(?))")
+    const row = this.#stmt("SELECT MIN(next_attempt_at) AS at FROM outbox WHERE status = 'pending' AND id NOT IN (SELECT value FROM json_each(?))")
       .get(JSON.stringify(exceptIds)) as { at: number | null };
     return row.at ?? undefined;
   }
@@ -497,8 +487,7 @@ export class Journal {
 
   outboxAttemptFailed(id: number, at: number, error: string, nextAttemptAt: number): void {
     this.#write(() => {
-      this.#db
-        .prepare('UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?, last_error = ?, next_attempt_at = ? WHERE id = ?')
+      this.#stmt('UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?, last_error = ?, next_attempt_at = ? WHERE id = ?')
         .run(at, error, nextAttemptAt, id);
     });
   }
@@ -534,8 +523,7 @@ export class Journal {
     return this.#write(() => {
       const open = this.#stmt("SELECT * FROM settlements WHERE status = 'closed'").get() as SettlementRow | undefined;
       if (open) return open;
-      const { busy } = this.#db
-        .prepare("SELECT (SELECT COUNT(*) FROM payments WHERE outcome IS NULL) + (SELECT COUNT(*) FROM refunds WHERE state = 'pending') AS busy")
+      const { busy } = this.#stmt("SELECT (SELECT COUNT(*) FROM payments WHERE outcome IS NULL) + (SELECT COUNT(*) FROM refunds WHERE state = 'pending') AS busy")
         .get() as { busy: number };
       if (busy > 0) throw new ScanpayError('PAY_SETTLEMENT_BLOCKED', { detail: { underWay: busy } });
       this.#stmt("INSERT INTO settlements (batch_no, closed_at, status) VALUES (?, ?, 'closed')").run(batchNo, at);
@@ -547,8 +535,7 @@ export class Journal {
 
   /** Payments of the batch, and payments of earlier batches refunded in it. */
   batchPayments(batchNo: string): PaymentRow[] {
-    return this.#db
-      .prepare('SELECT * FROM payments WHERE batch_no = ? OR order_no IN (SELECT order_no FROM refunds WHERE batch_no = ?) ORDER BY created_at, order_no')
+    return this.#stmt('SELECT * FROM payments WHERE batch_no = ? OR order_no IN (SELECT order_no FROM refunds WHERE batch_no = ?) ORDER BY created_at, order_no')
       .all(batchNo, batchNo) as PaymentRow[];
   }
 

@@ -97,4 +97,6 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX payments_batch ON payments (batch_no);
   `,
+  // The acquirer's earliest-reverse and revoke-unpaid rules count from the latest pay sent.
+  `ALTER TABLE payments ADD COLUMN pay_sent_at INTEGER;`,
 ];

@@ -7,9 +7,13 @@
 import type { Clock } from '../clock.ts';
 import type { Journal, OutboxRow } from '../journal/journal.ts';
 import type { Logger } from '../log.ts';
-import { backoff } from '../payment/profiles.ts';
+import { backoff } from '../payment/backoff.ts';
 
-export type DeliveryResult = { kind: 'done' } | { kind: 'retry'; error: string } | { kind: 'dead'; error: string };
+export type DeliveryResult =
+  | { kind: 'done' }
+  /** `notBefore`: the acquirer's own rule says when the next attempt can succeed (earliest reverse, code expiry). */
+  | { kind: 'retry'; error: string; notBefore?: number }
+  | { kind: 'dead'; error: string };
 
 export type OutboxHandler = (item: OutboxRow) => Promise<DeliveryResult>;
 
@@ -18,7 +22,7 @@ export interface OutboxWorkerOptions {
   clock: Clock;
   logger: Logger;
   handlers: Record<string, OutboxHandler>;
-  /** Retry backoff: doubles from base to max, with jitter. */
+  /** Retry backoff (agent/payment/backoff.ts): the cap doubles from base to max, full jitter below it. */
   retryBaseMs?: number;
   retryMaxMs?: number;
   /** Per kind; an item older than this is dead-lettered instead of tried again. */
@@ -137,7 +141,7 @@ export class OutboxWorker {
         log.error({ deadLetter: true, error: result.error }, 'outbox item moved to dead letters: needs a person');
         break;
       case 'retry': {
-        const wait = backoff(item.attempts, this.#o.retryBaseMs, this.#o.retryMaxMs, this.#o.random);
+        const wait = Math.max(backoff(item.attempts, this.#o.retryBaseMs, this.#o.retryMaxMs, this.#o.random), (result.notBefore ?? now) - now);
         journal.outboxAttemptFailed(item.id, now, result.error, now + wait);
         log.warn({ error: result.error, retryInMs: wait }, 'outbox delivery failed; will retry');
         return;

@@ -10,7 +10,9 @@
 import { randomBytes } from 'node:crypto';
 import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
 import type { Acquirer } from '../backend/acquirer.ts';
+import { reverseWindowEnd, SCANPAY_V1_PROFILE, type AcquirerProfile } from '../backend/acquirer-profile.ts';
 import type { Clock } from '../clock.ts';
+import { checkAmount } from '../amount.ts';
 import { crashPoint } from '../crash-points.ts';
 import { ScanpayError } from '../errors.ts';
 import type { Journal, OutboxRow, PaymentRow, PaymentState, RefundRow } from '../journal/journal.ts';
@@ -19,7 +21,7 @@ import { OutboxWorker, type DeliveryResult, type OutboxHandler } from '../outbox
 import { maskCode, requirePaymentCode, type Wallet } from '../payment-code.ts';
 import { payOutcome, queryOutcome, reverseOutcome, type PayOutcome, type QueryOutcome, type ReverseOutcome } from './outcomes.ts';
 import { paymentMachine, type PaymentContext, type ResumeAt } from './payment.machine.ts';
-import { resolveProfiles, type ProfileOverrides, type WalletProfile } from './profiles.ts';
+import { mergeOverrides, resolveProfiles, type ProfileOverrides, type WalletProfile } from './profiles.ts';
 
 export interface PaymentRequest {
   amount: number;
@@ -71,6 +73,12 @@ export interface EngineOptions {
   terminalId: string;
   logger?: Logger;
   profiles?: ProfileOverrides;
+  /**
+   * What the acquirer guarantees and refuses (agent/backend/acquirer-profile.ts): read as
+   * data for every reverse, query and refund-instead. Its per-wallet timings lie under
+   * `profiles`. Default: protocol v1.
+   */
+  acquirerProfile?: AcquirerProfile;
   /** Largest amount accepted, in minor units (default 5000.00: PBOC level B daily limit). */
   maxAmount?: number;
   random?: () => number;
@@ -96,6 +104,8 @@ export class PaymentEngine {
   readonly #journal: Journal;
   readonly #clock: Clock;
   readonly #log: Logger;
+  readonly #acquirerProfile: AcquirerProfile;
+  readonly #random: () => number;
   #profiles: Record<Wallet, WalletProfile>;
   #maxAmount: number;
   #enabledWallets: ReadonlySet<Wallet> | undefined;
@@ -110,13 +120,15 @@ export class PaymentEngine {
     this.#journal = o.journal;
     this.#clock = o.clock;
     this.#log = o.logger ?? silentLogger;
-    this.#profiles = resolveProfiles(o.profiles);
+    this.#acquirerProfile = o.acquirerProfile ?? SCANPAY_V1_PROFILE;
+    this.#random = o.random ?? Math.random;
+    this.#profiles = resolveProfiles(mergeOverrides(this.#acquirerProfile.wallets, o.profiles));
     this.#maxAmount = o.maxAmount ?? 500_000;
     this.#outbox = new OutboxWorker({
       journal: o.journal,
       clock: o.clock,
       logger: this.#log,
-      random: o.random ?? Math.random,
+      random: this.#random,
       ...o.outbox,
       handlers: {
         ...o.outboxHandlers,
@@ -158,10 +170,7 @@ export class PaymentEngine {
     if (!this.#started) throw new Error('payment engine not started');
     const { code, wallet } = requirePaymentCode(req.paymentCode);
     if (this.#enabledWallets && !this.#enabledWallets.has(wallet)) throw new ScanpayError('PAY_WALLET_DISABLED', { detail: { wallet } });
-    const maxAmount = this.#maxAmount;
-    if (!Number.isSafeInteger(req.amount) || req.amount <= 0 || req.amount > maxAmount) {
-      throw new ScanpayError('PAY_AMOUNT_INVALID', { message: `amount must be an integer of minor units between 1 and ${maxAmount}`, detail: { amount: req.amount } });
-    }
+    checkAmount(req.amount, this.#maxAmount);
     const currency = req.currency ?? 'CNY';
     if (!/^[A-Z]{3}$/.test(currency)) throw new ScanpayError('PAY_CURRENCY_INVALID', { detail: { currency } });
     const profile = this.#profiles[wallet];
@@ -192,11 +201,14 @@ export class PaymentEngine {
    */
   applyPolicy(p: PaymentPolicy): void {
     // Field by field: the backend's values win over config.json's for the fields it sets.
-    const merged: ProfileOverrides = { ...this.#o.profiles };
-    for (const [w, o] of Object.entries(p.profiles) as Array<[Wallet, ProfileOverrides[Wallet]]>) merged[w] = { ...merged[w], ...o };
-    this.#profiles = resolveProfiles(merged);
+    this.#profiles = resolveProfiles(mergeOverrides(mergeOverrides(this.#acquirerProfile.wallets, this.#o.profiles), p.profiles));
     this.#maxAmount = p.maxAmount;
     this.#enabledWallets = new Set(p.enabledWallets);
+  }
+
+  /** The largest amount accepted now, in minor units: the policy in force, the one limit the POS API checks too. */
+  get maxAmount(): number {
+    return this.#maxAmount;
   }
 
   /** Queues an item for one of the outbox handlers and looks for due items at once. */
@@ -307,8 +319,10 @@ export class PaymentEngine {
 
   // ---- driving payments ------------------------------------------------------------
 
+  /** Where a payment found unfinished in the journal goes on; the wait it was in (`next_action_at`) is kept. */
   #resume(row: PaymentRow): void {
     const now = this.#clock.now();
+    const waitLeft = Math.max(0, (row.next_action_at ?? now) - now);
     switch (row.state) {
       case 'reversal_queued':
         // The outbox holds the reversal; make sure it does (enqueue is idempotent).
@@ -317,7 +331,7 @@ export class PaymentEngine {
       case 'reversing':
         return this.#run(row, 'reverse', 0);
       case 'querying':
-        return this.#run(row, 'query', 0);
+        return this.#run(row, 'query', waitLeft);
       case 'submitting':
       case 'waiting_network': {
         if (row.pay_in_flight) {
@@ -334,6 +348,7 @@ export class PaymentEngine {
           this.#emitRow(row.order_no);
           return;
         }
+        if (row.state === 'waiting_network') return this.#run(row, 'waitNetwork', Math.min(waitLeft, row.code_expires_at - now));
         return this.#run(row, 'submit', 0);
       }
       default:
@@ -365,6 +380,9 @@ export class PaymentEngine {
         cancelRequested: row.cancel_requested === 1,
         resume,
         waitMs,
+        unseenReverseIsFinal: this.#acquirerProfile.unseenReverseIsFinal,
+        acquirerClosesAt: this.#closesAt(row),
+        random: this.#random,
       },
     });
     this.#live.set(row.order_no, actor);
@@ -458,15 +476,35 @@ export class PaymentEngine {
 
   async #reverseOnce(orderNo: string): Promise<ReverseOutcome> {
     const row = this.#require(orderNo);
+    const early = this.#tooEarlyToReverse(row);
+    if (early) return early;
+    if (this.#clock.now() >= reverseWindowEnd(this.#acquirerProfile.reverseWindow, row.created_at)) {
+      // Past the acquirer's reversal window: only a refund can undo it (the outbox does).
+      return { kind: 'refused', at: this.#clock.now(), reasonCode: 'REVERSE_EXPIRED' };
+    }
     this.#journal.beforeReverse(orderNo, this.#clock.now());
     crashPoint('reverse:after-journal');
     const result = await this.#o.acquirer.reverse({ orderNo, traceId: row.trace_id });
     crashPoint('reverse:after-answer');
     this.#logCall('reverse', orderNo, result);
     const outcome = reverseOutcome(result, this.#clock.now());
-    const said = outcome.kind === 'retry' || outcome.kind === 'unreachable' ? `${outcome.kind}: ${outcome.reason}` : outcome.kind === 'refused' ? `refused: ${outcome.reasonCode}` : 'reversed';
+    const said = outcome.kind === 'retry' || outcome.kind === 'unreachable' ? `${outcome.kind}: ${outcome.reason}` : outcome.kind === 'refused' ? `refused: ${outcome.reasonCode}` : outcome.kind;
     this.#journal.note(orderNo, outcome.at, 'reversing', `reverse: ${said}`);
     return outcome;
+  }
+
+  /** The acquirer refuses a reverse sooner than its earliest after the pay: wait for it, without asking. */
+  #tooEarlyToReverse(row: PaymentRow): ReverseOutcome | undefined {
+    const at = this.#clock.now();
+    const retryAt = (row.pay_sent_at ?? row.created_at) + this.#acquirerProfile.earliestReverseMs;
+    if (!row.maybe_sent || at >= retryAt) return undefined;
+    return { kind: 'retry', at, retryAt, reason: `the acquirer takes no reverse sooner than ${Math.round(this.#acquirerProfile.earliestReverseMs / 1000)} s after the payment` };
+  }
+
+  /** When the acquirer closes this order itself if it is still unpaid (its profile), or null. */
+  #closesAt(row: PaymentRow): number | null {
+    const after = this.#acquirerProfile.acquirerRevokesUnpaidAfterMs;
+    return after === null ? null : (row.pay_sent_at ?? row.created_at) + after;
   }
 
   #enqueueReversal(orderNo: string, at: number): void {
@@ -484,7 +522,14 @@ export class PaymentEngine {
       case 'reversed':
         this.#journal.finish(row.order_no, 'reversed', outcome.at, 'reversal delivered from the outbox');
         return { kind: 'done' };
+      case 'notFound':
+        if (this.#acquirerProfile.unseenReverseIsFinal || outcome.at >= row.code_expires_at) {
+          this.#journal.finish(row.order_no, 'reversed', outcome.at, 'the acquirer never received the payment and the code can no longer be used: not charged');
+          return { kind: 'done' };
+        }
+        return { kind: 'retry', error: 'the acquirer has not seen the payment; a delayed one could still arrive until the code expires', notBefore: row.code_expires_at };
       case 'retry':
+        return { kind: 'retry', error: outcome.reason, ...(outcome.retryAt !== undefined ? { notBefore: outcome.retryAt } : {}) };
       case 'unreachable':
         return { kind: 'retry', error: outcome.reason };
       case 'refused':
@@ -524,12 +569,29 @@ export class PaymentEngine {
     if (result.kind !== 'answer') return { kind: 'retry', error: `reverse refused (${why}); refund: ${result.error.code}: ${result.error.message}` };
     const b = result.body;
     const at = this.#clock.now();
-    if (b.result === 'SUCCESS' || b.reasonCode === 'REFUND_NOT_PAID') {
-      this.#journal.finish(row.order_no, 'reversed', at, b.result === 'SUCCESS' ? `reverse refused (${why}): refunded in full` : 'never paid: nothing to refund');
+    if (b.result === 'SUCCESS') {
+      this.#journal.finish(row.order_no, 'reversed', at, `reverse refused (${why}): refunded in full`);
       return { kind: 'done' };
     }
+    // Not paid yet is not "never paid": a customer still confirming could pay after this answer.
+    if (b.reasonCode === 'REFUND_NOT_PAID' || b.reasonCode === 'ORDER_NOT_FOUND') return this.#settleUnpaid(row, why);
     if (b.result === 'UNKNOWN') return { kind: 'retry', error: 'refund outcome unknown' };
     return { kind: 'dead', error: `reverse refused (${why}) and refund failed (${b.reasonCode ?? 'FAIL'}): settle by hand` };
+  }
+
+  /** A refund-instead found nothing paid (or no order): done only once a query says the order can no longer be paid. */
+  async #settleUnpaid(row: PaymentRow, why: string): Promise<DeliveryResult> {
+    const result = await this.#track(this.#o.acquirer.query({ orderNo: row.order_no, traceId: row.trace_id }));
+    this.#logCall('query', row.order_no, result);
+    const q = queryOutcome(result, this.#clock.now());
+    // An order left unpaid (NOTPAY) or never received, once its code expired, can no longer be paid either.
+    const closed = q.kind === 'declined' || q.kind === 'reversed' || (q.kind === 'pending' && (q.reason === 'NOTPAY' || q.notFound === true) && q.at >= row.code_expires_at);
+    if (closed) {
+      this.#journal.finish(row.order_no, 'reversed', q.at, `reverse refused (${why}); the order was never paid and is closed: not charged`);
+      return { kind: 'done' };
+    }
+    const waitForCode = q.kind === 'pending' && q.at < row.code_expires_at;
+    return { kind: 'retry', error: `reverse refused (${why}); the refund found the order unpaid, the query ${q.kind === 'pending' ? q.reason : q.kind}: trying again`, ...(waitForCode ? { notBefore: row.code_expires_at } : {}) };
   }
 
   #logCall(op: string, orderNo: string, r: { kind: string; latencyMs: number; error?: ScanpayError; body?: unknown }): void {

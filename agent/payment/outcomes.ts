@@ -19,11 +19,17 @@ export type QueryOutcome =
   | { kind: 'declined'; at: number; reasonCode: string; reasonMessage?: string | undefined }
   | { kind: 'reversed'; at: number }
   /** `sentAt`: when the query left; the schedule counts from there, so a held query is not followed by a needless wait. */
-  | { kind: 'pending'; at: number; customerPaying: boolean; reason: string; sentAt?: number };
+  | { kind: 'pending'; at: number; customerPaying: boolean; reason: string; sentAt?: number; notFound?: boolean };
 
 export type ReverseOutcome =
   | { kind: 'reversed'; at: number }
-  | { kind: 'retry'; at: number; reason: string }
+  /**
+   * Not now: `reasonCode` USER_PAYING when the wallet refuses while the customer pays;
+   * `retryAt` when the acquirer's rules say when it can succeed (earliest reverse).
+   */
+  | { kind: 'retry'; at: number; reason: string; reasonCode?: string | undefined; retryAt?: number }
+  /** The acquirer has no such order: final only where its profile says so, or once the code can no longer land. */
+  | { kind: 'notFound'; at: number }
   /** No verified answer: the outbox takes over and keeps trying. */
   | { kind: 'unreachable'; at: number; reason: string }
   /** A definite "cannot reverse" (too old): the outbox turns it into a refund. */
@@ -59,7 +65,7 @@ export function queryOutcome(r: CallResult<QueryResponse>, at: number): QueryOut
   if (b.reasonCode === 'ORDER_REVERSED') return { kind: 'reversed', at };
   if (b.result !== 'SUCCESS' || !b.trade) {
     // ORDER_NOT_FOUND included: the pay may still be on its way.
-    return { kind: 'pending', at, customerPaying: false, reason: `query ${b.result}${b.reasonCode ? ` ${b.reasonCode}` : ''}` };
+    return { kind: 'pending', at, customerPaying: false, reason: `query ${b.result}${b.reasonCode ? ` ${b.reasonCode}` : ''}`, ...(b.reasonCode === 'ORDER_NOT_FOUND' ? { notFound: true } : {}) };
   }
   switch (b.trade.state) {
     case 'SUCCESS':
@@ -86,8 +92,17 @@ export function reverseOutcome(r: CallResult<ReverseResponse>, at: number): Reve
       return { kind: 'reversed', at };
     case 'RETRY':
     case 'UNKNOWN':
-      return { kind: 'retry', at, reason: `${b.result}${b.reasonCode ? ` ${b.reasonCode}` : ''}` };
+      return { kind: 'retry', at, reason: `${b.result}${b.reasonCode ? ` ${b.reasonCode}` : ''}`, reasonCode: b.reasonCode };
     case 'FAIL':
+      if (b.reasonCode === 'ORDER_NOT_FOUND') return { kind: 'notFound', at };
       return { kind: 'refused', at, reasonCode: b.reasonCode ?? 'REVERSE_FAILED' };
   }
+}
+
+type Kinded = { kind: string };
+
+/** The outcome as its kind, for a transition already guarded on that kind (no casts in the machine). */
+export function as<T extends Kinded, K extends T['kind']>(o: T, kind: K): Extract<T, { kind: K }> {
+  if (o.kind !== kind) throw new Error(`expected a ${kind} outcome, got ${o.kind}`);
+  return o as Extract<T, { kind: K }>;
 }

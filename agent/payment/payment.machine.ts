@@ -9,7 +9,8 @@
  */
 import { assign, fromPromise, setup } from 'xstate';
 import type { PaymentState } from '../journal/journal.ts';
-import type { PayOutcome, QueryOutcome, ReverseOutcome } from './outcomes.ts';
+import { backoff } from './backoff.ts';
+import { as, type PayOutcome, type QueryOutcome, type ReverseOutcome } from './outcomes.ts';
 import { queryWait, type WalletProfile } from './profiles.ts';
 
 export type ResumeAt = 'submit' | 'waitNetwork' | 'query' | 'reverse';
@@ -25,11 +26,24 @@ export interface PaymentInput {
   resume: ResumeAt;
   /** Wait before the first step when resuming into a waiting state. */
   waitMs: number;
+  /** The acquirer profile's rule: "no such order" on a reverse is final (a tombstone). Default true (protocol v1). */
+  unseenReverseIsFinal?: boolean;
+  /** When the acquirer closes the order itself if still unpaid (its profile), for the cashier's "time left"; null: never. */
+  acquirerClosesAt?: number | null;
+  /** [0, 1) source for the reverse backoff's jitter. */
+  random?: () => number;
 }
+
+/** Query failures in our own code in a row (e.g. the journal refused a write) before the payment is reversed instead. */
+export const MAX_QUERY_ERRORS = 3;
 
 export type FinalOutcome = 'paid' | 'declined' | 'reversed' | 'reversal_queued';
 
-export interface PaymentContext extends PaymentInput {
+export interface PaymentContext extends Omit<PaymentInput, 'unseenReverseIsFinal' | 'acquirerClosesAt' | 'random'> {
+  unseenReverseIsFinal: boolean;
+  acquirerClosesAt: number | null;
+  random: () => number;
+  queryErrors: number;
   customerPaying: boolean;
   reasonCode: string | undefined;
   reasonMessage: string | undefined;
@@ -72,6 +86,7 @@ export const paymentMachine = setup({
   guards: {
     resumeAt: ({ context }, at: ResumeAt) => context.resume === at,
     cancelRequested: ({ context }) => context.cancelRequested,
+    queryFailedTooOften: ({ context }) => context.queryErrors + 1 >= MAX_QUERY_ERRORS,
   },
   delays: {
     wait: ({ context }) => Math.max(0, context.waitMs),
@@ -80,6 +95,10 @@ export const paymentMachine = setup({
   id: 'payment',
   context: ({ input }) => ({
     ...input,
+    unseenReverseIsFinal: input.unseenReverseIsFinal ?? true,
+    acquirerClosesAt: input.acquirerClosesAt ?? null,
+    random: input.random ?? Math.random,
+    queryErrors: 0,
     customerPaying: false,
     reasonCode: undefined,
     reasonMessage: undefined,
@@ -99,6 +118,7 @@ export const paymentMachine = setup({
         { guard: { type: 'resumeAt', params: 'reverse' }, target: 'reversing' },
         { guard: 'cancelRequested', target: 'reversing' },
         { guard: { type: 'resumeAt', params: 'query' }, target: 'querying' },
+        // A pay that provably never left, restarted while it waited for the network: wait out the rest.
         { guard: { type: 'resumeAt', params: 'waitNetwork' }, target: 'waitingNetwork' },
         { target: 'submitting' },
       ],
@@ -115,7 +135,7 @@ export const paymentMachine = setup({
             guard: ({ event }) => event.output.kind === 'declined',
             target: 'declined',
             actions: assign(({ event }) => {
-              const o = event.output as Extract<PayOutcome, { kind: 'declined' }>;
+              const o = as(event.output, 'declined');
               return { reasonCode: o.reasonCode, reasonMessage: o.reasonMessage, cause: `declined: ${o.reasonCode}` };
             }),
           },
@@ -133,7 +153,7 @@ export const paymentMachine = setup({
           {
             guard: ({ event }) => event.output.kind === 'paid',
             target: 'paid',
-            actions: assign(({ event }) => ({ tradeNo: (event.output as Extract<PayOutcome, { kind: 'paid' }>).tradeNo, cause: 'paid' })),
+            actions: assign(({ event }) => ({ tradeNo: as(event.output, 'paid').tradeNo, cause: 'paid' })),
           },
           {
             guard: ({ context, event }) => event.output.kind === 'notSent' && context.cancelRequested,
@@ -145,7 +165,7 @@ export const paymentMachine = setup({
             target: 'waitingNetwork',
             actions: assign(({ context, event }) => ({
               waitMs: Math.min(context.profile.networkRetryMs, context.codeExpiresAt - event.output.at),
-              cause: `network down: ${(event.output as Extract<PayOutcome, { kind: 'notSent' }>).reason}`,
+              cause: `network down: ${as(event.output, 'notSent').reason}`,
             })),
           },
           {
@@ -166,7 +186,7 @@ export const paymentMachine = setup({
             target: 'querying',
             actions: assign(({ context, event }) => ({
               waitMs: queryWait(context.profile, 0),
-              cause: `outcome unknown: ${(event.output as Extract<PayOutcome, { kind: 'unknown' }>).reason}`,
+              cause: `outcome unknown: ${as(event.output, 'unknown').reason}`,
             })),
           },
         ],
@@ -203,13 +223,13 @@ export const paymentMachine = setup({
               {
                 guard: ({ event }) => event.output.kind === 'paid',
                 target: '#payment.paid',
-                actions: assign(({ event }) => ({ tradeNo: (event.output as Extract<QueryOutcome, { kind: 'paid' }>).tradeNo, cause: 'paid (confirmed by query)' })),
+                actions: assign(({ event }) => ({ tradeNo: as(event.output, 'paid').tradeNo, cause: 'paid (confirmed by query)' })),
               },
               {
                 guard: ({ event }) => event.output.kind === 'declined',
                 target: '#payment.declined',
                 actions: assign(({ event }) => {
-                  const o = event.output as Extract<QueryOutcome, { kind: 'declined' }>;
+                  const o = as(event.output, 'declined');
                   return { reasonCode: o.reasonCode, reasonMessage: o.reasonMessage, cause: `declined: ${o.reasonCode}` };
                 }),
               },
@@ -222,10 +242,11 @@ export const paymentMachine = setup({
               {
                 target: 'waiting',
                 actions: assign(({ context, event }) => {
-                  const o = event.output as Extract<QueryOutcome, { kind: 'pending' }>;
+                  const o = as(event.output, 'pending');
                   const queriesDone = context.queriesDone + 1;
                   return {
                     queriesDone,
+                    queryErrors: 0,
                     customerPaying: o.customerPaying,
                     // The schedule counts from the send: after a query the gateway held, the next may be due already.
                     waitMs: Math.min(queryWait(context.profile, queriesDone) - (o.at - (o.sentAt ?? o.at)), context.queryDeadlineAt - o.at),
@@ -234,10 +255,23 @@ export const paymentMachine = setup({
                 }),
               },
             ],
-            onError: {
-              target: 'waiting',
-              actions: assign(({ context, event }) => ({ queriesDone: context.queriesDone + 1, waitMs: queryWait(context.profile, context.queriesDone + 1), cause: `query failed: ${String(event.error)}` })),
-            },
+            // Our own code failed (e.g. the journal refused a write): never loop past the deadline on it.
+            onError: [
+              {
+                guard: 'queryFailedTooOften',
+                target: '#payment.reversing',
+                actions: assign(({ event }) => ({ cause: `checking failed ${MAX_QUERY_ERRORS} times in a row (${String(event.error)}): reversing` })),
+              },
+              {
+                target: 'waiting',
+                actions: assign(({ context, event }) => ({
+                  queriesDone: context.queriesDone + 1,
+                  queryErrors: context.queryErrors + 1,
+                  waitMs: queryWait(context.profile, context.queriesDone + 1),
+                  cause: `query failed: ${String(event.error)}`,
+                })),
+              },
+            ],
           },
         },
       },
@@ -253,17 +287,30 @@ export const paymentMachine = setup({
             input: ({ context }) => ({ orderNo: context.orderNo }),
             onDone: [
               { guard: ({ event }) => event.output.kind === 'reversed', target: '#payment.reversed', actions: assign({ cause: 'reversed' }) },
+              // The acquirer never saw the order: final where it leaves a tombstone, or once the code can no longer land.
+              {
+                guard: ({ context, event }) => event.output.kind === 'notFound' && (context.unseenReverseIsFinal || event.output.at >= context.codeExpiresAt),
+                target: '#payment.reversed',
+                actions: assign({ cause: 'the acquirer never received the payment and the code can no longer be used: not charged' }),
+              },
+              {
+                guard: ({ event }) => event.output.kind === 'notFound',
+                target: 'backoff',
+                actions: assign(({ context, event }) => ({
+                  reverseAttempts: context.reverseAttempts + 1,
+                  waitMs: context.codeExpiresAt - event.output.at,
+                  cause: `reversing: the acquirer has not seen the payment, but a delayed one could still arrive; asking again when the code expires, about ${seconds(context.codeExpiresAt - event.output.at)} left`,
+                })),
+              },
               {
                 guard: ({ event }) => event.output.kind === 'retry',
                 target: 'backoff',
                 actions: assign(({ context, event }) => {
+                  const o = as(event.output, 'retry');
                   const reverseAttempts = context.reverseAttempts + 1;
                   const p = context.profile;
-                  return {
-                    reverseAttempts,
-                    waitMs: Math.min(p.reverseRetryMaxMs, p.reverseRetryBaseMs * 2 ** Math.min(reverseAttempts - 1, 20)),
-                    cause: `reverse refused for now (${(event.output as Extract<ReverseOutcome, { kind: 'retry' }>).reason}): will retry`,
-                  };
+                  const waitMs = o.retryAt !== undefined ? o.retryAt - o.at : backoff(reverseAttempts - 1, p.reverseRetryBaseMs, p.reverseRetryMaxMs, context.random);
+                  return { reverseAttempts, waitMs, cause: retryCause(o, waitMs, context.acquirerClosesAt) };
                 }),
               },
               // Unreachable or refused: the outbox owns it from here and never gives up.
@@ -289,3 +336,17 @@ export const paymentMachine = setup({
 });
 
 export type PaymentMachine = typeof paymentMachine;
+
+function seconds(ms: number): string {
+  return `${Math.max(1, Math.ceil(ms / 1000))} s`;
+}
+
+/** What the cashier reads while a reverse waits: why, and for how long. */
+function retryCause(o: Extract<ReverseOutcome, { kind: 'retry' }>, waitMs: number, closesAt: number | null): string {
+  if (o.retryAt !== undefined) return `reversing: ${o.reason}; sending in about ${seconds(waitMs)}`;
+  if (o.reasonCode === 'USER_PAYING') {
+    const left = closesAt !== null && closesAt > o.at ? `, about ${seconds(closesAt - o.at)} left before the acquirer closes the order` : '';
+    return `reversing: the wallet refuses while the customer is paying; retrying in ${seconds(waitMs)}${left}`;
+  }
+  return `reversing: refused for now (${o.reason}); retrying in ${seconds(waitMs)}`;
+}

@@ -73,8 +73,9 @@ export function queryWait(profile: WalletProfile, queriesDone: number): number {
   return queriesDone === 0 ? profile.firstQueryDelayMs : s[Math.min(queriesDone - 1, s.length - 1)]!;
 }
 
-/** Exponential backoff with full jitter in [cap/2, cap]: spreads retries from many terminals. */
-export function backoff(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
-  const cap = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
-  return Math.round(cap / 2 + (random() * cap) / 2);
+/** Overrides `over` laid field by field over `base`, wallet by wallet. */
+export function mergeOverrides(base: ProfileOverrides = {}, over: ProfileOverrides = {}): ProfileOverrides {
+  const out: ProfileOverrides = { ...base };
+  for (const w of WALLETS) if (over[w]) out[w] = { ...base[w], ...over[w] };
+  return out;
 }

@@ -20,7 +20,7 @@ import { deviceRoutes } from './device-routes.ts';
 import { TerminalRegistry } from './terminal-registry.ts';
 import { describeIssues, FaultTable, type FaultKind, type FaultSpec, type FaultState } from './faults.ts';
 import type { LedgerAudit, LedgerEntry } from './ledger.ts';
-import { WalletModel, type Behaviour, type OrderView } from './wallet-model.ts';
+import { WalletModel, type Behaviour, type OrderView, type WalletRules } from './wallet-model.ts';
 
 export type { Behaviour, OrderView, FaultSpec, FaultState, LedgerEntry, LedgerAudit };
 
@@ -35,6 +35,8 @@ export interface BackendOptions {
   reverseWindowMs?: number;
   /** Seed of the random choices of rate-based faults. */
   seed?: number;
+  /** The acquirer's own rules where acquirers differ (simulator/backend/rule-profiles.ts); default protocol v1's. */
+  rules?: Partial<WalletRules>;
   logger?: Logger;
 }
 
@@ -112,7 +114,7 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
   const clock = o.clock ?? systemClock;
   const logger = o.logger ?? silentLogger;
   const terminals = new TerminalRegistry(clock, opts.terminals ?? [DEMO_TERMINAL]);
-  const model = new WalletModel({ clock, codeTtlMs: opts.codeTtlMs, passwordAbandonMs: opts.passwordAbandonMs, reverseWindowMs: opts.reverseWindowMs });
+  const model = new WalletModel({ clock, codeTtlMs: opts.codeTtlMs, passwordAbandonMs: opts.passwordAbandonMs, reverseWindowMs: opts.reverseWindowMs, ...(o.rules ? { rules: o.rules } : {}) });
   const device = new DeviceBackend({ clock, registry: terminals, book: model });
   const faults = new FaultTable(opts.seed);
   const nonces = new NonceCache();

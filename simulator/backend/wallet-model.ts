@@ -23,6 +23,7 @@ import {
   type payRequest,
   type refundRequest,
 } from '../../agent/protocol/messages.ts';
+import { reverseWindowEnd, type ReverseWindow } from '../../agent/backend/acquirer-profile.ts';
 import { Ledger, type LedgerAudit, type LedgerEntry } from './ledger.ts';
 
 export const behaviourSchema = z.discriminatedUnion('kind', [
@@ -132,16 +133,39 @@ export interface OrderView {
   history: Array<{ at: number; event: string }>;
 }
 
+/**
+ * The acquirer's own rules, where real acquirers differ (agent/backend/acquirer-profile.ts).
+ * The defaults are protocol v1's; simulator/backend/rule-profiles.ts derives a set from
+ * each acquirer profile so the property test and the chaos run meet every one of them.
+ */
+export interface WalletRules {
+  /** A reverse of an unseen order leaves a tombstone (v1); otherwise it answers FAIL + ORDER_NOT_FOUND and a later pay still lands. */
+  tombstone: boolean;
+  /** A reverse sooner than this after the order arrived is refused (RETRY) and counted as a breach of the acquirer's rule. */
+  earliestReverseMs: number;
+  /** A reverse while the customer enters the password is refused: RETRY, recall, reasonCode USER_PAYING. */
+  refuseReverseWhilePaying: boolean;
+  /** The acquirer closes an order still unpaid this long after it arrived; null: never. */
+  revokeUnpaidAfterMs: number | null;
+  /** How long a reverse is accepted (FAIL + REVERSE_EXPIRED after); default: `reverseWindowMs`. */
+  reverseWindow?: ReverseWindow;
+}
+
+export const V1_RULES: WalletRules = { tombstone: true, earliestReverseMs: 0, refuseReverseWhilePaying: true, revokeUnpaidAfterMs: null };
+
 export interface WalletModelOptions {
   clock: Clock;
   codeTtlMs: number;
   passwordAbandonMs: number;
   reverseWindowMs: number;
+  rules?: Partial<WalletRules>;
 }
 
 export class WalletModel {
   readonly #o: WalletModelOptions;
+  readonly #rules: WalletRules;
   readonly #ledger = new Ledger();
+  readonly #breaches: string[] = [];
   #codes = new Map<string, CodeRecord>();
   #orders = new Map<string, Order>();
   #refunds = new Map<string, { orderNo: string; amount: number }>();
@@ -149,6 +173,16 @@ export class WalletModel {
 
   constructor(options: WalletModelOptions) {
     this.#o = options;
+    this.#rules = { ...V1_RULES, ...options.rules };
+  }
+
+  get clock(): Clock {
+    return this.#o.clock;
+  }
+
+  /** Calls that broke an acquirer rule a well-behaved terminal keeps (e.g. a reverse sooner than allowed). */
+  breaches(): string[] {
+    return [...this.#breaches];
   }
 
   /** A fresh code for `wallet` whose suffix encodes `behaviour`; it expires codeTtlMs from now. */
@@ -229,8 +263,9 @@ export class WalletModel {
   changesAt(orderNo: string): number {
     const now = this.#settle();
     const o = this.#orders.get(orderNo);
-    if (o?.detail && o.state === 'USERPAYING') return o.confirmAt ?? o.abandonAt ?? Number.POSITIVE_INFINITY;
-    if (o?.detail && o.state === 'NOTPAY') return Number.POSITIVE_INFINITY;
+    const revokes = o && this.#rules.revokeUnpaidAfterMs !== null ? o.createdAt + this.#rules.revokeUnpaidAfterMs : Number.POSITIVE_INFINITY;
+    if (o?.detail && o.state === 'USERPAYING') return Math.min(o.confirmAt ?? o.abandonAt ?? Number.POSITIVE_INFINITY, revokes);
+    if (o?.detail && o.state === 'NOTPAY') return revokes;
     return now;
   }
 
@@ -238,6 +273,8 @@ export class WalletModel {
     const now = this.#settle();
     const order = this.#orders.get(orderNo);
     if (!order) {
+      // Without a tombstone a pay still on its way lands later: the terminal must not take this as final.
+      if (!this.#rules.tombstone) return { result: 'FAIL', orderNo, recall: false, ...reason('ORDER_NOT_FOUND') };
       // Principle 3: the pay may still be on its way; it must find the order reversed.
       const tomb = this.#create(orderNo, undefined);
       tomb.state = 'REVOKED';
@@ -246,13 +283,18 @@ export class WalletModel {
     }
     const done = (): ReverseResponse => ({ result: 'SUCCESS', orderNo, recall: false, ...tradeField(order) });
     if (order.state === 'REVOKED' || order.state === 'CLOSED') return done();
-    if (now - order.createdAt > this.#o.reverseWindowMs) {
+    if (order.detail && now < order.createdAt + this.#rules.earliestReverseMs) {
+      this.#breaches.push(`${orderNo}: reverse ${now - order.createdAt} ms after the pay arrived (earliest ${this.#rules.earliestReverseMs} ms)`);
+      this.#log(order, 'reverse refused: too soon after the pay');
+      return { result: 'RETRY', orderNo, recall: true, trade: tradeOf(order), reasonMessage: 'too soon after the pay: reverse again later' };
+    }
+    if (!this.#reversible(order, now)) {
       this.#log(order, 'reverse refused: older than the reversal window');
       return { result: 'FAIL', orderNo, recall: false, trade: tradeOf(order), ...reason('REVERSE_EXPIRED') };
     }
-    if (order.state === 'USERPAYING') {
+    if (order.state === 'USERPAYING' && this.#rules.refuseReverseWhilePaying) {
       this.#log(order, 'reverse refused: customer still paying');
-      return { result: 'RETRY', orderNo, recall: true, trade: tradeOf(order), reasonMessage: 'the customer is still entering the password: reverse again later' };
+      return { result: 'RETRY', orderNo, recall: true, trade: tradeOf(order), reasonCode: 'USER_PAYING', reasonMessage: 'the customer is still entering the password: reverse again later' };
     }
     if ((order.state === 'SUCCESS' || order.state === 'REFUND') && order.detail) {
       const rest = order.detail.amount - order.refundedAmount;
@@ -262,6 +304,11 @@ export class WalletModel {
     order.state = 'REVOKED';
     this.#log(order, 'reversed');
     return done();
+  }
+
+  #reversible(order: Order, now: number): boolean {
+    const w = this.#rules.reverseWindow ?? { kind: 'duration', ms: this.#o.reverseWindowMs };
+    return now < reverseWindowEnd(w, order.createdAt);
   }
 
   refund(req: RefundInput): RefundResponse {
@@ -390,20 +437,33 @@ export class WalletModel {
     this.#ledger.append({ at, kind, orderNo: order.orderNo, amount, currency: d.currency, wallet: d.wallet, code: maskCode(d.code), ...(refundNo ? { refundNo } : {}) });
   }
 
-  /** Applies every customer decision due by now, earliest first; returns now. */
+  /** Applies every customer decision and acquirer revoke due by now, earliest first; returns now. */
   #settle(): number {
     const now = this.#o.clock.now();
+    const revokeAfter = this.#rules.revokeUnpaidAfterMs;
     const due = [...this.#orders.values()]
-      .filter((o) => o.state === 'USERPAYING')
-      .map((o) => ({ o, at: o.confirmAt ?? o.abandonAt ?? Number.POSITIVE_INFINITY }))
+      .filter((o) => o.detail && (o.state === 'USERPAYING' || (o.state === 'NOTPAY' && revokeAfter !== null)))
+      .map((o) => {
+        const decides = o.state === 'USERPAYING' ? (o.confirmAt ?? o.abandonAt ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
+        const revokes = revokeAfter === null ? Number.POSITIVE_INFINITY : o.createdAt + revokeAfter;
+        return { o, at: Math.min(decides, revokes), revoke: revokes <= decides };
+      })
       .filter((x) => x.at <= now)
       .sort((a, b) => a.at - b.at);
-    for (const { o, at } of due) {
-      if (o.confirmAt !== undefined) {
+    for (const { o, at, revoke } of due) {
+      if (revoke) {
+        o.state = 'CLOSED';
+        this.#log(o, 'closed by the acquirer: unpaid too long', at);
+      } else if (o.confirmAt !== undefined) {
         this.#charge(o, at);
       } else {
         o.state = 'NOTPAY';
         this.#log(o, 'customer gave up: unpaid', at);
+        // A walk-away order the acquirer later closes itself.
+        if (revokeAfter !== null && o.createdAt + revokeAfter <= now) {
+          o.state = 'CLOSED';
+          this.#log(o, 'closed by the acquirer: unpaid too long', o.createdAt + revokeAfter);
+        }
       }
     }
     return now;

@@ -59,7 +59,8 @@ export class AgentProcess {
         resolve({ code, signal });
       }),
     );
-    for (let i = 0; i < 600; i++) {
+    // Generous: on a loaded machine tsx alone can take 20 s to start the daemon.
+    for (let i = 0; i < 2_400; i++) {
       if (!this.running) {
         const { code, signal } = await this.exited();
         if (signal === 'SIGKILL') throw new AgentDiedDuringStart('killed during start');
@@ -77,7 +78,9 @@ export class AgentProcess {
       }
       await new Promise((r) => setTimeout(r, 25));
     }
-    throw new Error(`the agent did not become ready: ${this.#stderrTail}`);
+    // Never leave it behind: the caller gives up on this process.
+    await this.kill();
+    throw new Error(`the agent did not become ready within 60 s: ${this.#stderrTail}`);
   }
 
   /** Resolves when the current process has exited, however it ended. */

@@ -18,10 +18,14 @@ import type { PosPayment } from '../../agent/pos-payment.ts';
 import type { Behaviour } from '../backend/build-backend.ts';
 import { FAULT_KINDS, type FaultSpec } from '../backend/faults.ts';
 import { startBackend } from '../backend/start-backend.ts';
+import { RULE_PROFILES, walletRulesFor, type RuleProfileName } from '../backend/rule-profiles.ts';
+import type { WalletRules } from '../backend/wallet-model.ts';
+import { withRules, type AcquirerRules } from '../../agent/backend/acquirer-profile.ts';
 import { prng } from '../prng.ts';
 import { startFaultProxy, type ProxyFaults } from '../proxy/fault-proxy.ts';
 import { AgentDiedDuringStart, AgentProcess } from './agent-process.ts';
 import { checkInvariants, type Told } from './invariants.ts';
+import { cashierTimes, type Distribution, type Timed } from './timing.ts';
 
 export interface ChaosOptions {
   payments: number;
@@ -30,17 +34,22 @@ export interface ChaosOptions {
   lanes?: number;
   /** Wait between random kills, ms (min, max). */
   killEveryMs?: [number, number];
+  /** The acquirer's rules, on both sides (simulator/backend/rule-profiles.ts); default protocol v1. */
+  profile?: RuleProfileName;
   progress?: (line: string) => void;
 }
 
 export interface ChaosReport {
   seed: number;
+  profile: RuleProfileName;
   payments: number;
   told: Record<'paid' | 'declined' | 'not_charged' | 'unknown', number>;
   kills: number;
   starts: number;
   faults: Record<string, number>;
   violations: string[];
+  /** From the POS's request to the final answer it saw, by result; and from a cancel to its final answer. */
+  cashierTimes: Record<string, Distribution | undefined>;
   /** Payments the agent refused when the POS asked (nothing sent): listed, not violations. */
   refusals: string[];
   durationMs: number;
@@ -48,6 +57,19 @@ export interface ChaosReport {
 
 /** Short timings so that each payment settles in a second or two of real time. */
 const FAST_PROFILE = { firstQueryDelayMs: 150, queryScheduleMs: [250], queryDeadlineMs: 2_000, reverseRetryBaseMs: 100, reverseRetryMaxMs: 400, networkRetryMs: 150 };
+/**
+ * The acquirer's rules at chaos speed: its waits shrunk tenfold, and codes valid for 8 s
+ * where "not found" must wait for a code to expire (a 60 s code would dominate the run).
+ */
+function chaosRules(name: RuleProfileName): { agent: AcquirerRules; backend: WalletRules; codeTtlMs: number | undefined } {
+  const p = RULE_PROFILES[name];
+  const scaled = withRules(p, {
+    earliestReverseMs: Math.round(p.earliestReverseMs / 10),
+    acquirerRevokesUnpaidAfterMs: p.acquirerRevokesUnpaidAfterMs === null ? null : Math.round(p.acquirerRevokesUnpaidAfterMs / 10),
+  });
+  const { protocol: _protocol, wallets: _wallets, ...agent } = scaled;
+  return { agent, backend: walletRulesFor(scaled), codeTtlMs: p.unseenReverseIsFinal ? undefined : 8_000 };
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,21 +82,24 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const [killMin, killMax] = o.killEveryMs ?? [800, 2_500];
   const log = o.progress ?? (() => {});
 
-  const backend = await startBackend({ seed: o.seed, passwordAbandonMs: 1_500 });
+  const profile = o.profile ?? 'v1';
+  const rules = chaosRules(profile);
+  const backend = await startBackend({ seed: o.seed, passwordAbandonMs: 1_500, rules: rules.backend, ...(rules.codeTtlMs ? { codeTtlMs: rules.codeTtlMs } : {}) });
   const proxy = await startFaultProxy({ target: backend.url, seed: o.seed });
   const home = mkdtempSync(join(tmpdir(), 'scanpay-chaos-'));
   writeFileSync(
     join(home, 'config.json'),
     JSON.stringify({
       lanes: Array.from({ length: lanes }, (_, i) => ({ id: String(i + 1), scanners: [] })),
-      profiles: Object.fromEntries(WALLETS.map((w) => [w, FAST_PROFILE])),
+      profiles: Object.fromEntries(WALLETS.map((w) => [w, { ...FAST_PROFILE, ...(rules.codeTtlMs ? { codeTtlMs: rules.codeTtlMs } : {}) }])),
+      acquirerRules: rules.agent,
       backend: { timeoutMs: { pay: 1_000, query: 600, reverse: 600, refund: 600 } },
       outbox: { retryBaseMs: 100, retryMaxMs: 800 },
       scanTimeoutMs: 10_000,
     }),
   );
   const agent = new AgentProcess({ home, backendUrl: proxy.url });
-  const told: Told[] = [];
+  const told: Array<Told & Timed> = [];
   const faultCounts: Record<string, number> = {};
   let client: PosClient = await agent.start();
   let ready: Promise<PosClient> = Promise.resolve(client);
@@ -111,6 +136,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
   const killer = (async () => {
     while (chaos) {
+      // Counted from the moment the agent is up: on a loaded machine a start can outlast the
+      // whole interval, and an agent killed before it is ever ready makes no progress at all.
+      await Promise.race([ready.catch(() => undefined), calm]);
       await pause(between(killMin, killMax));
       if (chaos && agent.running) {
         await agent.kill();
@@ -171,7 +199,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       const id = `CH${o.seed}-${seq}`;
       const amount = between(1, 50_000);
       const code = backend.sim.issueCode(pick(WALLETS), pick(behaviours));
-      const entry: Told = { id, amount, result: null };
+      const entry: Told & Timed = { id, amount, result: null, askedAt: Date.now() };
       told.push(entry);
       try {
         await ask((c) => c.request('POST', '/v1/payments', { id, lane: laneId, amount, paymentCode: code }));
@@ -182,11 +210,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       }
       if (random() < 0.12) {
         const after = between(0, 1_500);
-        void sleep(after).then(() => ask((c) => c.request('POST', `/v1/payments/${id}/cancel`)).catch(() => undefined));
+        void sleep(after).then(() => {
+          if (entry.result === null) entry.cancelledAt = Date.now();
+          return ask((c) => c.request('POST', `/v1/payments/${id}/cancel`)).catch(() => undefined);
+        });
       }
       for (let i = 0; i < 1_200 && entry.result === null; i++) {
         const p = await ask((c) => c.request<PosPayment>('GET', `/v1/payments/${id}`));
-        if (p.result) entry.result = p.result;
+        if (p.result) {
+          entry.result = p.result;
+          entry.answeredAt = Date.now();
+        }
         else await sleep(50);
       }
       if ((seq + 1) % 50 === 0) log(`${seq + 1}/${o.payments} payments, ${agent.kills} kills`);
@@ -232,6 +266,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const count = (r: Told['result']) => told.filter((t) => t.result === r).length;
   const report: ChaosReport = {
     seed: o.seed,
+    profile,
     payments: told.length,
     told: { paid: count('paid'), declined: count('declined'), not_charged: count('not_charged'), unknown: count(null) },
     kills: agent.kills,
@@ -239,6 +274,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     faults: faultCounts,
     violations,
     refusals,
+    cashierTimes: cashierTimes(told),
     durationMs: Date.now() - started,
   };
   await proxy.close();

@@ -5,6 +5,7 @@ import { Lane, type LaneEngine, type LaneEvent } from '../../agent/lane.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { requirePaymentCode } from '../../agent/payment-code.ts';
 import type { PaymentRequest, PaymentView } from '../../agent/payment/engine.ts';
+import { PosService } from '../../agent/pos-service.ts';
 
 const WECHAT = '134567890123456789';
 const EAN13 = '4006381333931';
@@ -23,7 +24,9 @@ class FakeEngine implements LaneEngine {
     return view;
   }
   get(orderNo: string): PaymentView {
-    return this.views.get(orderNo)!;
+    const v = this.views.get(orderNo);
+    if (!v) throw new ScanpayError('PAY_NOT_FOUND', { detail: { orderNo } });
+    return v;
   }
   finish(orderNo: string): void {
     this.views.set(orderNo, { ...this.get(orderNo), state: 'paid', outcome: 'paid' });
@@ -130,5 +133,38 @@ describe('Lane', () => {
     }
     expect(isScanpayError(error, 'PAY_CODE_PRODUCT_BARCODE')).toBe(true);
     expect(lane.activeId()).toBeUndefined();
+  });
+
+  it('a lane with no scanner refuses a payment that would wait for a scan, and stays free', () => {
+    const clock = new ManualClock();
+    const engine = new FakeEngine();
+    const lane = new Lane({ id: '2', engine, clock, logger: silentLogger, scanTimeoutMs: 60_000, emit: () => {}, hasScanner: () => false });
+    expect(() => lane.create(order('A'))).toThrow(expect.objectContaining({ code: 'API_LANE_NO_SCANNER' }));
+    expect(lane.activeId()).toBeUndefined();
+    expect(clock.nextAt()).toBeUndefined(); // no scan timer holds the lane
+    // The POS that scanned the code itself is served.
+    expect(lane.create({ ...order('B'), paymentCode: WECHAT })).toMatchObject({ id: 'B', orderNo: 'O1' });
+  });
+});
+
+describe('PosService amount limit', () => {
+  it('checks the limit in force in the engine (the acquirer lowered it), not a second copy from config', () => {
+    const engine = Object.assign(new FakeEngine(), {
+      maxAmount: 500_000,
+      list: () => [],
+      cancel: () => {
+        throw new Error('unused');
+      },
+      refund: async () => {
+        throw new Error('unused');
+      },
+      refunds: () => [],
+      onChange: () => () => {},
+    });
+    const service = new PosService({ engine, laneIds: ['1'], orderNoOf: () => undefined, currency: 'CNY', scanTimeoutMs: 60_000, clock: new ManualClock(), logger: silentLogger });
+    engine.maxAmount = 1_000;
+    expect(() => service.create({ id: 'BIG', amount: 2_000, paymentCode: WECHAT })).toThrow(expect.objectContaining({ code: 'PAY_AMOUNT_INVALID' }));
+    expect(engine.paid).toEqual([]);
+    expect(service.create({ id: 'OK', amount: 1_000, paymentCode: WECHAT }).created).toBe(true);
   });
 });

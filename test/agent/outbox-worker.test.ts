@@ -72,8 +72,40 @@ describe('outbox worker', () => {
     w.start();
     await runFor(40_000);
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
-    // Jitter fixed at 0.5: waits are 3/4 of the doubling cap (1 s, 2 s, 4 s, 8 s max).
-    expect(gaps.slice(0, 5)).toEqual([750, 1_500, 3_000, 6_000, 6_000]);
+    // Full jitter fixed at 0.5: waits are half the doubling cap (1 s, 2 s, 4 s, 8 s max).
+    expect(gaps.slice(0, 5)).toEqual([500, 1_000, 2_000, 4_000, 4_000]);
+    await w.stop();
+  });
+
+  it('spreads retries over the whole window (full jitter), not its upper half', async () => {
+    enqueue('x');
+    const draws = [0, 0.999, 0.25];
+    const times: number[] = [];
+    const w = worker(
+      async () => {
+        times.push(clock.now() - 1_000_000);
+        return { kind: 'retry', error: 'down' };
+      },
+      { random: () => draws.shift() ?? 0.5 },
+    );
+    w.start();
+    await runFor(10_000);
+    const gaps = times.slice(1, 4).map((t, i) => t - times[i]!);
+    // Caps 1 s, 2 s, 4 s: a draw of 0 retries at once, 0.999 at the cap.
+    expect(gaps).toEqual([0, 1_998, 1_000]);
+    await w.stop();
+  });
+
+  it('waits for the time the acquirer allows when a delivery names one', async () => {
+    enqueue('x');
+    const times: number[] = [];
+    const w = worker(async () => {
+      times.push(clock.now() - 1_000_000);
+      return times.length === 1 ? { kind: 'retry', error: 'too soon', notBefore: clock.now() + 15_000 } : { kind: 'done' };
+    });
+    w.start();
+    await runFor(30_000);
+    expect(times[1]! - times[0]!).toBe(15_000);
     await w.stop();
   });
 

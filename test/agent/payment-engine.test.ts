@@ -236,9 +236,9 @@ describe('payment core over real HTTP', () => {
     await rig.backend.restart();
     expect(rig.engine.retryOutbox(rig.journal.outbox('dead')[0]!.id)).toBe(true);
     await rig.drive(() => rig.engine.get(p.orderNo).outcome !== null);
-    // Too old to reverse: the refund path finds nothing was paid, and says so.
+    // Too old to reverse: the refund path finds nothing was paid, a query shows the order can no longer be paid, and it says so.
     expect(rig.engine.get(p.orderNo).outcome).toBe('reversed');
-    expect(sim().calls().map((c) => c.op).slice(-2)).toEqual(['reverse', 'refund']);
+    expect(sim().calls().map((c) => c.op).slice(-3)).toEqual(['reverse', 'refund', 'query']);
     expect(rig.journal.events(p.orderNo).at(-1)!.cause).toMatch(/never paid/);
     expect(net(p.orderNo)).toBe(0);
   });

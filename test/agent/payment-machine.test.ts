@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
 import { ManualClock } from '../../agent/clock.ts';
 import type { PayOutcome, QueryOutcome, ReverseOutcome } from '../../agent/payment/outcomes.ts';
-import { paymentMachine, type PaymentInput } from '../../agent/payment/payment.machine.ts';
+import { MAX_QUERY_ERRORS, paymentMachine, type PaymentInput } from '../../agent/payment/payment.machine.ts';
 import { DEFAULT_PROFILES } from '../../agent/payment/profiles.ts';
 
 type Step<T> = (at: number) => T;
@@ -98,7 +98,8 @@ describe('payment machine', () => {
 
   it('keeps retrying a reverse answered "retry", with growing waits, until it is accepted', async () => {
     const retry: Step<ReverseOutcome> = (at) => ({ kind: 'retry', at, reason: 'USERPAYING' });
-    const h = harness({ reverse: [...Array<Step<ReverseOutcome>>(12).fill(retry), (at) => ({ kind: 'reversed', at })] }, { resume: 'reverse' });
+    // Jitter drawn at the top of the window: the waits are the doubling caps.
+    const h = harness({ reverse: [...Array<Step<ReverseOutcome>>(12).fill(retry), (at) => ({ kind: 'reversed', at })] }, { resume: 'reverse', random: () => 0.999_999_9 });
     const s = await h.runToEnd();
     expect(s.output?.outcome).toBe('reversed');
     const times = h.calls.map((c) => c.at - h.start);
@@ -175,5 +176,53 @@ describe('payment machine', () => {
     h.actor.start();
     await h.settle();
     expect(h.actor.getSnapshot().can({ type: 'CANCEL' })).toBe(false);
+  });
+
+  it('a query that keeps failing in our own code stops at a cap and reverses, instead of looping past the deadline', async () => {
+    const h = harness({ query: [() => { throw new Error('JOURNAL_WRITE_FAILED'); }] }, { resume: 'query' });
+    const s = await h.runToEnd();
+    expect(s.output?.outcome).toBe('reversed');
+    expect(h.calls.filter((c) => c.op === 'query')).toHaveLength(MAX_QUERY_ERRORS);
+    expect(h.calls.at(-1)!.at - h.start).toBeLessThanOrEqual(DEFAULT_PROFILES.wechat.queryDeadlineMs);
+  });
+
+  it('where the acquirer keeps no tombstone, "no such order" stays unknown until the code has expired', async () => {
+    const notFound: Step<ReverseOutcome> = (at) => ({ kind: 'notFound', at });
+    const h = harness({ reverse: [notFound, notFound] }, { resume: 'reverse', unseenReverseIsFinal: false });
+    h.actor.start();
+    await h.settle();
+    expect(h.actor.getSnapshot().context.cause).toMatch(/delayed one could still arrive.*about 60 s left/);
+    const s = await h.runToEnd();
+    const reverses = h.calls.filter((c) => c.op === 'reverse').map((c) => c.at - h.start);
+    // Asked again once the code can no longer land, and only then final.
+    expect(reverses).toEqual([0, DEFAULT_PROFILES.wechat.codeTtlMs]);
+    expect(s.output?.outcome).toBe('reversed');
+  });
+
+  it('where the acquirer leaves a tombstone (protocol v1), "no such order" on a reverse is final at once', async () => {
+    const h = harness({ reverse: [(at) => ({ kind: 'notFound', at })] }, { resume: 'reverse' });
+    const s = await h.runToEnd();
+    expect(h.calls.filter((c) => c.op === 'reverse')).toHaveLength(1);
+    expect(s.output?.outcome).toBe('reversed');
+  });
+
+  it('waits until the time the acquirer allows a reverse, and tells the cashier why', async () => {
+    const h = harness({ reverse: [(at) => ({ kind: 'retry', at, retryAt: at + 14_000, reason: 'the acquirer takes no reverse sooner than 15 s after the payment' }), (at) => ({ kind: 'reversed', at })] }, { resume: 'reverse' });
+    h.actor.start();
+    await h.settle();
+    expect(h.actor.getSnapshot().context.cause).toMatch(/sooner than 15 s.*about 14 s/);
+    await h.runToEnd();
+    expect(h.calls.map((c) => c.at - h.start)).toEqual([0, 14_000]);
+  });
+
+  it('a reverse refused while the customer pays says so, with the wait and the time until the acquirer closes the order', async () => {
+    const h = harness({ reverse: [(at) => ({ kind: 'retry', at, reason: 'RETRY USER_PAYING', reasonCode: 'USER_PAYING' }), (at) => ({ kind: 'reversed', at })] }, {
+      resume: 'reverse',
+      random: () => 0.999_999_9,
+      acquirerClosesAt: 1_000_000 + 20_000,
+    });
+    h.actor.start();
+    await h.settle();
+    expect(h.actor.getSnapshot().context.cause).toBe('reversing: the wallet refuses while the customer is paying; retrying in 1 s, about 20 s left before the acquirer closes the order');
   });
 });

@@ -1,0 +1,75 @@
+/**
+ * One agent per $SCANPAY_HOME, and the journal cap from config.json in force: the whole
+ * agent (startAgent) against the simulated backend.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startAgent, type RunningAgent } from '../../agent/daemon.ts';
+import { isScanpayError } from '../../agent/errors.ts';
+import { acquireInstanceLock } from '../../agent/instance-lock.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { startBackend, type RunningBackend } from '../../simulator/backend/start-backend.ts';
+
+let backend: RunningBackend;
+let home: string;
+const agents: RunningAgent[] = [];
+beforeEach(async () => {
+  backend = await startBackend({});
+  home = mkdtempSync(join(tmpdir(), 'scanpay-lock-'));
+});
+afterEach(async () => {
+  for (const a of agents.splice(0)) await a.stop();
+  await backend.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+const start = async () => {
+  const a = await startAgent({ home, logger: silentLogger, demo: true, backendUrl: backend.url, port: 0 });
+  agents.push(a);
+  return a;
+};
+
+describe('one agent per SCANPAY_HOME', () => {
+  it('a second agent refuses to start, naming the running one, and leaves its agent.json alone', async () => {
+    const first = await start();
+    const before = readFileSync(join(home, 'agent.json'), 'utf8');
+    const err = await startAgent({ home, logger: silentLogger, demo: true, backendUrl: backend.url, port: 0 }).catch((e: unknown) => e);
+    expect(isScanpayError(err, 'JOURNAL_LOCKED')).toBe(true);
+    expect((err as Error).message).toContain(`pid ${process.pid}`);
+    expect(readFileSync(join(home, 'agent.json'), 'utf8')).toBe(before);
+    // Once the first stops, the home is free again.
+    await first.stop();
+    agents.splice(0);
+    await start();
+  });
+
+  it('takes over the lock of an agent that died without releasing it', () => {
+    // A pid that cannot be running: the lock is stale.
+    writeFileSync(join(home, 'agent.lock'), '2147483646\n');
+    const lock = acquireInstanceLock(home);
+    expect(readFileSync(join(home, 'agent.lock'), 'utf8').trim()).toBe(String(process.pid));
+    lock.release();
+  });
+});
+
+describe('journal size cap', () => {
+  it('config.json journalMaxBytes is in force: a full journal refuses payments before anything is sent', async () => {
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ journalMaxBytes: 200 * 1024 }));
+    const agent = await start();
+    const headers = { authorization: `Bearer ${agent.token}`, 'content-type': 'application/json' };
+    let refused: { code?: string } | undefined;
+    for (let i = 0; i < 400 && !refused; i++) {
+      const code = backend.sim.issueCode('wechat', { kind: 'instant' });
+      const res = await fetch(`${agent.apiUrl}/v1/payments`, { method: 'POST', headers, body: JSON.stringify({ id: `CAP${i}`, amount: 100, paymentCode: code, description: 'x'.repeat(120) }) });
+      const body = (await res.json()) as { error?: { code?: string } };
+      if (res.status >= 400) refused = body.error;
+      else for (let j = 0; j < 200 && !(await (await fetch(`${agent.apiUrl}/v1/payments/CAP${i}`, { headers })).json() as { result: unknown }).result; j++) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(refused?.code).toBe('JOURNAL_WRITE_FAILED');
+    const paysSent = backend.sim.calls().filter((c) => c.op === 'pay').length;
+    // The refused payment never reached the backend.
+    expect(paysSent).toBeLessThan(400);
+  }, 120_000);
+});
