@@ -10,10 +10,18 @@ import { z } from 'zod';
 import { ScanpayError } from './errors.ts';
 import { DEMO_TERMINAL } from '../simulator/backend/demo-terminal.ts';
 import { assertOwnerOnly } from './secret-file.ts';
+import { PROTOCOLS, type ProtocolName } from './backend/acquirer-profile.ts';
 
 export const DEFAULTS = {
   api: { host: '127.0.0.1', port: 8471 },
-  backend: { url: undefined as string | undefined, timeoutMs: {} as Partial<Record<'pay' | 'query' | 'reverse' | 'refund', number>> },
+  backend: {
+    url: undefined as string | undefined,
+    timeoutMs: {} as Partial<Record<'pay' | 'query' | 'reverse' | 'refund', number>>,
+    /** The acquirer's wire format (agent/backend/create-acquirer.ts): scanpay-v1, alipay or upay. */
+    protocol: 'scanpay-v1' as ProtocolName,
+    /** Alipay app credentials, paths relative to SCANPAY_HOME (docs/acquirers/alipay.md); demo mode uses the demo app. */
+    alipay: undefined as { appId: string; appPrivateKeyFile: string; alipayPublicKeyFile: string } | undefined,
+  },
   /** Lanes and the SOURCE specs (docs/scanners.md) of their scanners. Demo mode adds `virtual:<lane>` where a lane has no virtual scanner. */
   lanes: [{ id: '1', scanners: [] as string[] }],
   currency: 'CNY',
@@ -39,6 +47,8 @@ const schema = z
       .object({
         url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. https://acquirer.example/' }).optional(),
         timeoutMs: z.object({ pay: ms, query: ms, reverse: ms, refund: ms }).partial().strict(),
+        protocol: z.enum(PROTOCOLS, { error: `must be one of ${PROTOCOLS.join(', ')}` }),
+        alipay: z.object({ appId: z.string().regex(/^\d{16}$/, 'must be the 16-digit Alipay app id'), appPrivateKeyFile: z.string().min(1), alipayPublicKeyFile: z.string().min(1) }).strict().optional(),
       })
       .strict(),
     lanes: z
@@ -63,6 +73,7 @@ export interface ConfigOverrides {
   backendUrl?: string | undefined;
   port?: number | undefined;
   host?: string | undefined;
+  protocol?: ProtocolName | undefined;
 }
 
 function invalid(where: string, message: string): ScanpayError {
@@ -93,7 +104,7 @@ export function loadConfig(home: string, overrides: ConfigOverrides = {}): Agent
     ...DEFAULTS,
     ...file,
     api: { ...DEFAULTS.api, ...file.api, ...(overrides.port !== undefined ? { port: overrides.port } : {}), ...(overrides.host ? { host: overrides.host } : {}) },
-    backend: { ...DEFAULTS.backend, ...file.backend, ...(overrides.backendUrl ? { url: overrides.backendUrl } : {}) },
+    backend: { ...DEFAULTS.backend, ...file.backend, ...(overrides.backendUrl ? { url: overrides.backendUrl } : {}), ...(overrides.protocol ? { protocol: overrides.protocol } : {}) },
     settlement: { ...DEFAULTS.settlement, ...file.settlement },
     outbox: { ...DEFAULTS.outbox, ...file.outbox },
   };

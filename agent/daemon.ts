@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeviceClient } from './backend/device-client.ts';
-import { HttpAcquirer } from './backend/http-acquirer.ts';
+import type { ProtocolName } from './backend/acquirer-profile.ts';
+import { createAcquirer } from './backend/create-acquirer.ts';
 import { DeviceSync, UPLOAD_KIND } from './device-sync.ts';
 import { loadParams } from './params.ts';
 import { scheduleSettlement, settle } from './settlement.ts';
@@ -32,6 +33,7 @@ import { createSource } from '../drivers/create-source.ts';
 import type { ScannerSource } from '../drivers/source.ts';
 import { VirtualSource } from '../drivers/virtual.ts';
 import { startBackend, type RunningBackend } from '../simulator/backend/start-backend.ts';
+import { simulatedWire } from '../simulator/backend/protocol-wires.ts';
 
 export interface AgentOptions {
   home: string;
@@ -41,6 +43,8 @@ export interface AgentOptions {
   backendUrl?: string | undefined;
   port?: number | undefined;
   host?: string | undefined;
+  /** Overrides backend.protocol (scanpay run --protocol). */
+  protocol?: ProtocolName | undefined;
   clock?: Clock;
 }
 
@@ -67,6 +71,13 @@ function laneScanners(config: AgentConfig, demo: boolean): Array<{ lane: string;
   }));
 }
 
+/** The acquirer's timings first, then config.json's, field by field. */
+function withAcquirerTimings(acquirer: ProfileOverrides, config: ProfileOverrides): ProfileOverrides {
+  const merged: ProfileOverrides = { ...acquirer };
+  for (const [w, o] of Object.entries(config) as Array<[keyof ProfileOverrides, ProfileOverrides[keyof ProfileOverrides]]>) merged[w] = { ...merged[w], ...o };
+  return merged;
+}
+
 function startOfToday(clock: Clock): number {
   const d = new Date(clock.now());
   d.setHours(0, 0, 0, 0);
@@ -77,7 +88,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const clock = o.clock ?? systemClock;
   const log = o.logger;
   const demo = o.demo ?? false;
-  const config = loadConfig(o.home, { backendUrl: o.backendUrl, port: o.port, host: o.host });
+  const config = loadConfig(o.home, { backendUrl: o.backendUrl, port: o.port, host: o.host, protocol: o.protocol });
   const terminal = loadTerminal(o.home, demo);
   const token = ensureToken(o.home);
   const cleanup: Array<() => Promise<void> | void> = [];
@@ -90,9 +101,10 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     let backendUrl = config.backend.url;
     if (!backendUrl) {
       if (!demo) throw new ScanpayError('CONFIG_INVALID', { message: 'backend.url: no acquirer configured: set it in config.json, pass --backend URL, or run with --demo' });
-      simulator = await startBackend({ port: 0, logger: log.child({ component: 'simulated-backend' }) });
+      const sim = simulatedWire(config.backend.protocol);
+      simulator = await startBackend({ port: 0, logger: log.child({ component: 'simulated-backend' }), ...(sim.wire ? { wire: sim.wire } : {}) });
       cleanup.push(() => simulator!.close());
-      backendUrl = simulator.url;
+      backendUrl = sim.agentUrl(simulator.url);
     }
 
     const journal = Journal.open(join(o.home, 'journal.db'));
@@ -106,14 +118,14 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       outbox: () => ({ pending: journal.outbox('pending').length, dead: journal.outbox('dead').length }),
       scanners: () => manager.statuses(),
     });
-    const acquirer = new HttpAcquirer({ baseUrl: backendUrl, terminalId: terminal.terminalId, key: terminal.key, clock, timeoutMs: config.backend.timeoutMs, onCall: metrics.backendCall });
+    const { acquirer, profile, setKey } = createAcquirer({ config, home: o.home, backendUrl, terminal, clock, onCall: metrics.backendCall });
     const engine = new PaymentEngine({
       journal,
       acquirer,
       clock,
       terminalId: terminal.terminalId,
       logger: log.child({ component: 'engine' }),
-      profiles: config.profiles as ProfileOverrides,
+      profiles: withAcquirerTimings(profile.wallets, config.profiles as ProfileOverrides),
       maxAmount: config.maxAmount,
       // Bound below once the device sync exists, before the outbox can start.
       outboxHandlers: { [UPLOAD_KIND]: (item) => sync!.deliverUpload(item) },
@@ -152,13 +164,14 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
 
     // Crash recovery and the outbox worker start here, before any new payment can arrive.
     // A provisioned terminal (not the demo one) reports in, takes parameters and keys, and settles.
-    const record = terminal.demo ? undefined : readTerminalRecord(o.home);
+    // Device operations are protocol v1's; other acquirers have their own (agent/backend/upay).
+    const record = terminal.demo || !setKey ? undefined : readTerminalRecord(o.home);
     let sync: DeviceSync | undefined;
     if (record) {
       const client = new DeviceClient({ baseUrl: backendUrl, clock, credentials: () => sync!.credentials() });
       sync = new DeviceSync({
         home: o.home, terminal: record, client, clock, logger: log.child({ component: 'device-sync' }), journal, engine,
-        onKey: (key) => acquirer.setKey(key), scanners: () => manager.statuses(), agentVersion: AGENT_VERSION, params: loadParams(o.home),
+        onKey: (key) => setKey?.(key), scanners: () => manager.statuses(), agentVersion: AGENT_VERSION, params: loadParams(o.home),
       });
       // Before the engine starts: the stored parameters apply to the first payment too.
       sync.start();

@@ -18,6 +18,8 @@ import type { PosPayment } from '../../agent/pos-payment.ts';
 import type { Behaviour } from '../backend/build-backend.ts';
 import { FAULT_KINDS, type FaultSpec } from '../backend/faults.ts';
 import { startBackend } from '../backend/start-backend.ts';
+import { simulatedWire } from '../backend/protocol-wires.ts';
+import type { ProtocolName } from '../../agent/backend/acquirer-profile.ts';
 import { prng } from '../prng.ts';
 import { startFaultProxy, type ProxyFaults } from '../proxy/fault-proxy.ts';
 import { AgentDiedDuringStart, AgentProcess } from './agent-process.ts';
@@ -31,6 +33,8 @@ export interface ChaosOptions {
   /** Wait between random kills, ms (min, max). */
   killEveryMs?: [number, number];
   progress?: (line: string) => void;
+  /** The acquirer's wire format between the agent and the simulator (default scanpay-v1). */
+  protocol?: ProtocolName;
 }
 
 export interface ChaosReport {
@@ -60,7 +64,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const [killMin, killMax] = o.killEveryMs ?? [800, 2_500];
   const log = o.progress ?? (() => {});
 
-  const backend = await startBackend({ seed: o.seed, passwordAbandonMs: 1_500 });
+  const protocol = o.protocol ?? 'scanpay-v1';
+  const sim = simulatedWire(protocol);
+  const backend = await startBackend({ seed: o.seed, passwordAbandonMs: 1_500, ...(sim.wire ? { wire: sim.wire } : {}) });
   const proxy = await startFaultProxy({ target: backend.url, seed: o.seed });
   const home = mkdtempSync(join(tmpdir(), 'scanpay-chaos-'));
   writeFileSync(
@@ -68,12 +74,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     JSON.stringify({
       lanes: Array.from({ length: lanes }, (_, i) => ({ id: String(i + 1), scanners: [] })),
       profiles: Object.fromEntries(WALLETS.map((w) => [w, FAST_PROFILE])),
-      backend: { timeoutMs: { pay: 1_000, query: 600, reverse: 600, refund: 600 } },
+      backend: { timeoutMs: { pay: 1_000, query: 600, reverse: 600, refund: 600 }, protocol },
       outbox: { retryBaseMs: 100, retryMaxMs: 800 },
       scanTimeoutMs: 10_000,
     }),
   );
-  const agent = new AgentProcess({ home, backendUrl: proxy.url });
+  const agent = new AgentProcess({ home, backendUrl: sim.agentUrl(proxy.url) });
   const told: Told[] = [];
   const faultCounts: Record<string, number> = {};
   let client: PosClient = await agent.start();
