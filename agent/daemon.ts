@@ -118,7 +118,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       outbox: () => ({ pending: journal.outbox('pending').length, dead: journal.outbox('dead').length }),
       scanners: () => manager.statuses(),
     });
-    const { acquirer, profile, setKey } = createAcquirer({ config, home: o.home, backendUrl, terminal, clock, onCall: metrics.backendCall });
+    const { acquirer, profile, setKey, background } = createAcquirer({ config, home: o.home, backendUrl, terminal, clock, onCall: metrics.backendCall, logger: log.child({ component: 'acquirer' }) });
     const engine = new PaymentEngine({
       journal,
       acquirer,
@@ -178,6 +178,10 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       cleanup.push(() => sync!.stop());
       const autoAt = config.settlement.autoAt;
       if (autoAt) cleanup.push(scheduleSettlement({ clock, at: autoAt, logger: log.child({ component: 'settlement' }), run: () => settle({ journal, client, clock, home: o.home }) }));
+    }
+    if (background) {
+      background.start();
+      cleanup.push(() => background.stop());
     }
     engine.start();
     cleanup.push(() => engine.stop());

@@ -16,12 +16,21 @@ import { AlipayAcquirer, type AlipayCredentials } from './alipay/alipay-acquirer
 import { ALIPAY_PROFILE } from './alipay/alipay-profile.ts';
 import { demoAlipayCredentials } from './alipay/demo-alipay.ts';
 import { HttpAcquirer } from './http-acquirer.ts';
+import { silentLogger, type Logger } from '../log.ts';
+import { scrub, buildBundle } from '../support-bundle.ts';
+import { UpayAcquirer } from './upay/upay-acquirer.ts';
+import { UpayDeviceSync } from './upay/upay-device-sync.ts';
+import { UPAY_PROFILE } from './upay/upay-profile.ts';
+import { readUpayTerminal, UpayTerminalClient } from './upay/upay-terminal.ts';
+import { DEMO_UPAY_TERMINAL } from '../../simulator/backend/upay/demo-upay.ts';
 
 export interface AcquirerSetup {
   acquirer: Acquirer;
   profile: AcquirerProfile;
   /** Where the agent's key rotation lands (protocol v1 only). */
   setKey?: (key: Buffer) => void;
+  /** The acquirer's own device routine (Upay's daily check-in and log upload), started with the agent. */
+  background?: { start(): void; stop(): Promise<void> };
 }
 
 export interface CreateAcquirerOptions {
@@ -31,6 +40,7 @@ export interface CreateAcquirerOptions {
   terminal: TerminalIdentity;
   clock: Clock;
   onCall?: (op: Operation, result: CallResult<unknown>['kind'], latencyMs: number) => void;
+  logger?: Logger;
 }
 
 export function createAcquirer(o: CreateAcquirerOptions): AcquirerSetup {
@@ -46,6 +56,8 @@ export function createAcquirer(o: CreateAcquirerOptions): AcquirerSetup {
       const credentials = alipayCredentials(o.home, config, terminal.demo);
       return { acquirer: new AlipayAcquirer({ ...common, ...credentials, gatewayUrl: o.backendUrl, terminalId: terminal.terminalId }), profile: ALIPAY_PROFILE };
     }
+    case 'upay':
+      return upaySetup(o, common);
     default:
       throw new ScanpayError('CONFIG_INVALID', { message: `backend.protocol: ${config.backend.protocol} is not available in this build: use scanpay-v1, alipay or upay` });
   }
@@ -74,4 +86,33 @@ function alipayCredentials(home: string, config: AgentConfig, demo: boolean): Al
     if (e instanceof ScanpayError) throw e;
     throw new ScanpayError('CONFIG_INVALID', { message: `backend.alipay: a key file is not a PEM RSA key (${(e as Error).message})` });
   }
+}
+
+/**
+ * A provisioned Upay terminal signs with the key its daily check-in keeps fresh; in demo
+ * mode without one, the simulator's demo terminal is used as it is.
+ */
+function upaySetup(o: CreateAcquirerOptions, common: { clock: Clock; timeoutMs: AgentConfig['backend']['timeoutMs'] }): AcquirerSetup {
+  const record = readUpayTerminal(o.home);
+  if (!record) {
+    if (!o.terminal.demo) throw new ScanpayError('CONFIG_TERMINAL_MISSING', { message: 'no Upay terminal: run `scanpay provision --protocol upay --activation-code CODE`, or run with --demo' });
+    const acquirer = new UpayAcquirer({ ...common, ...(o.onCall ? { onCall: o.onCall } : {}), baseUrl: o.backendUrl, credentials: () => DEMO_UPAY_TERMINAL });
+    return { acquirer, profile: UPAY_PROFILE };
+  }
+  const sync = new UpayDeviceSync(
+    {
+      home: o.home,
+      client: new UpayTerminalClient(o.backendUrl),
+      clock: o.clock,
+      logger: o.logger ?? silentLogger,
+      logBundle: async () => {
+        const bundle = await buildBundle({ home: o.home, now: o.clock.now(), doctor: async () => [], recentLogs: () => ({ source: 'none', lines: [] }) });
+        const keys = readUpayTerminal(o.home);
+        return scrub(bundle, [keys?.terminalKey, keys?.previousKey].filter((k): k is string => Boolean(k))) as Record<string, unknown>;
+      },
+    },
+    record,
+  );
+  const acquirer = new UpayAcquirer({ ...common, ...(o.onCall ? { onCall: o.onCall } : {}), baseUrl: o.backendUrl, credentials: () => sync.credentials() });
+  return { acquirer, profile: UPAY_PROFILE, background: { start: () => sync.start(), stop: () => sync.stop() } };
 }

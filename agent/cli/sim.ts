@@ -45,7 +45,7 @@ export function registerSim(program: Command): void {
     .option('--port <n>', 'port to listen on (0 picks a free one)', integer('--port', 0, 65535), SIM_BACKEND_DEFAULTS.port)
     .option('--host <h>', 'address to bind (the control API has no authentication: keep it on loopback)', SIM_BACKEND_DEFAULTS.host)
     .option('--seed <s>', 'seed of the random choices of rate-based faults', integer('--seed', 0, 2 ** 31 - 1), SIM_BACKEND_DEFAULTS.seed)
-    .option('--protocol <name>', 'the wire format to speak: scanpay-v1 (default) or alipay', protocolName, 'scanpay-v1' as ProtocolName)
+    .option('--protocol <name>', 'the wire format to speak: scanpay-v1 (default), alipay or upay', protocolName, 'scanpay-v1' as ProtocolName)
     .action(async (opts: { port: number; host: string; seed: number; protocol: ProtocolName }) => {
       const logger = createLogger({ name: 'scanpay-sim' });
       if (!isLoopback(opts.host)) logger.warn({ host: opts.host }, 'the control API is unauthenticated and now reachable from the network');

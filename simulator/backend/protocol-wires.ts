@@ -6,8 +6,9 @@ import type { ProtocolName } from '../../agent/backend/acquirer-profile.ts';
 import { ScanpayError } from '../../agent/errors.ts';
 import { ALIPAY_GATEWAY_PATH, alipayWire } from './alipay/alipay-wire.ts';
 import type { WireProtocol } from './build-backend.ts';
+import { upayWire } from './upay/upay-wire.ts';
 
-export const SIMULATED_PROTOCOLS = ['scanpay-v1', 'alipay'] as const satisfies readonly ProtocolName[];
+export const SIMULATED_PROTOCOLS = ['scanpay-v1', 'alipay', 'upay'] as const satisfies readonly ProtocolName[];
 
 export function simulatedWire(protocol: ProtocolName): { wire?: WireProtocol; agentUrl: (backendUrl: string) => string } {
   switch (protocol) {
@@ -15,6 +16,8 @@ export function simulatedWire(protocol: ProtocolName): { wire?: WireProtocol; ag
       return { agentUrl: (u) => u };
     case 'alipay':
       return { wire: alipayWire(), agentUrl: (u) => `${u}${ALIPAY_GATEWAY_PATH}` };
+    case 'upay':
+      return { wire: upayWire(), agentUrl: (u) => u };
     default:
       throw new ScanpayError('CONFIG_INVALID', { message: `the simulated backend does not speak ${protocol}: use one of ${SIMULATED_PROTOCOLS.join(', ')}` });
   }

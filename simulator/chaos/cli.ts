@@ -20,7 +20,7 @@ const program = new Command('chaos')
     if (!m || Number(m[1]) > Number(m[2])) throw new InvalidArgumentError('--kill-every must be MIN-MAX in ms, e.g. 800-2500');
     return [Number(m[1]), Number(m[2])] as [number, number];
   })
-  .option('--protocol <name>', 'wire format between agent and simulator: scanpay-v1 (default) or alipay', 'scanpay-v1')
+  .option('--protocol <name>', 'wire format between agent and simulator: scanpay-v1 (default), alipay or upay', 'scanpay-v1')
   .option('--verbose', 'print every restart and kill')
   .parse();
 const o = program.opts<{ payments: number; seed: number; lanes: number; killEvery?: [number, number]; verbose?: boolean; protocol: ProtocolName }>();

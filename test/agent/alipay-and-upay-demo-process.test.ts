@@ -51,7 +51,7 @@ function startupLines(child: ChildProcess): Promise<string[]> {
   });
 }
 
-describe.each(['alipay'])('scanpay run --demo --protocol %s', (protocol) => {
+describe.each(['alipay', 'upay'])('scanpay run --demo --protocol %s', (protocol) => {
   it('takes a demo payment: PAID, exit 0, charged once in the simulator’s ledger', async () => {
     const home = mkdtempSync(join(tmpdir(), `scanpay-${protocol}-`));
     homes.push(home);
