@@ -9,14 +9,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeviceClient } from './backend/device-client.ts';
 import type { ProtocolName } from './backend/acquirer-profile.ts';
-import { createAcquirer } from './backend/create-acquirer.ts';
+import { createAcquirer, loadAcquirerTerminal } from './backend/create-acquirer.ts';
 import { DeviceSync, UPLOAD_KIND } from './device-sync.ts';
 import { loadParams } from './params.ts';
 import { scheduleSettlement, settle } from './settlement.ts';
 import { readTerminalRecord } from './terminal-store.ts';
 import { AGENT_VERSION } from './version.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { loadConfig, loadTerminal, type AgentConfig } from './config.ts';
+import { loadConfig, type AgentConfig } from './config.ts';
 import { ScanpayError } from './errors.ts';
 import { Journal } from './journal/journal.ts';
 import type { Logger } from './log.ts';
@@ -89,7 +89,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const log = o.logger;
   const demo = o.demo ?? false;
   const config = loadConfig(o.home, { backendUrl: o.backendUrl, port: o.port, host: o.host, protocol: o.protocol });
-  const terminal = loadTerminal(o.home, demo);
+  const terminal = loadAcquirerTerminal(o.home, config, demo);
   const token = ensureToken(o.home);
   const cleanup: Array<() => Promise<void> | void> = [];
   const stopAll = async () => {

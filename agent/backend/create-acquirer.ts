@@ -3,10 +3,10 @@
  * one place that knows which wire formats exist (docs/acquirers/).
  */
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Clock } from '../clock.ts';
-import type { AgentConfig, TerminalIdentity } from '../config.ts';
+import { loadTerminal, type AgentConfig, type TerminalIdentity } from '../config.ts';
 import { ScanpayError } from '../errors.ts';
 import type { Operation } from '../protocol/messages.ts';
 import { assertOwnerOnly } from '../secret-file.ts';
@@ -61,6 +61,23 @@ export function createAcquirer(o: CreateAcquirerOptions): AcquirerSetup {
     default:
       throw new ScanpayError('CONFIG_INVALID', { message: `backend.protocol: ${config.backend.protocol} is not available in this build: use scanpay-v1, alipay or upay` });
   }
+}
+
+/**
+ * Who this device is. Protocol v1 and demo mode read terminal.json (or the demo terminal);
+ * elsewhere the acquirer's own identity names the device in order numbers: the Upay
+ * terminal_sn, or the Alipay app id.
+ */
+export function loadAcquirerTerminal(home: string, config: AgentConfig, demo: boolean): TerminalIdentity {
+  const p = config.backend.protocol;
+  if (p === 'scanpay-v1' || demo || existsSync(join(home, 'terminal.json'))) return loadTerminal(home, demo);
+  if (p === 'upay') {
+    const r = readUpayTerminal(home);
+    if (!r) throw new ScanpayError('CONFIG_TERMINAL_MISSING', { message: 'no Upay terminal: run `scanpay provision --protocol upay --backend URL --activation-code CODE`' });
+    return { terminalId: r.terminalSn, key: Buffer.alloc(0), demo: false };
+  }
+  if (p === 'alipay' && config.backend.alipay) return { terminalId: config.backend.alipay.appId, key: Buffer.alloc(0), demo: false };
+  return loadTerminal(home, demo);
 }
 
 /** The app's keys from backend.alipay, or in demo mode the published demo app. */

@@ -71,5 +71,5 @@ describe.each(['alipay', 'upay'])('scanpay run --demo --protocol %s', (protocol)
 
     daemon.kill('SIGTERM');
     expect(await new Promise((resolve) => daemon.on('exit', (code) => resolve(code)))).toBe(0);
-  }, 60_000);
+  }, 180_000);
 });

@@ -14,6 +14,14 @@ import { authorization } from './upay-sign.ts';
 
 export type Exchange = { kind: 'answer'; status: number; body: string } | { kind: 'not_sent' | 'unknown'; error: ScanpayError };
 
+export function isLoopbackUrl(url: string): boolean {
+  try {
+    return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname);
+  } catch {
+    return false;
+  }
+}
+
 export function assertSafeGateway(baseUrl: string): void {
   let u: URL;
   try {
@@ -21,8 +29,7 @@ export function assertSafeGateway(baseUrl: string): void {
   } catch {
     throw new ScanpayError('CONFIG_INVALID', { message: `backend.url: ${baseUrl} is not a URL` });
   }
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
-  if (u.protocol !== 'https:' && !loopback) {
+  if (u.protocol !== 'https:' && !isLoopbackUrl(baseUrl)) {
     throw new ScanpayError('CONFIG_INVALID', { message: `backend.url: Upay answers are unsigned, so only TLS vouches for them: use https (got ${u.protocol}//${u.host})` });
   }
 }
