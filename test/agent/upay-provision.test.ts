@@ -11,7 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpayAcquirer } from '../../agent/backend/upay/upay-acquirer.ts';
 import { UpayDeviceSync } from '../../agent/backend/upay/upay-device-sync.ts';
 import { provisionUpay } from '../../agent/backend/upay/upay-provision.ts';
-import { readUpayTerminal, UpayTerminalClient, upayTerminalPath } from '../../agent/backend/upay/upay-terminal.ts';
+import { readUpayTerminal, UpayTerminalClient, upayTerminalPath, writeUpayTerminal } from '../../agent/backend/upay/upay-terminal.ts';
+import { acquirerChecks } from '../../agent/backend/acquirer-doctor.ts';
+import { loadConfig } from '../../agent/config.ts';
 import { ManualClock } from '../../agent/clock.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { DEMO_UPAY_ACTIVATION_CODE, DEMO_UPAY_VENDOR } from '../../simulator/backend/upay/demo-upay.ts';
@@ -67,5 +69,14 @@ describe('scanpay provision --protocol upay, then the daily routine', () => {
     const code = backend.sim.issueCode('wechat', { kind: 'instant' });
     const paid = await upay.pay({ orderNo: 'UPAYPROV0001', paymentCode: code, amount: 500, currency: 'CNY' });
     expect(paid.kind === 'answer' && paid.body.result).toBe('SUCCESS');
+  });
+
+  it('scanpay doctor proves the identity with a signed round trip, and fails on a stale key', async () => {
+    const checks = async () => Object.fromEntries((await acquirerChecks(home, loadConfig(home), clock)).map((c) => [c.name, c.status]));
+    expect(await checks()).toEqual({ 'terminal identity': 'pass', 'signature round trip': 'pass' });
+    const r = readUpayTerminal(home)!;
+    writeUpayTerminal(home, { ...r, terminalKey: 'not-the-key' });
+    expect(await checks()).toEqual({ 'terminal identity': 'pass', 'signature round trip': 'fail' });
+    writeUpayTerminal(home, r);
   });
 });
