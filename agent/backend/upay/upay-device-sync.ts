@@ -27,6 +27,7 @@ export class UpayDeviceSync {
   #record: UpayTerminalRecord;
   #timer: unknown;
   #running: Promise<void> | undefined;
+  #stopped = false;
 
   constructor(o: UpayDeviceSyncOptions, record: UpayTerminalRecord) {
     this.#o = o;
@@ -43,6 +44,7 @@ export class UpayDeviceSync {
   }
 
   stop(): Promise<void> {
+    this.#stopped = true;
     this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     return this.#running ?? Promise.resolve();
@@ -50,9 +52,11 @@ export class UpayDeviceSync {
 
   /** One round: check in if today has none, upload the log if today has none. */
   tick(): Promise<void> {
+    this.#stopped = false;
     this.#running ??= this.#round().finally(() => {
       this.#running = undefined;
-      this.#timer = this.#o.clock.setTimeout(() => void this.tick(), this.#o.everyMs ?? 15 * 60_000);
+      // A round that ends after stop() schedules nothing: the agent must be free to exit.
+      if (!this.#stopped) this.#timer = this.#o.clock.setTimeout(() => void this.tick(), this.#o.everyMs ?? 15 * 60_000);
     });
     return this.#running;
   }
