@@ -11,6 +11,7 @@ import { registerSimQa } from './sim-qa.ts';
 import { isLoopback } from '../loopback.ts';
 import type { ProtocolName } from '../backend/acquirer-profile.ts';
 import { simulatedWire } from '../../simulator/backend/protocol-wires.ts';
+import { DEMO_UPAY_ACTIVATION_CODE } from '../../simulator/backend/upay/demo-upay.ts';
 import { protocolName } from './run.ts';
 
 export const SIM_BACKEND_DEFAULTS = { port: 8470, host: '127.0.0.1', seed: 1 } as const;
@@ -56,7 +57,11 @@ export function registerSim(program: Command): void {
         [
           `simulated backend listening on ${backend.url} (${opts.protocol}${opts.protocol === 'scanpay-v1' ? '' : `: agents use --backend ${sim.agentUrl(backend.url)}`})`,
           `control API: ${backend.url}/control (health: ${backend.url}/control/health)`,
-          `demo terminal: ${DEMO_TERMINAL.terminalId} (demo key, see simulator/backend/demo-terminal.ts)`,
+          opts.protocol === 'alipay'
+            ? 'demo app: keys in simulator/backend/alipay/demo-keys.ts (scanpay run --demo --protocol alipay uses them)'
+            : opts.protocol === 'upay'
+              ? `demo vendor and activation code: simulator/backend/upay/demo-upay.ts (scanpay provision --protocol upay --backend ${backend.url} --activation-code ${DEMO_UPAY_ACTIVATION_CODE})`
+              : `demo terminal: ${DEMO_TERMINAL.terminalId} (demo key, see simulator/backend/demo-terminal.ts)`,
           'press Ctrl-C to stop',
           '',
         ].join('\n'),
