@@ -12,10 +12,18 @@ import { DEMO_TERMINAL } from '../simulator/backend/demo-terminal.ts';
 import { assertOwnerOnly } from './secret-file.ts';
 import { isLoopback } from './loopback.ts';
 import { acquirerRulesSchema, type AcquirerRules } from './backend/acquirer-profile.ts';
+import { PROTOCOLS, type ProtocolName } from './backend/acquirer-profile.ts';
 
 export const DEFAULTS = {
   api: { host: '127.0.0.1', port: 8471 },
-  backend: { url: undefined as string | undefined, timeoutMs: {} as Partial<Record<'pay' | 'query' | 'reverse' | 'refund', number>> },
+  backend: {
+    url: undefined as string | undefined,
+    timeoutMs: {} as Partial<Record<'pay' | 'query' | 'reverse' | 'refund', number>>,
+    /** The acquirer's wire format (agent/backend/create-acquirer.ts): scanpay-v1, alipay or upay. */
+    protocol: 'scanpay-v1' as ProtocolName,
+    /** Alipay app credentials, paths relative to SCANPAY_HOME (docs/acquirers/alipay.md); demo mode uses the demo app. */
+    alipay: undefined as { appId: string; appPrivateKeyFile: string; alipayPublicKeyFile: string } | undefined,
+  },
   /** Lanes and the SOURCE specs (docs/scanners.md) of their scanners. Demo mode adds `virtual:<lane>` where a lane has no virtual scanner. */
   lanes: [{ id: '1', scanners: [] as string[] }],
   currency: 'CNY',
@@ -47,6 +55,8 @@ const schema = z
         timeoutMs: z.object({ pay: ms, query: ms, reverse: ms, refund: ms }).partial().strict(),
         /** Accept a plain http:// acquirer URL off this machine (docs/security.md): payment codes and activation then travel in clear. */
         allowInsecureHttp: z.boolean().optional(),
+        protocol: z.enum(PROTOCOLS, { error: `must be one of ${PROTOCOLS.join(', ')}` }),
+        alipay: z.object({ appId: z.string().regex(/^\d{16}$/, 'must be the 16-digit Alipay app id'), appPrivateKeyFile: z.string().min(1), alipayPublicKeyFile: z.string().min(1) }).strict().optional(),
       })
       .strict(),
     lanes: z
@@ -73,6 +83,7 @@ export interface ConfigOverrides {
   backendUrl?: string | undefined;
   port?: number | undefined;
   host?: string | undefined;
+  protocol?: ProtocolName | undefined;
 }
 
 function invalid(where: string, message: string): ScanpayError {
@@ -103,7 +114,7 @@ export function loadConfig(home: string, overrides: ConfigOverrides = {}): Agent
     ...DEFAULTS,
     ...file,
     api: { ...DEFAULTS.api, ...file.api, ...(overrides.port !== undefined ? { port: overrides.port } : {}), ...(overrides.host ? { host: overrides.host } : {}) },
-    backend: { ...DEFAULTS.backend, ...file.backend, ...(overrides.backendUrl ? { url: overrides.backendUrl } : {}) },
+    backend: { ...DEFAULTS.backend, ...file.backend, ...(overrides.backendUrl ? { url: overrides.backendUrl } : {}), ...(overrides.protocol ? { protocol: overrides.protocol } : {}) },
     settlement: { ...DEFAULTS.settlement, ...file.settlement },
     outbox: { ...DEFAULTS.outbox, ...file.outbox },
   };

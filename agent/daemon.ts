@@ -8,15 +8,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeviceClient } from './backend/device-client.ts';
-import { HttpAcquirer } from './backend/http-acquirer.ts';
-import { SCANPAY_V1_PROFILE, withRules } from './backend/acquirer-profile.ts';
+import { withRules, type ProtocolName } from './backend/acquirer-profile.ts';
+import { createAcquirer, loadAcquirerTerminal } from './backend/create-acquirer.ts';
 import { DeviceSync, UPLOAD_KIND } from './device-sync.ts';
 import { loadParams } from './params.ts';
 import { scheduleSettlement, settle } from './settlement.ts';
 import { readTerminalRecord } from './terminal-store.ts';
 import { AGENT_VERSION } from './version.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { loadConfig, loadTerminal, type AgentConfig, checkBackendTransport } from './config.ts';
+import { loadConfig, type AgentConfig, checkBackendTransport } from './config.ts';
 import { ScanpayError } from './errors.ts';
 import { Journal } from './journal/journal.ts';
 import type { Logger } from './log.ts';
@@ -44,6 +44,8 @@ export interface AgentOptions {
   backendUrl?: string | undefined;
   port?: number | undefined;
   host?: string | undefined;
+  /** Overrides backend.protocol (scanpay run --protocol). */
+  protocol?: ProtocolName | undefined;
   clock?: Clock;
 }
 
@@ -74,6 +76,7 @@ function laneScanners(config: AgentConfig, demo: boolean): Array<{ lane: string;
   }));
 }
 
+
 function startOfToday(clock: Clock): number {
   const d = new Date(clock.now());
   d.setHours(0, 0, 0, 0);
@@ -84,8 +87,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const clock = o.clock ?? systemClock;
   const log = o.logger;
   const demo = o.demo ?? false;
-  const config = loadConfig(o.home, { backendUrl: o.backendUrl, port: o.port, host: o.host });
-  const terminal = loadTerminal(o.home, demo);
+  const config = loadConfig(o.home, { backendUrl: o.backendUrl, port: o.port, host: o.host, protocol: o.protocol });
+  const terminal = loadAcquirerTerminal(o.home, config, demo);
   const token = ensureToken(o.home);
   const cleanup: Array<() => Promise<void> | void> = [];
   const stopAll = async () => {
@@ -99,9 +102,11 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       if (!demo) throw new ScanpayError('CONFIG_INVALID', { message: 'backend.url: no acquirer configured: set it in config.json, pass --backend URL, or run with --demo' });
       // Loaded only here: an agent with a real acquirer never loads the simulator.
       const { startBackend } = await import('../simulator/backend/start-backend.ts');
-      simulator = await startBackend({ port: 0, logger: log.child({ component: 'simulated-backend' }) });
+      const { simulatedWire } = await import('../simulator/backend/protocol-wires.ts');
+      const sim = simulatedWire(config.backend.protocol);
+      simulator = await startBackend({ port: 0, logger: log.child({ component: 'simulated-backend' }), ...(sim.wire ? { wire: sim.wire } : {}) });
       cleanup.push(() => simulator!.close());
-      backendUrl = simulator.url;
+      backendUrl = sim.agentUrl(simulator.url);
     }
     const transport = checkBackendTransport(backendUrl, { demo, allowInsecureHttp: config.backend.allowInsecureHttp });
     if (transport.warning) log.warn(transport.warning);
@@ -119,7 +124,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       outbox: () => ({ pending: journal.outbox('pending').length, dead: journal.outbox('dead').length }),
       scanners: () => manager.statuses(),
     });
-    const acquirer = new HttpAcquirer({ baseUrl: backendUrl, terminalId: terminal.terminalId, key: terminal.key, clock, timeoutMs: config.backend.timeoutMs, onCall: metrics.backendCall });
+    const { acquirer, profile, setKey, background } = createAcquirer({ config, home: o.home, backendUrl, terminal, clock, onCall: metrics.backendCall, logger: log.child({ component: 'acquirer' }) });
     const engine = new PaymentEngine({
       journal,
       acquirer,
@@ -127,7 +132,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       terminalId: terminal.terminalId,
       logger: log.child({ component: 'engine' }),
       profiles: config.profiles as ProfileOverrides,
-      acquirerProfile: withRules(SCANPAY_V1_PROFILE, config.acquirerRules),
+      acquirerProfile: withRules(profile, config.acquirerRules),
       maxAmount: config.maxAmount,
       // Bound below once the device sync exists, before the outbox can start.
       outboxHandlers: { [UPLOAD_KIND]: (item) => sync!.deliverUpload(item) },
@@ -166,13 +171,14 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
 
     // Crash recovery and the outbox worker start here, before any new payment can arrive.
     // A provisioned terminal (not the demo one) reports in, takes parameters and keys, and settles.
-    const record = terminal.demo ? undefined : readTerminalRecord(o.home);
+    // Device operations are protocol v1's; other acquirers have their own (agent/backend/upay).
+    const record = terminal.demo || !setKey ? undefined : readTerminalRecord(o.home);
     let sync: DeviceSync | undefined;
     if (record) {
       const client = new DeviceClient({ baseUrl: backendUrl, clock, credentials: () => sync!.credentials() });
       sync = new DeviceSync({
         home: o.home, terminal: record, client, clock, logger: log.child({ component: 'device-sync' }), journal, engine,
-        onKey: (key) => acquirer.setKey(key), scanners: () => manager.statuses(), agentVersion: AGENT_VERSION, params: loadParams(o.home),
+        onKey: (key) => setKey?.(key), scanners: () => manager.statuses(), agentVersion: AGENT_VERSION, params: loadParams(o.home),
       });
       // Before the engine starts: the stored parameters apply to the first payment too.
       sync.start();
@@ -184,6 +190,10 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     const scrubber = walScrubber({ path: join(o.home, 'journal.db'), clock, logger: log });
     engine.onChange((p) => p.outcome && scrubber.poke());
     cleanup.push(() => scrubber.stop());
+    if (background) {
+      background.start();
+      cleanup.push(() => background.stop());
+    }
     engine.start();
     cleanup.push(() => engine.stop());
     await manager.start();

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DeviceClient } from './backend/device-client.ts';
 import { isLoopback } from './loopback.ts';
+import { acquirerChecks } from './backend/acquirer-doctor.ts';
 import type { Clock } from './clock.ts';
 import { loadConfig, type AgentConfig } from './config.ts';
 import { SKEW_WARN_MS } from './device-sync.ts';
@@ -358,12 +359,14 @@ export async function runDoctor(deps: DoctorDeps): Promise<Check[]> {
       return fail(name, `check failed: ${messageOf(e)}`, 'see the message; `scanpay logs --export FILE` for support');
     }
   };
+  // Alipay and Upay sign with their own identities and have no v1 heartbeat (agent/backend/acquirer-doctor.ts).
+  const other = config && config.backend.protocol !== 'scanpay-v1' ? await acquirerChecks(deps.home, config, deps.clock) : undefined;
   return [
     configCheck,
-    guard('terminal identity', () => checkTerminal(c)),
+    ...(other ? other.slice(0, 1) : [guard('terminal identity', () => checkTerminal(c))]),
     guard('database integrity', () => checkDatabase(c)),
     guard('free disk', () => checkDisk(c)),
-    ...(await backendChecks(c)),
+    ...(other ? other.slice(1) : await backendChecks(c)),
     await checkScanners(c),
     guard('last scan', () => checkLastScan(c)),
     guard('queue', () => checkQueue(c)),

@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { HttpAcquirer } from '../agent/backend/http-acquirer.ts';
+import type { Acquirer } from '../agent/backend/acquirer.ts';
 import type { Clock } from '../agent/clock.ts';
 import { Journal } from '../agent/journal/journal.ts';
 import { PaymentEngine, type EngineOptions } from '../agent/payment/engine.ts';
@@ -24,6 +25,8 @@ export interface SimTerminalOptions {
   timeoutMs?: Partial<Record<Operation, number>>;
   random?: () => number;
   outbox?: EngineOptions['outbox'];
+  /** Another acquirer's adapter in place of protocol v1 over HTTP (Alipay, Upay). */
+  acquirer?: () => Acquirer;
 }
 
 export class SimTerminal {
@@ -63,7 +66,7 @@ export class SimTerminal {
   #open(): { journal: Journal; engine: PaymentEngine } {
     const o = this.#o;
     const journal = Journal.open(join(o.dir, 'journal.db'));
-    const http = new HttpAcquirer({ baseUrl: o.backendUrl, terminalId: o.terminalId, key: o.key, clock: o.clock, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
+    const http = o.acquirer?.() ?? new HttpAcquirer({ baseUrl: o.backendUrl, terminalId: o.terminalId, key: o.key, clock: o.clock, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
     const engine = new PaymentEngine({
       journal,
       acquirer: (this.#acquirer = new TrackedAcquirer(http)),

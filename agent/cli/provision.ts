@@ -24,6 +24,13 @@ import { readAgentFile } from '../agent-file.ts';
 import { loadConfig } from '../config.ts';
 import { ScanpayError } from '../errors.ts';
 import { integer } from './sim.ts';
+import { protocolName } from './run.ts';
+import type { ProtocolName } from '../backend/acquirer-profile.ts';
+import { provisionUpay } from '../backend/upay/upay-provision.ts';
+import { upayTerminalPath, type UpayVendor } from '../backend/upay/upay-terminal.ts';
+import { isLoopbackUrl } from '../backend/upay/upay-http.ts';
+import { DEMO_UPAY_VENDOR } from '../../simulator/backend/upay/demo-upay.ts';
+import { readFileSync } from 'node:fs';
 import { probeAll } from './scanners.ts';
 import { describeChange, setLaneScanners } from './scanners-set.ts';
 
@@ -36,6 +43,10 @@ interface Options {
   force?: boolean;
   testScan: boolean;
   testScanSeconds: number;
+  protocol: ProtocolName;
+  vendorSn?: string;
+  vendorKeyFile?: string;
+  appId?: string;
 }
 
 /** SOURCE specs of the attached devices that look like scanners, most likely first. */
@@ -163,6 +174,10 @@ export function registerProvision(program: Command): void {
     .option('--activation-code <code>', 'the one-time code the acquirer issued for this shop')
     .option('--scanner <source>', 'the scanner SOURCE (see `scanpay scanners`); default: the first device that looks like one')
     .option('--force', 're-provision although payments are unfinished or items queued (nothing queued is discarded)')
+    .option('--protocol <name>', "the acquirer's protocol: scanpay-v1 (default) or upay", protocolName, 'scanpay-v1' as ProtocolName)
+    .option('--vendor-sn <sn>', 'upay: the vendor serial number Shouqianba issued to the device maker')
+    .option('--vendor-key-file <path>', 'upay: file holding the vendor key (owner-only)')
+    .option('--app-id <id>', 'upay: the vendor app id registered at Shouqianba')
     .option('--no-test-scan', 'skip the test scan at the end')
     .option('--test-scan-seconds <n>', 'how long the test scan waits', integer('--test-scan-seconds', 1, 600), 30)
     .action(async (given: Options, cmd: Command) => {
@@ -176,6 +191,19 @@ export function registerProvision(program: Command): void {
           'scanpay provision: a blank device needs --backend URL and --activation-code CODE (in a terminal it asks for them).\n' +
             'The acquirer issues the code for your shop; for the simulator, `scanpay sim backend` prints one and the exact command (docs/getting-started.md).',
         );
+      }
+      if (o.protocol === 'upay') {
+        const r = await provisionUpay({ home, backendUrl: o.backend!, activationCode: o.activationCode!, vendor: upayVendor(o), clock: systemClock, force: o.force ?? false, say: out });
+        [
+          '',
+          r.activated ? 'provisioned at Upay:' : 'already provisioned at Upay (identity kept, key rotated):',
+          `  terminal    ${r.record.terminalSn} (device ${r.record.deviceId})`,
+          `  backend     ${o.backend}`,
+          `  key         ${upayTerminalPath(home)} (owner-only; rotated at every daily check-in)`,
+          `  config      ${join(home, 'config.json')} (backend.protocol upay)`,
+          'next: scanpay doctor, then start the agent (scanpay run)',
+        ].forEach((l) => out(l));
+        return;
       }
       // Unattended without --scanner there is nobody to scan: a test scan would only wait.
       const scanTest = o.testScan && (interactive || given.scanner !== undefined);
@@ -193,4 +221,17 @@ export function registerProvision(program: Command): void {
       });
       summary(home, r, o.backend!).forEach((l) => out(l));
     });
+}
+
+/** The vendor's credentials from the options; against a simulator on loopback, the demo vendor. */
+function upayVendor(o: Options): UpayVendor {
+  if (o.vendorSn && o.vendorKeyFile && o.appId) {
+    const vendorKey = readFileSync(o.vendorKeyFile, 'utf8').trim();
+    return { vendorSn: o.vendorSn, vendorKey, appId: o.appId };
+  }
+  if (isLoopbackUrl(o.backend!)) {
+    out(`upay: no --vendor-sn/--vendor-key-file/--app-id: using the simulator's demo vendor ${DEMO_UPAY_VENDOR.vendorSn}`);
+    return DEMO_UPAY_VENDOR;
+  }
+  throw new ScanpayError('CONFIG_INVALID', { message: 'upay: pass --vendor-sn, --vendor-key-file and --app-id (the vendor credentials Shouqianba issued)' });
 }

@@ -5,7 +5,7 @@
  * answer signed over the exact bytes sent. `/control/*` is the unsigned QA API
  * (control-routes.ts). `sim` is the same control surface in process, for tests.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyPluginAsync, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../../agent/clock.ts';
 import { isScanpayError, ScanpayError } from '../../agent/errors.ts';
@@ -38,6 +38,26 @@ export interface BackendOptions {
   /** The acquirer's own rules where acquirers differ (simulator/backend/rule-profiles.ts); default protocol v1's. */
   rules?: Partial<WalletRules>;
   logger?: Logger;
+  /** Another acquirer's wire format over the same wallets, ledger, faults and control API, in place of /v1 (simulator/backend/alipay, upay). */
+  wire?: WireProtocol;
+}
+
+/** What a wire format needs from the simulated backend. */
+export interface WireDeps {
+  model: WalletModel;
+  faults: FaultTable;
+  clock: Clock;
+  logger: Logger;
+  /** Adds a call to calls(). */
+  record(call: CallRecord): void;
+  /** Waits on the clock as a parked call (see parkedCalls). */
+  park(wait: Promise<void>): Promise<void>;
+}
+
+export interface WireProtocol {
+  routes(deps: WireDeps): FastifyPluginAsync;
+  /** The only wallet this acquirer takes: codes issued through the control API are of it (an Alipay app takes Alipay codes only). */
+  onlyWallet?: Wallet;
 }
 
 export const BACKEND_DEFAULTS = {
@@ -156,8 +176,8 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
   };
 
   const sim: SimBackend = {
-    issueCode: (wallet, behaviour) => model.issueCode(wallet, behaviour).code,
-    issue: (wallet, behaviour) => model.issueCode(wallet, behaviour),
+    issueCode: (wallet, behaviour) => model.issueCode(o.wire?.onlyWallet ?? wallet, behaviour).code,
+    issue: (wallet, behaviour) => model.issueCode(o.wire?.onlyWallet ?? wallet, behaviour),
     setBehaviour: (code, behaviour) => model.setBehaviour(code, behaviour),
     addFault: (f) => faults.add(f).id,
     clearFaults: () => faults.clear(),
@@ -268,7 +288,8 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
 
   const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT, forceCloseConnections: true });
 
-  app.register(async (v1) => {
+  if (o.wire) app.register(o.wire.routes({ model, faults, clock, logger, park, record: (c) => calls.push(c) }));
+  else app.register(async (v1) => {
     // Keep the exact bytes: the signature covers them, and JSON is parsed after verification.
     v1.removeAllContentTypeParsers();
     v1.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));

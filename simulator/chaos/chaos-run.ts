@@ -20,7 +20,8 @@ import { FAULT_KINDS, type FaultSpec } from '../backend/faults.ts';
 import { startBackend } from '../backend/start-backend.ts';
 import { RULE_PROFILES, walletRulesFor, type RuleProfileName } from '../backend/rule-profiles.ts';
 import type { WalletRules } from '../backend/wallet-model.ts';
-import { withRules, type AcquirerRules } from '../../agent/backend/acquirer-profile.ts';
+import { withRules, type AcquirerRules, type ProtocolName } from '../../agent/backend/acquirer-profile.ts';
+import { simulatedWire } from '../backend/protocol-wires.ts';
 import { prng } from '../prng.ts';
 import { startFaultProxy, type ProxyFaults } from '../proxy/fault-proxy.ts';
 import { AgentDiedDuringStart, AgentProcess } from './agent-process.ts';
@@ -34,9 +35,11 @@ export interface ChaosOptions {
   lanes?: number;
   /** Wait between random kills, ms (min, max). */
   killEveryMs?: [number, number];
-  /** The acquirer's rules, on both sides (simulator/backend/rule-profiles.ts); default protocol v1. */
+  /** The acquirer's rules, on both sides (simulator/backend/rule-profiles.ts); default: those of the protocol. */
   profile?: RuleProfileName;
   progress?: (line: string) => void;
+  /** The acquirer's wire format between the agent and the simulator (default scanpay-v1). */
+  protocol?: ProtocolName;
 }
 
 export interface ChaosReport {
@@ -61,6 +64,15 @@ const FAST_PROFILE = { firstQueryDelayMs: 150, queryScheduleMs: [250], queryDead
  * The acquirer's rules at chaos speed: its waits shrunk tenfold, and codes valid for 8 s
  * where "not found" must wait for a code to expire (a 60 s code would dominate the run).
  */
+/** Each wire format's simulator enforces the rules of the acquirer it imitates, unless a run names others. */
+const RULES_OF_PROTOCOL: Record<ProtocolName, RuleProfileName> = {
+  'scanpay-v1': 'v1',
+  'wechat-v2': 'wechat-like',
+  'wechat-v3': 'wechat-like',
+  alipay: 'alipay-like',
+  upay: 'upay-like',
+};
+
 function chaosRules(name: RuleProfileName): { agent: AcquirerRules; backend: WalletRules; codeTtlMs: number | undefined } {
   const p = RULE_PROFILES[name];
   const scaled = withRules(p, {
@@ -82,9 +94,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const [killMin, killMax] = o.killEveryMs ?? [800, 2_500];
   const log = o.progress ?? (() => {});
 
-  const profile = o.profile ?? 'v1';
+  const protocol = o.protocol ?? 'scanpay-v1';
+  const profile = o.profile ?? RULES_OF_PROTOCOL[protocol];
   const rules = chaosRules(profile);
-  const backend = await startBackend({ seed: o.seed, passwordAbandonMs: 1_500, rules: rules.backend, ...(rules.codeTtlMs ? { codeTtlMs: rules.codeTtlMs } : {}) });
+  const sim = simulatedWire(protocol);
+  const backend = await startBackend({ seed: o.seed, passwordAbandonMs: 1_500, rules: rules.backend, ...(rules.codeTtlMs ? { codeTtlMs: rules.codeTtlMs } : {}), ...(sim.wire ? { wire: sim.wire } : {}) });
   const proxy = await startFaultProxy({ target: backend.url, seed: o.seed });
   const home = mkdtempSync(join(tmpdir(), 'scanpay-chaos-'));
   writeFileSync(
@@ -93,12 +107,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       lanes: Array.from({ length: lanes }, (_, i) => ({ id: String(i + 1), scanners: [] })),
       profiles: Object.fromEntries(WALLETS.map((w) => [w, { ...FAST_PROFILE, ...(rules.codeTtlMs ? { codeTtlMs: rules.codeTtlMs } : {}) }])),
       acquirerRules: rules.agent,
-      backend: { timeoutMs: { pay: 1_000, query: 600, reverse: 600, refund: 600 } },
+      backend: { timeoutMs: { pay: 1_000, query: 600, reverse: 600, refund: 600 }, protocol },
       outbox: { retryBaseMs: 100, retryMaxMs: 800 },
       scanTimeoutMs: 10_000,
     }),
   );
-  const agent = new AgentProcess({ home, backendUrl: proxy.url });
+  const agent = new AgentProcess({ home, backendUrl: sim.agentUrl(proxy.url) });
   const told: Array<Told & Timed> = [];
   const faultCounts: Record<string, number> = {};
   let client: PosClient = await agent.start();

@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { RULE_PROFILE_NAMES, type RuleProfileName } from '../backend/rule-profiles.ts';
 import { runChaos } from './chaos-run.ts';
 import { formatTimes } from './timing.ts';
+import type { ProtocolName } from '../../agent/backend/acquirer-profile.ts';
 
 const int = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -21,24 +22,26 @@ const program = new Command('chaos')
     if (!m || Number(m[1]) > Number(m[2])) throw new InvalidArgumentError('--kill-every must be MIN-MAX in ms, e.g. 800-2500');
     return [Number(m[1]), Number(m[2])] as [number, number];
   })
-  .option('--profile <name>', `acquirer rules on both sides: ${RULE_PROFILE_NAMES.join(', ')}`, (v) => {
+  .option('--profile <name>', `acquirer rules on both sides: ${RULE_PROFILE_NAMES.join(', ')} (default: those of the protocol)`, (v) => {
     if (!(RULE_PROFILE_NAMES as string[]).includes(v)) throw new InvalidArgumentError(`--profile must be one of ${RULE_PROFILE_NAMES.join(', ')}`);
     return v as RuleProfileName;
   })
+  .option('--protocol <name>', 'wire format between agent and simulator: scanpay-v1 (default), alipay or upay', 'scanpay-v1')
   .option('--verbose', 'print every restart and kill')
   .parse();
-const o = program.opts<{ payments: number; seed: number; lanes: number; killEvery?: [number, number]; profile?: RuleProfileName; verbose?: boolean }>();
+const o = program.opts<{ payments: number; seed: number; lanes: number; killEvery?: [number, number]; profile?: RuleProfileName; verbose?: boolean; protocol: ProtocolName }>();
 
 const r = await runChaos({
   payments: o.payments,
   seed: o.seed,
   lanes: o.lanes,
+  protocol: o.protocol,
   ...(o.killEvery ? { killEveryMs: o.killEvery } : {}),
   ...(o.profile ? { profile: o.profile } : {}),
   progress: (line) => (o.verbose || /payments,/.test(line)) && process.stderr.write(`${line}\n`),
 });
 const lines = [
-  `chaos run, ${r.profile} rules, seed ${r.seed}: ${r.payments} payments in ${(r.durationMs / 1000).toFixed(1)} s`,
+  `chaos run (${o.protocol}), ${r.profile} rules, seed ${r.seed}: ${r.payments} payments in ${(r.durationMs / 1000).toFixed(1)} s`,
   `  POS told: paid ${r.told.paid}, declined ${r.told.declined}, not charged ${r.told.not_charged}, no answer ${r.told.unknown}`,
   `  agent: ${r.kills} kills (SIGKILL and crash points), ${r.starts} starts`,
   `  faults injected: ${Object.entries(r.faults)

@@ -7,6 +7,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../agent/clock.ts';
+import type { Acquirer } from '../../agent/backend/acquirer.ts';
+import type { AcquirerProfile, ProtocolName } from '../../agent/backend/acquirer-profile.ts';
+import { AlipayAcquirer } from '../../agent/backend/alipay/alipay-acquirer.ts';
+import { ALIPAY_PROFILE } from '../../agent/backend/alipay/alipay-profile.ts';
+import { demoAlipayCredentials } from '../../agent/backend/alipay/demo-alipay.ts';
+import { UpayAcquirer } from '../../agent/backend/upay/upay-acquirer.ts';
+import { UPAY_PROFILE } from '../../agent/backend/upay/upay-profile.ts';
+import type { Operation } from '../../agent/protocol/messages.ts';
+import { simulatedWire } from '../backend/protocol-wires.ts';
+import { DEMO_UPAY_TERMINAL } from '../backend/upay/demo-upay.ts';
 import { isScanpayError } from '../../agent/errors.ts';
 import type { PaymentView } from '../../agent/payment/engine.ts';
 import type { SimBackend } from '../backend/build-backend.ts';
@@ -174,20 +184,29 @@ class ScenarioRun {
   }
 }
 
-export async function runScenario(scenario: Scenario, file: string): Promise<ScenarioResult> {
+/** The scenario's terminal speaks this acquirer's wire to the simulator (default protocol v1). */
+export interface ScenarioOptions {
+  protocol?: ProtocolName;
+}
+
+export async function runScenario(scenario: Scenario, file: string, o: ScenarioOptions = {}): Promise<ScenarioResult> {
   const started = performance.now();
   const clock = new ManualClock(Date.UTC(2026, 0, 1, 9));
-  const backend = await startBackend({ port: 0, clock, seed: scenario.seed });
+  const sim = simulatedWire(o.protocol ?? 'scanpay-v1');
+  const backend = await startBackend({ port: 0, clock, seed: scenario.seed, ...(sim.wire ? { wire: sim.wire } : {}) });
   const proxy = await startFaultProxy({ target: backend.url, seed: scenario.seed });
   const dir = mkdtempSync(join(tmpdir(), 'scanpay-scenario-'));
   const t = TIMEOUT_MS;
+  const timeoutMs = { pay: t, query: t, reverse: t, refund: t };
+  const adapter = demoAdapter(o.protocol, sim.agentUrl(proxy.url), clock, timeoutMs);
   const terminal = new SimTerminal({
+    ...(adapter ? { acquirer: () => adapter.acquirer, profiles: adapter.profile.wallets } : {}),
     dir,
     backendUrl: proxy.url,
     terminalId: DEMO_TERMINAL.terminalId,
     key: DEMO_TERMINAL.key,
     clock,
-    timeoutMs: { pay: t, query: t, reverse: t, refund: t },
+    timeoutMs,
     // No jitter: the same scenario takes the same path every run.
     random: () => 0.5,
   });
@@ -214,4 +233,11 @@ export async function runScenario(scenario: Scenario, file: string): Promise<Sce
     rmSync(dir, { recursive: true, force: true });
   }
   return { name: scenario.name, file, ok: run.failures.length === 0, failures: run.failures, simulatedMs: clock.now() - t0, durationMs: Math.round(performance.now() - started) };
+}
+
+/** The Alipay or Upay adapter with the simulator's demo credentials; none for protocol v1. */
+function demoAdapter(protocol: ProtocolName | undefined, url: string, clock: ManualClock, timeoutMs: Record<Operation, number>): { acquirer: Acquirer; profile: AcquirerProfile } | undefined {
+  if (protocol === 'alipay') return { acquirer: new AlipayAcquirer({ ...demoAlipayCredentials(), gatewayUrl: url, clock, timeoutMs }), profile: ALIPAY_PROFILE };
+  if (protocol === 'upay') return { acquirer: new UpayAcquirer({ baseUrl: url, clock, timeoutMs, credentials: () => DEMO_UPAY_TERMINAL }), profile: UPAY_PROFILE };
+  return undefined;
 }

@@ -1,0 +1,135 @@
+/**
+ * From `backend.protocol` to the adapter that speaks it and the profile of its rules: the
+ * one place that knows which wire formats exist (docs/acquirers/).
+ */
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import type { Clock } from '../clock.ts';
+import { loadTerminal, type AgentConfig, type TerminalIdentity } from '../config.ts';
+import { ScanpayError } from '../errors.ts';
+import type { Operation } from '../protocol/messages.ts';
+import { assertOwnerOnly } from '../secret-file.ts';
+import type { Acquirer, CallResult } from './acquirer.ts';
+import { SCANPAY_V1_PROFILE, type AcquirerProfile } from './acquirer-profile.ts';
+import { AlipayAcquirer, type AlipayCredentials } from './alipay/alipay-acquirer.ts';
+import { ALIPAY_PROFILE } from './alipay/alipay-profile.ts';
+import { demoAlipayCredentials } from './alipay/demo-alipay.ts';
+import { HttpAcquirer } from './http-acquirer.ts';
+import { silentLogger, type Logger } from '../log.ts';
+import { scrub, buildBundle } from '../support-bundle.ts';
+import { UpayAcquirer } from './upay/upay-acquirer.ts';
+import { UpayDeviceSync } from './upay/upay-device-sync.ts';
+import { UPAY_PROFILE } from './upay/upay-profile.ts';
+import { readUpayTerminal, UpayTerminalClient } from './upay/upay-terminal.ts';
+import { DEMO_UPAY_TERMINAL } from '../../simulator/backend/upay/demo-upay.ts';
+
+export interface AcquirerSetup {
+  acquirer: Acquirer;
+  profile: AcquirerProfile;
+  /** Where the agent's key rotation lands (protocol v1 only). */
+  setKey?: (key: Buffer) => void;
+  /** The acquirer's own device routine (Upay's daily check-in and log upload), started with the agent. */
+  background?: { start(): void; stop(): Promise<void> };
+}
+
+export interface CreateAcquirerOptions {
+  config: AgentConfig;
+  home: string;
+  backendUrl: string;
+  terminal: TerminalIdentity;
+  clock: Clock;
+  onCall?: (op: Operation, result: CallResult<unknown>['kind'], latencyMs: number) => void;
+  logger?: Logger;
+}
+
+export function createAcquirer(o: CreateAcquirerOptions): AcquirerSetup {
+  const { config, clock, terminal } = o;
+  const timeoutMs = config.backend.timeoutMs;
+  const common = { clock, timeoutMs, ...(o.onCall ? { onCall: o.onCall } : {}) };
+  switch (config.backend.protocol) {
+    case 'scanpay-v1': {
+      const http = new HttpAcquirer({ ...common, baseUrl: o.backendUrl, terminalId: terminal.terminalId, key: terminal.key });
+      return { acquirer: http, profile: SCANPAY_V1_PROFILE, setKey: (k) => http.setKey(k) };
+    }
+    case 'alipay': {
+      const credentials = alipayCredentials(o.home, config, terminal.demo);
+      return { acquirer: new AlipayAcquirer({ ...common, ...credentials, gatewayUrl: o.backendUrl, terminalId: terminal.terminalId }), profile: ALIPAY_PROFILE };
+    }
+    case 'upay':
+      return upaySetup(o, common);
+    default:
+      throw new ScanpayError('CONFIG_INVALID', { message: `backend.protocol: ${config.backend.protocol} is not available in this build: use scanpay-v1, alipay or upay` });
+  }
+}
+
+/**
+ * Who this device is. Protocol v1 and demo mode read terminal.json (or the demo terminal);
+ * elsewhere the acquirer's own identity names the device in order numbers: the Upay
+ * terminal_sn, or the Alipay app id.
+ */
+export function loadAcquirerTerminal(home: string, config: AgentConfig, demo: boolean): TerminalIdentity {
+  const p = config.backend.protocol;
+  if (p === 'scanpay-v1' || demo || existsSync(join(home, 'terminal.json'))) return loadTerminal(home, demo);
+  if (p === 'upay') {
+    const r = readUpayTerminal(home);
+    if (!r) throw new ScanpayError('CONFIG_TERMINAL_MISSING', { message: 'no Upay terminal: run `scanpay provision --protocol upay --backend URL --activation-code CODE`' });
+    return { terminalId: r.terminalSn, key: Buffer.alloc(0), demo: false };
+  }
+  if (p === 'alipay' && config.backend.alipay) return { terminalId: config.backend.alipay.appId, key: Buffer.alloc(0), demo: false };
+  return loadTerminal(home, demo);
+}
+
+/** The app's keys from backend.alipay, or in demo mode the published demo app. */
+function alipayCredentials(home: string, config: AgentConfig, demo: boolean): AlipayCredentials {
+  const a = config.backend.alipay;
+  if (!a) {
+    if (demo) return demoAlipayCredentials();
+    throw new ScanpayError('CONFIG_INVALID', { message: 'backend.alipay: set appId, appPrivateKeyFile and alipayPublicKeyFile (docs/acquirers/alipay.md), or run with --demo' });
+  }
+  const path = (p: string) => (isAbsolute(p) ? p : join(home, p));
+  const read = (p: string, what: string) => {
+    try {
+      return readFileSync(path(p), 'utf8');
+    } catch (e) {
+      throw new ScanpayError('CONFIG_INVALID', { message: `backend.alipay: ${what} ${path(p)} cannot be read (${(e as Error).message})`, detail: { file: path(p) } });
+    }
+  };
+  const pem = read(a.appPrivateKeyFile, 'the app private key');
+  assertOwnerOnly(path(a.appPrivateKeyFile), 'the Alipay app private key');
+  try {
+    return { appId: a.appId, appPrivateKey: createPrivateKey(pem), alipayPublicKey: createPublicKey(read(a.alipayPublicKeyFile, 'Alipay’s public key')) };
+  } catch (e) {
+    if (e instanceof ScanpayError) throw e;
+    throw new ScanpayError('CONFIG_INVALID', { message: `backend.alipay: a key file is not a PEM RSA key (${(e as Error).message})` });
+  }
+}
+
+/**
+ * A provisioned Upay terminal signs with the key its daily check-in keeps fresh; in demo
+ * mode without one, the simulator's demo terminal is used as it is.
+ */
+function upaySetup(o: CreateAcquirerOptions, common: { clock: Clock; timeoutMs: AgentConfig['backend']['timeoutMs'] }): AcquirerSetup {
+  const record = readUpayTerminal(o.home);
+  if (!record) {
+    if (!o.terminal.demo) throw new ScanpayError('CONFIG_TERMINAL_MISSING', { message: 'no Upay terminal: run `scanpay provision --protocol upay --activation-code CODE`, or run with --demo' });
+    const acquirer = new UpayAcquirer({ ...common, ...(o.onCall ? { onCall: o.onCall } : {}), baseUrl: o.backendUrl, credentials: () => DEMO_UPAY_TERMINAL });
+    return { acquirer, profile: UPAY_PROFILE };
+  }
+  const sync = new UpayDeviceSync(
+    {
+      home: o.home,
+      client: new UpayTerminalClient(o.backendUrl),
+      clock: o.clock,
+      logger: o.logger ?? silentLogger,
+      logBundle: async () => {
+        const bundle = await buildBundle({ home: o.home, now: o.clock.now(), doctor: async () => [], recentLogs: () => ({ source: 'none', lines: [] }) });
+        const keys = readUpayTerminal(o.home);
+        return scrub(bundle, [keys?.terminalKey, keys?.previousKey].filter((k): k is string => Boolean(k))) as Record<string, unknown>;
+      },
+    },
+    record,
+  );
+  const acquirer = new UpayAcquirer({ ...common, ...(o.onCall ? { onCall: o.onCall } : {}), baseUrl: o.backendUrl, credentials: () => sync.credentials() });
+  return { acquirer, profile: UPAY_PROFILE, background: { start: () => sync.start(), stop: () => sync.stop() } };
+}
