@@ -145,7 +145,7 @@ export class ScannerManager {
       this.#report(m, { ...e, ...(retryAt ? { retryAt } : {}) });
       return;
     }
-    if (e.status === 'error' && e.error && (e.error.code === 'SCAN_FRAME_INVALID' || e.error.code === 'SCAN_IMAGE_UNREADABLE')) {
+    if (e.status === 'error' && e.error && (e.error.code.startsWith('SCAN_FRAME_') || e.error.code === 'SCAN_IMAGE_UNREADABLE')) {
       // A bad frame reported by the driver itself: skip it, the link is fine.
       this.#reject(e.source, e.error);
       return;
