@@ -6,8 +6,8 @@
  * one would only add delay. A camera that goes away (unplugged, driver reset) ends ffmpeg;
  * that is a disconnect, reopened with backoff like an unplugged scanner.
  *
- * The target may also be a video file (played at its own pace): how the driver is tested
- * here, with no camera at hand.
+ * The target may also be a video file: then every frame is decoded, ffmpeg waiting for the
+ * decoder (how the driver is tested here, with no camera at hand, deterministically).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
@@ -31,9 +31,12 @@ export interface CameraSourceOptions {
 
 /** ffmpeg's arguments: V4L2 for a device, the file's own pace for a file. */
 export function ffmpegArgs(o: CameraSourceOptions, isDevice: boolean): string[] {
-  const input = isDevice ? ['-f', 'v4l2', '-framerate', String(o.fps), '-video_size', `${o.width}x${o.height}`] : ['-re'];
+  const input = isDevice ? ['-f', 'v4l2', '-framerate', String(o.fps), '-video_size', `${o.width}x${o.height}`] : [];
   return ['-hide_banner', '-loglevel', 'error', '-nostdin', ...input, '-i', o.device, '-vf', `fps=${o.fps},scale=${o.width}:${o.height}`, '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1'];
 }
+
+/** Frames of a video file read ahead of the decoder. */
+const FILE_FRAMES_AHEAD = 4;
 
 export class CameraSource implements ScannerSource {
   readonly id: string;
@@ -42,8 +45,9 @@ export class CameraSource implements ScannerSource {
   readonly #events = new Emitter<SourceEvents>();
   #child: ChildProcess | undefined;
   #decoder: DecoderWorker | undefined;
-  #latest: RawFrame | undefined;
-  /** The decode loop while it runs: it takes the newest frame until none is waiting. */
+  /** Frames waiting for the decoder: only the newest from a camera, all from a file. */
+  #waiting: RawFrame[] = [];
+  /** The decode loop while it runs: it takes waiting frames until none is left. */
   #draining: Promise<void> | undefined;
 
   constructor(options: CameraSourceOptions, deps: { clock: Clock }) {
@@ -66,6 +70,8 @@ export class CameraSource implements ScannerSource {
       },
     );
     const decoder = new DecoderWorker(this.#options.decoder);
+    // Frames that came while the decoder loads would be dropped unseen: load it first.
+    await decoder.ready();
     const child = await this.#spawn(isDevice).catch(async (e: unknown) => {
       await decoder.close();
       throw e;
@@ -79,7 +85,7 @@ export class CameraSource implements ScannerSource {
   async close(): Promise<void> {
     const child = this.#child;
     this.#child = undefined;
-    this.#latest = undefined;
+    this.#waiting = [];
     child?.kill('SIGTERM');
     const decoder = this.#decoder;
     this.#decoder = undefined;
@@ -113,9 +119,12 @@ export class CameraSource implements ScannerSource {
     child.stdout!.on('data', (chunk: Buffer) => {
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
       while (pending.length >= frameBytes) {
-        this.#latest = { data: pending.subarray(0, frameBytes), width, height, format: 'gray' };
+        const frame: RawFrame = { data: pending.subarray(0, frameBytes), width, height, format: 'gray' };
+        this.#waiting = isDevice ? [frame] : [...this.#waiting, frame];
         pending = pending.subarray(frameBytes);
       }
+      // A file waits for the decoder (the pipe fills and ffmpeg blocks); a camera does not.
+      if (!isDevice && this.#waiting.length >= FILE_FRAMES_AHEAD) child.stdout!.pause();
       void this.#drain(child);
     });
     child.once('close', (code) => void this.#ended(child, code, isDevice, stderr.trim()));
@@ -127,9 +136,8 @@ export class CameraSource implements ScannerSource {
   }
 
   async #decodeWaiting(child: ChildProcess): Promise<void> {
-    while (this.#latest && this.#child === child) {
-      const frame = this.#latest;
-      this.#latest = undefined;
+    for (let frame = this.#waiting.shift(); frame && this.#child === child; frame = this.#waiting.shift()) {
+      if (this.#waiting.length < FILE_FRAMES_AHEAD) child.stdout!.resume();
       try {
         const hit = await this.#decoder!.decode(frame);
         if (hit && this.#child === child) this.#events.emit('scan', { text: hit.text, symbology: hit.symbology, source: this.id, at: this.#clock.now(), raw: Buffer.from(hit.text, 'utf8') });

@@ -15,9 +15,9 @@ const load = async (): Promise<(frame: RawFrame) => Promise<Decoded | undefined>
     const decoder = new (await import('./decoder.ts')).FrameDecoder();
     return (frame) => decoder.decode(frame);
   }
-  const { decodeWithZxingWasm, prepareZxingWasm } = await import('./zxing-wasm.ts');
+  const { decodeFrame, prepareZxingWasm } = await import('./zxing-wasm.ts');
   await prepareZxingWasm();
-  return decodeWithZxingWasm;
+  return decodeFrame;
 };
 const ready = load();
 
