@@ -251,7 +251,7 @@ export async function decodeBench(o: { loopFrames?: number } = {}): Promise<{ sa
       rows.push({ name: d.name, ms: median(times), mean: times.reduce((a, b) => a + b, 0) / times.length, ok: samples.length - misses.length, misses });
     }
 
-    const frames = codeless(o.loopFrames ?? 30);
+    const frames = codeless(o.loopFrames ?? 20);
     const worker = new DecoderWorker('zxing-wasm');
     const workerJs = new DecoderWorker('zxing-js');
     const inThread = new FrameDecoder();

@@ -8,5 +8,5 @@ export function evdevUdevRule(device: { vendorId?: string | undefined; productId
     device.bus === 'bluetooth' || !device.vendorId
       ? `ATTRS{name}=="${(device.name ?? 'SCANNER NAME').replace(/"/g, '')}"`
       : `ATTRS{idVendor}=="${device.vendorId}", ATTRS{idProduct}=="${device.productId ?? 'PPPP'}"`;
-  return `SUBSYSTEM=="input", KERNEL=="event*", ${match}, GROUP="scanpay", MODE="0640"`;
+  return `SUBSYSTEM=="input", KERNEL=="event*", ${match}, GROUP="scanpay", MODE="0640", ENV{LIBINPUT_IGNORE_DEVICE}="1"`;
 }
