@@ -86,8 +86,9 @@ export class EvdevSource implements ScannerSource {
     const handle = this.#handle;
     this.#handle = undefined;
     if (!handle) return;
-    // A read waits on the device in a libuv thread; revoking wakes it so close can finish.
-    if (this.#options.grab) await revoke(handle.fd).catch(() => undefined);
+    // A read waits on the device in a libuv thread, and closing waits for it: revoking the
+    // handle (grabbed or not) wakes it with ENODEV so close can finish.
+    await revoke(handle.fd).catch(() => undefined);
     await handle.close().catch(() => undefined);
   }
 
