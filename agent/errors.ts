@@ -91,6 +91,7 @@ export const ERRORS = {
   SCAN_DEVICE_DISCONNECTED: { message: 'the scanner went away: reconnecting', retryable: true, status: 503 },
   SCAN_DEVICE_IO: { message: 'reading from or writing to the scanner failed', retryable: true, status: 503 },
   SCAN_NATIVE_LIBRARY_MISSING: { message: 'a system library the scanner driver needs is not installed', retryable: false, status: 500 },
+  SCAN_FRAME_INCOMPLETE: { message: 'the scanner went away in the middle of a code: scan it again', retryable: false, status: 422 },
   SCAN_IMAGE_UNREADABLE: { message: 'the image is not a readable PNG, JPEG or raw frame', retryable: false, status: 422 },
 
   // Start-up and exports

@@ -43,7 +43,8 @@ export interface ManagerEvents {
 }
 
 // C0 and C1 controls and DEL; what survives is printable text a wallet code or barcode can hold.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// GS (0x1d) is data, not noise: it separates the fields of GS1 codes (wedge scanners type it as Alt+0029).
+const CONTROL = /[\u0000-\u001c\u001e\u001f\u007f-\u009f]/;
 // Stray terminators around a frame are a scanner set to CRLF read as CR, not a bad code.
 const EDGE_WHITESPACE = /^[\r\n\t ]+|[\r\n\t ]+$/g;
 
@@ -145,7 +146,7 @@ export class ScannerManager {
       this.#report(m, { ...e, ...(retryAt ? { retryAt } : {}) });
       return;
     }
-    if (e.status === 'error' && e.error && (e.error.code === 'SCAN_FRAME_INVALID' || e.error.code === 'SCAN_IMAGE_UNREADABLE')) {
+    if (e.status === 'error' && e.error && (e.error.code.startsWith('SCAN_FRAME_') || e.error.code === 'SCAN_IMAGE_UNREADABLE')) {
       // A bad frame reported by the driver itself: skip it, the link is fine.
       this.#reject(e.source, e.error);
       return;
@@ -194,6 +195,14 @@ export class ScannerManager {
       return new ScanpayError('SCAN_FRAME_TOO_LONG', {
         message: `scan of ${text.length} characters exceeds the limit of ${this.#options.maxLength}: skipped`,
         detail: { source: e.source, length: text.length, scan: masked, rawBytes: e.raw.length },
+      });
+    }
+    const replaced = text.indexOf('\ufffd');
+    if (replaced >= 0) {
+      // U+FFFD is what a lossy decoder leaves where bytes were not text: the code is not the one scanned.
+      return new ScanpayError('SCAN_FRAME_INVALID', {
+        message: `scan contains a replacement character (U+FFFD) at position ${replaced}, left by bytes that were not text: skipped`,
+        detail: { source: e.source, length: text.length, scan: masked },
       });
     }
     const control = CONTROL.exec(text);

@@ -1,34 +1,44 @@
 /**
- * Decode benchmark: time per frame and success rate of @zxing/library (through scanpay's
- * FrameDecoder, which the image driver uses) on a generated set of hard images, beside
- * zxing-wasm (ZXing C++) and Debian's zbarimg, in the same run.
+ * Decode benchmark, on a generated hard set of phone screens as a till's camera sees them
+ * (perspective, blur, moiré, glare, low contrast, noise, small codes, dark mode; QR and
+ * Code 128). In the same run:
+ * - read rate and time per frame of scanpay's decoder (zxing-wasm on the decoder thread,
+ *   as the image and camera sources use it), zxing-wasm and @zxing/library on the main
+ *   thread, and Debian's zbarimg;
+ * - the event-loop delay (p99, monitorEventLoopDelay) while frames without a code stream
+ *   in at 10 per second, decoded on the main thread as before versus on the decoder thread.
  *
  *   npm run bench:decode
  *
- * zbarimg runs as one process per image, as a capture tool calling it would, so its
- * time includes process start; the in-process decoders are timed after one warm-up pass.
+ * zbarimg runs as one process per image, as a capture tool calling it would, so its time
+ * includes process start; the in-process decoders are timed after one warm-up pass.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { performance } from 'node:perf_hooks';
-import { prepareZXingModule, readBarcodes, ZXING_WASM_VERSION, type ReaderOptions } from 'zxing-wasm/reader';
+import { ZXING_WASM_VERSION } from 'zxing-wasm/reader';
+import { DecoderWorker } from '../drivers/image/decoder-client.ts';
 import { FrameDecoder } from '../drivers/image/decoder.ts';
+import { decodeWithZxingWasm, prepareZxingWasm } from '../drivers/image/zxing-wasm.ts';
 import {
   barcodeFrame,
-  inverted,
+  blurred,
+  glare,
   jpegBytes,
   lowContrast,
+  moire,
   noisy,
   onCanvas,
+  perspective,
+  phoneScreen,
   pngBytes,
   qrFrame,
   rotated,
   scaled,
-  toRgba,
   type GrayFrame,
 } from '../test/drivers/support/synthetic-images.ts';
 
@@ -43,36 +53,75 @@ interface Decoder {
   /** Undefined when this decoder cannot run here; the reason is printed instead. */
   unavailable?: string;
   decode(sample: Sample, file: string): Promise<string | undefined>;
+  close?(): Promise<void>;
 }
 
-const CODES = ['134567890123456789', '281234567890123456', '6212345678901234567', '0123456789012345678', 'fpA1b2C3d4E5f6G7h8'];
+const W = 640;
+const H = 480;
+const QR_CODES = ['134567890123456789', '281234567890123456', '6212345678901234567', '0123456789012345678', 'https://qr.alipay.com/bax08431xqzvyw1pt8ki00e6'];
+const BAR_CODES = ['134567890123456789', '281234567890123456', '0123456789012345678'];
 
-async function hardSet(): Promise<Sample[]> {
+/** A phone held in front of the camera: its screen in perspective, `tilt` 0..1. */
+function held(screen: GrayFrame, tilt: number, size = 0.62, background = 90): GrayFrame {
+  const aspect = screen.height / screen.width;
+  const w = size * (H / W) / aspect;
+  const cx = 0.5;
+  const top = 0.5 - size / 2;
+  const bottom = 0.5 + size / 2;
+  const t = tilt * w * 0.35;
+  return perspective(
+    screen,
+    W,
+    H,
+    [
+      [cx - w / 2 + t, top + tilt * 0.06],
+      [cx + w / 2 - t * 0.2, top],
+      [cx + w / 2 + t * 0.1, bottom],
+      [cx - w / 2 - t * 0.3, bottom - tilt * 0.04],
+    ],
+    background,
+  );
+}
+
+export async function hardSet(): Promise<Sample[]> {
   const samples: Sample[] = [];
-  CODES.forEach((code, i) => {
-    const qr = qrFrame(code, 4);
+  QR_CODES.forEach((code, i) => {
     const seed = i + 1;
+    const screen = phoneScreen(qrFrame(code, 6));
+    const dark = phoneScreen(qrFrame(code, 6), true);
     const variants: Array<[string, GrayFrame]> = [
-      ['tiny (1.6 px/module)', onCanvas(scaled(qr, 0.4), 320, 240)],
-      ['rotated 37deg', onCanvas(rotated(qr, 37 + i), 360, 360)],
-      ['inverted + noise', noisy(onCanvas(inverted(qr), 320, 240, 40), 60, seed)],
-      ['low contrast 120-150', onCanvas(lowContrast(qr, 120, 150), 320, 240, 135)],
-      ['heavy noise', noisy(onCanvas(qr, 320, 240), 110, seed)],
-      ['small + rotated + noise', noisy(onCanvas(rotated(scaled(qr, 0.5), 20 + 5 * i), 320, 240), 50, seed)],
-      ['glare (washed out) + rotated', onCanvas(rotated(lowContrast(qr, 170, 215), 60), 400, 400, 210)],
-      ['jpeg q25 small', fromJpeg(onCanvas(scaled(qr, 0.5), 320, 240), 25)],
+      ['perspective', held(screen, 0.8)],
+      ['perspective + blur', blurred(held(screen, 0.6), 1)],
+      ['moiré', noisy(moire(held(screen, 0.2), 3.1, 8 + i, 0.45), 12, seed)],
+      ['glare', glare(held(screen, 0.3), 0.45, 0.4, 70, 170 + 10 * i)],
+      ['low contrast (dim screen)', noisy(lowContrast(held(screen, 0.3, 0.62, 120), 105, 150), 14, seed)],
+      ['noise', noisy(held(screen, 0.4), 90, seed)],
+      ['small code', noisy(held(screen, 0.3, 0.3), 16, seed)],
+      ['dark mode + perspective', held(dark, 0.7, 0.62, 60)],
+      ['dark mode + moiré + noise', noisy(moire(held(dark, 0.3, 0.62, 60), 3.4, 12, 0.5), 30, seed)],
+      ['out of focus', blurred(held(screen, 0.2), 3)],
+      ['small + JPEG q30', fromJpeg(noisy(held(screen, 0.5, 0.36), 10, seed), 30)],
+      ['rotated + glare', glare(onCanvas(rotated(scaled(screen, 0.55), 35 + 5 * i), W, H, 90), 0.55, 0.5, 60, 150)],
     ];
     for (const [name, frame] of variants) samples.push({ name: `QR ${name}`, expected: code, frame });
   });
-  const ean = await barcodeFrame('ean13', '4006381333931', 2);
-  const c128 = await barcodeFrame('code128', '281234567890123456', 2);
-  samples.push(
-    { name: 'EAN-13 noisy', expected: '4006381333931', frame: noisy(onCanvas(ean, 400, 200), 80, 9) },
-    { name: 'EAN-13 rotated 8deg', expected: '4006381333931', frame: onCanvas(rotated(ean, 8), 420, 260) },
-    { name: 'EAN-13 low contrast', expected: '4006381333931', frame: onCanvas(lowContrast(ean, 110, 150), 400, 200, 130) },
-    { name: 'Code 128 upright + noise', expected: '281234567890123456', frame: noisy(onCanvas(rotated(c128, 90), 300, 400), 60, 4) },
-    { name: 'Code 128 inverted', expected: '281234567890123456', frame: onCanvas(inverted(c128), 420, 200, 30) },
-  );
+  for (const [i, code] of BAR_CODES.entries()) {
+    const seed = 20 + i;
+    const bar = await barcodeFrame('code128', code, 3);
+    const screen = phoneScreen(bar, false, 1.3);
+    const dark = phoneScreen(bar, true, 1.3);
+    const variants: Array<[string, GrayFrame]> = [
+      ['perspective', held(screen, 0.7, 0.5)],
+      ['blur', blurred(held(screen, 0.2, 0.5), 1)],
+      ['moiré', noisy(moire(held(screen, 0.2, 0.5), 3.1, 10, 0.4), 12, seed)],
+      ['glare', glare(held(screen, 0.3, 0.5), 0.5, 0.5, 60, 160)],
+      ['low contrast + noise', noisy(lowContrast(held(screen, 0.3, 0.5, 120), 100, 150), 16, seed)],
+      ['small code', held(screen, 0.2, 0.32)],
+      ['dark mode', held(dark, 0.4, 0.5, 60)],
+      ['noise', noisy(held(screen, 0.4, 0.5), 60, seed)],
+    ];
+    for (const [name, frame] of variants) samples.push({ name: `Code 128 ${name}`, expected: code, frame });
+  }
   return samples;
 }
 
@@ -85,29 +134,32 @@ function fromJpeg(frame: GrayFrame, quality: number): GrayFrame {
   return { data, width: decoded.width, height: decoded.height, format: 'gray' };
 }
 
+/** Frames a camera sends when no phone is held up: the counter, a hand, shadows. */
+function codeless(count: number): GrayFrame[] {
+  return Array.from({ length: count }, (_, i) => {
+    const base = onCanvas(blurred(noisy(onCanvas(phoneScreen({ data: new Uint8ClampedArray(200 * 200).fill(235), width: 200, height: 200, format: 'gray' }), 300, 400, 120), 60, i + 1), 1), 1280, 720, 110);
+    return noisy(glare(base, 0.3 + 0.02 * i, 0.4, 120, 80), 25, 100 + i);
+  });
+}
+
+function scanpayDecoder(): Decoder {
+  const worker = new DecoderWorker('zxing-wasm');
+  return { name: 'scanpay decoder (zxing-wasm, decoder thread)', decode: async (s) => (await worker.decode(s.frame))?.text, close: () => worker.close() };
+}
+
 function zxingLibrary(): Decoder {
   const decoder = new FrameDecoder();
-  return { name: '@zxing/library (FrameDecoder)', decode: async (s) => decoder.decode(s.frame)?.text };
+  return { name: '@zxing/library (main thread)', decode: async (s) => decoder.decode(s.frame)?.text };
 }
 
 async function zxingWasm(): Promise<Decoder> {
-  const name = `zxing-wasm ${ZXING_WASM_VERSION}`;
+  const name = `zxing-wasm ${ZXING_WASM_VERSION} (main thread)`;
   try {
-    // By default it fetches the .wasm from a CDN, which fails offline: hand it the packaged file.
-    const wasm = readFileSync(createRequire(import.meta.url).resolve('zxing-wasm/reader/zxing_reader.wasm'));
-    await prepareZXingModule({ overrides: { wasmBinary: wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength) as ArrayBuffer }, fireImmediately: true });
+    await prepareZxingWasm();
   } catch (e) {
     return { name, unavailable: `could not load its wasm: ${e instanceof Error ? e.message : String(e)}`, decode: async () => undefined };
   }
-  const options: ReaderOptions = { formats: ['QRCode', 'Code128', 'EAN-13', 'EAN-8', 'UPC-A', 'UPC-E'], tryHarder: true, tryRotate: true, tryInvert: true, maxNumberOfSymbols: 1 };
-  return {
-    name,
-    decode: async (s) => {
-      const rgba = toRgba(s.frame);
-      const results = await readBarcodes({ data: rgba.data, width: rgba.width, height: rgba.height, colorSpace: 'srgb' } as ImageData, options);
-      return results.find((r) => r.isValid)?.text;
-    },
-  };
+  return { name, decode: async (s) => (await decodeWithZxingWasm(s.frame))?.text };
 }
 
 function zbarimg(): Decoder {
@@ -138,24 +190,56 @@ export interface DecodeRow {
   misses?: string[];
 }
 
+export interface LoopDelayRow {
+  name: string;
+  /** Event-loop delay percentiles in ms while codeless frames stream in. */
+  p50: number;
+  p99: number;
+  max: number;
+  /** Time one codeless 1280x720 frame took to decode, median. */
+  frameMs: number;
+}
+
+/**
+ * Streams codeless 1280x720 frames at `fps` and records the event-loop delay: what the POS
+ * API and the payment machine would wait for meanwhile.
+ */
+async function loopDelay(name: string, frames: GrayFrame[], decode: (f: GrayFrame) => Promise<unknown>, fps = 10): Promise<LoopDelayRow> {
+  await decode(frames[0]!); // warm-up
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  const times: number[] = [];
+  histogram.enable();
+  for (const frame of frames) {
+    const due = performance.now() + 1000 / fps;
+    const t0 = performance.now();
+    await decode(frame);
+    times.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+  }
+  histogram.disable();
+  const ms = (ns: number) => ns / 1e6;
+  return { name, p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max), frameMs: median(times) };
+}
+
 /** Runs every decoder over the hard set; `npm run bench` reads the rows, main() prints them. */
-export async function decodeBench(): Promise<{ samples: number; rows: DecodeRow[] }> {
+export async function decodeBench(o: { loopFrames?: number } = {}): Promise<{ samples: number; rows: DecodeRow[]; loop: LoopDelayRow[] }> {
   const samples = await hardSet();
   const dir = mkdtempSync(join(tmpdir(), 'scanpay-bench-'));
+  const decoders: Decoder[] = [];
   try {
     const files = samples.map((s, i) => {
       const file = join(dir, `${String(i).padStart(3, '0')}.png`);
       writeFileSync(file, pngBytes(s.frame));
       return file;
     });
-    const decoders = [zxingLibrary(), await zxingWasm(), zbarimg()];
+    decoders.push(scanpayDecoder(), await zxingWasm(), zxingLibrary(), zbarimg());
     const rows: DecodeRow[] = [];
     for (const d of decoders) {
       if (d.unavailable) {
         rows.push({ name: d.name, note: d.unavailable });
         continue;
       }
-      await d.decode(samples[0]!, files[0]!); // warm-up: JIT, wasm instantiation
+      await d.decode(samples[0]!, files[0]!); // warm-up: JIT, wasm instantiation, thread start
       const times: number[] = [];
       const misses: string[] = [];
       for (const [i, s] of samples.entries()) {
@@ -166,34 +250,50 @@ export async function decodeBench(): Promise<{ samples: number; rows: DecodeRow[
       }
       rows.push({ name: d.name, ms: median(times), mean: times.reduce((a, b) => a + b, 0) / times.length, ok: samples.length - misses.length, misses });
     }
-    return { samples: samples.length, rows };
+
+    const frames = codeless(o.loopFrames ?? 20);
+    const worker = new DecoderWorker('zxing-wasm');
+    const workerJs = new DecoderWorker('zxing-js');
+    const inThread = new FrameDecoder();
+    const loop = [
+      await loopDelay('@zxing/library on the main thread (before)', frames, async (f) => inThread.decode(f)),
+      await loopDelay('zxing-wasm on the main thread', frames, (f) => decodeWithZxingWasm(f)),
+      await loopDelay('scanpay: zxing-wasm on the decoder thread', frames, (f) => worker.decode(f)),
+      await loopDelay('scanpay: @zxing/library on the decoder thread', frames, (f) => workerJs.decode(f)),
+    ];
+    await worker.close();
+    await workerJs.close();
+    return { samples: samples.length, rows, loop };
   } finally {
+    for (const d of decoders) await d.close?.();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 async function main(): Promise<void> {
-  const { samples: count, rows } = await decodeBench();
-  {
-    const base = rows[0]!;
-    const pad = (s: string, n: number) => s.padEnd(n);
-    process.stdout.write(`decode benchmark: ${count} generated hard images (QR payment codes scaled, rotated, inverted, noisy, low-contrast, JPEG; EAN-13; Code 128)\n\n`);
-    process.stdout.write(`${pad('decoder', 40)}${pad('median ms/frame', 17)}${pad('mean ms/frame', 15)}${pad('success', 16)}median time vs @zxing/library\n`);
-    for (const r of rows) {
-      if (r.ms === undefined) {
-        process.stdout.write(`${pad(r.name, 40)}${r.note}\n`);
-        continue;
-      }
-      const rate = `${r.ok}/${count} (${Math.round((100 * r.ok!) / count)}%)`;
-      process.stdout.write(`${pad(r.name, 40)}${pad(r.ms.toFixed(2), 17)}${pad(r.mean!.toFixed(2), 15)}${pad(rate, 16)}${(r.ms / base.ms!).toFixed(2)}x\n`);
+  const { samples: count, rows, loop } = await decodeBench();
+  const out = (s: string) => void process.stdout.write(`${s}\n`);
+  const pad = (s: string, n: number) => s.padEnd(n);
+  const base = rows.find((r) => r.name.startsWith('zxing-wasm') && r.ms !== undefined);
+  out(`decode benchmark: ${count} generated phone screens as a camera sees them (perspective, blur, moiré, glare, low contrast, noise, small codes, dark mode; QR and Code 128), 640x480\n`);
+  out(`${pad('decoder', 48)}${pad('read rate', 16)}${pad('median ms/frame', 17)}${pad('mean ms/frame', 15)}median vs zxing-wasm`);
+  for (const r of rows) {
+    if (r.ms === undefined) {
+      out(`${pad(r.name, 48)}${r.note}`);
+      continue;
     }
-    process.stdout.write('\nmissed (image kind x count):\n');
-    for (const r of rows) {
-      if (!r.misses?.length) continue;
-      const counts = r.misses.reduce((m, n) => m.set(n, (m.get(n) ?? 0) + 1), new Map<string, number>());
-      process.stdout.write(`  ${r.name}: ${[...counts].map(([n, c]) => `${n} x${c}`).join(', ')}\n`);
-    }
+    const rate = `${r.ok}/${count} (${Math.round((100 * r.ok!) / count)}%)`;
+    out(`${pad(r.name, 48)}${pad(rate, 16)}${pad(r.ms.toFixed(2), 17)}${pad(r.mean!.toFixed(2), 15)}${base ? `${(r.ms / base.ms!).toFixed(2)}x` : ''}`);
   }
+  out('\nmissed (image kind x count):');
+  for (const r of rows) {
+    if (!r.misses?.length) continue;
+    const counts = r.misses.reduce((m, n) => m.set(n, (m.get(n) ?? 0) + 1), new Map<string, number>());
+    out(`  ${r.name}: ${[...counts].map(([n, c]) => `${n} x${c}`).join(', ')}`);
+  }
+  out(`\nevent-loop delay while 1280x720 frames without a code stream in at 10/s (target p99 < 20 ms)`);
+  out(`${pad('decoding', 48)}${pad('p50 ms', 10)}${pad('p99 ms', 10)}${pad('max ms', 10)}median ms/frame`);
+  for (const l of loop) out(`${pad(l.name, 48)}${pad(l.p50.toFixed(1), 10)}${pad(l.p99.toFixed(1), 10)}${pad(l.max.toFixed(1), 10)}${l.frameMs.toFixed(1)}`);
 }
 
 // Run as `npm run bench:decode`; imported by bench/run.ts without printing.

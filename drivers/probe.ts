@@ -1,10 +1,13 @@
 /**
- * What a technician needs to know about each port and USB device: what kind of scanner it
- * probably is, the SOURCE spec to use, and whether this user can open it.
+ * What a technician needs to know about each port, USB device and keyboard: what kind of
+ * scanner it probably is, the SOURCE spec to use, and whether this user can open it.
  */
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { HID_POS_USAGE_PAGE, hex4, hidUdevRule, type HidDeviceInfo } from './hid/hid-device.ts';
+import { evdevUdevRule } from './evdev/udev.ts';
+import type { InputKeyboard } from './evdev/list-input.ts';
+import { hex4, hidUdevRule, isKeyboardInterface, isPosInterface, type HidDeviceInfo } from './hid/hid-device.ts';
+import { productMode, SCANNER_VENDORS } from './hid/scanner-ids.ts';
 import { serialUdevRule, type SerialPortInfo } from './serial/serial-port.ts';
 
 export interface Probe {
@@ -17,26 +20,19 @@ export interface Probe {
   likelyScanner: boolean;
   spec: string;
   access: { ok: true } | { ok: false; fix: string };
+  /** A udev rule that gives scanpay this device and nothing else, where one is needed. */
+  udevRule?: string;
 }
-
-/** USB vendors whose devices on a POS lane are almost always scanners. */
-const SCANNER_VENDORS: Record<string, string> = {
-  '0c2e': 'Honeywell',
-  '05e0': 'Zebra/Symbol',
-  '05f9': 'Datalogic',
-  '1eab': 'Newland',
-  '0536': 'Hand Held Products',
-  '1a86': 'QinHeng (CH340 serial, common in budget scan boxes)',
-  '2dd6': 'Sunmi',
-  '34eb': 'Netum',
-};
 
 /** USB-to-RS-232 bridges: an RS-232 scanner may sit behind one. */
 const SERIAL_BRIDGES: Record<string, string> = { '0403': 'FTDI', '067b': 'Prolific', '10c4': 'Silicon Labs CP210x' };
 
-async function canOpen(path: string): Promise<boolean> {
+/** Names wedge scanners give themselves when their USB id says nothing. */
+const SCANNER_NAME = /barcode|scanner|\bscan|honeywell|metrologic|zebra|symbol|datalogic|newland|netum|opticon|inateck|tera|eyoyo|sunmi|mindeo/i;
+
+async function canOpen(path: string, mode = constants.R_OK | constants.W_OK): Promise<boolean> {
   try {
-    await access(path, constants.R_OK | constants.W_OK);
+    await access(path, mode);
     return true;
   } catch {
     return false;
@@ -61,27 +57,54 @@ export async function probeSerial(port: SerialPortInfo): Promise<Probe> {
   };
 }
 
-/** hidapi's libusb backend names devices bus:device:interface, e.g. 0001:0004:00. */
-function usbNodeOf(path: string | undefined): string | undefined {
-  const m = path && /^([0-9a-f]{4}):([0-9a-f]{4}):/i.exec(path);
-  if (!m) return path?.startsWith('/dev/') ? path : undefined;
-  return `/dev/bus/usb/${String(parseInt(m[1]!, 16)).padStart(3, '0')}/${String(parseInt(m[2]!, 16)).padStart(3, '0')}`;
-}
-
+/**
+ * hidapi's libusb backend gives no usage page, so the kind comes from the report
+ * descriptor in sysfs when the kernel has it, the boot keyboard protocol, or the product
+ * id tables, in that order; access is checked on the /dev/bus/usb node libusb opens.
+ */
 export async function probeHid(d: HidDeviceInfo): Promise<Probe> {
-  const usbId = `${hex4(d.vendorId)}:${hex4(d.productId)}`;
-  const vendor = SCANNER_VENDORS[hex4(d.vendorId)];
-  const pos = d.usagePage === HID_POS_USAGE_PAGE;
-  const keyboard = d.usagePage === 0x01 && d.usage === 0x06;
-  const kind = pos ? 'HID POS scanner (usage page 0x8C)' : keyboard ? (vendor ? 'keyboard-wedge scanner' : 'keyboard (or a wedge scanner)') : 'other HID device';
-  const node = usbNodeOf(d.path);
+  const vid = hex4(d.vendorId);
+  const pid = hex4(d.productId);
+  const usbId = `${vid}:${pid}`;
+  const vendor = SCANNER_VENDORS[vid];
+  const byId = productMode(vid, pid);
+  const pos = isPosInterface(d) || (byId === 'pos' && !isKeyboardInterface(d));
+  const keyboard = !pos && (isKeyboardInterface(d) || byId === 'keyboard');
+  const kind = pos
+    ? `HID POS scanner (${isPosInterface(d) ? 'usage page 0x8C' : 'HID POS product id'})`
+    : keyboard
+      ? vendor
+        ? 'keyboard-wedge scanner: better read as an input device (see the evdev SOURCE below)'
+        : 'keyboard (or a wedge scanner)'
+      : vendor
+        ? `${vendor} HID interface (mode not known: try mode=pos)`
+        : 'other HID device';
+  const node = d.devNode ?? (d.path?.startsWith('/dev/') ? d.path : undefined);
   return {
     device: d.path ?? usbId,
     usbId,
     name: [d.manufacturer, d.product].filter(Boolean).join(' ') || (vendor ?? ''),
     kind,
     likelyScanner: pos || (keyboard && Boolean(vendor)),
-    spec: `hid:${usbId}?mode=${pos ? 'pos' : 'wedge'}`,
-    access: node && (await canOpen(node)) ? { ok: true } : { ok: false, fix: `udev rule: ${hidUdevRule(d.vendorId, d.productId)}` },
+    spec: `hid:${usbId}?mode=${keyboard ? 'wedge' : 'pos'}`,
+    access: node && (await canOpen(node)) ? { ok: true } : { ok: false, fix: `udev rule: ${hidUdevRule(d.vendorId, d.productId)}${node ? '' : ' (the USB device node was not found in sysfs)'}` },
+  };
+}
+
+export async function probeKeyboard(k: InputKeyboard): Promise<Probe> {
+  const usbId = k.vendorId && k.productId ? `${k.vendorId}:${k.productId}` : undefined;
+  const vendor = k.vendorId ? SCANNER_VENDORS[k.vendorId] : undefined;
+  const likelyScanner = Boolean(vendor) || SCANNER_NAME.test(k.name);
+  const path = k.byId ?? k.node;
+  const rule = evdevUdevRule(k);
+  return {
+    device: path,
+    usbId,
+    name: k.name || (vendor ?? ''),
+    kind: `${likelyScanner ? 'keyboard-wedge scanner' : 'keyboard'} (${k.bus === 'usb' ? 'USB' : k.bus === 'bluetooth' ? 'Bluetooth' : 'input device'}${k.byId ? '' : `; no /dev/input/by-id link: ${k.node} may change after a reboot`})`,
+    likelyScanner,
+    spec: `evdev:${path}`,
+    access: (await canOpen(k.node, constants.R_OK)) ? { ok: true } : { ok: false, fix: `udev rule (docs/deploy/99-scanpay-evdev.rules): ${rule}` },
+    udevRule: rule,
   };
 }

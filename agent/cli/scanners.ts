@@ -1,6 +1,7 @@
 /**
- * `scanpay scanners`: lists serial ports and HID devices with what each probably is and
- * whether this user can open it. `scanpay scanners listen [SOURCE]` opens one source
+ * `scanpay scanners`: lists serial ports, HID devices and keyboards (input devices) with
+ * what each probably is, the SOURCE spec and udev rule to use, and whether this user can
+ * open it. `scanpay scanners listen [SOURCE]` opens one source
  * through the scanner manager and prints each scan as the agent would receive it, masked,
  * with what scanpay makes of it, until Ctrl-C (or until a file/pipe input ends).
  */
@@ -8,8 +9,9 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { createSource } from '../../drivers/create-source.ts';
+import { listInputKeyboards, type InputKeyboard } from '../../drivers/evdev/list-input.ts';
 import { listHidDevices, type ListHid } from '../../drivers/hid/hid-device.ts';
-import { probeHid, probeSerial, type Probe } from '../../drivers/probe.ts';
+import { probeHid, probeKeyboard, probeSerial, type Probe } from '../../drivers/probe.ts';
 import { listSerialPorts, type ListSerial } from '../../drivers/serial/serial-port.ts';
 import type { ScannerSource } from '../../drivers/source.ts';
 import { VirtualSource } from '../../drivers/virtual.ts';
@@ -25,16 +27,21 @@ type Out = (line: string) => void;
 export interface ListDeps {
   listSerial: ListSerial;
   listHid: ListHid;
+  /** Input devices (evdev); the real /sys/class/input listing unless given. */
+  listInput?: () => Promise<InputKeyboard[]>;
   out: Out;
 }
 
-export async function probeAll(deps: Omit<ListDeps, 'out'>): Promise<{ serial: Probe[] | ScanpayError; hid: Probe[] | ScanpayError }> {
+type Probed = Probe[] | ScanpayError;
+
+export async function probeAll(deps: Omit<ListDeps, 'out'>): Promise<{ serial: Probed; hid: Probed; input: Probed }> {
   const asError = (e: unknown) => (isScanpayError(e) ? e : new ScanpayError('SCAN_DEVICE_IO', { message: String(e), cause: e }));
-  const [serial, hid] = await Promise.all([
+  const [serial, hid, input] = await Promise.all([
     deps.listSerial().then((ports) => Promise.all(ports.map(probeSerial)), asError),
     deps.listHid().then((devices) => Promise.all(devices.map(probeHid)), asError),
+    (deps.listInput ?? listInputKeyboards)().then((keyboards) => Promise.all(keyboards.map(probeKeyboard)), asError),
   ]);
-  return { serial, hid };
+  return { serial, hid, input };
 }
 
 function printSection(out: Out, title: string, probes: Probe[] | ScanpayError): void {
@@ -45,13 +52,15 @@ function printSection(out: Out, title: string, probes: Probe[] | ScanpayError): 
     out(`  ${p.device}${p.usbId && p.usbId !== p.device ? `  [${p.usbId}]` : ''}${p.name ? `  ${p.name}` : ''}`);
     out(`    ${p.kind}; SOURCE ${p.spec}`);
     out(`    ${p.access.ok ? 'this user can open it' : `this user cannot open it: ${p.access.fix}`}`);
+    if (p.udevRule && p.access.ok) out(`    udev rule for the scanpay service (docs/deploy/99-scanpay-evdev.rules): ${p.udevRule}`);
   }
 }
 
 export async function listScanners(deps: ListDeps): Promise<void> {
-  const { serial, hid } = await probeAll(deps);
+  const { serial, hid, input } = await probeAll(deps);
   printSection(deps.out, 'Serial ports', serial);
-  printSection(deps.out, 'USB HID devices', hid);
+  printSection(deps.out, 'USB HID devices (libusb)', hid);
+  printSection(deps.out, 'Keyboards and keyboard-wedge scanners (input devices)', input);
 }
 
 export interface ListenDeps extends ListDeps {
@@ -63,14 +72,15 @@ export interface ListenDeps extends ListDeps {
 }
 
 async function defaultSource(deps: ListDeps): Promise<string> {
-  const { serial, hid } = await probeAll(deps);
-  const found = [serial, hid].flatMap((p) => (p instanceof ScanpayError ? [] : p)).find((p) => p.likelyScanner);
-  if (!found) {
-    throw new ScanpayError('SCAN_DEVICE_NOT_FOUND', {
-      message: 'no device looks like a scanner: run `scanpay scanners` and pass a SOURCE, e.g. scanpay scanners listen serial:/dev/ttyACM0',
-    });
-  }
-  return found.spec;
+  const sections = Object.values(await probeAll(deps));
+  const found = sections.flatMap((p) => (p instanceof ScanpayError ? [] : p)).find((p) => p.likelyScanner);
+  if (found) return found.spec;
+  // A list that could not be read may hold the scanner: say why, not "none".
+  const failed = sections.filter((p): p is ScanpayError => p instanceof ScanpayError);
+  if (failed.length) throw failed[0]!;
+  throw new ScanpayError('SCAN_DEVICE_NOT_FOUND', {
+    message: 'no device looks like a scanner: run `scanpay scanners` and pass a SOURCE, e.g. scanpay scanners listen serial:/dev/ttyACM0',
+  });
 }
 
 /** A virtual scanner on the command line types what stdin sends, one line per scan. */
@@ -135,7 +145,7 @@ export function registerScanners(program: Command): void {
   const base = { listSerial: listSerialPorts, listHid: listHidDevices, out };
   const scanners = program
     .command('scanners')
-    .description('list serial ports and USB HID devices: what each probably is, its SOURCE spec, and whether this user can open it')
+    .description('list serial ports, USB HID devices and keyboards: what each probably is, its SOURCE spec and udev rule, and whether this user can open it')
     .action(() => listScanners(base));
 
   scanners

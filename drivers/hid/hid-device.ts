@@ -10,6 +10,7 @@
 import { createRequire } from 'node:module';
 import type * as NodeHid from 'node-hid';
 import { ScanpayError } from '../../agent/errors.ts';
+import { usbFacts, type UsbInterfaceFacts } from './usb-sysfs.ts';
 
 export interface HidDevice {
   onReport(listener: (report: Buffer) => void): void;
@@ -33,9 +34,14 @@ export interface HidDeviceInfo {
   path: string | undefined;
   manufacturer: string | undefined;
   product: string | undefined;
+  /** From hidapi, or failing that (libusb backend) from the report descriptor in sysfs. */
   usagePage: number | undefined;
   usage: number | undefined;
   interface: number;
+  /** bInterfaceProtocol from sysfs: 1 is a boot keyboard. */
+  interfaceProtocol: number | undefined;
+  /** The /dev/bus/usb node libusb opens, where sysfs says. */
+  devNode: string | undefined;
 }
 
 export type OpenHid = (target: HidTarget) => Promise<HidDevice>;
@@ -44,6 +50,7 @@ export type ListHid = () => Promise<HidDeviceInfo[]>;
 export const HID_POS_USAGE_PAGE = 0x8c;
 const GENERIC_DESKTOP = 0x01;
 const KEYBOARD_USAGE = 0x06;
+const BOOT_KEYBOARD = 1;
 
 export const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 
@@ -91,42 +98,70 @@ export function hidError(e: unknown, target?: Omit<HidTarget, 'mode'>): ScanpayE
   return new ScanpayError('SCAN_DEVICE_IO', { message: `USB HID${id ? ` ${id}` : ''}: ${text}`, cause: e, ...(id ? { detail: { device: id } } : {}) });
 }
 
+/** hidapi's answer completed from sysfs, where the libusb backend leaves gaps. */
+export function withFacts(d: NodeHid.Device, facts: UsbInterfaceFacts): HidDeviceInfo {
+  // The libusb backend reports usage page 0 ("unknown"), never a real page 0.
+  const known = Boolean(d.usagePage);
+  return {
+    vendorId: d.vendorId,
+    productId: d.productId,
+    path: d.path,
+    manufacturer: d.manufacturer,
+    product: d.product,
+    usagePage: known ? d.usagePage : facts.usagePage,
+    usage: known ? d.usage : facts.usage,
+    interface: d.interface,
+    interfaceProtocol: facts.interfaceProtocol,
+    devNode: facts.devNode,
+  };
+}
+
+async function devices(vendorId?: number, productId?: number): Promise<HidDeviceInfo[]> {
+  const hid = nodeHid();
+  const found = vendorId === undefined ? await hid.devicesAsync() : await hid.devicesAsync(vendorId, productId!);
+  return Promise.all(found.map(async (d) => withFacts(d, await usbFacts(d.path))));
+}
+
 export const listHidDevices: ListHid = async () => {
   try {
-    const devices = await nodeHid().devicesAsync();
-    return devices.map((d) => ({
-      vendorId: d.vendorId,
-      productId: d.productId,
-      path: d.path,
-      manufacturer: d.manufacturer,
-      product: d.product,
-      usagePage: d.usagePage,
-      usage: d.usage,
-      interface: d.interface,
-    }));
+    return await devices();
   } catch (e) {
     throw hidError(e);
   }
 };
 
-/** Among a composite device's interfaces, the one that carries the scans in this mode. */
-export function pickInterface<T extends { usagePage?: number | undefined; usage?: number | undefined }>(interfaces: T[], mode: HidMode): T | undefined {
-  const wanted =
-    mode === 'pos'
-      ? interfaces.find((d) => d.usagePage === HID_POS_USAGE_PAGE)
-      : interfaces.find((d) => d.usagePage === GENERIC_DESKTOP && d.usage === KEYBOARD_USAGE);
-  return wanted ?? interfaces[0];
+type InterfaceFacts = Pick<HidDeviceInfo, 'usagePage' | 'usage' | 'interfaceProtocol'>;
+
+export const isKeyboardInterface = (d: InterfaceFacts): boolean => (d.usagePage === GENERIC_DESKTOP && d.usage === KEYBOARD_USAGE) || d.interfaceProtocol === BOOT_KEYBOARD;
+export const isPosInterface = (d: InterfaceFacts): boolean => d.usagePage === HID_POS_USAGE_PAGE;
+
+/**
+ * Among a composite device's interfaces (a scanner often has a keyboard and a POS or
+ * vendor interface side by side), the one that carries the scans in this mode. Undefined
+ * when nothing tells them apart: guessing interface 0 reads the wrong one half the time.
+ */
+export function pickInterface<T extends InterfaceFacts>(interfaces: T[], mode: HidMode): T | undefined {
+  if (interfaces.length === 1) return interfaces[0];
+  if (mode === 'wedge') return interfaces.find(isKeyboardInterface);
+  return interfaces.find(isPosInterface) ?? onlyOne(interfaces.filter((d) => !isKeyboardInterface(d) && (d.usagePage === undefined || d.usagePage >= 0xff00)));
 }
+
+const onlyOne = <T>(xs: T[]): T | undefined => (xs.length === 1 ? xs[0] : undefined);
 
 export const openHidDevice: OpenHid = async (target) => {
   const hid = nodeHid();
   let device: NodeHid.HIDAsync;
+  const id = `${hex4(target.vendorId)}:${hex4(target.productId)}`;
   try {
-    const info = pickInterface(await hid.devicesAsync(target.vendorId, target.productId), target.mode);
+    const interfaces = await devices(target.vendorId, target.productId);
+    if (interfaces.length === 0) {
+      throw new ScanpayError('SCAN_DEVICE_NOT_FOUND', { message: `no USB HID device ${id}: is the scanner plugged in and in USB HID mode?`, detail: { device: id } });
+    }
+    const info = pickInterface(interfaces, target.mode);
     if (!info?.path) {
       throw new ScanpayError('SCAN_DEVICE_NOT_FOUND', {
-        message: `no USB HID device ${hex4(target.vendorId)}:${hex4(target.productId)}: is the scanner plugged in and in USB HID mode?`,
-        detail: { device: `${hex4(target.vendorId)}:${hex4(target.productId)}` },
+        message: `USB device ${id} has ${interfaces.length} HID interfaces and none is ${target.mode === 'pos' ? 'a HID POS' : 'a keyboard'} interface: try mode=${target.mode === 'pos' ? 'wedge' : 'pos'}, or set the scanner to USB ${target.mode === 'pos' ? 'HID POS' : 'keyboard'} mode`,
+        detail: { device: id, interfaces: interfaces.map((d) => d.interface) },
       });
     }
     device = await hid.HIDAsync.open(info.path);

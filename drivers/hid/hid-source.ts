@@ -5,10 +5,11 @@
  */
 import type { Clock } from '../../agent/clock.ts';
 import { stripAim } from '../aim.ts';
+import { scanText } from '../scan-text.ts';
 import { Emitter, type Feedback, type ScannerSource, type SourceEvents, type Symbology } from '../source.ts';
 import { openHidDevice, type HidDevice, type HidMode, type OpenHid } from './hid-device.ts';
-import { LAYOUTS, type LayoutName } from './layouts.ts';
-import { PosParser, type PosResult } from './pos-parser.ts';
+import { LAYOUTS, type LayoutName } from '../keyboard/layouts.ts';
+import { PosParser, type PosLayout, type PosResult } from './pos-parser.ts';
 import { WedgeParser, type WedgeResult, type WedgeTerminator } from './wedge-parser.ts';
 
 export interface HidSourceOptions {
@@ -16,6 +17,10 @@ export interface HidSourceOptions {
   vendorId: number;
   productId: number;
   mode: HidMode;
+  /** Report layout of a HID POS scanner (see pos-parser.ts). */
+  report: PosLayout;
+  /** Longest wait for the next report of a chained HID POS code. */
+  chainMs: number;
   layout: LayoutName;
   terminator: WedgeTerminator;
   /** Wedge scanners can be set to send an AIM identifier first; POS scanners report it apart. */
@@ -82,9 +87,9 @@ export class HidSource implements ScannerSource {
   }
 
   #parser(): (report: Buffer) => Array<PosResult | WedgeResult> {
-    const { mode, layout, terminator, maxFrameBytes } = this.#options;
+    const { mode, layout, terminator, maxFrameBytes, report, chainMs } = this.#options;
     if (mode === 'pos') {
-      const pos = new PosParser(maxFrameBytes);
+      const pos = new PosParser({ layout: report, maxBytes: maxFrameBytes, chainMs }, this.#clock, (late) => this.#handle(late));
       return (report) => pos.push(report);
     }
     const wedge = new WedgeParser(LAYOUTS[layout], terminator, maxFrameBytes);
@@ -97,7 +102,12 @@ export class HidSource implements ScannerSource {
       this.#events.emit('status', { source: this.id, status: 'error', at, error: result.error });
       return;
     }
-    let text = result.frame.toString('utf8');
+    const decoded = scanText(result.frame);
+    if (typeof decoded !== 'string') {
+      this.#events.emit('status', { source: this.id, status: 'error', at, error: decoded });
+      return;
+    }
+    let text = decoded;
     let symbology: Symbology | undefined = 'symbology' in result ? result.symbology : undefined;
     if (this.#options.aim && symbology === undefined) ({ text, symbology } = stripAim(text));
     this.#events.emit('scan', { text, symbology, source: this.id, at, raw: result.frame });

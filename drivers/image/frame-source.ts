@@ -4,6 +4,7 @@
  * sequence) or from a raw stream of fixed-size grayscale/RGBA frames on a file, a named
  * pipe or stdin (e.g. `ffmpeg ... -f rawvideo -pix_fmt gray -`). When the input ends the
  * source reports `disconnected` with `ended`, since there is nothing to reconnect to.
+ * Frames are decoded on a worker thread, one after another: none is skipped.
  */
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -12,7 +13,8 @@ import type { Readable } from 'node:stream';
 import type { Clock } from '../../agent/clock.ts';
 import { ScanpayError, isScanpayError } from '../../agent/errors.ts';
 import { Emitter, type Feedback, type ScannerSource, type SourceEvents } from '../source.ts';
-import { BYTES_PER_PIXEL, FrameDecoder, type PixelFormat, type RawFrame } from './decoder.ts';
+import { DecoderWorker, type DecoderName } from './decoder-client.ts';
+import { BYTES_PER_PIXEL, type PixelFormat, type RawFrame } from './frame.ts';
 import { IMAGE_EXTENSIONS, readImageFile } from './image-file.ts';
 
 export type FrameInput =
@@ -22,6 +24,7 @@ export type FrameInput =
 export interface FrameSourceOptions {
   id: string;
   input: FrameInput;
+  decoder: DecoderName;
 }
 
 export interface FrameDeps {
@@ -35,7 +38,8 @@ export class FrameSource implements ScannerSource {
   readonly #input: FrameInput;
   readonly #clock: Clock;
   readonly #stdin: Readable | undefined;
-  readonly #decoder = new FrameDecoder();
+  readonly #decoderName: DecoderName;
+  #decoder: DecoderWorker | undefined;
   readonly #events = new Emitter<SourceEvents>();
   #stream: Readable | undefined;
   #running = false;
@@ -43,6 +47,7 @@ export class FrameSource implements ScannerSource {
   constructor(options: FrameSourceOptions, deps: FrameDeps) {
     this.id = options.id;
     this.#input = options.input;
+    this.#decoderName = options.decoder;
     this.#clock = deps.clock;
     this.#stdin = deps.stdin;
   }
@@ -54,6 +59,7 @@ export class FrameSource implements ScannerSource {
   async open(): Promise<void> {
     if (this.#running) return;
     const frames = this.#input.kind === 'images' ? await this.#imageFrames(this.#input.path) : this.#rawFrames(this.#input);
+    this.#decoder = new DecoderWorker(this.#decoderName);
     this.#running = true;
     this.#events.emit('status', { source: this.id, status: 'connected', at: this.#clock.now() });
     void this.#run(frames);
@@ -63,6 +69,13 @@ export class FrameSource implements ScannerSource {
     this.#running = false;
     this.#stream?.destroy();
     this.#stream = undefined;
+    await this.#stopDecoder();
+  }
+
+  async #stopDecoder(): Promise<void> {
+    const decoder = this.#decoder;
+    this.#decoder = undefined;
+    await decoder?.close();
   }
 
   async feedback(_kind: Feedback): Promise<boolean> {
@@ -73,7 +86,7 @@ export class FrameSource implements ScannerSource {
     try {
       for await (const frame of frames) {
         if (!this.#running) return;
-        this.#decodeOne(frame);
+        await this.#decodeOne(frame);
       }
     } catch (e) {
       const error = isScanpayError(e) ? e : new ScanpayError('SCAN_DEVICE_IO', { message: `${this.id}: ${e instanceof Error ? e.message : String(e)}`, cause: e });
@@ -81,13 +94,15 @@ export class FrameSource implements ScannerSource {
     }
     if (!this.#running) return;
     this.#running = false;
+    await this.#stopDecoder();
     this.#events.emit('status', { source: this.id, status: 'disconnected', at: this.#clock.now(), ended: true });
   }
 
-  #decodeOne(frame: RawFrame | ScanpayError): void {
+  async #decodeOne(frame: RawFrame | ScanpayError): Promise<void> {
     try {
       if (frame instanceof ScanpayError) throw frame;
-      const hit = this.#decoder.decode(frame);
+      const hit = await this.#decoder!.decode(frame);
+      if (!this.#running) return;
       if (hit) this.#events.emit('scan', { text: hit.text, symbology: hit.symbology, source: this.id, at: this.#clock.now(), raw: Buffer.from(hit.text, 'utf8') });
     } catch (e) {
       // One unreadable frame must not end the stream.

@@ -4,8 +4,21 @@
  * do. Everything else in the serial driver works on SerialLink, so tests could swap it.
  */
 import { statSync } from 'node:fs';
-import { SerialPort } from 'serialport';
-import { ScanpayError } from '../../agent/errors.ts';
+import type { SerialPort as SerialPortClass } from 'serialport';
+import { ScanpayError, isScanpayError } from '../../agent/errors.ts';
+
+/** Loaded on first use: listing scanners or opening a serial one, never at start-up. */
+async function serialPortClass(): Promise<typeof SerialPortClass> {
+  try {
+    return (await import('serialport')).SerialPort;
+  } catch (e) {
+    // Whatever the loader says, the cure is the same: the package or its binding is not installed.
+    throw new ScanpayError('SCAN_NATIVE_LIBRARY_MISSING', {
+      message: `the serialport module could not be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)}): run npm install, then npm rebuild @serialport/bindings-cpp if its binding is missing (needs apt-get install build-essential python3)`,
+      cause: e,
+    });
+  }
+}
 
 export interface SerialLink {
   onData(listener: (chunk: Buffer) => void): void;
@@ -40,6 +53,7 @@ export function serialUdevRule(vendorId = 'VVVV', productId = 'PPPP'): string {
 
 /** Maps an open/list failure to a catalog error whose message is the fix. */
 export function serialError(e: unknown, path: string): ScanpayError {
+  if (isScanpayError(e)) return e;
   const text = e instanceof Error ? e.message : String(e);
   if (/ENOENT|No such file|cannot open .*: no such/i.test(text) && !/udevadm/.test(text)) {
     return new ScanpayError('SCAN_DEVICE_NOT_FOUND', { message: `serial port ${path} does not exist: is the scanner plugged in?`, cause: e, detail: { path } });
@@ -57,7 +71,7 @@ export function serialError(e: unknown, path: string): ScanpayError {
       cause: e,
     });
   }
-  if (/bindings|\.node|Could not locate|NODE_MODULE_VERSION/i.test(text)) {
+  if (/bindings|\.node|Could not locate|NODE_MODULE_VERSION|Cannot find (module|package)/i.test(text)) {
     return new ScanpayError('SCAN_NATIVE_LIBRARY_MISSING', {
       message: 'the serialport native binding could not be loaded: run npm rebuild @serialport/bindings-cpp (needs apt-get install build-essential python3)',
       cause: e,
@@ -68,7 +82,7 @@ export function serialError(e: unknown, path: string): ScanpayError {
 
 export const listSerialPorts: ListSerial = async () => {
   try {
-    const ports = await SerialPort.list();
+    const ports = await (await serialPortClass()).list();
     return ports.map((p) => ({
       path: p.path,
       vendorId: p.vendorId?.toLowerCase(),
@@ -99,6 +113,7 @@ function deviceId(path: string): string | undefined {
 }
 
 export const openSerialPort: OpenSerial = async (options) => {
+  const SerialPort = await serialPortClass();
   const port = new SerialPort({ ...options, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(serialError(err, options.path)) : resolve())));
   const opened = deviceId(options.path);

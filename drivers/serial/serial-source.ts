@@ -7,7 +7,8 @@ import type { Clock } from '../../agent/clock.ts';
 import { ScanpayError } from '../../agent/errors.ts';
 import { stripAim } from '../aim.ts';
 import { Emitter, type Feedback, type ScannerSource, type SourceEvents } from '../source.ts';
-import { Framer, type Terminator } from './framer.ts';
+import { scanText } from '../scan-text.ts';
+import { Framer, type FrameResult, type Terminator } from './framer.ts';
 import {
   listSerialPorts,
   openSerialPort,
@@ -67,12 +68,12 @@ export class SerialSource implements ScannerSource {
     const framer = new Framer(
       { terminator: this.#options.terminator, idleMs: this.#options.idleMs, maxBytes: this.#options.maxFrameBytes },
       this.#clock,
-      (frame) => this.#emitFrame(frame),
+      (result) => this.#handle(result),
     );
     link.onData((chunk) => framer.push(chunk));
     link.onLost((error) => {
       if (this.#link !== link) return;
-      framer.flush();
+      this.#dropPartial(framer);
       this.#link = undefined;
       this.#framer = undefined;
       // An error event may leave the port half open; release it so the reopen gets the device.
@@ -87,7 +88,7 @@ export class SerialSource implements ScannerSource {
   async close(): Promise<void> {
     const link = this.#link;
     this.#link = undefined;
-    this.#framer?.flush();
+    this.#framer?.discard();
     this.#framer = undefined;
     await link?.close();
   }
@@ -110,8 +111,25 @@ export class SerialSource implements ScannerSource {
     return match.path;
   }
 
-  #emitFrame(raw: Buffer): void {
-    let text = raw.toString('utf8');
+  /** A code cut off by the unplugged cable is reported, never passed on shortened. */
+  #dropPartial(framer: Framer): void {
+    const dropped = framer.discard();
+    if (dropped === 0) return;
+    const error = new ScanpayError('SCAN_FRAME_INCOMPLETE', {
+      message: `the scanner went away in the middle of a code (${dropped} bytes dropped): scan it again`,
+      detail: { bytes: dropped },
+    });
+    this.#events.emit('status', { source: this.id, status: 'error', at: this.#clock.now(), error });
+  }
+
+  #handle(result: FrameResult): void {
+    const text = 'error' in result ? result.error : scanText(result.frame);
+    if (typeof text === 'string' && 'frame' in result) return this.#emitFrame(text, result.frame);
+    if (typeof text !== 'string') this.#events.emit('status', { source: this.id, status: 'error', at: this.#clock.now(), error: text });
+  }
+
+  #emitFrame(decoded: string, raw: Buffer): void {
+    let text = decoded;
     const { prefix, suffix, aim } = this.#options;
     if (prefix && text.startsWith(prefix)) text = text.slice(prefix.length);
     if (suffix && text.endsWith(suffix)) text = text.slice(0, -suffix.length);

@@ -5,7 +5,7 @@ import { ManualClock } from '../../agent/clock.ts';
 import { isScanpayError } from '../../agent/errors.ts';
 import { createSource } from '../../drivers/create-source.ts';
 import { hidError, listHidDevices, openHidDevice, pickInterface } from '../../drivers/hid/hid-device.ts';
-import { LAYOUTS } from '../../drivers/hid/layouts.ts';
+import { LAYOUTS } from '../../drivers/keyboard/layouts.ts';
 import { PosParser } from '../../drivers/hid/pos-parser.ts';
 import { RecordedHidDevice } from '../../drivers/hid/recorded-device.ts';
 import { WedgeParser } from '../../drivers/hid/wedge-parser.ts';
@@ -14,8 +14,13 @@ import {
   CHAINED_URL_TEXT,
   POS_CHAINED_URL,
   POS_EAN13,
+  POS_PLAIN_CHAINED,
+  POS_PLAIN_WECHAT,
   POS_QR_WECHAT,
+  GS1_TEXT,
   WEDGE_DE,
+  WEDGE_FR,
+  WEDGE_GS1_ALT_KEYPAD,
   WEDGE_US_SHIFTED_TAB,
   WEDGE_US_WECHAT,
   hex,
@@ -81,7 +86,69 @@ describe('keyboard-wedge reports', () => {
   });
 });
 
+describe('keyboard reports beyond the boot layout', () => {
+  it('reads 9-byte reports that start with a report ID (composite scanners)', async () => {
+    const { device, scans, statuses } = await recordedSource('hid:0c2e:0b61?mode=wedge');
+    device.play(hex(WEDGE_US_WECHAT).map((r) => Buffer.concat([Buffer.from([0x01]), r])));
+    expect(statuses.filter((s) => s.status === 'error')).toEqual([]);
+    expect(scans.map((s) => s.text)).toEqual(['134567890123456789']);
+  });
+
+  it('types Alt+keypad sequences as one character: GS between GS1 fields', async () => {
+    const { device, scans } = await recordedSource('hid:0c2e:0b61?mode=wedge');
+    device.play(hex(WEDGE_GS1_ALT_KEYPAD));
+    expect(scans.map((s) => s.text)).toEqual([GS1_TEXT]);
+  });
+
+  it('reads a French AZERTY scanner: the digits are shifted keys', async () => {
+    const { device, scans } = await recordedSource('hid:0c2e:0b61?mode=wedge&layout=fr');
+    device.play(hex(WEDGE_FR));
+    expect(scans.map((s) => s.text)).toEqual(['2813aZ@']);
+  });
+
+  it('drops a code that never ends, up to its Enter, reporting it once', () => {
+    const parser = new WedgeParser(LAYOUTS.us, 'enter', 10);
+    const one = hex(['00001e0000000000 0000000000000000']);
+    const reports = [...Array.from({ length: 15 }, () => one).flat(), ...hex(['0000280000000000 0000000000000000']), ...one, ...hex(['0000280000000000'])];
+    const out = reports.flatMap((r) => parser.push(r)).map((r) => ('frame' in r ? r.frame.toString() : r.error.code));
+    expect(out).toEqual(['SCAN_FRAME_TOO_LONG', '1']);
+  });
+});
+
 describe('HID POS reports', () => {
+  it('reads the plain layout (data at byte 2, no AIM) of other vendors, chained by full reports', async () => {
+    const { device, scans } = await recordedSource('hid:1eab:1310?mode=pos&report=plain');
+    device.play(hex(POS_PLAIN_WECHAT));
+    expect(scans.map((s) => [s.text, s.symbology])).toEqual([['134567890123456789', undefined]]);
+    device.play(hex(POS_PLAIN_CHAINED));
+    expect(scans.map((s) => s.text)).toEqual(['134567890123456789', CHAINED_URL_TEXT]);
+  });
+
+  it('drops a chained code whose last part never comes, instead of merging it into the next', async () => {
+    const device = new RecordedHidDevice();
+    const clock = new ManualClock();
+    const source = createSource('hid:0c2e:0b61?mode=pos&chain=200', { clock, openHid: device.opener() });
+    const scans: ScanEvent[] = [];
+    const errors: string[] = [];
+    source.on('scan', (e) => scans.push(e));
+    source.on('status', (e) => e.error && errors.push(e.error.code));
+    await source.open();
+    device.play(hex(POS_CHAINED_URL).slice(0, 1));
+    clock.advance(200);
+    device.play(hex(POS_QR_WECHAT));
+    expect(errors).toEqual(['SCAN_FRAME_INCOMPLETE']);
+    expect(scans.map((s) => s.text)).toEqual(['134567890123456789']);
+  });
+
+  it('refuses data that is not valid UTF-8', async () => {
+    const { device, scans, statuses } = await recordedSource('hid:0c2e:0b61?mode=pos');
+    const report = hex(POS_QR_WECHAT)[0]!;
+    report[8] = 0xff;
+    device.play([report]);
+    expect(scans).toEqual([]);
+    expect(statuses.at(-1)?.error?.code).toBe('SCAN_FRAME_INVALID');
+  });
+
   it('delivers the data with the symbology from the AIM identifier', async () => {
     const { device, scans } = await recordedSource('hid:0c2e:0b61?mode=pos');
     device.play(hex([...POS_QR_WECHAT, ...POS_EAN13]));
@@ -102,7 +169,7 @@ describe('HID POS reports', () => {
   });
 
   it('rejects a report claiming more data than fits, and recovers on the next', () => {
-    const parser = new PosParser(4096);
+    const parser = new PosParser({ layout: 'aim', maxBytes: 4096, chainMs: 200 }, new ManualClock());
     const bad = hex(POS_QR_WECHAT)[0]!;
     bad[1] = 200;
     const results = [bad, ...hex(POS_QR_WECHAT)].flatMap((r) => parser.push(r));
@@ -110,7 +177,7 @@ describe('HID POS reports', () => {
   });
 
   it('ignores reports with other report IDs', () => {
-    const parser = new PosParser(4096);
+    const parser = new PosParser({ layout: 'aim', maxBytes: 4096, chainMs: 200 }, new ManualClock());
     expect(parser.push(Buffer.alloc(64, 0x01))).toEqual([]);
   });
 
@@ -127,10 +194,12 @@ describe('HID POS reports', () => {
   it('never throws on arbitrary reports', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ minLength: 0, maxLength: 80 }), { maxLength: 30 }), (reports) => {
-        const pos = new PosParser(512);
+        const pos = new PosParser({ layout: 'aim', maxBytes: 512, chainMs: 200 }, new ManualClock());
+        const plain = new PosParser({ layout: 'plain', maxBytes: 512, chainMs: 200 }, new ManualClock());
         const wedge = new WedgeParser(LAYOUTS.de, 'enter', 512);
         for (const r of reports) {
           pos.push(Buffer.from(r));
+          plain.push(Buffer.from(r));
           wedge.push(Buffer.from(r));
         }
       }),
@@ -170,10 +239,22 @@ describe('the real node-hid path on this machine', () => {
 
   it('picks the POS interface or the keyboard interface of a composite scanner', () => {
     const interfaces = [
-      { usagePage: 0x01, usage: 0x06, path: 'kbd' },
-      { usagePage: 0x8c, usage: 0x02, path: 'pos' },
+      { usagePage: 0x01, usage: 0x06, interfaceProtocol: 1, path: 'kbd' },
+      { usagePage: 0x8c, usage: 0x02, interfaceProtocol: 0, path: 'pos' },
     ];
     expect(pickInterface(interfaces, 'pos')?.path).toBe('pos');
     expect(pickInterface(interfaces, 'wedge')?.path).toBe('kbd');
+  });
+
+  it('picks the right interface without a usage page (libusb), from the boot protocol', () => {
+    // The keyboard interface is not interface 0 here: the old rule read the wrong one.
+    const interfaces = [
+      { usagePage: undefined, usage: undefined, interfaceProtocol: 0, path: '1-1.2:1.0' },
+      { usagePage: undefined, usage: undefined, interfaceProtocol: 1, path: '1-1.2:1.1' },
+    ];
+    expect(pickInterface(interfaces, 'wedge')?.path).toBe('1-1.2:1.1');
+    expect(pickInterface(interfaces, 'pos')?.path).toBe('1-1.2:1.0');
+    const unknown = interfaces.map((i) => ({ ...i, interfaceProtocol: undefined }));
+    expect(pickInterface(unknown, 'pos')).toBeUndefined();
   });
 });

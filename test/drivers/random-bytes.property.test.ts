@@ -13,7 +13,8 @@ import type { ScanEvent } from '../../drivers/source.ts';
 import { VirtualSource } from '../../drivers/virtual.ts';
 import { MemorySerial } from './support/memory-serial.ts';
 
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// GS (0x1d) may pass: it is the field separator of GS1 codes. U+FFFD never may.
+const CONTROL = /[\u0000-\u001c\u001e\u001f\u007f-\u009f\ufffd]/;
 
 /** Bytes biased towards what matters: terminators, AIM brackets, digits, controls. */
 const chunk = fc.uint8Array({ maxLength: 40 }).chain((noise) =>

@@ -16,8 +16,16 @@ function fakes(over: Partial<ListDeps> = {}) {
       { path: '/dev/scanpay-test-ttyUSB0', vendorId: '0403', productId: '6001', manufacturer: 'FTDI', serialNumber: undefined },
     ],
     listHid: async () => [
-      { vendorId: 0x0c2e, productId: 0x0b61, path: '0001:0004:00', manufacturer: 'Honeywell', product: 'Xenon', usagePage: 0x8c, usage: 0x02, interface: 0 },
-      { vendorId: 0x046d, productId: 0xc31c, path: '0001:0005:00', manufacturer: 'Logitech', product: 'Keyboard', usagePage: 0x01, usage: 0x06, interface: 0 },
+      { vendorId: 0x0c2e, productId: 0x0b61, path: '0001:0004:00', manufacturer: 'Honeywell', product: 'Xenon', usagePage: 0x8c, usage: 0x02, interface: 0, interfaceProtocol: undefined, devNode: '/dev/bus/usb/001/004' },
+      { vendorId: 0x046d, productId: 0xc31c, path: '0001:0005:00', manufacturer: 'Logitech', product: 'Keyboard', usagePage: 0x01, usage: 0x06, interface: 0, interfaceProtocol: 1, devNode: '/dev/bus/usb/001/005' },
+      // As hidapi's libusb backend lists them: no usage page, bus-port paths.
+      { vendorId: 0x1eab, productId: 0x1310, path: '1-1.2:1.0', manufacturer: 'Newland', product: 'EM30', usagePage: undefined, usage: undefined, interface: 0, interfaceProtocol: 0, devNode: '/dev/bus/usb/001/006' },
+      { vendorId: 0x05f9, productId: 0x2206, path: '1-1.3:1.0', manufacturer: 'Datalogic', product: 'Gryphon', usagePage: undefined, usage: undefined, interface: 0, interfaceProtocol: undefined, devNode: undefined },
+    ],
+    listInput: async () => [
+      { node: '/dev/input/event5', byId: '/dev/input/by-id/usb-Newland_EM30-event-kbd', name: 'Newland EM30', vendorId: '1eab', productId: '1303', bus: 'usb' },
+      { node: '/dev/input/event2', byId: undefined, name: 'AT Translated Set 2 keyboard', vendorId: '0001', productId: '0001', bus: 'other' },
+      { node: '/dev/input/event9', byId: undefined, name: 'BARCODE SCANNER Keyboard', vendorId: '0000', productId: '0000', bus: 'bluetooth' },
     ],
     out: (l) => lines.push(l),
     ...over,
@@ -36,6 +44,58 @@ describe('scanpay scanners', () => {
     expect(text).toContain('HID POS scanner (usage page 0x8C); SOURCE hid:0c2e:0b61?mode=pos');
     expect(text).toContain('keyboard (or a wedge scanner); SOURCE hid:046d:c31c?mode=wedge');
     expect(text).toContain('this user cannot open it: udev rule: SUBSYSTEM=="usb", ATTR{idVendor}=="0c2e"');
+  });
+
+  it('recognises scanners on libusb without a usage page, from the product id tables', async () => {
+    const { deps, lines } = fakes();
+    await listScanners(deps);
+    const text = lines.join('\n');
+    expect(text).toContain('1-1.2:1.0  [1eab:1310]  Newland EM30');
+    expect(text).toContain('HID POS scanner (HID POS product id); SOURCE hid:1eab:1310?mode=pos');
+    expect(text).toContain('keyboard-wedge scanner: better read as an input device (see the evdev SOURCE below); SOURCE hid:05f9:2206?mode=wedge');
+    expect(text).toContain('(the USB device node was not found in sysfs)');
+  });
+
+  it('lists keyboards that look like scanners with their evdev SOURCE and a udev rule scoped to them', async () => {
+    const { deps, lines } = fakes();
+    await listScanners(deps);
+    const section = lines.slice(lines.indexOf('Keyboards and keyboard-wedge scanners (input devices)')).join('\n');
+    expect(section).toContain('/dev/input/by-id/usb-Newland_EM30-event-kbd  [1eab:1303]  Newland EM30');
+    expect(section).toContain('keyboard-wedge scanner (USB); SOURCE evdev:/dev/input/by-id/usb-Newland_EM30-event-kbd');
+    expect(section).toContain('SUBSYSTEM=="input", KERNEL=="event*", ATTRS{idVendor}=="1eab", ATTRS{idProduct}=="1303", GROUP="scanpay", MODE="0640"');
+    expect(section).toContain('keyboard (input device; no /dev/input/by-id link: /dev/input/event2 may change after a reboot); SOURCE evdev:/dev/input/event2');
+    expect(section).toContain('keyboard-wedge scanner (Bluetooth');
+    expect(section).toContain('ATTRS{name}=="BARCODE SCANNER Keyboard"');
+    expect(section).not.toContain('GROUP="input"');
+  });
+
+  it('listen: without SOURCE picks a wedge scanner found among the keyboards', async () => {
+    const stop = new AbortController();
+    const lines: string[] = [];
+    const { deps } = fakes({
+      listSerial: async () => [],
+      listHid: async () => [],
+      out: (line) => {
+        lines.push(line);
+        // It tries to open the scanner it found (there is none on this machine), and retries.
+        if (line.includes('SCAN_DEVICE_NOT_FOUND')) stop.abort();
+      },
+    });
+    await listen(undefined, { ...deps, stdin: new PassThrough(), signal: stop.signal, feedback: false });
+    expect(lines[0]).toContain('listening on evdev:/dev/input/by-id/usb-Newland_EM30-event-kbd');
+    expect(lines.at(-1)).toContain('no input device at /dev/input/by-id/usb-Newland_EM30-event-kbd');
+  });
+
+  it('listen: without SOURCE, a list that failed to load is the error, not "no device looks like a scanner"', async () => {
+    const missing = new ScanpayError('SCAN_NATIVE_LIBRARY_MISSING', { message: 'node-hid needs the libusb library: apt-get install libusb-1.0-0' });
+    const { deps } = fakes({
+      listSerial: async () => [],
+      listHid: async () => {
+        throw missing;
+      },
+      listInput: async () => [],
+    });
+    await expect(listen(undefined, { ...deps, stdin: new PassThrough(), signal: new AbortController().signal, feedback: false })).rejects.toBe(missing);
   });
 
   it('still lists HID devices when serial listing fails, saying what to install', async () => {
@@ -73,7 +133,7 @@ describe('scanpay scanners', () => {
   });
 
   it('listen: picks the first likely scanner when no SOURCE is given, and says why it cannot', async () => {
-    const { deps } = fakes({ listSerial: async () => [], listHid: async () => [] });
+    const { deps } = fakes({ listSerial: async () => [], listHid: async () => [], listInput: async () => [] });
     await expect(listen(undefined, { ...deps, stdin: new PassThrough(), signal: new AbortController().signal, feedback: false })).rejects.toThrow(/no device looks like a scanner/);
   });
 
@@ -101,9 +161,10 @@ describe('scanpay scanners', () => {
       });
     const list = await run(['scanners'], '');
     expect(list.code).toBe(0);
-    expect(list.stdout).toMatch(/^Serial ports\n[\s\S]*USB HID devices\n/);
+    expect(list.stdout).toMatch(/^Serial ports\n[\s\S]*USB HID devices \(libusb\)\n[\s\S]*Keyboards and keyboard-wedge scanners \(input devices\)\n/);
     const heard = await run(['scanners', 'listen', 'virtual:x'], '134567890123456789\n');
     expect(heard.code).toBe(0);
     expect(heard.stdout).toContain('WeChat Pay payment code');
-  });
+    // Two process starts under tsx: generous for a loaded machine, never a timing assertion.
+  }, 120_000);
 });

@@ -1,16 +1,56 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../agent/clock.ts';
+import { ManualClock, type Clock } from '../../agent/clock.ts';
 import { symbologyFromAim, stripAim } from '../../drivers/aim.ts';
 import { createSource } from '../../drivers/create-source.ts';
 import { Framer, type FramerOptions } from '../../drivers/serial/framer.ts';
-import type { ScanEvent } from '../../drivers/source.ts';
+import type { ScanEvent, StatusEvent } from '../../drivers/source.ts';
 import { MemorySerial } from './support/memory-serial.ts';
 
-function framer(options: Partial<FramerOptions>) {
-  const clock = new ManualClock();
+function framer<C extends Clock = ManualClock>(options: Partial<FramerOptions>, clock: C = new ManualClock() as unknown as C) {
   const frames: string[] = [];
-  const f = new Framer({ terminator: 'cr', maxBytes: 64, ...options }, clock, (b) => frames.push(b.toString('latin1')));
-  return { clock, frames, push: (s: string) => f.push(Buffer.from(s, 'latin1')), flush: () => f.flush() };
+  const errors: string[] = [];
+  const f = new Framer({ terminator: 'cr', maxBytes: 64, ...options }, clock, (r) => ('frame' in r ? frames.push(r.frame.toString('latin1')) : errors.push(r.error.code)));
+  return { clock, frames, errors, push: (s: string) => f.push(Buffer.from(s, 'latin1')), discard: () => f.discard() };
+}
+
+/**
+ * A clock for an event loop that can be blocked: `stall(ms)` moves time on without
+ * running anything, as a busy loop would; `run()` then fires what fell due, late, the way
+ * Node runs overdue timers before it reads the bytes that arrived meanwhile.
+ */
+class StallableClock implements Clock {
+  #now = 0;
+  #timers = new Map<number, { at: number; fn: () => void }>();
+  #next = 1;
+  now = () => this.#now;
+  setTimeout(fn: () => void, ms: number): number {
+    this.#timers.set(this.#next, { at: this.#now + ms, fn });
+    return this.#next++;
+  }
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+  stall(ms: number): void {
+    this.#now += ms;
+  }
+  run(): void {
+    for (const [id, t] of [...this.#timers].sort((a, b) => a[1].at - b[1].at)) {
+      if (t.at > this.#now || !this.#timers.has(id)) continue;
+      this.#timers.delete(id);
+      t.fn();
+    }
+  }
+  /** Idle time with a free loop: every timer fires when due. */
+  idle(ms: number): void {
+    const end = this.#now + ms;
+    for (;;) {
+      const due = [...this.#timers.values()].filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
+      if (!due) break;
+      this.#now = Math.max(this.#now, due.at);
+      this.run();
+    }
+    this.#now = end;
+  }
 }
 
 describe('Framer', () => {
@@ -40,19 +80,70 @@ describe('Framer', () => {
     expect(f.frames).toEqual(['line one\rline two']);
   });
 
-  it('cuts off a frame that reaches maxBytes so noise cannot grow the buffer', () => {
+  it('drops a frame that reaches maxBytes up to its terminator: its tail is not a scan', () => {
     const f = framer({ terminator: 'cr', maxBytes: 8 });
     f.push('0123456789abcdefgh');
+    f.push('ij\r12345');
     f.push('\r');
-    expect(f.frames).toEqual(['01234567', '89abcdef', 'gh']);
+    expect(f.errors).toEqual(['SCAN_FRAME_TOO_LONG']);
+    expect(f.frames).toEqual(['12345']);
   });
 
-  it('hands on a partial frame when flushed (port closed)', () => {
+  it('drops a too-long frame that arrives whole in one read', () => {
+    const f = framer({ terminator: 'crlf', maxBytes: 8 });
+    f.push('0123456789\r\nabc\r\n');
+    expect(f.errors).toEqual(['SCAN_FRAME_TOO_LONG']);
+    expect(f.frames).toEqual(['abc']);
+  });
+
+  it('with idle framing, drops a too-long frame up to the silence', () => {
+    const f = framer({ terminator: 'none', idleMs: 50, maxBytes: 8 });
+    f.push('0123456789');
+    f.clock.advance(10);
+    f.push('abcdef');
+    f.clock.advance(50);
+    f.push('1234');
+    f.clock.advance(50);
+    expect(f.errors).toEqual(['SCAN_FRAME_TOO_LONG']);
+    expect(f.frames).toEqual(['1234']);
+  });
+
+  it('drops a partial frame when discarded (port lost) and says how much was lost', () => {
     const f = framer({ terminator: 'none', idleMs: 50 });
     f.push('abc');
-    f.flush();
-    expect(f.frames).toEqual(['abc']);
+    expect(f.discard()).toBe(3);
+    f.clock.advance(100);
+    expect(f.frames).toEqual([]);
     expect(f.clock.pending).toBe(0);
+  });
+
+  it('does not split a code when the idle timer fires late because the loop was blocked', () => {
+    const clock = new StallableClock();
+    const f = framer({ terminator: 'none', idleMs: 50 }, clock);
+    for (let i = 0; i < 20; i++) {
+      const code = `13456789012345${String(i).padStart(4, '0')}`;
+      f.push(code.slice(0, 9));
+      clock.idle(10);
+      // The second piece reaches the kernel 10 ms later, but the agent is busy for 100 ms:
+      // Node runs the overdue idle timer before it reads that piece.
+      clock.stall(100);
+      clock.run();
+      f.push(code.slice(9));
+      clock.idle(200);
+    }
+    expect(f.frames).toHaveLength(20);
+    expect(f.frames.every((c) => c.length === 18)).toBe(true);
+  });
+
+  it('still ends a frame when the loop stays blocked at every check', () => {
+    const clock = new StallableClock();
+    const f = framer({ terminator: 'none', idleMs: 50 }, clock);
+    f.push('abc');
+    for (let i = 0; i < 10 && f.frames.length === 0; i++) {
+      clock.stall(100);
+      clock.run();
+    }
+    expect(f.frames).toEqual(['abc']);
   });
 
   it('checks its options', () => {
@@ -97,6 +188,38 @@ describe('serial source without a tty', () => {
     link.send(Buffer.from('4006381333931\n'));
     expect(opened).toEqual(['/dev/ttyACM0']);
     expect(scans.map((s) => s.text)).toEqual(['4006381333931']);
+  });
+
+  it('reports a code cut off by an unplugged cable instead of passing it on', async () => {
+    const link = new MemorySerial();
+    const source = createSource('serial:/dev/ttyACM0?terminator=cr', { clock: new ManualClock(), openSerial: link.opener() });
+    const scans: ScanEvent[] = [];
+    const statuses: StatusEvent[] = [];
+    source.on('scan', (e) => scans.push(e));
+    source.on('status', (e) => statuses.push(e));
+    await source.open();
+    link.send(Buffer.from('1345678901\r13456'));
+    link.unplug();
+    expect(scans.map((s) => s.text)).toEqual(['1345678901']);
+    expect(statuses.map((s) => [s.status, s.error?.code])).toEqual([
+      ['connected', undefined],
+      ['error', 'SCAN_FRAME_INCOMPLETE'],
+      ['disconnected', 'SCAN_DEVICE_DISCONNECTED'],
+    ]);
+  });
+
+  it('refuses bytes that are not valid UTF-8 instead of passing U+FFFD on', async () => {
+    const link = new MemorySerial();
+    const source = createSource('serial:/dev/ttyACM0?terminator=cr', { clock: new ManualClock(), openSerial: link.opener() });
+    const scans: ScanEvent[] = [];
+    const errors: string[] = [];
+    source.on('scan', (e) => scans.push(e));
+    source.on('status', (e) => e.error && errors.push(e.error.code));
+    await source.open();
+    link.send(Buffer.from([0x31, 0x33, 0xff, 0x34, 0x0d, 0xc3, 0x28, 0x0d]));
+    link.send(Buffer.from('Zürich-134567\r', 'utf8'));
+    expect(errors).toEqual(['SCAN_FRAME_INVALID', 'SCAN_FRAME_INVALID']);
+    expect(scans.map((s) => s.text)).toEqual(['Zürich-134567']);
   });
 
   it('says what to check when no port has the USB id', async () => {

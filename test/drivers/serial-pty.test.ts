@@ -100,6 +100,23 @@ describe('serial source on a socat pty pair', () => {
     expect((await scans.count(2)).map((s) => s.text)).toEqual([WECHAT, ALIPAY]);
   });
 
+  it('does not split codes sent in two pieces while the agent is busy', async () => {
+    const { scans } = await open('terminator=none&idle=50');
+    const codes = Array.from({ length: 8 }, (_, i) => `13456789012345${String(i).padStart(4, '0')}`);
+    for (const code of codes) {
+      pty.write(code.slice(0, 9));
+      await between();
+      // The rest arrives 15 ms later while the event loop is blocked for 100 ms (the agent
+      // signing a request, a frame being decoded): the overdue idle timer runs first.
+      pty.write(code.slice(9));
+      const until = Date.now() + 100;
+      while (Date.now() < until);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    await scans.count(codes.length);
+    expect(scans.items.map((s) => s.text)).toEqual(codes);
+  });
+
   it('keeps a CR inside a 2D code when the terminator must be followed by silence', async () => {
     const { scans } = await open('terminator=cr&idle=40');
     const twoD = 'WIFI:S:lane1;\rT:WPA;P:secret;;';

@@ -1,5 +1,5 @@
 /** An in-memory SerialLink for tests that need the serial driver without a tty. */
-import type { ScanpayError } from '../../../agent/errors.ts';
+import { ScanpayError } from '../../../agent/errors.ts';
 import type { OpenSerial, SerialLink } from '../../../drivers/serial/serial-port.ts';
 
 export class MemorySerial implements SerialLink {
@@ -23,6 +23,10 @@ export class MemorySerial implements SerialLink {
 
   send(chunk: Buffer): void {
     for (const l of this.#onData) l(chunk);
+  }
+
+  unplug(): void {
+    for (const l of this.#onLost) l(new ScanpayError('SCAN_DEVICE_DISCONNECTED', { message: 'memory link unplugged' }));
   }
 
   opener(): OpenSerial {

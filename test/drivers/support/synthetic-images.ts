@@ -122,3 +122,110 @@ export function pngBytes(src: GrayFrame): Buffer {
 export function jpegBytes(src: GrayFrame, quality = 85): Buffer {
   return jpeg.encode({ data: Buffer.from(toRgba(src).data), width: src.width, height: src.height }, quality).data;
 }
+
+/**
+ * Perspective: the frame as a camera sees it when the phone is tilted. `corners` are where
+ * the source's top-left, top-right, bottom-right and bottom-left land, as fractions of the
+ * output size; everything outside is `background`.
+ */
+export function perspective(src: GrayFrame, width: number, height: number, corners: Array<[number, number]>, background = 90): GrayFrame {
+  const dst = corners.map(([x, y]) => [x * width, y * height] as [number, number]);
+  const srcPts: Array<[number, number]> = [
+    [0, 0],
+    [src.width, 0],
+    [src.width, src.height],
+    [0, src.height],
+  ];
+  const h = homography(dst, srcPts);
+  const f = gray(width, height, background);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const w = h[6]! * x + h[7]! * y + 1;
+      const sx = (h[0]! * x + h[1]! * y + h[2]!) / w;
+      const sy = (h[3]! * x + h[4]! * y + h[5]!) / w;
+      if (sx >= 0 && sy >= 0 && sx < src.width && sy < src.height) f.data[y * width + x] = sample(src, sx - 0.5, sy - 0.5);
+    }
+  }
+  return f;
+}
+
+/** The 3x3 homography (h33 = 1) taking each `from` point to its `to` point. */
+function homography(from: Array<[number, number]>, to: Array<[number, number]>): number[] {
+  const a: number[][] = [];
+  from.forEach(([x, y], i) => {
+    const [u, v] = to[i]!;
+    a.push([x, y, 1, 0, 0, 0, -u * x, -u * y, u]);
+    a.push([0, 0, 0, x, y, 1, -v * x, -v * y, v]);
+  });
+  for (let c = 0; c < 8; c++) {
+    let pivot = c;
+    for (let r = c + 1; r < 8; r++) if (Math.abs(a[r]![c]!) > Math.abs(a[pivot]![c]!)) pivot = r;
+    [a[c], a[pivot]] = [a[pivot]!, a[c]!];
+    for (let r = 0; r < 8; r++) {
+      if (r === c) continue;
+      const k = a[r]![c]! / a[c]![c]!;
+      for (let j = c; j < 9; j++) a[r]![j]! -= k * a[c]![j]!;
+    }
+  }
+  return a.map((row, i) => row[8]! / row[i]!);
+}
+
+/** Out of focus: a box blur of `radius` run twice (close to a Gaussian). */
+export function blurred(src: GrayFrame, radius: number): GrayFrame {
+  let data = src.data;
+  for (let pass = 0; pass < 2; pass++) {
+    data = boxBlur(data, src.width, src.height, radius, true);
+    data = boxBlur(data, src.width, src.height, radius, false);
+  }
+  return { ...src, data };
+}
+
+function boxBlur(data: Uint8ClampedArray, width: number, height: number, r: number, horizontal: boolean): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(data.length);
+  const [outer, inner] = horizontal ? [height, width] : [width, height];
+  const at = (o: number, i: number) => (horizontal ? o * width + i : i * width + o);
+  for (let o = 0; o < outer; o++) {
+    let sum = 0;
+    for (let i = -r; i <= r; i++) sum += data[at(o, Math.min(inner - 1, Math.max(0, i)))]!;
+    for (let i = 0; i < inner; i++) {
+      out[at(o, i)] = sum / (2 * r + 1);
+      sum += data[at(o, Math.min(inner - 1, i + r + 1))]! - data[at(o, Math.max(0, i - r))]!;
+    }
+  }
+  return out;
+}
+
+/**
+ * Moiré: a camera sampling a screen's pixel grid sees slow bands of light and dark. Two
+ * slightly different spatial frequencies beat against each other, darkening by up to `amount`.
+ */
+export function moire(src: GrayFrame, period: number, angleDeg: number, amount: number): GrayFrame {
+  const a = (angleDeg * Math.PI) / 180;
+  const data = src.data.map((v, i) => {
+    const x = i % src.width;
+    const y = Math.floor(i / src.width);
+    const t = (x * Math.cos(a) + y * Math.sin(a)) / period;
+    const grid = 0.5 + 0.5 * Math.cos(2 * Math.PI * t) * Math.cos(2 * Math.PI * (x / (period * 0.93)));
+    return v * (1 - amount * grid);
+  });
+  return { ...src, data };
+}
+
+/** Glare: a bright reflection of the shop's lights over part of the screen. */
+export function glare(src: GrayFrame, cx: number, cy: number, radius: number, strength: number): GrayFrame {
+  const data = src.data.map((v, i) => {
+    const dx = (i % src.width) - cx * src.width;
+    const dy = Math.floor(i / src.width) - cy * src.height;
+    return v + strength * Math.exp(-(dx * dx + dy * dy) / (2 * radius * radius));
+  });
+  return { ...src, data };
+}
+
+/**
+ * A phone screen as the wallet app shows a code: the code on a white card (or a dark
+ * one in dark mode) with the app's margins, inside the phone's black bezel.
+ */
+export function phoneScreen(code: GrayFrame, dark = false, heightRatio = 1.9): GrayFrame {
+  const card = onCanvas(dark ? inverted(code) : code, code.width + 60, Math.round(code.height * heightRatio), dark ? 25 : 250);
+  return onCanvas(card, card.width + 24, card.height + 40, 10);
+}

@@ -10,7 +10,8 @@ export interface KeyChars {
 }
 
 export type Layout = ReadonlyMap<number, KeyChars>;
-export type LayoutName = 'us' | 'de';
+export const LAYOUT_NAMES = ['us', 'de', 'fr', 'uk'] as const;
+export type LayoutName = (typeof LAYOUT_NAMES)[number];
 
 function build(rows: ReadonlyArray<[number, string, string, string?]>): Layout {
   return new Map(rows.map(([usage, plain, shift, altGr]) => [usage, altGr === undefined ? { plain, shift } : { plain, shift, altGr }]));
@@ -72,4 +73,45 @@ const DE = build(
   ).map(([u, p, s]): [number, string, string, string?] => [u, p, s, DE_ALTGR[u]]),
 );
 
-export const LAYOUTS: Record<LayoutName, Layout> = { us: US, de: DE };
+// French AZERTY: A/Q and Z/W swap, M sits right of L, and the digits need Shift.
+const FR_ALTGR: Record<number, string> = { 0x08: '€', 0x1f: '~', 0x20: '#', 0x21: '{', 0x22: '[', 0x23: '|', 0x24: '`', 0x25: '\\', 0x26: '^', 0x27: '@', 0x2d: ']', 0x2e: '}', 0x30: '¤' };
+const FR = build(
+  (
+    [
+      ...letterRows(LETTERS.replace('a', '#').replace('q', 'a').replace('#', 'q').replace('w', '#').replace('z', 'w').replace('#', 'z')).filter(([u]) => u !== 0x10),
+      [0x10, ',', '?'],
+      ...[...'&é"\'(-è_çà'].map((c, i): [number, string, string] => [0x1e + i, c, '1234567890'[i] ?? '']),
+      [0x2c, ' ', ' '],
+      [0x2d, ')', '°'],
+      [0x2e, '=', '+'],
+      [0x30, '$', '£'],
+      [0x31, '*', 'µ'],
+      [0x32, '*', 'µ'],
+      [0x33, 'm', 'M'],
+      [0x34, 'ù', '%'],
+      [0x35, '²', '²'],
+      [0x36, ';', '.'],
+      [0x37, ':', '/'],
+      [0x38, '!', '§'],
+      [0x64, '<', '>'],
+      ...KEYPAD,
+    ] as Array<[number, string, string]>
+  ).map(([u, p, s]): [number, string, string, string?] => [u, p, s, FR_ALTGR[u]]),
+);
+
+// British: like US but for the symbols on 2, 3, the quote key, # and backslash.
+const UK = new Map(US);
+for (const [usage, plain, shift, altGr] of [
+  [0x1f, '2', '"'],
+  [0x20, '3', '£'],
+  [0x21, '4', '$', '€'],
+  [0x34, "'", '@'],
+  [0x32, '#', '~'],
+  [0x31, '#', '~'],
+  [0x35, '`', '¬'],
+  [0x64, '\\', '|'],
+] as Array<[number, string, string, string?]>) {
+  UK.set(usage, altGr === undefined ? { plain, shift } : { plain, shift, altGr });
+}
+
+export const LAYOUTS: Record<LayoutName, Layout> = { us: US, de: DE, fr: FR, uk: UK };

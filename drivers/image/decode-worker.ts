@@ -1,0 +1,37 @@
+/**
+ * The decoding thread. A frame without a code costs zxing tens of milliseconds to
+ * seconds; on the agent's main thread that time is taken from the POS API and the payment
+ * machine, so frames are decoded here and only the text goes back.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { isScanpayError } from '../../agent/errors.ts';
+import type { DecodeReply, DecodeRequest, DecoderName } from './decoder-client.ts';
+import type { Decoded, RawFrame } from './frame.ts';
+
+const name = (workerData as { decoder: DecoderName }).decoder;
+// Only the chosen decoder is loaded: @zxing/library alone takes a second to load on a small box.
+const load = async (): Promise<(frame: RawFrame) => Promise<Decoded | undefined> | Decoded | undefined> => {
+  if (name === 'zxing-js') {
+    const decoder = new (await import('./decoder.ts')).FrameDecoder();
+    return (frame) => decoder.decode(frame);
+  }
+  const { decodeFrame, prepareZxingWasm } = await import('./zxing-wasm.ts');
+  await prepareZxingWasm();
+  return decodeFrame;
+};
+const ready = load();
+
+parentPort!.on('message', async (request: DecodeRequest) => {
+  let reply: DecodeReply;
+  try {
+    const decode = await ready;
+    reply = { id: request.id, hit: await decode({ data: new Uint8Array(request.data), width: request.width, height: request.height, format: request.format }) };
+  } catch (e) {
+    reply = { id: request.id, error: { code: isScanpayError(e) ? e.code : undefined, message: e instanceof Error ? e.message : String(e) } };
+  }
+  parentPort!.postMessage(reply);
+});
+void ready.then(
+  () => parentPort!.postMessage({ id: 0 } satisfies DecodeReply),
+  () => parentPort!.postMessage({ id: 0 } satisfies DecodeReply), // each request reports the failure
+);
