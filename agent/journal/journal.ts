@@ -196,8 +196,15 @@ export class Journal {
         cause: e,
       });
     }
-    // After a power cut the WAL still holds page images with erased codes: fold it in and empty it.
-    if (path !== ':memory:') db.pragma('wal_checkpoint(TRUNCATE)');
+    // After a power cut the WAL still holds page images with erased codes: fold it in and
+    // empty it. Best effort: with the agent busy (a CLI opening it) the agent's scrub does it.
+    if (path !== ':memory:') {
+      try {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // busy: not this time
+      }
+    }
     Journal.#migrate(db);
     return new Journal(path, db);
   }

@@ -287,6 +287,11 @@ export class DeviceBackend {
     for (const [id, c] of this.#codes) if (c.issued?.terminalId === terminalId && c.issued.key.equals(key)) this.#codes.delete(id);
   }
 
+  /** A rotated-out key may be copied: stop accepting it now rather than at the end of its grace window. */
+  revokeOldKeys(terminalId: string): { revoked: number } {
+    return { revoked: this.#registry.revokeOldKeys(terminalId) };
+  }
+
   /**
    * Suspected compromise: every key of the terminal stops working now (no grace), and a
    * re-activation code for the same terminal id is issued for the acquirer to hand to the

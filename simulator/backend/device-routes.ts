@@ -165,6 +165,7 @@ export function deviceRoutes(d: DeviceRouteDeps): FastifyPluginAsync {
           d.device.requestRotation(req.params.id);
           return { ok: true };
         });
+        control.post<{ Params: { id: string } }>('/terminals/:id/revoke-old-keys', async (req) => d.device.revokeOldKeys(req.params.id));
         // Suspected compromise: every key stops now, and a re-activation code comes back.
         control.post<{ Params: { id: string } }>('/terminals/:id/revoke', async (req, reply) => reply.code(201).send(d.device.revoke(req.params.id, parse(revokeBody, req.body, 'SIM_CONTROL_INVALID'))));
         control.post<{ Params: { id: string } }>('/terminals/:id/settlement-change', async (req) => {

@@ -101,6 +101,15 @@ export class TerminalRegistry {
     return true;
   }
 
+  /** Ends the grace window now: only the current key (and one offered, not yet used) is accepted. */
+  revokeOldKeys(terminalId: string): number {
+    const t = this.#terminals.get(terminalId);
+    if (!t) throw new ScanpayError('SIM_CONTROL_INVALID', { message: `no terminal ${terminalId}` });
+    const dropped = t.keys.length - 1;
+    t.keys = t.keys.slice(0, 1);
+    return Math.max(0, dropped);
+  }
+
   /** Suspected compromise: no key is accepted any more, not even within a grace window. */
   revoke(terminalId: string): void {
     const t = this.#terminals.get(terminalId);

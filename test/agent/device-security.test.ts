@@ -136,6 +136,17 @@ describe('key rotation', () => {
     await expect(restarted.heartbeat()).resolves.toMatchObject({ rotateKey: false });
   });
 
+  it('the acquirer can end the grace window at once: the rotated-out key stops, the device carries on', async () => {
+    const stolen = rig.sync.credentials();
+    rig.backend.sim.device.requestRotation(stolen.terminalId);
+    await rig.sync.tick();
+    await expect(thief(stolen).call('params', { version: 0 })).resolves.toBeDefined();
+    const res = await fetch(`${rig.backend.url}/control/terminals/${stolen.terminalId}/revoke-old-keys`, { method: 'POST' });
+    expect(await res.json()).toEqual({ revoked: 1 });
+    await expect(thief(stolen).call('params', { version: 0 })).rejects.toMatchObject({ detail: { status: 401 } });
+    await expect(rig.sync.heartbeat()).resolves.toMatchObject({ rotateKey: false });
+  });
+
   it('revocation: every key stops at once (no grace), and a re-activation brings the same terminal back on this device', async () => {
     const creds = rig.sync.credentials();
     rig.backend.sim.device.requestRotation(creds.terminalId);
