@@ -18,10 +18,16 @@ export interface InstanceLock {
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     // EPERM: it exists, under another user.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  // After a power cut the pid may have been reused by something else (pids wrap at 32768
+  // on many systems): where /proc says what runs under it, only a node process counts.
+  try {
+    return /node|scanpay|tsx/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return true;
   }
 }
 

@@ -2,6 +2,7 @@
  * One agent per $SCANPAY_HOME, and the journal cap from config.json in force: the whole
  * agent (startAgent) against the simulated backend.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +52,18 @@ describe('one agent per SCANPAY_HOME', () => {
     const lock = acquireInstanceLock(home);
     expect(readFileSync(join(home, 'agent.lock'), 'utf8').trim()).toBe(String(process.pid));
     lock.release();
+  });
+
+  it('takes over a stale lock whose pid now belongs to another program', async () => {
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      writeFileSync(join(home, 'agent.lock'), `${other.pid}\n`);
+      const lock = acquireInstanceLock(home);
+      expect(readFileSync(join(home, 'agent.lock'), 'utf8').trim()).toBe(String(process.pid));
+      lock.release();
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 });
 
