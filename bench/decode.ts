@@ -135,7 +135,7 @@ function fromJpeg(frame: GrayFrame, quality: number): GrayFrame {
 }
 
 /** Frames a camera sends when no phone is held up: the counter, a hand, shadows. */
-function codeless(count: number): GrayFrame[] {
+export function codeless(count: number): GrayFrame[] {
   return Array.from({ length: count }, (_, i) => {
     const base = onCanvas(blurred(noisy(onCanvas(phoneScreen({ data: new Uint8ClampedArray(200 * 200).fill(235), width: 200, height: 200, format: 'gray' }), 300, 400, 120), 60, i + 1), 1), 1280, 720, 110);
     return noisy(glare(base, 0.3 + 0.02 * i, 0.4, 120, 80), 25, 100 + i);
@@ -204,7 +204,7 @@ export interface LoopDelayRow {
  * Streams codeless 1280x720 frames at `fps` and records the event-loop delay: what the POS
  * API and the payment machine would wait for meanwhile.
  */
-async function loopDelay(name: string, frames: GrayFrame[], decode: (f: GrayFrame) => Promise<unknown>, fps = 10): Promise<LoopDelayRow> {
+export async function loopDelay(name: string, frames: GrayFrame[], decode: (f: GrayFrame) => Promise<unknown>, fps = 10): Promise<LoopDelayRow> {
   await decode(frames[0]!); // warm-up
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   const times: number[] = [];

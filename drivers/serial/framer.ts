@@ -35,8 +35,12 @@ const TERMINATOR_BYTES: Record<Exclude<Terminator, 'none'>, Buffer> = {
 
 /** A timer this much later than due means the loop was blocked: confirm the silence again. */
 const LATE_MS = 10;
-/** Confirmations before a late timer is believed anyway (a loop blocked again and again). */
-const MAX_CONFIRMATIONS = 3;
+/**
+ * Confirmations, each a full idle time, before a late timer is believed anyway (a loop
+ * blocked again and again). A read still queued behind a busy thread pool needs the time;
+ * codes from one scanner come far more than 6 idle times apart.
+ */
+const MAX_CONFIRMATIONS = 5;
 
 export class Framer {
   readonly #terminator: Buffer | undefined;

@@ -103,7 +103,7 @@ describe('serial source on a socat pty pair', () => {
   it('does not split codes sent in two pieces while the agent is busy', async () => {
     const { scans } = await open('terminator=none&idle=50');
     const codes = Array.from({ length: 8 }, (_, i) => `13456789012345${String(i).padStart(4, '0')}`);
-    for (const code of codes) {
+    for (const [i, code] of codes.entries()) {
       pty.write(code.slice(0, 9));
       await between();
       // The rest arrives 15 ms later while the event loop is blocked for 100 ms (the agent
@@ -111,9 +111,10 @@ describe('serial source on a socat pty pair', () => {
       pty.write(code.slice(9));
       const until = Date.now() + 100;
       while (Date.now() < until);
-      await new Promise((r) => setTimeout(r, 150));
+      // The next customer comes after this scan (or its first fragment) is out.
+      await scans.count(i + 1);
     }
-    await scans.count(codes.length);
+    await new Promise((r) => setTimeout(r, 200)); // room for a late fragment to show
     expect(scans.items.map((s) => s.text)).toEqual(codes);
   });
 
