@@ -13,6 +13,8 @@ import { sleep, spawnUntilReady, type Spawned } from './spawned.ts';
 
 const BIN = new URL('../agent/bin/scanpay.js', import.meta.url).pathname;
 const GC_PROBE = new URL('./gc-probe.mjs', import.meta.url).pathname;
+/** From sources (tsx, the smoke test) on a loaded shared machine a start has taken over 30 s. */
+const START_TIMEOUT_MS = 180_000;
 
 /** What runs: dist/ unless the caller (vitest) asked for the sources. */
 export const RUNS = process.env.SCANPAY_SOURCE === '1' ? 'sources under tsx (SCANPAY_SOURCE=1)' : 'built dist/';
@@ -58,6 +60,7 @@ export async function startSimulatorProcess(dir: string, o: { gcProbe?: boolean 
     args: [...gcArgs(gcFile), BIN, 'sim', 'backend', '--port', String(port)],
     env: { ...process.env, SCANPAY_LOG_LEVEL: 'warn', ...(gcFile ? { SCANPAY_BENCH_GC_FILE: gcFile } : {}) },
     logFile: join(dir, 'sim.log'),
+    timeoutMs: START_TIMEOUT_MS,
     url: () => url,
     probe: async (u) => (await fetch(`${u}/control/health`)).ok,
   });
@@ -77,6 +80,7 @@ export async function startAgentProcess(home: string, o: { backendUrl?: string; 
     args: [...gcArgs(gcFile), BIN, 'run', '--demo', '--port', '0', ...(o.backendUrl ? ['--backend', o.backendUrl] : [])],
     env: { ...process.env, SCANPAY_HOME: home, ...(gcFile ? { SCANPAY_BENCH_GC_FILE: gcFile } : {}) },
     logFile: `${home}.log`,
+    timeoutMs: START_TIMEOUT_MS,
     url: () => readAgentFile(home)?.apiUrl,
     probe: async (url) => Boolean(await posClient(home, url).request('GET', '/v1/agent')),
   });

@@ -25,7 +25,7 @@ export function plan(quick: boolean): Record<string, () => Promise<Figure>> {
   return {
     overhead: () => overhead({ payments: quick ? 100 : 2_000 }),
     'time-to-result': () => timeToResult({ customers: quick ? 30 : 300 }),
-    throughput: () => throughput({ payments: quick ? 100 : 2_000, posPayments: quick ? 100 : 2_000, queued: quick ? 200 : 10_000 }),
+    throughput: () => throughput({ payments: quick ? 100 : 2_000, posPayments: quick ? 20 : 2_000, queued: quick ? 200 : 10_000 }),
     footprint: () => footprint({ payments: quick ? 1_000 : 10_000, starts: quick ? 3 : 5 }),
     decode: () => decoding(),
     fleet: () => backendFleet({ terminals: quick ? 100 : 1_000, rounds: quick ? 2 : 6 }),

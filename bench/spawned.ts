@@ -50,9 +50,11 @@ export async function spawnUntilReady(o: { args: string[]; env?: NodeJS.ProcessE
     const url = o.url();
     if (url && (await o.probe(url).catch(() => false))) return { pid: child.pid!, url, readyMs: now() - t0, stop };
     if (gone || now() > deadline) {
+      // Read before stop(), which makes every child gone.
+      const exitedByItself = gone;
       await stop();
       const tail = readFileSync(o.logFile, 'utf8').slice(-2_000);
-      throw new Error(`node ${o.args.join(' ')} ${gone ? 'exited' : 'did not answer in time'} before it was ready; its stderr ends:\n${tail}`);
+      throw new Error(`node ${o.args.join(' ')} ${exitedByItself ? 'exited' : 'did not answer in time'} before it was ready; its stderr ends:\n${tail}`);
     }
     await sleep(POLL_MS);
   }

@@ -84,7 +84,7 @@ async function throughPosApi(n: number, lanes: number, floor: Floor): Promise<{ 
         const pay = async (i: number, worker: number) => {
           allPaid = (await driver.pay(`L${lanes}-${i}`, String(worker + 1))) && allPaid;
         };
-        await timed(50, pay, lanes); // warm-up
+        await timed(Math.min(50, n), pay, lanes); // warm-up
         const floorS = await timed(n, () => floor.sample(), lanes);
         const cpu0 = cpuSeconds(agent.pid);
         const payS = await timed(n, pay, lanes);

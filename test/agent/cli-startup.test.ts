@@ -21,6 +21,8 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 const SIMULATOR = /\/simulator\/backend\/start-backend\.ts$/;
 const FASTIFY = /\/node_modules\/fastify\//;
 const DECODER = /\/node_modules\/@zxing\//;
+/** Each test starts node with tsx: on a loaded shared machine that alone can take tens of seconds. */
+const PROCESS_TEST_MS = 120_000;
 
 let dir: string;
 beforeAll(() => {
@@ -33,7 +35,7 @@ let runs = 0;
 function traced(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; modules: string[] }> {
   const trace = join(dir, `trace-${++runs}.txt`);
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TRACE, BIN, ...args], { env: { ...process.env, SCANPAY_HOME: join(dir, 'home'), SCANPAY_LOG_LEVEL: 'silent', TRACE_OUT: trace }, timeout: 60_000 }, (e, stdout, stderr) =>
+    execFile(process.execPath, ['--import', TRACE, BIN, ...args], { env: { ...process.env, SCANPAY_HOME: join(dir, 'home'), SCANPAY_LOG_LEVEL: 'silent', TRACE_OUT: trace }, timeout: 110_000 }, (e, stdout, stderr) =>
       resolve({ status: e ? (typeof e.code === 'number' ? e.code : null) : 0, stdout, stderr, modules: existsSync(trace) ? readFileSync(trace, 'utf8').split('\n') : [] }),
     );
   });
@@ -44,7 +46,7 @@ describe('scanpay start-up', () => {
     const r = await traced(['--version']);
     expect(r).toMatchObject({ status: 0, stdout: `${VERSION}\n` });
     expect(r.modules.filter((m) => m.includes('/agent/cli/'))).toEqual([expect.stringMatching(/\/agent\/cli\/main\.ts$/)]);
-  });
+  }, PROCESS_TEST_MS);
 
   it('`pay` loads neither the simulator, Fastify nor a decoder', async () => {
     const r = await traced(['pay', '1.00']);
@@ -52,19 +54,19 @@ describe('scanpay start-up', () => {
     expect(r.status).toBe(4);
     expect(r.modules).toContainEqual(expect.stringMatching(/\/agent\/cli\/pay\.ts$/));
     for (const heavy of [SIMULATOR, FASTIFY, DECODER, /\/agent\/daemon\.ts$/]) expect(r.modules.filter((m) => heavy.test(m))).toEqual([]);
-  });
+  }, PROCESS_TEST_MS);
 
   it('`doctor` loads neither the simulator nor Fastify', async () => {
     // drivers/create-source.ts still loads every driver, decoder included (issue 16 makes it lazy).
     const r = await traced(['doctor', '--json']);
     expect(r.stdout).toContain('"checks"');
     for (const heavy of [SIMULATOR, FASTIFY]) expect(r.modules.filter((m) => heavy.test(m))).toEqual([]);
-  });
+  }, PROCESS_TEST_MS);
 
   it('help still lists every command', async () => {
     const r = await traced(['--help']);
     for (const c of ['sim', 'scanners', 'run', 'pay', 'show', 'list', 'cancel', 'refund', 'token', 'provision', 'doctor', 'queue', 'logs', 'settle']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
-  });
+  }, PROCESS_TEST_MS);
 
   it('`run` with a real acquirer does not load the simulator, and GET /v1/agent reports the version', async () => {
     const home = join(dir, 'run-home');
@@ -88,7 +90,7 @@ describe('scanpay start-up', () => {
     } finally {
       child.kill('SIGKILL');
     }
-  });
+  }, PROCESS_TEST_MS);
 
   it('the published entry says how to build when dist/ is missing', async () => {
     const bin = join(dir, 'unbuilt', 'agent', 'bin', 'scanpay.js');
@@ -98,5 +100,5 @@ describe('scanpay start-up', () => {
       execFile(process.execPath, [bin, '--version'], { env: { ...process.env, SCANPAY_SOURCE: '' } }, (e, _out, stderr) => resolve({ code: e ? (e.code as number) : 0, stderr })),
     );
     expect(r).toEqual({ code: 1, stderr: expect.stringContaining('not built: run `npm run build`') });
-  });
+  }, PROCESS_TEST_MS);
 });

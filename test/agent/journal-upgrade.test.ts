@@ -99,12 +99,12 @@ describe('journal upgrades', () => {
     db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
     db.close();
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) =>
-      execFile(process.execPath, [BIN, 'run', '--demo', '--backend', 'http://127.0.0.1:9', '--port', '0'], { env: { ...process.env, SCANPAY_HOME: home, SCANPAY_LOG_LEVEL: 'silent' }, timeout: 60_000 }, (e, _out, stderr) =>
+      execFile(process.execPath, [BIN, 'run', '--demo', '--backend', 'http://127.0.0.1:9', '--port', '0'], { env: { ...process.env, SCANPAY_HOME: home, SCANPAY_LOG_LEVEL: 'silent' }, timeout: 110_000 }, (e, _out, stderr) =>
         resolve({ code: e ? (e.code as number) : 0, stderr }),
       ),
     );
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('scanpay: JOURNAL_MIGRATION_FAILED: the journal was written by a newer scanpay');
     expect(r.stderr).not.toMatch(/\n\s+at /);
-  });
+  }, 120_000);
 });
