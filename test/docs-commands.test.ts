@@ -94,7 +94,7 @@ function scanpay(args: string[], home: string): { child: ChildProcess; done: Pro
   return { child, done };
 }
 
-describe('the commands the docs show', { timeout: 180_000 }, () => {
+describe('the commands the docs show', { timeout: 300_000 }, () => {
   const commands = documentedCommands();
 
   it('are found', () => {

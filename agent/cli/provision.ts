@@ -184,7 +184,7 @@ export function registerProvision(program: Command): void {
       const interactive = Boolean(process.stdin.isTTY);
       const home = ensureHome();
       const existing = readTerminalRecord(home);
-      if (existing && !given.activationCode && !given.force) return changeScannerOnly(home, given, existing.terminalId, interactive);
+      if (existing && !given.activationCode && !given.backend && !given.force) return changeScannerOnly(home, given, existing.terminalId, interactive);
       const o = interactive && (!given.backend || !given.activationCode || !given.scanner) ? await interview(given) : given;
       if (!o.backend || !o.activationCode) {
         cmd.error(

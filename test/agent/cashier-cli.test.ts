@@ -64,14 +64,15 @@ beforeAll(async () => {
     createInterface({ input: agent.stdout! }).on('line', (l) => /^POS API:/.test(l) && resolve());
     agent.on('exit', (code) => reject(new Error(`agent exited ${code}`)));
   });
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');
   rmSync(home, { recursive: true, force: true });
 });
 
-describe('the cashier at the command line', () => {
+// Each command is a Node process starting tsx: on a busy shared machine tens of seconds each.
+describe('the cashier at the command line', { timeout: 300_000 }, () => {
   it('Ctrl-C during `npx scanpay pay` in a terminal: says what happens and for how long, exits 3 (not charged), a second Ctrl-C too', async () => {
     // `script` runs the command on a pty, as a cashier's terminal does; its -e returns the command's status.
     const child = track(
@@ -87,39 +88,37 @@ describe('the cashier at the command line', () => {
     expect(term.text()).toMatch(/NOT CHARGED|left payment CTRLC to the agent, which is reversing it: the customer is not charged/);
     const shown = await cli(['show', 'CTRLC', '--json']);
     expect(JSON.parse(shown.stdout).result === 'paid').toBe(false);
-  }, 120_000);
+  });
 
   it('with --json every outcome is JSON on stdout, errors included', async () => {
-    const bad = await cli(['pay', '1.00', '--demo-customer', 'password:99999', '--json']);
+    const nobody = mkdtempSync(join(tmpdir(), 'scanpay-nobody-'));
+    const [bad, usage, amount, missing, unreachable] = await Promise.all([
+      cli(['pay', '1.00', '--demo-customer', 'password:99999', '--json']),
+      cli(['pay', '--json']),
+      cli(['pay', '12.345', '--json']),
+      cli(['show', 'NO-SUCH-PAYMENT', '--json']),
+      cli(['list', '--json'], { SCANPAY_HOME: nobody }),
+    ]).finally(() => rmSync(nobody, { recursive: true, force: true }));
     expect(bad.status).toBe(1);
     expect(JSON.parse(bad.stdout).error).toMatchObject({ code: 'API_BAD_REQUEST', message: expect.stringContaining('from 0 to 3600') });
 
-    const usage = await cli(['pay', '--json']);
     expect(usage.status).toBe(1);
     expect(JSON.parse(usage.stdout).error).toMatchObject({ code: 'API_BAD_REQUEST', message: "missing required argument 'amount'" });
 
-    const amount = await cli(['pay', '12.345', '--json']);
     expect(JSON.parse(amount.stdout).error.code).toBe('PAY_AMOUNT_INVALID');
 
-    const missing = await cli(['show', 'NO-SUCH-PAYMENT', '--json']);
     expect(missing.status).toBe(1);
     expect(JSON.parse(missing.stdout).error.code).toBe('PAY_NOT_FOUND');
 
-    const nobody = mkdtempSync(join(tmpdir(), 'scanpay-nobody-'));
-    try {
-      const unreachable = await cli(['list', '--json'], { SCANPAY_HOME: nobody });
-      expect(unreachable.status).toBe(4);
-      expect(JSON.parse(unreachable.stdout).error.code).toBe('API_AGENT_UNREACHABLE');
-    } finally {
-      rmSync(nobody, { recursive: true, force: true });
-    }
-  }, 60_000);
+    expect(unreachable.status).toBe(4);
+    expect(JSON.parse(unreachable.stdout).error.code).toBe('API_AGENT_UNREACHABLE');
+  });
 
   it('--demo-customer password:99999 says the allowed range', async () => {
     const r = await cli(['pay', '1.00', '--demo-customer', 'password:99999']);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('SECONDS must be from 0 to 3600');
-  }, 30_000);
+  });
 
   it('cancel of a paid payment points to refund', async () => {
     const paid = await cli(['pay', '2.50', '--order', 'PAIDONE', '--demo-customer', 'instant']);
@@ -128,7 +127,7 @@ describe('the cashier at the command line', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('PAY_ALREADY_FINAL');
     expect(r.stderr).toContain('`scanpay refund PAIDONE`');
-  }, 60_000);
+  });
 
   it('a reader that stops reading (`list | head -2`) ends `list` quietly, no EPIPE stack trace', async () => {
     const child = track(spawn(process.execPath, [BIN, 'list'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -138,7 +137,7 @@ describe('the cashier at the command line', () => {
     child.stderr!.on('data', (d) => (stderr += d));
     expect(await exited(child)).toBe(0);
     expect(stderr).not.toMatch(/EPIPE|at .*\.(ts|js):\d+/);
-  }, 30_000);
+  });
 
   it('port taken at start: API_PORT_IN_USE, the process holding it, and --port', async () => {
     const holder: Server = createServer();
@@ -155,5 +154,5 @@ describe('the cashier at the command line', () => {
       holder.close();
       rmSync(other, { recursive: true, force: true });
     }
-  }, 60_000);
+  });
 });

@@ -65,14 +65,14 @@ beforeAll(async () => {
   provisionLine = /provision a device with it: +(npx scanpay provision .*)\n/.exec(sim.out())![1]!;
   // A private port, and a queue that would not retry by itself within this test: only `queue retry` can.
   writeFileSync(join(home, 'config.json'), JSON.stringify({ api: { port: 0 }, outbox: { retryBaseMs: 600_000, retryMaxMs: 600_000 } }));
-}, 60_000);
+}, 180_000);
 
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
   rmSync(home, { recursive: true, force: true });
 });
 
-describe("the technician's first day", { timeout: 180_000 }, () => {
+describe("the technician's first day", { timeout: 300_000 }, () => {
   it('the sim backend banner gives an activation code and the exact provision line, which works as printed', async () => {
     expect(provisionLine).toMatch(new RegExp(`^npx scanpay provision --backend ${backendUrl} --activation-code [A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$`));
     const r = await scanpay(provisionLine.split(' ').slice(2));
