@@ -10,10 +10,19 @@ import { z } from 'zod';
 import { ScanpayError } from './errors.ts';
 import { DEMO_TERMINAL } from '../simulator/backend/demo-terminal.ts';
 import { assertOwnerOnly } from './secret-file.ts';
+import { PROTOCOLS, type ProtocolName } from './backend/acquirer-profile.ts';
+import type { WechatConfig } from './backend/wechat/credentials.ts';
 
 export const DEFAULTS = {
   api: { host: '127.0.0.1', port: 8471 },
-  backend: { url: undefined as string | undefined, timeoutMs: {} as Partial<Record<'pay' | 'query' | 'reverse' | 'refund', number>> },
+  backend: {
+    url: undefined as string | undefined,
+    timeoutMs: {} as Partial<Record<'pay' | 'query' | 'reverse' | 'refund', number>>,
+    /** Which API the acquirer speaks (agent/backend/create-acquirer.ts). */
+    protocol: 'scanpay-v1' as ProtocolName,
+    /** WeChat Pay merchant credentials: paths to owner-only files (docs/acquirers/wechat.md). */
+    wechat: undefined as WechatConfig | undefined,
+  },
   /** Lanes and the SOURCE specs (docs/scanners.md) of their scanners. Demo mode adds `virtual:<lane>` where a lane has no virtual scanner. */
   lanes: [{ id: '1', scanners: [] as string[] }],
   currency: 'CNY',
@@ -39,6 +48,20 @@ const schema = z
       .object({
         url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. https://acquirer.example/' }).optional(),
         timeoutMs: z.object({ pay: ms, query: ms, reverse: ms, refund: ms }).partial().strict(),
+        protocol: z.enum(PROTOCOLS),
+        wechat: z
+          .object({
+            appId: z.string().regex(/^wx[0-9a-f]{16}$/, 'must be the app id bound to the merchant, wx + 16 hex digits'),
+            mchId: z.string().regex(/^\d{6,12}$/, 'must be the merchant number (商户号), digits'),
+            signType: z.enum(['MD5', 'HMAC-SHA256']),
+            ...Object.fromEntries(['apiKeyFile', 'clientCertFile', 'clientKeyFile', 'clientCertPassphraseFile', 'platformCertFile', 'caFile'].map((k) => [k, z.string().min(1)])),
+            certSerial: z.string().regex(/^[0-9A-Fa-f]{8,40}$/, 'must be the certificate serial in hex'),
+            deviceIp: z.string().min(1),
+            terminalId: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1–32 letters, digits, "-" or "_"'),
+          })
+          .partial()
+          .strict()
+          .optional(),
       })
       .strict(),
     lanes: z
@@ -61,6 +84,7 @@ export type AgentConfig = z.infer<typeof schema>;
 
 export interface ConfigOverrides {
   backendUrl?: string | undefined;
+  protocol?: ProtocolName | undefined;
   port?: number | undefined;
   host?: string | undefined;
 }
@@ -93,7 +117,7 @@ export function loadConfig(home: string, overrides: ConfigOverrides = {}): Agent
     ...DEFAULTS,
     ...file,
     api: { ...DEFAULTS.api, ...file.api, ...(overrides.port !== undefined ? { port: overrides.port } : {}), ...(overrides.host ? { host: overrides.host } : {}) },
-    backend: { ...DEFAULTS.backend, ...file.backend, ...(overrides.backendUrl ? { url: overrides.backendUrl } : {}) },
+    backend: { ...DEFAULTS.backend, ...file.backend, ...(overrides.backendUrl ? { url: overrides.backendUrl } : {}), ...(overrides.protocol ? { protocol: overrides.protocol } : {}) },
     settlement: { ...DEFAULTS.settlement, ...file.settlement },
     outbox: { ...DEFAULTS.outbox, ...file.outbox },
   };

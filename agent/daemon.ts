@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeviceClient } from './backend/device-client.ts';
-import { HttpAcquirer } from './backend/http-acquirer.ts';
+import { createAcquirer, startSimulatedBackend } from './backend/create-acquirer.ts';
 import { DeviceSync, UPLOAD_KIND } from './device-sync.ts';
 import { loadParams } from './params.ts';
 import { scheduleSettlement, settle } from './settlement.ts';
@@ -21,6 +21,7 @@ import { Journal } from './journal/journal.ts';
 import type { Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import type { ProfileOverrides } from './payment/profiles.ts';
+import type { ProtocolName } from './backend/acquirer-profile.ts';
 import { PaymentEngine } from './payment/engine.ts';
 import { buildPosApi } from './pos-api/build-pos-api.ts';
 import { listenPosApi } from './pos-api/listen.ts';
@@ -31,7 +32,7 @@ import { removeAgentFile, writeAgentFile } from './agent-file.ts';
 import { createSource } from '../drivers/create-source.ts';
 import type { ScannerSource } from '../drivers/source.ts';
 import { VirtualSource } from '../drivers/virtual.ts';
-import { startBackend, type RunningBackend } from '../simulator/backend/start-backend.ts';
+import type { RunningBackend } from '../simulator/backend/start-backend.ts';
 
 export interface AgentOptions {
   home: string;
@@ -39,6 +40,8 @@ export interface AgentOptions {
   /** Demo mode: the public demo terminal when none is provisioned, a virtual scanner per lane, and an embedded simulated backend unless `backendUrl` is given. */
   demo?: boolean;
   backendUrl?: string | undefined;
+  /** Overrides backend.protocol in config.json. */
+  protocol?: ProtocolName | undefined;
   port?: number | undefined;
   host?: string | undefined;
   clock?: Clock;
@@ -77,8 +80,10 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const clock = o.clock ?? systemClock;
   const log = o.logger;
   const demo = o.demo ?? false;
-  const config = loadConfig(o.home, { backendUrl: o.backendUrl, port: o.port, host: o.host });
-  const terminal = loadTerminal(o.home, demo);
+  const config = loadConfig(o.home, { backendUrl: o.backendUrl, protocol: o.protocol, port: o.port, host: o.host });
+  const protocol = config.backend.protocol;
+  // WeChat identifies the merchant by its own credentials: no scanpay terminal needed.
+  const terminal = loadTerminal(o.home, demo || protocol !== 'scanpay-v1');
   const token = ensureToken(o.home);
   const cleanup: Array<() => Promise<void> | void> = [];
   const stopAll = async () => {
@@ -90,7 +95,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     let backendUrl = config.backend.url;
     if (!backendUrl) {
       if (!demo) throw new ScanpayError('CONFIG_INVALID', { message: 'backend.url: no acquirer configured: set it in config.json, pass --backend URL, or run with --demo' });
-      simulator = await startBackend({ port: 0, logger: log.child({ component: 'simulated-backend' }) });
+      simulator = await startSimulatedBackend(protocol, { port: 0, logger: log.child({ component: 'simulated-backend' }) });
       cleanup.push(() => simulator!.close());
       backendUrl = simulator.url;
     }
@@ -106,12 +111,13 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       outbox: () => ({ pending: journal.outbox('pending').length, dead: journal.outbox('dead').length }),
       scanners: () => manager.statuses(),
     });
-    const acquirer = new HttpAcquirer({ baseUrl: backendUrl, terminalId: terminal.terminalId, key: terminal.key, clock, timeoutMs: config.backend.timeoutMs, onCall: metrics.backendCall });
+    const { acquirer, profile, setKey, terminalId } = createAcquirer(protocol, { baseUrl: backendUrl, backend: config.backend, terminal: () => terminal, demo, clock, onCall: metrics.backendCall });
     const engine = new PaymentEngine({
       journal,
       acquirer,
+      acquirerProfile: profile,
       clock,
-      terminalId: terminal.terminalId,
+      terminalId,
       logger: log.child({ component: 'engine' }),
       profiles: config.profiles as ProfileOverrides,
       maxAmount: config.maxAmount,
@@ -152,13 +158,13 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
 
     // Crash recovery and the outbox worker start here, before any new payment can arrive.
     // A provisioned terminal (not the demo one) reports in, takes parameters and keys, and settles.
-    const record = terminal.demo ? undefined : readTerminalRecord(o.home);
+    const record = terminal.demo || protocol !== 'scanpay-v1' ? undefined : readTerminalRecord(o.home);
     let sync: DeviceSync | undefined;
     if (record) {
       const client = new DeviceClient({ baseUrl: backendUrl, clock, credentials: () => sync!.credentials() });
       sync = new DeviceSync({
         home: o.home, terminal: record, client, clock, logger: log.child({ component: 'device-sync' }), journal, engine,
-        onKey: (key) => acquirer.setKey(key), scanners: () => manager.statuses(), agentVersion: AGENT_VERSION, params: loadParams(o.home),
+        onKey: (key) => setKey?.(key), scanners: () => manager.statuses(), agentVersion: AGENT_VERSION, params: loadParams(o.home),
       });
       // Before the engine starts: the stored parameters apply to the first payment too.
       sync.start();

@@ -4,9 +4,11 @@
  * exactly where each payment stood, and the next start resumes it.
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import type { ProtocolName } from '../backend/acquirer-profile.ts';
 import { startAgent } from '../daemon.ts';
 import { ensureHome } from '../home.ts';
 import { createLogger } from '../log.ts';
+import { protocolOption } from './sim.ts';
 
 function port(value: string): number {
   const n = Number(value);
@@ -32,13 +34,14 @@ export function registerRun(program: Command): void {
     .description('run the agent: scanners, payment engine with crash recovery, outbox, and the local POS API')
     .option('--demo', 'demo mode: embedded simulated backend (unless --backend), demo terminal, a virtual scanner per lane')
     .option('--backend <url>', 'an acquirer implementing docs/protocol.md (overrides backend.url in config.json)')
+    .option('--protocol <p>', 'the acquirer\'s API: scanpay-v1, wechat-v2 or wechat-v3 (overrides backend.protocol; with --demo, the embedded simulator speaks it)', protocolOption)
     .option('--port <n>', 'POS API port (0 picks a free one; default 8471)', port)
     .option('--host <h>', 'POS API address (default 127.0.0.1)')
-    .action(async (opts: { demo?: boolean; backend?: string; port?: number; host?: string }) => {
+    .action(async (opts: { demo?: boolean; backend?: string; protocol?: ProtocolName; port?: number; host?: string }) => {
       const logger = createLogger({ name: 'scanpay' });
       const home = ensureHome();
       const signal = nextSignal();
-      const agent = await startAgent({ home, logger, demo: opts.demo ?? false, backendUrl: opts.backend, port: opts.port, host: opts.host });
+      const agent = await startAgent({ home, logger, demo: opts.demo ?? false, backendUrl: opts.backend, protocol: opts.protocol, port: opts.port, host: opts.host });
       const lines = [
         `scanpay agent running${opts.demo ? ' in demo mode' : ''} (terminal ${agent.terminalId}, data in ${home})`,
         `POS API:  ${agent.apiUrl}  (bearer token: \`npx scanpay token\`; OpenAPI: ${agent.apiUrl}/openapi.json; docs/pos-api.md)`,

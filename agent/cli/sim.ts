@@ -6,7 +6,9 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { createLogger } from '../log.ts';
 import { DEMO_TERMINAL } from '../../simulator/backend/demo-terminal.ts';
-import { startBackend } from '../../simulator/backend/start-backend.ts';
+import { PROTOCOLS, type ProtocolName } from '../backend/acquirer-profile.ts';
+import { startSimulatedBackend } from '../backend/create-acquirer.ts';
+import { DEMO_FILES, DEMO_MERCHANT } from '../../simulator/backend/wechat/demo-merchant.ts';
 import { registerSimQa } from './sim-qa.ts';
 import { isLoopback } from '../loopback.ts';
 
@@ -18,6 +20,11 @@ export function integer(name: string, min: number, max: number): (value: string)
     if (!/^-?\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
     return n;
   };
+}
+
+export function protocolOption(value: string): ProtocolName {
+  if (!(PROTOCOLS as readonly string[]).includes(value)) throw new InvalidArgumentError(`--protocol must be one of ${PROTOCOLS.join(', ')}`);
+  return value as ProtocolName;
 }
 
 /** Resolves on the first of the given signals, and stops listening for them. */
@@ -42,21 +49,27 @@ export function registerSim(program: Command): void {
     .option('--port <n>', 'port to listen on (0 picks a free one)', integer('--port', 0, 65535), SIM_BACKEND_DEFAULTS.port)
     .option('--host <h>', 'address to bind (the control API has no authentication: keep it on loopback)', SIM_BACKEND_DEFAULTS.host)
     .option('--seed <s>', 'seed of the random choices of rate-based faults', integer('--seed', 0, 2 ** 31 - 1), SIM_BACKEND_DEFAULTS.seed)
-    .action(async (opts: { port: number; host: string; seed: number }) => {
+    .option('--protocol <p>', 'the API it speaks: scanpay-v1, wechat-v2 or wechat-v3 (HTTPS, demo merchant)', protocolOption, 'scanpay-v1' as ProtocolName)
+    .action(async (opts: { port: number; host: string; seed: number; protocol: ProtocolName }) => {
       const logger = createLogger({ name: 'scanpay-sim' });
       if (!isLoopback(opts.host)) logger.warn({ host: opts.host }, 'the control API is unauthenticated and now reachable from the network');
-      const backend = await startBackend({ port: opts.port, host: opts.host, seed: opts.seed, logger });
+      const backend = await startSimulatedBackend(opts.protocol, { port: opts.port, host: opts.host, seed: opts.seed, logger });
       const stopped = nextSignal(['SIGINT', 'SIGTERM']);
       process.stdout.write(
         [
-          `simulated backend listening on ${backend.url}`,
+          `simulated backend (${opts.protocol}) listening on ${backend.url}`,
           `control API: ${backend.url}/control (health: ${backend.url}/control/health)`,
-          `demo terminal: ${DEMO_TERMINAL.terminalId} (demo key, see simulator/backend/demo-terminal.ts)`,
+          ...(opts.protocol.startsWith('wechat')
+            ? [
+                `demo merchant: appid ${DEMO_MERCHANT.appId}, mch_id ${DEMO_MERCHANT.mchId} (published demo credentials in ${DEMO_FILES.ca.replace(/ca\.crt$/, '')})`,
+                `server certificate issued by the demo CA ${DEMO_FILES.ca}; /secapi/ wants the demo client certificate ${DEMO_FILES.clientP12} (password ${DEMO_MERCHANT.mchId})`,
+              ]
+            : [`demo terminal: ${DEMO_TERMINAL.terminalId} (demo key, see simulator/backend/demo-terminal.ts)`]),
           'press Ctrl-C to stop',
           '',
         ].join('\n'),
       );
-      logger.info({ url: backend.url, seed: opts.seed, terminal: DEMO_TERMINAL.terminalId }, 'simulated backend started');
+      logger.info({ url: backend.url, seed: opts.seed, protocol: opts.protocol }, 'simulated backend started');
       const signal = await stopped;
       logger.info({ signal }, 'stopping');
       await backend.close();

@@ -67,6 +67,8 @@ export type EngineListener = (payment: PaymentView) => void;
 export interface EngineOptions {
   journal: Journal;
   acquirer: Acquirer;
+  /** The acquirer's rules (agent/backend/acquirer-profile.ts); read by the payment-lifecycle work. */
+  acquirerProfile?: import('../backend/acquirer-profile.ts').AcquirerProfile;
   clock: Clock;
   terminalId: string;
   logger?: Logger;

@@ -31,6 +31,8 @@ export interface WechatConfig {
   caFile?: string | undefined;
   /** The terminal's address, sent as spbill_create_ip (v2) / device_ip (v3). */
   deviceIp?: string | undefined;
+  /** device_info / store id sent with each pay; this machine's name when absent. */
+  terminalId?: string | undefined;
 }
 
 export interface ClientCert {
