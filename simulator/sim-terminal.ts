@@ -12,6 +12,7 @@ import { PaymentEngine, type EngineOptions } from '../agent/payment/engine.ts';
 import type { ProfileOverrides } from '../agent/payment/profiles.ts';
 import type { Operation } from '../agent/protocol/messages.ts';
 import { TrackedAcquirer } from './tracked-acquirer.ts';
+import type { Acquirer } from '../agent/backend/acquirer.ts';
 
 export interface SimTerminalOptions {
   /** Directory of this terminal's journal file. */
@@ -24,6 +25,8 @@ export interface SimTerminalOptions {
   timeoutMs?: Partial<Record<Operation, number>>;
   random?: () => number;
   outbox?: EngineOptions['outbox'];
+  /** Another acquirer than protocol v1 over HTTP (e.g. a WeChat adapter), made anew at each (re)start. */
+  acquirer?: () => Acquirer;
 }
 
 export class SimTerminal {
@@ -63,7 +66,7 @@ export class SimTerminal {
   #open(): { journal: Journal; engine: PaymentEngine } {
     const o = this.#o;
     const journal = Journal.open(join(o.dir, 'journal.db'));
-    const http = new HttpAcquirer({ baseUrl: o.backendUrl, terminalId: o.terminalId, key: o.key, clock: o.clock, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
+    const http = o.acquirer?.() ?? new HttpAcquirer({ baseUrl: o.backendUrl, terminalId: o.terminalId, key: o.key, clock: o.clock, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
     const engine = new PaymentEngine({
       journal,
       acquirer: (this.#acquirer = new TrackedAcquirer(http)),

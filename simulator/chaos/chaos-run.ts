@@ -18,6 +18,8 @@ import type { PosPayment } from '../../agent/pos-payment.ts';
 import type { Behaviour } from '../backend/build-backend.ts';
 import { FAULT_KINDS, type FaultSpec } from '../backend/faults.ts';
 import { startBackend } from '../backend/start-backend.ts';
+import { startWechatBackend } from '../backend/wechat/start-wechat-backend.ts';
+import type { ProtocolName } from '../../agent/backend/acquirer-profile.ts';
 import { prng } from '../prng.ts';
 import { startFaultProxy, type ProxyFaults } from '../proxy/fault-proxy.ts';
 import { AgentDiedDuringStart, AgentProcess } from './agent-process.ts';
@@ -31,7 +33,12 @@ export interface ChaosOptions {
   /** Wait between random kills, ms (min, max). */
   killEveryMs?: [number, number];
   progress?: (line: string) => void;
+  /** The acquirer API between agent and simulator (default scanpay-v1). */
+  protocol?: ProtocolName;
 }
+
+/** WeChat's 15 s earliest reverse and 45 s revoke, scaled like FAST_PROFILE so a payment settles in seconds. */
+const FAST_WECHAT_RULES = { earliestReverseMs: 1_500, revokeUnpaidAfterMs: 3_000 };
 
 export interface ChaosReport {
   seed: number;
@@ -60,8 +67,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const [killMin, killMax] = o.killEveryMs ?? [800, 2_500];
   const log = o.progress ?? (() => {});
 
-  const backend = await startBackend({ seed: o.seed, passwordAbandonMs: 1_500 });
+  const protocol = o.protocol ?? 'scanpay-v1';
+  const wechat = protocol === 'wechat-v2' || protocol === 'wechat-v3';
+  const backend = wechat ? await startWechatBackend({ protocol, seed: o.seed, rules: FAST_WECHAT_RULES }) : await startBackend({ seed: o.seed, passwordAbandonMs: 1_500 });
   const proxy = await startFaultProxy({ target: backend.url, seed: o.seed });
+  // The proxy relays bytes: TLS to a WeChat simulator passes through it end to end.
+  const proxyUrl = wechat ? proxy.url.replace(/^http:/, 'https:') : proxy.url;
   const home = mkdtempSync(join(tmpdir(), 'scanpay-chaos-'));
   writeFileSync(
     join(home, 'config.json'),
@@ -73,7 +84,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       scanTimeoutMs: 10_000,
     }),
   );
-  const agent = new AgentProcess({ home, backendUrl: proxy.url });
+  const agent = new AgentProcess({ home, backendUrl: proxyUrl, protocol });
   const told: Told[] = [];
   const faultCounts: Record<string, number> = {};
   let client: PosClient = await agent.start();
@@ -170,7 +181,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       const seq = next++;
       const id = `CH${o.seed}-${seq}`;
       const amount = between(1, 50_000);
-      const code = backend.sim.issueCode(pick(WALLETS), pick(behaviours));
+      const code = backend.sim.issueCode(wechat ? 'wechat' : pick(WALLETS), pick(behaviours));
       const entry: Told = { id, amount, result: null };
       told.push(entry);
       try {
