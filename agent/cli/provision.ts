@@ -20,10 +20,23 @@ import { ScannerManager } from '../scanner-manager.ts';
 import { keyFingerprint, readTerminalRecord, terminalPath } from '../terminal-store.ts';
 import { integer } from './sim.ts';
 import { probeAll } from './scanners.ts';
+import { protocolOption } from './sim.ts';
+import type { ProtocolName } from '../backend/acquirer-profile.ts';
+import { provisionWechat } from '../backend/wechat/provision-wechat.ts';
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
 interface Options {
+  protocol?: ProtocolName;
+  appId?: string;
+  mchId?: string;
+  apiKeyFile?: string;
+  clientCert?: string;
+  clientKey?: string;
+  clientCertPasswordFile?: string;
+  platformCert?: string;
+  certSerial?: string;
+  signType?: 'MD5' | 'HMAC-SHA256';
   backend?: string;
   activationCode?: string;
   scanner?: string;
@@ -116,8 +129,19 @@ export function registerProvision(program: Command): void {
     .option('--scanner <source>', 'the scanner SOURCE (see `scanpay scanners`); default: the first device that looks like one')
     .option('--force', 're-provision although payments are unfinished or items queued (nothing queued is discarded)')
     .option('--no-test-scan', 'skip the test scan at the end')
+    .option('--protocol <p>', 'the acquirer API: scanpay-v1 (activation code) or wechat-v2 / wechat-v3 (the merchant\'s own WeChat Pay credentials, docs/acquirers/wechat.md)', protocolOption)
+    .option('--app-id <id>', 'WeChat: the app id bound to the merchant (wx…)')
+    .option('--mch-id <id>', 'WeChat: the merchant number (商户号)')
+    .option('--api-key-file <file>', 'WeChat v2: a file holding the API key (API密钥)')
+    .option('--client-cert <file>', 'WeChat: the merchant API certificate, apiclient_cert.p12 or .pem')
+    .option('--client-key <file>', 'WeChat: apiclient_key.pem (v3 request signing; v2 with a PEM certificate)')
+    .option('--client-cert-password-file <file>', 'WeChat: the PKCS#12 password, if not the merchant number')
+    .option('--platform-cert <file>', 'WeChat v3: the platform certificate that signs the answers')
+    .option('--cert-serial <hex>', 'WeChat v3: the merchant certificate serial (read from --client-cert when absent)')
+    .option('--sign-type <t>', 'WeChat v2: MD5 (default) or HMAC-SHA256')
     .option('--test-scan-seconds <n>', 'how long the test scan waits', integer('--test-scan-seconds', 1, 600), 30)
     .action(async (given: Options, cmd: Command) => {
+      if (given.protocol === 'wechat-v2' || given.protocol === 'wechat-v3') return provisionWechatCli(given);
       const interactive = Boolean(process.stdin.isTTY);
       const o = interactive && (!given.backend || !given.activationCode || !given.scanner) ? await interview(given) : given;
       if (!o.backend || !o.activationCode) cmd.error('scanpay provision: --backend and --activation-code are required (run it in a terminal to be asked for them)');
@@ -138,4 +162,26 @@ export function registerProvision(program: Command): void {
       });
       summary(home, r, o.backend!).forEach((l) => out(l));
     });
+}
+
+/** WeChat: no activation; the merchant's credential files, checked and stored owner-only. */
+function provisionWechatCli(o: Options): void {
+  const home = ensureHome();
+  const protocol = o.protocol as 'wechat-v2' | 'wechat-v3';
+  const r = provisionWechat({
+    home, protocol, backendUrl: o.backend, appId: o.appId ?? '', mchId: o.mchId ?? '', signType: o.signType, apiKeyFile: o.apiKeyFile,
+    clientCertFile: o.clientCert, clientKeyFile: o.clientKey, clientCertPassphraseFile: o.clientCertPasswordFile, platformCertFile: o.platformCert, certSerial: o.certSerial,
+  });
+  const cert = r.credentials.clientCert?.().cert;
+  [
+    '',
+    `provisioned for WeChat Pay (${protocol}):`,
+    `  merchant     ${r.config.mchId}, app ${r.config.appId}`,
+    ...(cert ? [`  certificate  serial ${cert.serialNumber}, valid until ${cert.validTo}`] : []),
+    ...(r.credentials.serialNo ? [`  signing      merchant certificate serial ${r.credentials.serialNo}`] : []),
+    ...(r.credentials.platformCerts ? [`  platform     ${[...r.credentials.platformCerts.keys()].join(', ')}`] : []),
+    `  files        ${join(home, 'wechat')} (owner-only copies)`,
+    `  config       ${r.configPath}`,
+    'next: scanpay doctor, then start the agent (systemctl enable --now scanpay, or scanpay run)',
+  ].forEach((l) => out(l));
 }
