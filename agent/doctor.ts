@@ -83,10 +83,11 @@ function checkConfig(home: string): { check: Check; config: AgentConfig | undefi
   }
 }
 
+const isWechat = (c: Context) => c.config?.backend.protocol === 'wechat-v2' || c.config?.backend.protocol === 'wechat-v3';
+
 /** WeChat Pay: every credential file loads as the agent will load it; the certificate is not about to expire. */
 function checkWechat(c: Context): Check {
-  const protocol = c.config?.backend.protocol;
-  if (protocol !== 'wechat-v2' && protocol !== 'wechat-v3') return pass('wechat credentials', 'not used (backend.protocol is not WeChat)');
+  const protocol = c.config!.backend.protocol as 'wechat-v2' | 'wechat-v3';
   const wechat = c.config!.backend.wechat as WechatConfig | undefined;
   if (!wechat) return fail('wechat credentials', 'config.json has no backend.wechat section', `scanpay provision --protocol ${protocol} --app-id … --mch-id … (docs/acquirers/wechat.md)`);
   const creds = loadWechatCredentials(protocol, wechat, true);
@@ -346,7 +347,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Check[]> {
   return [
     configCheck,
     guard('terminal identity', () => checkTerminal(c)),
-    guard('wechat credentials', () => checkWechat(c)),
+    ...(isWechat(c) ? [guard('wechat credentials', () => checkWechat(c))] : []),
     guard('database integrity', () => checkDatabase(c)),
     guard('free disk', () => checkDisk(c)),
     ...(await backendChecks(c)),
