@@ -10,7 +10,6 @@ import type { Logger } from '../log.ts';
 import type { Operation } from '../protocol/messages.ts';
 import { startBackend, type RunningBackend } from '../../simulator/backend/start-backend.ts';
 import { demoWechatConfig } from '../../simulator/backend/wechat/demo-merchant.ts';
-import { startWechatBackend } from '../../simulator/backend/wechat/start-wechat-backend.ts';
 import type { Acquirer, CallResult } from './acquirer.ts';
 import { SCANPAY_V1_PROFILE, type AcquirerProfile, type ProtocolName } from './acquirer-profile.ts';
 import { HttpAcquirer } from './http-acquirer.ts';
@@ -74,7 +73,8 @@ export function createAcquirer(protocol: ProtocolName, c: AcquirerContext): Acqu
 
 /** The simulator that speaks `protocol`, for demo mode (and `scanpay sim backend --protocol`). */
 export function startSimulatedBackend(protocol: ProtocolName, o: { port?: number; host?: string; seed?: number; logger?: Logger }): Promise<RunningBackend> {
-  if (protocol === 'wechat-v2' || protocol === 'wechat-v3') return startWechatBackend({ protocol, ...o });
+  // Loaded on demand: the agent of a real merchant never needs the simulator's TLS server and keys.
+  if (protocol === 'wechat-v2' || protocol === 'wechat-v3') return import('../../simulator/backend/wechat/start-wechat-backend.ts').then((m) => m.startWechatBackend({ protocol, ...o }));
   if (protocol === 'scanpay-v1') return startBackend(o);
   return notAvailable(protocol);
 }
