@@ -13,6 +13,7 @@ import { assertOwnerOnly } from './secret-file.ts';
 import { isLoopback } from './loopback.ts';
 import { acquirerRulesSchema, type AcquirerRules } from './backend/acquirer-profile.ts';
 import { PROTOCOLS, type ProtocolName } from './backend/acquirer-profile.ts';
+import type { WechatConfig } from './backend/wechat/credentials.ts';
 
 export const DEFAULTS = {
   api: { host: '127.0.0.1', port: 8471 },
@@ -23,6 +24,8 @@ export const DEFAULTS = {
     protocol: 'scanpay-v1' as ProtocolName,
     /** Alipay app credentials, paths relative to SCANPAY_HOME (docs/acquirers/alipay.md); demo mode uses the demo app. */
     alipay: undefined as { appId: string; appPrivateKeyFile: string; alipayPublicKeyFile: string } | undefined,
+    /** WeChat Pay merchant credentials: paths to owner-only files (docs/acquirers/wechat.md). */
+    wechat: undefined as WechatConfig | undefined,
   },
   /** Lanes and the SOURCE specs (docs/scanners.md) of their scanners. Demo mode adds `virtual:<lane>` where a lane has no virtual scanner. */
   lanes: [{ id: '1', scanners: [] as string[] }],
@@ -57,6 +60,19 @@ const schema = z
         allowInsecureHttp: z.boolean().optional(),
         protocol: z.enum(PROTOCOLS, { error: `must be one of ${PROTOCOLS.join(', ')}` }),
         alipay: z.object({ appId: z.string().regex(/^\d{16}$/, 'must be the 16-digit Alipay app id'), appPrivateKeyFile: z.string().min(1), alipayPublicKeyFile: z.string().min(1) }).strict().optional(),
+        wechat: z
+          .object({
+            appId: z.string().regex(/^wx[0-9a-f]{16}$/, 'must be the app id bound to the merchant, wx + 16 hex digits'),
+            mchId: z.string().regex(/^\d{6,12}$/, 'must be the merchant number (商户号), digits'),
+            signType: z.enum(['MD5', 'HMAC-SHA256']),
+            ...Object.fromEntries(['apiKeyFile', 'clientCertFile', 'clientKeyFile', 'clientCertPassphraseFile', 'platformCertFile', 'caFile'].map((k) => [k, z.string().min(1)])),
+            certSerial: z.string().regex(/^[0-9A-Fa-f]{8,40}$/, 'must be the certificate serial in hex'),
+            deviceIp: z.string().min(1),
+            terminalId: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1–32 letters, digits, "-" or "_"'),
+          })
+          .partial()
+          .strict()
+          .optional(),
       })
       .strict(),
     lanes: z
@@ -81,9 +97,9 @@ export type AgentConfig = z.infer<typeof schema>;
 
 export interface ConfigOverrides {
   backendUrl?: string | undefined;
+  protocol?: ProtocolName | undefined;
   port?: number | undefined;
   host?: string | undefined;
-  protocol?: ProtocolName | undefined;
 }
 
 function invalid(where: string, message: string): ScanpayError {

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeviceClient } from './backend/device-client.ts';
-import { withRules, type ProtocolName } from './backend/acquirer-profile.ts';
+import { withRules } from './backend/acquirer-profile.ts';
 import { createAcquirer, loadAcquirerTerminal } from './backend/create-acquirer.ts';
 import { DeviceSync, UPLOAD_KIND } from './device-sync.ts';
 import { loadParams } from './params.ts';
@@ -22,6 +22,7 @@ import { Journal } from './journal/journal.ts';
 import type { Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import type { ProfileOverrides } from './payment/profiles.ts';
+import type { ProtocolName } from './backend/acquirer-profile.ts';
 import { PaymentEngine } from './payment/engine.ts';
 import { buildPosApi } from './pos-api/build-pos-api.ts';
 import { listenPosApi } from './pos-api/listen.ts';
@@ -42,10 +43,10 @@ export interface AgentOptions {
   /** Demo mode: the public demo terminal when none is provisioned, a virtual scanner per lane, and an embedded simulated backend unless `backendUrl` is given. */
   demo?: boolean;
   backendUrl?: string | undefined;
+  /** Overrides backend.protocol in config.json. */
+  protocol?: ProtocolName | undefined;
   port?: number | undefined;
   host?: string | undefined;
-  /** Overrides backend.protocol (scanpay run --protocol). */
-  protocol?: ProtocolName | undefined;
   clock?: Clock;
 }
 
@@ -101,12 +102,11 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     if (!backendUrl) {
       if (!demo) throw new ScanpayError('CONFIG_INVALID', { message: 'backend.url: no acquirer configured: set it in config.json, pass --backend URL, or run with --demo' });
       // Loaded only here: an agent with a real acquirer never loads the simulator.
-      const { startBackend } = await import('../simulator/backend/start-backend.ts');
-      const { simulatedWire } = await import('../simulator/backend/protocol-wires.ts');
-      const sim = simulatedWire(config.backend.protocol);
-      simulator = await startBackend({ port: 0, logger: log.child({ component: 'simulated-backend' }), ...(sim.wire ? { wire: sim.wire } : {}) });
+      const { startSimulatedBackend } = await import('../simulator/backend/protocol-wires.ts');
+      const started = await startSimulatedBackend(config.backend.protocol, { port: 0, logger: log.child({ component: 'simulated-backend' }) });
+      simulator = started.backend;
       cleanup.push(() => simulator!.close());
-      backendUrl = sim.agentUrl(simulator.url);
+      backendUrl = started.agentUrl;
     }
     const transport = checkBackendTransport(backendUrl, { demo, allowInsecureHttp: config.backend.allowInsecureHttp });
     if (transport.warning) log.warn(transport.warning);
@@ -124,7 +124,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       outbox: () => ({ pending: journal.outbox('pending').length, dead: journal.outbox('dead').length }),
       scanners: () => manager.statuses(),
     });
-    const { acquirer, profile, setKey, background } = createAcquirer({ config, home: o.home, backendUrl, terminal, clock, onCall: metrics.backendCall, logger: log.child({ component: 'acquirer' }) });
+    const { acquirer, profile, setKey, background } = createAcquirer({ config, home: o.home, backendUrl, terminal, clock, onCall: metrics.backendCall, demo, logger: log.child({ component: 'acquirer' }) });
     const engine = new PaymentEngine({
       journal,
       acquirer,

@@ -19,6 +19,7 @@ import { Journal } from './journal/journal.ts';
 import { DEFAULT_DEVICE_PARAMS, loadParams } from './params.ts';
 import { keyFingerprint, readTerminalRecord, terminalPath, type TerminalRecord } from './terminal-store.ts';
 import { AGENT_VERSION } from './version.ts';
+import { loadWechatCredentials, type WechatConfig } from './backend/wechat/credentials.ts';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
@@ -91,7 +92,27 @@ function checkConfig(home: string): { check: Check; config: AgentConfig | undefi
   }
 }
 
+const isWechat = (c: Context) => c.config?.backend.protocol === 'wechat-v2' || c.config?.backend.protocol === 'wechat-v3';
+
+/** WeChat Pay: every credential file loads as the agent will load it; the certificate is not about to expire. */
+function checkWechat(c: Context): Check {
+  const protocol = c.config!.backend.protocol as 'wechat-v2' | 'wechat-v3';
+  const wechat = c.config!.backend.wechat as WechatConfig | undefined;
+  if (!wechat) return fail('wechat credentials', 'config.json has no backend.wechat section', `scanpay provision --protocol ${protocol} --app-id … --mch-id … (docs/acquirers/wechat.md)`);
+  const creds = loadWechatCredentials(protocol, wechat, true);
+  const cert = creds.clientCert?.().cert;
+  const who = `merchant ${creds.mchId}, app ${creds.appId}`;
+  if (!cert) return pass('wechat credentials', `${who}; v3 signing key serial ${creds.serialNo}, platform certificate(s) ${[...(creds.platformCerts?.keys() ?? [])].join(', ')}`);
+  const left = Date.parse(cert.validTo) - c.deps.clock.now();
+  const fix = `download a new merchant API certificate from the merchant platform and run scanpay provision --protocol ${protocol} --client-cert FILE …`;
+  if (left <= 0) return fail('wechat credentials', `${who}; the merchant API certificate expired on ${cert.validTo}: reversals and refunds cannot be sent`, fix);
+  if (left < 30 * 86_400_000) return warn('wechat credentials', `${who}; the merchant API certificate expires on ${cert.validTo} (${Math.floor(left / 86_400_000)} days)`, fix);
+  return pass('wechat credentials', `${who}; merchant API certificate valid until ${cert.validTo}`);
+}
+
 function checkTerminal(c: Context): Check {
+  const protocol = c.config?.backend.protocol;
+  if (protocol === 'wechat-v2' || protocol === 'wechat-v3') return pass('terminal identity', 'not needed: WeChat Pay knows the merchant by its credentials');
   const path = terminalPath(c.deps.home);
   if (!c.record) return fail('terminal identity', `no ${path}`, 'scanpay provision --backend URL --activation-code CODE');
   const mode = statSync(path).mode & 0o777;
@@ -202,6 +223,9 @@ async function checkTls(c: Context, url: URL): Promise<Check> {
 
 async function backendChecks(c: Context): Promise<Check[]> {
   const url = c.config?.backend.url ?? c.record?.backendUrl;
+  const protocol = c.config?.backend.protocol;
+  // WeChat has no heartbeat to probe: its TLS, and the credentials check above, are what can be checked without paying.
+  if (url && (protocol === 'wechat-v2' || protocol === 'wechat-v3')) return [await checkTls(c, new URL(url))];
   const names = ['backend reachable', 'TLS', 'clock skew', 'signature round trip'];
   if (!url || !c.record) return names.map((n) => fail(n, 'not checked: this device is not provisioned', 'scanpay provision --backend URL --activation-code CODE'));
   const [probe, tls] = await Promise.all([probeBackend(c, url, c.record), checkTls(c, new URL(url))]);
@@ -364,6 +388,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Check[]> {
   return [
     configCheck,
     ...(other ? other.slice(0, 1) : [guard('terminal identity', () => checkTerminal(c))]),
+    ...(isWechat(c) ? [guard('wechat credentials', () => checkWechat(c))] : []),
     guard('database integrity', () => checkDatabase(c)),
     guard('free disk', () => checkDisk(c)),
     ...(other ? other.slice(1) : await backendChecks(c)),

@@ -33,6 +33,7 @@ export const ERRORS = {
   BACKEND_SIGNATURE_INVALID: { message: 'the answer failed signature verification and was treated as no answer', retryable: true, status: 502 },
   BACKEND_MALFORMED: { message: 'the answer could not be understood and was treated as no answer', retryable: true, status: 502 },
   BACKEND_HTTP_STATUS: { message: 'the backend answered with an unexpected HTTP status', retryable: true, status: 502 },
+  BACKEND_CLIENT_CERT_EXPIRED: { message: 'the merchant API certificate has expired or is not yet valid: nothing was sent; install a new one (docs/acquirers/wechat.md)', retryable: true, status: 503 },
 
   // Journal
   JOURNAL_OPEN_FAILED: { message: 'the journal database could not be opened', retryable: false, status: 500 },
@@ -48,6 +49,7 @@ export const ERRORS = {
   CONFIG_PROVISION_UNSAFE: { message: 'this device still has unfinished payments or queued items: finish them, or pass --force (nothing queued is discarded)', retryable: true, status: 409 },
   CONFIG_PARAMS_INVALID: { message: 'the parameters from the backend are invalid: the last good set stays in use', retryable: false, status: 422 },
   CONFIG_BACKEND_CLEARTEXT: { message: 'the acquirer URL is plain http:// off this machine: use https://', retryable: false, status: 500 },
+  CONFIG_WECHAT_CREDENTIALS: { message: 'a WeChat Pay credential (backend.wechat in config.json) is missing or wrong', retryable: false, status: 500 },
   CONFIG_KEY_ROTATION_FAILED: { message: 'the key rotation could not be completed: the current key stays in use', retryable: true, status: 502 },
 
   // Local POS API (agent/pos-api/) and its clients

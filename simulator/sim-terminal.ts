@@ -13,6 +13,7 @@ import { PaymentEngine, type EngineOptions } from '../agent/payment/engine.ts';
 import type { ProfileOverrides } from '../agent/payment/profiles.ts';
 import type { Operation } from '../agent/protocol/messages.ts';
 import { TrackedAcquirer } from './tracked-acquirer.ts';
+import type { AcquirerProfile } from '../agent/backend/acquirer-profile.ts';
 
 export interface SimTerminalOptions {
   /** Directory of this terminal's journal file. */
@@ -25,8 +26,10 @@ export interface SimTerminalOptions {
   timeoutMs?: Partial<Record<Operation, number>>;
   random?: () => number;
   outbox?: EngineOptions['outbox'];
-  /** Another acquirer's adapter in place of protocol v1 over HTTP (Alipay, Upay). */
+  /** Another acquirer's adapter in place of protocol v1 over HTTP (WeChat, Alipay, Upay), made anew at each (re)start. */
   acquirer?: () => Acquirer;
+  /** The rules of that acquirer (default protocol v1's). */
+  acquirerProfile?: AcquirerProfile;
 }
 
 export class SimTerminal {
@@ -70,6 +73,7 @@ export class SimTerminal {
     const engine = new PaymentEngine({
       journal,
       acquirer: (this.#acquirer = new TrackedAcquirer(http)),
+      ...(o.acquirerProfile ? { acquirerProfile: o.acquirerProfile } : {}),
       clock: o.clock,
       terminalId: o.terminalId,
       ...(o.profiles ? { profiles: o.profiles } : {}),

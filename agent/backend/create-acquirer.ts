@@ -3,6 +3,7 @@
  * one place that knows which wire formats exist (docs/acquirers/).
  */
 import { createPrivateKey, createPublicKey } from 'node:crypto';
+import os from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Clock } from '../clock.ts';
@@ -23,6 +24,11 @@ import { UpayDeviceSync } from './upay/upay-device-sync.ts';
 import { UPAY_PROFILE } from './upay/upay-profile.ts';
 import { readUpayTerminal, UpayTerminalClient } from './upay/upay-terminal.ts';
 import { DEMO_UPAY_TERMINAL } from '../../simulator/backend/upay/demo-upay.ts';
+import { demoWechatConfig } from '../../simulator/backend/wechat/demo-merchant.ts';
+import { loadWechatCredentials, type WechatConfig } from './wechat/credentials.ts';
+import { WECHAT_V2_PROFILE, WECHAT_V3_PROFILE } from './wechat/profile.ts';
+import { WechatV2Acquirer } from './wechat/wechat-v2-acquirer.ts';
+import { WechatV3Acquirer } from './wechat/wechat-v3-acquirer.ts';
 
 export interface AcquirerSetup {
   acquirer: Acquirer;
@@ -41,6 +47,8 @@ export interface CreateAcquirerOptions {
   clock: Clock;
   onCall?: (op: Operation, result: CallResult<unknown>['kind'], latencyMs: number) => void;
   logger?: Logger;
+  /** Demo mode: an acquirer without configured credentials uses its simulator's published demo ones. */
+  demo?: boolean;
 }
 
 export function createAcquirer(o: CreateAcquirerOptions): AcquirerSetup {
@@ -58,9 +66,21 @@ export function createAcquirer(o: CreateAcquirerOptions): AcquirerSetup {
     }
     case 'upay':
       return upaySetup(o, common);
-    default:
-      throw new ScanpayError('CONFIG_INVALID', { message: `backend.protocol: ${config.backend.protocol} is not available in this build: use scanpay-v1, alipay or upay` });
+    case 'wechat-v2':
+    case 'wechat-v3':
+      return wechatSetup(config.backend.protocol, o, common);
   }
+}
+
+function wechatSetup(protocol: 'wechat-v2' | 'wechat-v3', o: CreateAcquirerOptions, common: { clock: Clock; timeoutMs: AgentConfig['backend']['timeoutMs'] }): AcquirerSetup {
+  const configured = o.config.backend.wechat as WechatConfig | undefined;
+  // Demo mode without credentials uses the published demo merchant (not owner-only: it is public).
+  const demoCreds = (o.demo ?? false) && !configured;
+  const config = demoCreds ? demoWechatConfig(protocol) : configured;
+  if (!config) throw new ScanpayError('CONFIG_WECHAT_CREDENTIALS', { message: `backend.protocol is ${protocol} but config.json has no backend.wechat section: run \`scanpay provision --protocol ${protocol} …\` (docs/acquirers/wechat.md)` });
+  const credentials = loadWechatCredentials(protocol, config, !demoCreds);
+  const a = { ...common, baseUrl: o.backendUrl, credentials, terminalId: o.terminal.terminalId, onCall: o.onCall };
+  return protocol === 'wechat-v2' ? { acquirer: new WechatV2Acquirer(a), profile: WECHAT_V2_PROFILE } : { acquirer: new WechatV3Acquirer(a), profile: WECHAT_V3_PROFILE };
 }
 
 /**
@@ -77,6 +97,8 @@ export function loadAcquirerTerminal(home: string, config: AgentConfig, demo: bo
     return { terminalId: r.terminalSn, key: Buffer.alloc(0), demo: false };
   }
   if (p === 'alipay' && config.backend.alipay) return { terminalId: config.backend.alipay.appId, key: Buffer.alloc(0), demo: false };
+  // WeChat's device_info: the configured terminal id, else this machine's name.
+  if (p === 'wechat-v2' || p === 'wechat-v3') return { terminalId: config.backend.wechat?.terminalId ?? (os.hostname().replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32) || 'scanpay'), key: Buffer.alloc(0), demo: false };
   return loadTerminal(home, demo);
 }
 

@@ -17,6 +17,7 @@ import type { PosPayment } from '../pos-payment.ts';
 import { DEFAULT_TIMEOUTS } from '../backend/http-acquirer.ts';
 import { jsonUsageErrors, reportFailure } from './cli-output.ts';
 import { EXIT, PosClient } from './pos-client.ts';
+import { controlRequest } from '../../simulator/backend/wechat/control-client.ts';
 
 export interface PayOptions {
   amount: number;
@@ -75,9 +76,9 @@ function line(p: PosPayment, now: number, cancel?: { since: number; withinS: num
 async function demoCode(client: PosClient, behaviour: DemoBehaviour): Promise<string> {
   const info = await client.request<{ simulatorUrl: string | null }>('GET', '/v1/agent');
   if (!info.simulatorUrl) throw new ScanpayError('API_NO_VIRTUAL_SCANNER', { message: '--demo-customer needs the agent in demo mode with its embedded simulator (scanpay run --demo)' });
-  const res = await fetch(`${info.simulatorUrl}/control/codes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ wallet: 'wechat', behaviour }) });
-  if (!res.ok) throw new ScanpayError('API_INTERNAL', { message: `the simulator refused a code: HTTP ${res.status}` });
-  return ((await res.json()) as { code: string }).code;
+  const res = await controlRequest<{ code: string }>(`${info.simulatorUrl}/control/codes`, 'POST', { wallet: 'wechat', behaviour });
+  if (res.status !== 200) throw new ScanpayError('API_INTERNAL', { message: `the simulator refused a code: HTTP ${res.status}` });
+  return res.data.code;
 }
 
 export async function runPay(o: PayOptions, client: PosClient, io: PayIo): Promise<number> {

@@ -24,7 +24,7 @@ import { readAgentFile } from '../agent-file.ts';
 import { loadConfig } from '../config.ts';
 import { ScanpayError } from '../errors.ts';
 import { integer } from './sim.ts';
-import { protocolName } from './run.ts';
+import { protocolOption } from './protocol-option.ts';
 import type { ProtocolName } from '../backend/acquirer-profile.ts';
 import { provisionUpay } from '../backend/upay/upay-provision.ts';
 import { upayTerminalPath, type UpayVendor } from '../backend/upay/upay-terminal.ts';
@@ -33,20 +33,29 @@ import { DEMO_UPAY_VENDOR } from '../../simulator/backend/upay/demo-upay.ts';
 import { readFileSync } from 'node:fs';
 import { probeAll } from './scanners.ts';
 import { describeChange, setLaneScanners } from './scanners-set.ts';
+import { provisionWechat } from '../backend/wechat/provision-wechat.ts';
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
 interface Options {
+  protocol: ProtocolName;
+  appId?: string;
+  mchId?: string;
+  apiKeyFile?: string;
+  clientCert?: string;
+  clientKey?: string;
+  clientCertPasswordFile?: string;
+  platformCert?: string;
+  certSerial?: string;
+  signType?: 'MD5' | 'HMAC-SHA256';
   backend?: string;
   activationCode?: string;
   scanner?: string;
   force?: boolean;
   testScan: boolean;
   testScanSeconds: number;
-  protocol: ProtocolName;
   vendorSn?: string;
   vendorKeyFile?: string;
-  appId?: string;
 }
 
 /** SOURCE specs of the attached devices that look like scanners, most likely first. */
@@ -174,13 +183,22 @@ export function registerProvision(program: Command): void {
     .option('--activation-code <code>', 'the one-time code the acquirer issued for this shop')
     .option('--scanner <source>', 'the scanner SOURCE (see `scanpay scanners`); default: the first device that looks like one')
     .option('--force', 're-provision although payments are unfinished or items queued (nothing queued is discarded)')
-    .option('--protocol <name>', "the acquirer's protocol: scanpay-v1 (default) or upay", protocolName, 'scanpay-v1' as ProtocolName)
+    .option('--protocol <name>', "the acquirer's protocol: scanpay-v1 (default, activation code), upay (activation code and vendor credentials), or wechat-v2 / wechat-v3 (the merchant's own WeChat Pay credentials, docs/acquirers/wechat.md)", protocolOption, 'scanpay-v1' as ProtocolName)
     .option('--vendor-sn <sn>', 'upay: the vendor serial number Shouqianba issued to the device maker')
     .option('--vendor-key-file <path>', 'upay: file holding the vendor key (owner-only)')
-    .option('--app-id <id>', 'upay: the vendor app id registered at Shouqianba')
+    .option('--app-id <id>', 'upay: the vendor app id registered at Shouqianba; WeChat: the app id bound to the merchant (wx…)')
     .option('--no-test-scan', 'skip the test scan at the end')
+    .option('--mch-id <id>', 'WeChat: the merchant number (商户号)')
+    .option('--api-key-file <file>', 'WeChat v2: a file holding the API key (API密钥)')
+    .option('--client-cert <file>', 'WeChat: the merchant API certificate, apiclient_cert.p12 or .pem')
+    .option('--client-key <file>', 'WeChat: apiclient_key.pem (v3 request signing; v2 with a PEM certificate)')
+    .option('--client-cert-password-file <file>', 'WeChat: the PKCS#12 password, if not the merchant number')
+    .option('--platform-cert <file>', 'WeChat v3: the platform certificate that signs the answers')
+    .option('--cert-serial <hex>', 'WeChat v3: the merchant certificate serial (read from --client-cert when absent)')
+    .option('--sign-type <t>', 'WeChat v2: MD5 (default) or HMAC-SHA256')
     .option('--test-scan-seconds <n>', 'how long the test scan waits', integer('--test-scan-seconds', 1, 600), 30)
     .action(async (given: Options, cmd: Command) => {
+      if (given.protocol === 'wechat-v2' || given.protocol === 'wechat-v3') return provisionWechatCli(given);
       const interactive = Boolean(process.stdin.isTTY);
       const home = ensureHome();
       const existing = readTerminalRecord(home);
@@ -234,4 +252,26 @@ function upayVendor(o: Options): UpayVendor {
     return DEMO_UPAY_VENDOR;
   }
   throw new ScanpayError('CONFIG_INVALID', { message: 'upay: pass --vendor-sn, --vendor-key-file and --app-id (the vendor credentials Shouqianba issued)' });
+}
+
+/** WeChat: no activation; the merchant's credential files, checked and stored owner-only. */
+function provisionWechatCli(o: Options): void {
+  const home = ensureHome();
+  const protocol = o.protocol as 'wechat-v2' | 'wechat-v3';
+  const r = provisionWechat({
+    home, protocol, backendUrl: o.backend, appId: o.appId ?? '', mchId: o.mchId ?? '', signType: o.signType, apiKeyFile: o.apiKeyFile,
+    clientCertFile: o.clientCert, clientKeyFile: o.clientKey, clientCertPassphraseFile: o.clientCertPasswordFile, platformCertFile: o.platformCert, certSerial: o.certSerial,
+  });
+  const cert = r.credentials.clientCert?.().cert;
+  [
+    '',
+    `provisioned for WeChat Pay (${protocol}):`,
+    `  merchant     ${r.config.mchId}, app ${r.config.appId}`,
+    ...(cert ? [`  certificate  serial ${cert.serialNumber}, valid until ${cert.validTo}`] : []),
+    ...(r.credentials.serialNo ? [`  signing      merchant certificate serial ${r.credentials.serialNo}`] : []),
+    ...(r.credentials.platformCerts ? [`  platform     ${[...r.credentials.platformCerts.keys()].join(', ')}`] : []),
+    `  files        ${join(home, 'wechat')} (owner-only copies)`,
+    `  config       ${r.configPath}`,
+    'next: scanpay doctor, then start the agent (systemctl enable --now scanpay, or scanpay run)',
+  ].forEach((l) => out(l));
 }

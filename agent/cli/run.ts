@@ -8,17 +8,13 @@ import { startAgent } from '../daemon.ts';
 import { ensureHome } from '../home.ts';
 import { createLogger } from '../log.ts';
 import { QUEUE_KICK_SIGNAL } from './queue.ts';
+import { protocolOption } from './protocol-option.ts';
 import { PROTOCOLS, type ProtocolName } from '../backend/acquirer-profile.ts';
 
 function port(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n > 65_535) throw new InvalidArgumentError('--port must be a whole number from 0 to 65535');
   return n;
-}
-
-export function protocolName(value: string): ProtocolName {
-  if (!(PROTOCOLS as readonly string[]).includes(value)) throw new InvalidArgumentError(`--protocol must be one of ${PROTOCOLS.join(', ')}`);
-  return value as ProtocolName;
 }
 
 function nextSignal(): Promise<NodeJS.Signals> {
@@ -41,7 +37,7 @@ export function registerRun(program: Command): void {
     .option('--backend <url>', 'an acquirer implementing docs/protocol.md (overrides backend.url in config.json)')
     .option('--port <n>', 'POS API port (0 picks a free one; default 8471)', port)
     .option('--host <h>', 'POS API address (default 127.0.0.1)')
-    .option('--protocol <name>', `the acquirer's wire format, overrides backend.protocol (${PROTOCOLS.join(', ')}); with --demo the embedded simulator speaks it too`, protocolName)
+    .option('--protocol <name>', `the acquirer's wire format, overrides backend.protocol (${PROTOCOLS.join(', ')}); with --demo the embedded simulator speaks it too`, protocolOption)
     .action(async (opts: { demo?: boolean; backend?: string; port?: number; host?: string; protocol?: ProtocolName }) => {
       const logger = createLogger({ name: 'scanpay' });
       const home = ensureHome();

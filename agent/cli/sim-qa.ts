@@ -17,6 +17,8 @@ import { DEMO_PROFILES } from '../../simulator/demo-profiles.ts';
 import { buildSimUi } from '../../simulator/web/build-sim-ui.ts';
 import { isLoopback } from '../loopback.ts';
 import { integer, nextSignal } from './sim.ts';
+import { protocolOption } from './protocol-option.ts';
+import type { ProtocolName } from '../backend/acquirer-profile.ts';
 
 export const SIM_UI_DEFAULTS = { port: 8480, host: '127.0.0.1' } as const;
 
@@ -62,11 +64,12 @@ export function registerSimQa(sim: Command): void {
     .description('run scenario files (JSON) headless and report like a test runner; without files, the built-in library')
     .argument('[files...]', 'scenario files (simulator/README.md: scenario format)')
     .option('--report <file>', 'also write a JUnit XML report')
-    .action(async (files: string[], opts: { report?: string }) => {
-      const chosen = files.length ? files : libraryFiles();
+    .option('--protocol <p>', 'run against the simulator of this API (scanpay-v1, wechat-v2, wechat-v3); without files, its built-in library', protocolOption)
+    .action(async (files: string[], opts: { report?: string; protocol?: ProtocolName }) => {
+      const chosen = files.length ? files : libraryFiles(opts.protocol);
       const results: ScenarioResult[] = [];
       for (const file of chosen) {
-        const r = await runScenario(await loadScenario(file), file);
+        const r = await runScenario(await loadScenario(file), file, { protocol: opts.protocol });
         results.push(r);
         process.stdout.write(`${r.ok ? '✓' : '✗'} ${r.name}  (${r.durationMs} ms, ${(r.simulatedMs / 1000).toFixed(1)} s simulated)\n`);
         for (const f of r.failures) process.stdout.write(`    ${f}\n`);

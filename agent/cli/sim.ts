@@ -6,13 +6,13 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { createLogger } from '../log.ts';
 import { DEMO_TERMINAL } from '../../simulator/backend/demo-terminal.ts';
-import { startBackend } from '../../simulator/backend/start-backend.ts';
+import { DEMO_FILES, DEMO_MERCHANT } from '../../simulator/backend/wechat/demo-merchant.ts';
 import { registerSimQa } from './sim-qa.ts';
 import { isLoopback } from '../loopback.ts';
 import type { ProtocolName } from '../backend/acquirer-profile.ts';
-import { simulatedWire } from '../../simulator/backend/protocol-wires.ts';
+import { startSimulatedBackend } from '../../simulator/backend/protocol-wires.ts';
 import { DEMO_UPAY_ACTIVATION_CODE } from '../../simulator/backend/upay/demo-upay.ts';
-import { protocolName } from './run.ts';
+import { protocolOption } from './protocol-option.ts';
 
 export const SIM_BACKEND_DEFAULTS = { port: 8470, host: '127.0.0.1', seed: 1 } as const;
 
@@ -46,24 +46,25 @@ export function registerSim(program: Command): void {
     .option('--port <n>', 'port to listen on (0 picks a free one)', integer('--port', 0, 65535), SIM_BACKEND_DEFAULTS.port)
     .option('--host <h>', 'address to bind (the control API has no authentication: keep it on loopback)', SIM_BACKEND_DEFAULTS.host)
     .option('--seed <s>', 'seed of the random choices of rate-based faults', integer('--seed', 0, 2 ** 31 - 1), SIM_BACKEND_DEFAULTS.seed)
-    .option('--protocol <name>', 'the wire format to speak: scanpay-v1 (default), alipay or upay', protocolName, 'scanpay-v1' as ProtocolName)
+    .option('--protocol <name>', 'the wire format to speak: scanpay-v1 (default), wechat-v2 or wechat-v3 (HTTPS, demo merchant), alipay or upay', protocolOption, 'scanpay-v1' as ProtocolName)
     .action(async (opts: { port: number; host: string; seed: number; protocol: ProtocolName }) => {
       const logger = createLogger({ name: 'scanpay-sim' });
       if (!isLoopback(opts.host)) logger.warn({ host: opts.host }, 'the control API is unauthenticated and now reachable from the network');
-      const sim = simulatedWire(opts.protocol);
-      const backend = await startBackend({ port: opts.port, host: opts.host, seed: opts.seed, logger, ...(sim.wire ? { wire: sim.wire } : {}) });
+      const { backend, agentUrl } = await startSimulatedBackend(opts.protocol, { port: opts.port, host: opts.host, seed: opts.seed, logger });
       const stopped = nextSignal(['SIGINT', 'SIGTERM']);
       // A technician's first need with a simulator: a device to provision against it.
       const activation = opts.protocol === 'scanpay-v1' ? backend.sim.device.issueActivationCode({ merchantName: 'Simulated shop' }) : undefined;
       process.stdout.write(
         [
-          `simulated backend listening on ${backend.url} (${opts.protocol}${opts.protocol === 'scanpay-v1' ? '' : `: agents use --backend ${sim.agentUrl(backend.url)}`})`,
+          `simulated backend listening on ${backend.url} (${opts.protocol}${opts.protocol === 'scanpay-v1' ? '' : `: agents use --backend ${agentUrl}`})`,
           `control API: ${backend.url}/control (health: ${backend.url}/control/health)`,
           opts.protocol === 'alipay'
             ? 'demo app: keys in simulator/backend/alipay/demo-keys.ts (scanpay run --demo --protocol alipay uses them)'
             : opts.protocol === 'upay'
               ? `demo vendor and activation code: simulator/backend/upay/demo-upay.ts (scanpay provision --protocol upay --backend ${backend.url} --activation-code ${DEMO_UPAY_ACTIVATION_CODE})`
-              : `demo terminal: ${DEMO_TERMINAL.terminalId} (demo key, see simulator/backend/demo-terminal.ts)`,
+              : opts.protocol.startsWith('wechat')
+                ? `demo merchant: appid ${DEMO_MERCHANT.appId}, mch_id ${DEMO_MERCHANT.mchId}; server certificate from the demo CA ${DEMO_FILES.ca}; /secapi/ wants the demo client certificate ${DEMO_FILES.clientP12} (password ${DEMO_MERCHANT.mchId})`
+                : `demo terminal: ${DEMO_TERMINAL.terminalId} (demo key, see simulator/backend/demo-terminal.ts)`,
           ...(activation
             ? [
                 `activation code: ${activation.code} (merchant ${activation.merchantId}, valid until ${new Date(activation.expiresAt).toISOString().slice(0, 16)} UTC; more: curl -s -XPOST ${backend.url}/control/activation-codes -H 'content-type: application/json' -d '{}')`,
@@ -74,7 +75,7 @@ export function registerSim(program: Command): void {
           '',
         ].join('\n'),
       );
-      logger.info({ url: backend.url, seed: opts.seed, terminal: DEMO_TERMINAL.terminalId }, 'simulated backend started');
+      logger.info({ url: backend.url, seed: opts.seed, protocol: opts.protocol }, 'simulated backend started');
       const signal = await stopped;
       logger.info({ signal }, 'stopping');
       await backend.close();

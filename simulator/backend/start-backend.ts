@@ -4,6 +4,7 @@
  * brings it back on the same port: a backend outage, as a terminal sees one.
  */
 import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import { buildBackend, type BackendOptions, type SimBackend } from './build-backend.ts';
 
 export interface RunningBackend {
@@ -20,8 +21,14 @@ export interface RunningBackend {
 }
 
 export async function startBackend(o: BackendOptions & { port?: number; host?: string } = {}): Promise<RunningBackend> {
-  const { port: wanted = 0, host = '127.0.0.1', ...options } = o;
-  const { app, sim } = buildBackend(options);
+  const { port, host, ...options } = o;
+  return serveBackend(buildBackend(options), { port, host });
+}
+
+/** Listens with a built simulated backend (any protocol's); `https` when the app serves TLS. */
+export async function serveBackend(built: { app: FastifyInstance; sim: SimBackend }, o: { port?: number | undefined; host?: string | undefined; scheme?: 'http' | 'https' }): Promise<RunningBackend> {
+  const { port: wanted = 0, host = '127.0.0.1', scheme = 'http' } = o;
+  const { app, sim } = built;
   await app.ready();
   // Fastify listens once per instance; its Node server can listen again after a close,
   // which is what restart() needs to keep the app (and the state) it already has.
@@ -47,7 +54,7 @@ export async function startBackend(o: BackendOptions & { port?: number; host?: s
   let closed = false;
 
   return {
-    url: `http://${shownHost}:${port}`,
+    url: `${scheme}://${shownHost}:${port}`,
     port,
     sim,
     stop: unlisten,

@@ -23,6 +23,7 @@ export class AgentDiedDuringStart extends Error {}
 export class AgentProcess {
   readonly #home: string;
   readonly #backendUrl: string;
+  readonly #protocol: string;
   #child: ChildProcess | undefined;
   #exited: Promise<AgentExit> | undefined;
   #stderrTail = '';
@@ -32,9 +33,10 @@ export class AgentProcess {
   /** Whether the running process was started with a crash point. */
   armed = false;
 
-  constructor(o: { home: string; backendUrl: string }) {
+  constructor(o: { home: string; backendUrl: string; protocol?: string }) {
     this.#home = o.home;
     this.#backendUrl = o.backendUrl;
+    this.#protocol = o.protocol ?? 'scanpay-v1';
   }
 
   get running(): boolean {
@@ -45,7 +47,7 @@ export class AgentProcess {
   async start(crashAt?: string): Promise<PosClient> {
     // A stale agent.json from a killed run would point the client at a dead port.
     rmSync(`${this.#home}/agent.json`, { force: true });
-    const child = spawn(process.execPath, [BIN, 'run', '--demo', '--backend', this.#backendUrl, '--port', '0'], {
+    const child = spawn(process.execPath, [BIN, 'run', '--demo', '--backend', this.#backendUrl, '--protocol', this.#protocol, '--port', '0'], {
       env: { SCANPAY_SOURCE: '1', ...process.env, SCANPAY_HOME: this.#home, SCANPAY_LOG_LEVEL: 'warn', ...(crashAt ? { SCANPAY_CRASH_AT: crashAt } : { SCANPAY_CRASH_AT: '' }) },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -59,8 +61,8 @@ export class AgentProcess {
         resolve({ code, signal });
       }),
     );
-    // Generous: on a loaded machine tsx alone can take 20 s to start the daemon.
-    for (let i = 0; i < 2_400; i++) {
+    // A loaded machine can take tens of seconds to start node under tsx.
+    for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
       if (!this.running) {
         const { code, signal } = await this.exited();
         if (signal === 'SIGKILL') throw new AgentDiedDuringStart('killed during start');

@@ -22,6 +22,7 @@ import { RULE_PROFILES, walletRulesFor, type RuleProfileName } from '../backend/
 import type { WalletRules } from '../backend/wallet-model.ts';
 import { withRules, type AcquirerRules, type ProtocolName } from '../../agent/backend/acquirer-profile.ts';
 import { simulatedWire } from '../backend/protocol-wires.ts';
+import { startWechatBackend } from '../backend/wechat/start-wechat-backend.ts';
 import { prng } from '../prng.ts';
 import { startFaultProxy, type ProxyFaults } from '../proxy/fault-proxy.ts';
 import { AgentDiedDuringStart, AgentProcess } from './agent-process.ts';
@@ -41,6 +42,7 @@ export interface ChaosOptions {
   /** The acquirer's wire format between the agent and the simulator (default scanpay-v1). */
   protocol?: ProtocolName;
 }
+
 
 export interface ChaosReport {
   seed: number;
@@ -97,9 +99,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const protocol = o.protocol ?? 'scanpay-v1';
   const profile = o.profile ?? RULES_OF_PROTOCOL[protocol];
   const rules = chaosRules(profile);
-  const sim = simulatedWire(protocol);
-  const backend = await startBackend({ seed: o.seed, passwordAbandonMs: 1_500, rules: rules.backend, ...(rules.codeTtlMs ? { codeTtlMs: rules.codeTtlMs } : {}), ...(sim.wire ? { wire: sim.wire } : {}) });
+  const wechat = protocol === 'wechat-v2' || protocol === 'wechat-v3';
+  const sim = wechat ? undefined : simulatedWire(protocol);
+  const backend = wechat
+    ? await startWechatBackend({
+        protocol,
+        seed: o.seed,
+        ...(rules.codeTtlMs ? { codeTtlMs: rules.codeTtlMs } : {}),
+        // WeChat's 15 s earliest reverse and 45 s revoke, scaled as the agent is told (chaosRules).
+        rules: { earliestReverseMs: rules.agent.earliestReverseMs ?? 0, revokeUnpaidAfterMs: rules.agent.acquirerRevokesUnpaidAfterMs ?? 45_000 },
+      })
+    : await startBackend({ seed: o.seed, passwordAbandonMs: 1_500, rules: rules.backend, ...(rules.codeTtlMs ? { codeTtlMs: rules.codeTtlMs } : {}), ...(sim?.wire ? { wire: sim.wire } : {}) });
   const proxy = await startFaultProxy({ target: backend.url, seed: o.seed });
+  // The proxy relays bytes: TLS to a WeChat simulator passes through it end to end.
+  const proxyUrl = sim ? sim.agentUrl(proxy.url) : proxy.url.replace(/^http:/, 'https:');
   const home = mkdtempSync(join(tmpdir(), 'scanpay-chaos-'));
   writeFileSync(
     join(home, 'config.json'),
@@ -112,7 +125,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       scanTimeoutMs: 10_000,
     }),
   );
-  const agent = new AgentProcess({ home, backendUrl: sim.agentUrl(proxy.url) });
+  const agent = new AgentProcess({ home, backendUrl: proxyUrl, protocol });
   const told: Array<Told & Timed> = [];
   const faultCounts: Record<string, number> = {};
   let client: PosClient = await agent.start();
@@ -212,7 +225,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       const seq = next++;
       const id = `CH${o.seed}-${seq}`;
       const amount = between(1, 50_000);
-      const code = backend.sim.issueCode(pick(WALLETS), pick(behaviours));
+      const code = backend.sim.issueCode(wechat ? 'wechat' : pick(WALLETS), pick(behaviours));
       const entry: Told & Timed = { id, amount, result: null, askedAt: Date.now() };
       told.push(entry);
       try {

@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { RULE_PROFILE_NAMES, type RuleProfileName } from '../backend/rule-profiles.ts';
 import { runChaos } from './chaos-run.ts';
 import { formatTimes } from './timing.ts';
+import { protocolOption } from '../../agent/cli/protocol-option.ts';
 import type { ProtocolName } from '../../agent/backend/acquirer-profile.ts';
 
 const int = (name: string) => (v: string) => {
@@ -26,7 +27,7 @@ const program = new Command('chaos')
     if (!(RULE_PROFILE_NAMES as string[]).includes(v)) throw new InvalidArgumentError(`--profile must be one of ${RULE_PROFILE_NAMES.join(', ')}`);
     return v as RuleProfileName;
   })
-  .option('--protocol <name>', 'wire format between agent and simulator: scanpay-v1 (default), alipay or upay', 'scanpay-v1')
+  .option('--protocol <name>', 'wire format between agent and simulator: scanpay-v1 (default), wechat-v2, wechat-v3, alipay or upay', protocolOption, 'scanpay-v1' as ProtocolName)
   .option('--verbose', 'print every restart and kill')
   .parse();
 const o = program.opts<{ payments: number; seed: number; lanes: number; killEvery?: [number, number]; profile?: RuleProfileName; verbose?: boolean; protocol: ProtocolName }>();

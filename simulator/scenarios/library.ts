@@ -4,9 +4,14 @@ import { fileURLToPath } from 'node:url';
 
 export const LIBRARY_DIR = fileURLToPath(new URL('./library/', import.meta.url));
 
-export function libraryFiles(): string[] {
-  return readdirSync(LIBRARY_DIR)
+/** WeChat's own rules (no tombstone, 15 s, recall, client certificate) have their own scenarios. */
+export const WECHAT_LIBRARY_DIR = `${LIBRARY_DIR}wechat/`;
+
+/** The library for `protocol`: the protocol v1 scenarios, or WeChat's. */
+export function libraryFiles(protocol: string = 'scanpay-v1'): string[] {
+  const dir = protocol.startsWith('wechat') ? WECHAT_LIBRARY_DIR : LIBRARY_DIR;
+  return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => `${LIBRARY_DIR}${f}`);
+    .map((f) => `${dir}${f}`);
 }

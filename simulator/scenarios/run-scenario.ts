@@ -3,12 +3,13 @@
  * real engine, real HTTP through the fault proxy) on one ManualClock, the steps in order,
  * then the expectations and the invariants (no double charge, no one-sided entry).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../agent/clock.ts';
 import type { Acquirer } from '../../agent/backend/acquirer.ts';
-import type { AcquirerProfile, ProtocolName } from '../../agent/backend/acquirer-profile.ts';
+import { SCANPAY_V1_PROFILE, type AcquirerProfile, type ProtocolName } from '../../agent/backend/acquirer-profile.ts';
+import { WECHAT_V2_PROFILE, WECHAT_V3_PROFILE } from '../../agent/backend/wechat/profile.ts';
 import { AlipayAcquirer } from '../../agent/backend/alipay/alipay-acquirer.ts';
 import { ALIPAY_PROFILE } from '../../agent/backend/alipay/alipay-profile.ts';
 import { demoAlipayCredentials } from '../../agent/backend/alipay/demo-alipay.ts';
@@ -26,6 +27,12 @@ import { findViolations } from '../invariants.ts';
 import { startFaultProxy, type FaultProxy } from '../proxy/fault-proxy.ts';
 import { SimTerminal } from '../sim-terminal.ts';
 import { ClockDriver } from './clock-driver.ts';
+import { loadWechatCredentials } from '../../agent/backend/wechat/credentials.ts';
+import { WechatV2Acquirer } from '../../agent/backend/wechat/wechat-v2-acquirer.ts';
+import { WechatV3Acquirer } from '../../agent/backend/wechat/wechat-v3-acquirer.ts';
+import { HttpAcquirer } from '../../agent/backend/http-acquirer.ts';
+import { DEMO_FILES, demoWechatConfig } from '../backend/wechat/demo-merchant.ts';
+import { startWechatBackend } from '../backend/wechat/start-wechat-backend.ts';
 import type { PayStep, Scenario, Step } from './schema.ts';
 
 export interface ScenarioResult {
@@ -45,6 +52,7 @@ const TIMEOUT_MS = 2_000;
 
 interface Tracked {
   code: string;
+  amount: number;
   orderNo?: string;
   rejected?: string;
 }
@@ -61,8 +69,13 @@ class ScenarioRun {
   readonly #drive: ClockDriver;
   readonly #name: string;
 
-  constructor(o: { name: string; clock: ManualClock; backend: RunningBackend; proxy: FaultProxy; terminal: SimTerminal }) {
+  readonly #direct: (url: string) => Acquirer;
+  readonly #certFile: string;
+
+  constructor(o: { name: string; clock: ManualClock; backend: RunningBackend; proxy: FaultProxy; terminal: SimTerminal; direct: (url: string) => Acquirer; certFile: string }) {
     this.#name = o.name;
+    this.#direct = o.direct;
+    this.#certFile = o.certFile;
     this.#clock = o.clock;
     this.#backend = o.backend;
     this.#proxy = o.proxy;
@@ -93,6 +106,10 @@ class ScenarioRun {
       this.#pending.push(engine.refund(this.#orderNo(id), req).catch((e: unknown) => this.failures.push(`refund of ${id} failed: ${(e as Error).message}`)));
     } else if ('restartAgent' in s) await this.#drive.through(this.#terminal.restart(), this.#clock.now() + SETTLE_MAX_MS);
     else if ('settle' in s) await this.settle();
+    else if ('latePay' in s) {
+      const t = this.#require(s.latePay);
+      await this.#direct(this.#backend.url).pay({ orderNo: this.#orderNo(s.latePay), paymentCode: t.code, amount: t.amount, currency: 'CNY', description: this.#name });
+    } else if ('clientCert' in s) copyFileSync(s.clientCert === 'expired' ? DEMO_FILES.clientExpired.cert : DEMO_FILES.client.cert, this.#certFile);
     await this.#drive.quiesce();
   }
 
@@ -147,7 +164,7 @@ class ScenarioRun {
   #pay(p: PayStep): void {
     if (this.#payments.has(p.id)) throw new Error(`payment id ${p.id} is used twice in ${this.#name}`);
     const code = p.code ?? (p.sameCodeAs ? this.#require(p.sameCodeAs).code : this.#sim.issueCode(p.wallet, p.behaviour));
-    const tracked: Tracked = { code };
+    const tracked: Tracked = { code, amount: p.amount };
     this.#payments.set(p.id, tracked);
     try {
       tracked.orderNo = this.#terminal.engine.pay({ amount: p.amount, paymentCode: code, posOrderId: p.id, description: this.#name }).orderNo;
@@ -184,25 +201,56 @@ class ScenarioRun {
   }
 }
 
-/** The scenario's terminal speaks this acquirer's wire to the simulator (default protocol v1). */
+/** The scenario's terminal speaks this acquirer's wire (default: the first the scenario names, else protocol v1). */
 export interface ScenarioOptions {
-  protocol?: ProtocolName;
+  protocol?: ProtocolName | undefined;
 }
 
+/** The acquirer of `protocol` for a scenario's terminal, with its rules; WeChat v2 reads its client certificate from `certFile`. */
+function acquirerFor(protocol: ProtocolName, clock: ManualClock, certFile: string, timeoutMs: Record<Operation, number>): { make: (url: string) => Acquirer; profile: AcquirerProfile } {
+  switch (protocol) {
+    case 'wechat-v2':
+    case 'wechat-v3': {
+      const config = protocol === 'wechat-v2' ? { ...demoWechatConfig(protocol), clientCertFile: certFile, clientKeyFile: DEMO_FILES.client.key } : demoWechatConfig(protocol);
+      const make = (url: string) => {
+        const o = { baseUrl: url, credentials: loadWechatCredentials(protocol, config, false), clock, terminalId: DEMO_TERMINAL.terminalId, timeoutMs };
+        return protocol === 'wechat-v2' ? new WechatV2Acquirer(o) : new WechatV3Acquirer(o);
+      };
+      return { make, profile: protocol === 'wechat-v2' ? WECHAT_V2_PROFILE : WECHAT_V3_PROFILE };
+    }
+    case 'alipay':
+      return { make: (url) => new AlipayAcquirer({ ...demoAlipayCredentials(), gatewayUrl: url, clock, timeoutMs }), profile: ALIPAY_PROFILE };
+    case 'upay':
+      return { make: (url) => new UpayAcquirer({ baseUrl: url, clock, timeoutMs, credentials: () => DEMO_UPAY_TERMINAL }), profile: UPAY_PROFILE };
+    case 'scanpay-v1':
+      return { make: (url) => new HttpAcquirer({ baseUrl: url, terminalId: DEMO_TERMINAL.terminalId, key: DEMO_TERMINAL.key, clock, timeoutMs }), profile: SCANPAY_V1_PROFILE };
+  }
+}
+
+/** Runs `scenario` against the simulator of the protocol. */
 export async function runScenario(scenario: Scenario, file: string, o: ScenarioOptions = {}): Promise<ScenarioResult> {
   const started = performance.now();
-  const clock = new ManualClock(Date.UTC(2026, 0, 1, 9));
-  const sim = simulatedWire(o.protocol ?? 'scanpay-v1');
-  const backend = await startBackend({ port: 0, clock, seed: scenario.seed, ...(sim.wire ? { wire: sim.wire } : {}) });
+  const protocol = o.protocol ?? scenario.protocols?.[0] ?? 'scanpay-v1';
+  const wechat = protocol === 'wechat-v2' || protocol === 'wechat-v3';
+  // The demo merchant certificate was issued in November 2026: WeChat scenarios start after it.
+  const clock = new ManualClock(wechat ? Date.UTC(2027, 0, 1, 9) : Date.UTC(2026, 0, 1, 9));
+  const backendOptions = { port: 0, clock, seed: scenario.seed, ...scenario.backendOptions };
+  const sim = wechat ? undefined : simulatedWire(protocol);
+  const backend = wechat ? await startWechatBackend({ protocol, ...backendOptions }) : await startBackend({ ...backendOptions, ...(sim?.wire ? { wire: sim.wire } : {}) });
   const proxy = await startFaultProxy({ target: backend.url, seed: scenario.seed });
   const dir = mkdtempSync(join(tmpdir(), 'scanpay-scenario-'));
+  const certFile = join(dir, 'apiclient_cert.pem');
+  copyFileSync(DEMO_FILES.client.cert, certFile);
   const t = TIMEOUT_MS;
   const timeoutMs = { pay: t, query: t, reverse: t, refund: t };
-  const adapter = demoAdapter(o.protocol, sim.agentUrl(proxy.url), clock, timeoutMs);
+  const direct = acquirerFor(protocol, clock, certFile, timeoutMs);
+  // The fault proxy relays bytes: TLS to a WeChat simulator passes through it end to end.
+  const proxyUrl = sim ? sim.agentUrl(proxy.url) : proxy.url.replace(/^http:/, 'https:');
   const terminal = new SimTerminal({
-    ...(adapter ? { acquirer: () => adapter.acquirer, profiles: adapter.profile.wallets } : {}),
     dir,
-    backendUrl: proxy.url,
+    backendUrl: proxyUrl,
+    acquirer: () => direct.make(proxyUrl),
+    acquirerProfile: direct.profile,
     terminalId: DEMO_TERMINAL.terminalId,
     key: DEMO_TERMINAL.key,
     clock,
@@ -210,7 +258,7 @@ export async function runScenario(scenario: Scenario, file: string, o: ScenarioO
     // No jitter: the same scenario takes the same path every run.
     random: () => 0.5,
   });
-  const run = new ScenarioRun({ name: scenario.name, clock, backend, proxy, terminal });
+  const run = new ScenarioRun({ name: scenario.name, clock, backend, proxy, terminal, direct: direct.make, certFile });
   const t0 = clock.now();
   try {
     for (const [i, s] of scenario.steps.entries()) {
@@ -235,9 +283,3 @@ export async function runScenario(scenario: Scenario, file: string, o: ScenarioO
   return { name: scenario.name, file, ok: run.failures.length === 0, failures: run.failures, simulatedMs: clock.now() - t0, durationMs: Math.round(performance.now() - started) };
 }
 
-/** The Alipay or Upay adapter with the simulator's demo credentials; none for protocol v1. */
-function demoAdapter(protocol: ProtocolName | undefined, url: string, clock: ManualClock, timeoutMs: Record<Operation, number>): { acquirer: Acquirer; profile: AcquirerProfile } | undefined {
-  if (protocol === 'alipay') return { acquirer: new AlipayAcquirer({ ...demoAlipayCredentials(), gatewayUrl: url, clock, timeoutMs }), profile: ALIPAY_PROFILE };
-  if (protocol === 'upay') return { acquirer: new UpayAcquirer({ baseUrl: url, clock, timeoutMs, credentials: () => DEMO_UPAY_TERMINAL }), profile: UPAY_PROFILE };
-  return undefined;
-}

@@ -9,6 +9,7 @@ import { ScanpayError } from '../../agent/errors.ts';
 import { WALLETS, type Wallet } from '../../agent/payment-code.ts';
 import { describeIssues, faultSpecSchema } from '../backend/faults.ts';
 import { behaviourSchema } from '../backend/wallet-model.ts';
+import { PROTOCOLS } from '../../agent/backend/acquirer-profile.ts';
 
 const id = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'a payment id is 1–32 letters, digits, _ or -');
 const ms = z.number().int().min(0).max(7 * 24 * 60 * 60_000);
@@ -41,6 +42,10 @@ const STEP_BODIES = {
   restartAgent: z.literal(true),
   /** Lets time pass until every payment has ended and the outbox is empty (or `maxMs` passed). */
   settle: z.literal(true),
+  /** The payment's pay request, delayed in the network, reaches the acquirer now (same order, code and amount). */
+  latePay: id,
+  /** The merchant's client certificate file (WeChat v2 /secapi/) now holds an expired or a renewed certificate. */
+  clientCert: z.enum(['expired', 'renewed']),
 };
 type StepKind = keyof typeof STEP_BODIES;
 
@@ -56,6 +61,8 @@ const step = z.union([
   z.strictObject({ refund: STEP_BODIES.refund }),
   z.strictObject({ restartAgent: STEP_BODIES.restartAgent }),
   z.strictObject({ settle: STEP_BODIES.settle }),
+  z.strictObject({ latePay: STEP_BODIES.latePay }),
+  z.strictObject({ clientCert: STEP_BODIES.clientCert }),
 ]);
 
 const paymentExpectation = z.strictObject({
@@ -80,6 +87,10 @@ export const scenarioSchema = z.strictObject({
   /** Which row of the fault table (docs/payment-flow.md) this scenario covers. */
   covers: z.string().optional(),
   seed: z.number().int().default(1),
+  /** The acquirer APIs this scenario is written for; the first is the default (scanpay-v1 when absent). */
+  protocols: z.array(z.enum(PROTOCOLS)).min(1).optional(),
+  /** Simulated acquirer settings, e.g. a short reverse window that a scenario can outlast. */
+  backendOptions: z.strictObject({ reverseWindowMs: z.number().int().positive().optional() }).optional(),
   steps: z.array(step).min(1, 'at least one step, e.g. [{"pay": {"id": "P1"}}, {"settle": true}]'),
   // Required, so that a scenario without checks is a decision, not an oversight.
   expect: z.strictObject(

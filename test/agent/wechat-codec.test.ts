@@ -1,0 +1,106 @@
+/**
+ * The WeChat wire formats checked against what we did not write: the published v2 signing
+ * test vector (../shared/reference/acquirer-apis.md) and v3 RSA signatures made once with
+ * the `openssl dgst -sha256 -sign` command line over the demo keys.
+ */
+import { readFileSync } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { buildV2, parseV2, signV2, v2SigningString, verifyV2, V2FormatError } from '../../agent/backend/wechat/v2-codec.ts';
+import { certSerial, parseV3Authorization, rsaSign, rsaVerify, v3AnswerMessage, v3Authorization, v3RequestMessage } from '../../agent/backend/wechat/v3-signing.ts';
+
+const KEYS = new URL('../../simulator/backend/wechat/demo-keys/', import.meta.url);
+const read = (f: string) => readFileSync(new URL(f, KEYS));
+
+describe('v2 signing: the published test vector', () => {
+  const fields = { appid: 'wxd930ea5d5a258f4f', mch_id: '10000100', device_info: '1000', body: 'test', nonce_str: 'ibuaiVcKdpRxkhJA' };
+  const key = '192006250b4c09247ec02edce69f6a2d';
+
+  it('builds the documented signing string', () => {
+    expect(v2SigningString(fields, key)).toBe('appid=wxd930ea5d5a258f4f&body=test&device_info=1000&mch_id=10000100&nonce_str=ibuaiVcKdpRxkhJA&key=192006250b4c09247ec02edce69f6a2d');
+  });
+
+  it('MD5', () => {
+    expect(signV2(fields, key, 'MD5')).toBe('9A0A8659F005D6984697E2CA0A9CF3B7');
+  });
+
+  it('HMAC-SHA256', () => {
+    expect(signV2(fields, key, 'HMAC-SHA256')).toBe('6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6');
+  });
+
+  it('leaves out empty fields and sign itself, so extra empty or sign fields change nothing', () => {
+    expect(signV2({ ...fields, attach: '', sign: 'WHATEVER' }, key, 'MD5')).toBe('9A0A8659F005D6984697E2CA0A9CF3B7');
+  });
+
+  it('verifies a signed answer, refuses a changed field, a wrong key and an unsigned answer', () => {
+    const signed = { ...fields, sign: '9A0A8659F005D6984697E2CA0A9CF3B7' };
+    expect(verifyV2(signed, key, 'MD5')).toBe(true);
+    expect(verifyV2({ ...signed, body: 'tesT' }, key, 'MD5')).toBe(false);
+    expect(verifyV2(signed, '192006250b4c09247ec02edce69f6a2e', 'MD5')).toBe(false);
+    expect(verifyV2(fields, key, 'MD5')).toBe(false);
+    // The answer names its algorithm: that one is used, whatever the request used.
+    const hmac = { ...fields, sign_type: 'HMAC-SHA256' };
+    expect(verifyV2({ ...hmac, sign: signV2(hmac, key, 'HMAC-SHA256') }, key, 'MD5')).toBe(true);
+  });
+});
+
+describe('v2 XML', () => {
+  it('round-trips fields in CDATA, including markup characters and Chinese text', () => {
+    const fields = { appid: 'wx1', body: '咖啡 <b>&amp;</b> ]]> x', total_fee: '0010' };
+    const xml = buildV2(fields);
+    expect(xml.startsWith('<xml>')).toBe(true);
+    expect(parseV2(xml)).toEqual(fields);
+  });
+
+  it('reads an answer as WeChat writes it: CDATA, plain text, whitespace-free numbers kept as strings', () => {
+    const text = '<xml><return_code><![CDATA[SUCCESS]]></return_code><total_fee>0100</total_fee><err_code_des><![CDATA[需要用户输入支付密码]]></err_code_des><unknown_new_field>x</unknown_new_field></xml>';
+    expect(parseV2(text)).toEqual({ return_code: 'SUCCESS', total_fee: '0100', err_code_des: '需要用户输入支付密码', unknown_new_field: 'x' });
+  });
+
+  it('refuses what is not one flat <xml>', () => {
+    for (const bad of ['', 'not xml', '{"a":1}', '<xml><a>1</a>', '<root><a>1</a></root>', '<xml><a><b>1</b></a></xml>', '<xml><a>1</a><a>2</a></xml>']) {
+      expect(() => parseV2(bad), bad).toThrow(V2FormatError);
+    }
+  });
+});
+
+describe('v3 RSA signatures against openssl', () => {
+  const merchantKey = createPrivateKey(read('merchant.key'));
+  const platformKey = createPrivateKey(read('platform.key'));
+  const platform = new X509Certificate(read('platform.crt'));
+  const merchant = new X509Certificate(read('merchant.crt'));
+  const body = '{"appid":"wxd930ea5d5a258f4f","mchid":"10000100","out_trade_no":"T0001"}';
+  // printf 'POST\n/v3/pay/transactions/codepay\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n<body>\n' | openssl dgst -sha256 -sign merchant.key | base64 -w0
+  const OPENSSL_REQUEST_SIGNATURE =
+    'NvChHP2hAOvE20UgVu2LwKSjno7qP8GFWXRUIP2uM5zfIFU84dUQvFmhCa9qx2D1oW+f2ato03mwJOVsRLNKsWHqD1jKFbK9tEyrgKEsYw77D2arCuVPtz9Ba00R0RNoPtf5y538RTM+rPXKNgzSb/bz83w6pc9wvRzfQhZEqa4VZQhHaqu49UHrgXSPqz9yUCtCTOVUKrUiaDd8oUVlDO61DyEOSBq8r3s6Rp53131NuhatYG4Yo+wXHpG8G6VUlD+5pl1JUfB9GXBioBkUL0pGqNaaeswB+C26rNzZp/g/XEvZezovYDgTCmCpOqK6ID3IcX70VuT6Goi6PQhWWw==';
+  // printf '1554209980\nc5ac7061fccab6bf3e254dcf98995b8c\n{"out_trade_no":"T0001","trade_state":"SUCCESS"}\n' | openssl dgst -sha256 -sign platform.key | base64 -w0
+  const OPENSSL_ANSWER_SIGNATURE =
+    'Wr8natC8hOS3/pisWHpf/mddBHne0CWfnYkjpFf5r6fGnYVI4dwZg78K8UkJoxgkcJGGU1Mu8FFsd3wDIcYTNZESfcj3r1buxC8IoKMaGTZRteMMC5EuxDls6q9dtODXcouxhz3yoCTcsYuy/W5I7lFmNMUJbQEtv0Z4cfuZSK/9n7gk7vseJaUCRxbZ+dPsRZ93fXmkZNCTm8/shKSRjJxsKmckjiEFItoEHeAixmASOSwOvr2D2Xfb4dYeDTT3GR2cXxWd3d7ZpzjzwBGO7zrvi+mrcha+OFlLBsn69urJQ+CDw+3O1OR6lxWPmymWYB9bCo6NY3wMSp37HRUK8w==';
+
+  it('signs a request exactly as openssl does (PKCS#1 v1.5 is deterministic)', () => {
+    const message = v3RequestMessage('POST', '/v3/pay/transactions/codepay', '1554208460', '593BEC0C930BF1AFEB40B4A08C8FB242', body);
+    expect(rsaSign(message, merchantKey)).toBe(OPENSSL_REQUEST_SIGNATURE);
+    expect(rsaVerify(message, OPENSSL_REQUEST_SIGNATURE, merchant)).toBe(true);
+  });
+
+  it('verifies an answer openssl signed with the platform key, and nothing else', () => {
+    const message = v3AnswerMessage('1554209980', 'c5ac7061fccab6bf3e254dcf98995b8c', '{"out_trade_no":"T0001","trade_state":"SUCCESS"}');
+    expect(rsaVerify(message, OPENSSL_ANSWER_SIGNATURE, platform)).toBe(true);
+    expect(rsaVerify(message.replace('SUCCESS', 'SUCCESs'), OPENSSL_ANSWER_SIGNATURE, platform)).toBe(false);
+    expect(rsaVerify(message, OPENSSL_ANSWER_SIGNATURE, merchant)).toBe(false);
+    expect(rsaVerify(message, 'not base64 at all', platform)).toBe(false);
+    expect(rsaSign(message, platformKey)).toBe(OPENSSL_ANSWER_SIGNATURE);
+  });
+
+  it('writes and reads the Authorization header; the serial is upper-case hex as openssl prints it', () => {
+    // openssl x509 -in merchant.crt -noout -serial → serial=3D8E410E8738566B541395DDE3FF7373B577E0DA
+    expect(certSerial(merchant)).toBe('3D8E410E8738566B541395DDE3FF7373B577E0DA');
+    const header = v3Authorization({ mchid: '10000100', serialNo: certSerial(merchant), key: merchantKey, method: 'POST', url: '/v3/pay/transactions/codepay', body, timestamp: '1554208460', nonce: '593BEC0C930BF1AFEB40B4A08C8FB242' });
+    expect(header).toBe(
+      `WECHATPAY2-SHA256-RSA2048 mchid="10000100",nonce_str="593BEC0C930BF1AFEB40B4A08C8FB242",timestamp="1554208460",serial_no="3D8E410E8738566B541395DDE3FF7373B577E0DA",signature="${OPENSSL_REQUEST_SIGNATURE}"`,
+    );
+    expect(parseV3Authorization(header)).toEqual({ mchid: '10000100', nonce_str: '593BEC0C930BF1AFEB40B4A08C8FB242', timestamp: '1554208460', serial_no: '3D8E410E8738566B541395DDE3FF7373B577E0DA', signature: OPENSSL_REQUEST_SIGNATURE });
+    expect(parseV3Authorization('Bearer x')).toBeUndefined();
+    expect(parseV3Authorization('WECHATPAY2-SHA256-RSA2048 mchid="1"')).toBeUndefined();
+  });
+});

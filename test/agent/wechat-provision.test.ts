@@ -1,0 +1,84 @@
+/**
+ * A technician sets a device up for a WeChat Pay merchant: `provisionWechat` stores the
+ * credential files owner-only and writes config.json; `doctor` says exactly what is missing
+ * or wrong (missing file, readable by others, wrong password, expired certificate).
+ */
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { realDoctorDeps } from '../../agent/cli/doctor.ts';
+import { runDoctor } from '../../agent/doctor.ts';
+import { loadConfig } from '../../agent/config.ts';
+import { provisionWechat } from '../../agent/backend/wechat/provision-wechat.ts';
+import { DEMO_FILES, DEMO_MERCHANT } from '../../simulator/backend/wechat/demo-merchant.ts';
+
+let home: string;
+let src: string;
+const from = (f: string, name: string) => {
+  const dest = join(src, name);
+  copyFileSync(f, dest);
+  return dest;
+};
+const doctorCheck = async () => (await runDoctor({ ...realDoctorDeps(home), deviceNodes: () => [], agentScanners: async () => undefined })).find((c) => c.name === 'wechat credentials')!;
+
+beforeEach(() => {
+  home = mkdtempSync(join(tmpdir(), 'scanpay-wxprov-'));
+  src = mkdtempSync(join(tmpdir(), 'scanpay-wxsrc-'));
+});
+afterEach(() => {
+  rmSync(home, { recursive: true, force: true });
+  rmSync(src, { recursive: true, force: true });
+});
+
+const v2 = () => ({ home, protocol: 'wechat-v2' as const, backendUrl: 'https://127.0.0.1:9', appId: DEMO_MERCHANT.appId, mchId: DEMO_MERCHANT.mchId, apiKeyFile: from(DEMO_FILES.apiKey, 'apikey.txt'), clientCertFile: from(DEMO_FILES.clientP12, 'apiclient_cert.p12') });
+
+describe('provision --protocol wechat-v2 / wechat-v3', () => {
+  it('stores owner-only copies, writes config.json, and doctor passes', async () => {
+    const r = provisionWechat(v2());
+    expect(statSync(join(home, 'wechat')).mode & 0o777).toBe(0o700);
+    for (const f of [r.config.apiKeyFile!, r.config.clientCertFile!]) {
+      expect(f.startsWith(join(home, 'wechat'))).toBe(true);
+      expect(statSync(f).mode & 0o777).toBe(0o600);
+    }
+    const config = loadConfig(home);
+    expect(config.backend).toMatchObject({ protocol: 'wechat-v2', url: 'https://127.0.0.1:9', wechat: { mchId: '10000100' } });
+    expect(readFileSync(join(home, 'config.json'), 'utf8')).not.toContain(DEMO_MERCHANT.apiKey);
+    const check = await doctorCheck();
+    expect(check).toMatchObject({ status: 'pass' });
+    expect(check.detail).toContain('valid until');
+  });
+
+  it('v3: signing key, serial read from the certificate, platform certificate', () => {
+    const r = provisionWechat({ home, protocol: 'wechat-v3', appId: DEMO_MERCHANT.appId, mchId: DEMO_MERCHANT.mchId, clientKeyFile: from(DEMO_FILES.merchant.key, 'apiclient_key.pem'), clientCertFile: from(DEMO_FILES.merchant.cert, 'apiclient_cert.pem'), platformCertFile: from(DEMO_FILES.platform.cert, 'wechatpay.pem') });
+    expect(r.credentials.serialNo).toBe('3D8E410E8738566B541395DDE3FF7373B577E0DA');
+    expect(loadConfig(home).backend.url).toBe('https://api.mch.weixin.qq.com');
+  });
+
+  it('names everything that is missing', () => {
+    expect(() => provisionWechat({ home, protocol: 'wechat-v2', appId: '', mchId: '10000100' })).toThrow(/--app-id.*--api-key-file.*--client-cert/);
+    expect(() => provisionWechat({ home, protocol: 'wechat-v3', appId: DEMO_MERCHANT.appId, mchId: '10000100' })).toThrow(/--client-key.*--client-cert.*--platform-cert/);
+  });
+
+  it('refuses a wrong PKCS#12 password and a bad API key before writing anything', () => {
+    const pw = join(src, 'pw.txt');
+    writeFileSync(pw, 'not-the-password');
+    expect(() => provisionWechat({ ...v2(), clientCertPassphraseFile: pw })).toThrow(/wrong password/);
+    const badKey = join(src, 'bad.txt');
+    writeFileSync(badKey, 'short');
+    expect(() => provisionWechat({ ...v2(), apiKeyFile: badKey })).toThrow(/32 letters and digits/);
+    expect(() => readFileSync(join(home, 'config.json'))).toThrow();
+  });
+
+  it('doctor: a credential readable by others, a missing file, an expired certificate', async () => {
+    const r = provisionWechat(v2());
+    chmodSync(r.config.apiKeyFile!, 0o644);
+    expect(await doctorCheck()).toMatchObject({ status: 'fail', detail: expect.stringContaining(`chmod 600 ${r.config.apiKeyFile}`) });
+    rmSync(r.config.apiKeyFile!);
+    expect(await doctorCheck()).toMatchObject({ status: 'fail', detail: expect.stringContaining(`${r.config.apiKeyFile} does not exist`) });
+    provisionWechat({ ...v2(), clientCertFile: from(DEMO_FILES.clientExpired.cert, 'apiclient_cert.pem'), clientKeyFile: from(DEMO_FILES.clientExpired.key, 'apiclient_key.pem') });
+    const expired = await doctorCheck();
+    expect(expired).toMatchObject({ status: 'fail', detail: expect.stringContaining('expired on Jan  1 00:00:00 2021 GMT') });
+    expect(expired.fix).toContain('scanpay provision --protocol wechat-v2 --client-cert');
+  });
+});
