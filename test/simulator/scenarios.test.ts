@@ -56,7 +56,7 @@ describe('scenario runner', () => {
     const pay = { pay: { id: 'p1' } };
     expect(message({ name: 'x', steps: [pay, { pay: { id: 'p2', amount: -5 } }], expect: {} })).toMatch(/^bad\.json: step 2 of 2 \(pay\): pay\.amount: .*expected number to be >0/);
     expect(message({ name: 'x', steps: [pay, { pya: { id: 'p2' } }], expect: {} })).toBe(
-      'bad.json: step 2 of 2: a step is an object with exactly one of the keys pay, fault, clearFaults, network, backend, wait, waitFor, cancel, refund, restartAgent, settle; got keys "pya"',
+      'bad.json: step 2 of 2: a step is an object with exactly one of the keys pay, fault, clearFaults, network, backend, wait, waitFor, cancel, refund, restartAgent, settle, latePay, clientCert; got keys "pya"',
     );
     expect(message({ name: 'x', steps: [{ waitFor: { state: 'paid' } }], expect: {} })).toMatch(/^bad\.json: step 1 of 1 \(waitFor\): waitFor\.id: .*expected string, received undefined/);
     expect(message({ name: 'x', steps: [{ fault: { kind: 'explode' } }], expect: {} })).toMatch(/^bad\.json: step 1 of 1 \(fault\): fault\.kind: .*expected one of/);

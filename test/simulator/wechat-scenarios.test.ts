@@ -10,14 +10,6 @@ import { libraryFiles } from '../../simulator/scenarios/library.ts';
 import { runScenario } from '../../simulator/scenarios/run-scenario.ts';
 import { loadScenario } from '../../simulator/scenarios/schema.ts';
 
-/**
- * Needs the payment engine to read `acquirerProfile.unseenReverseIsFinal` (the
- * payment-lifecycle work on branch core): today's engine takes WeChat's "order does not
- * exist" answer to a reverse as final, so the late pay leaves a one-sided entry. `it.fails`
- * asserts exactly that; once the engine honours the profile this test fails and must
- * become a plain `it`.
- */
-const NEEDS_PROFILE_AWARE_ENGINE = new Set(['01-delayed-pay-after-reverse']);
 
 describe.each(['wechat-v2', 'wechat-v3'] as const)('WeChat scenarios on %s', (protocol) => {
   // Only the scenarios written for this protocol (the expired client certificate is v2's: v3 uses no TLS client certificate).
@@ -25,8 +17,7 @@ describe.each(['wechat-v2', 'wechat-v3'] as const)('WeChat scenarios on %s', (pr
   it('has its scenarios', () => expect(files.length).toBeGreaterThanOrEqual(3));
   for (const file of files) {
     const name = basename(file, '.json');
-    const test = NEEDS_PROFILE_AWARE_ENGINE.has(name) ? it.fails : it;
-    test(name, async () => {
+    it(name, async () => {
       const r = await runScenario(await loadScenario(file), file, { protocol });
       expect(r.failures).toEqual([]);
     }, 60_000);
