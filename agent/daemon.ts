@@ -90,7 +90,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     let backendUrl = config.backend.url;
     if (!backendUrl) {
       if (!demo) throw new ScanpayError('CONFIG_INVALID', { message: 'backend.url: no acquirer configured: set it in config.json, pass --backend URL, or run with --demo' });
-      simulator = await startBackend({ port: 0, logger: log.child({ component: 'simulated-backend' }) });
+      // device-faults hook (issue 12): the embedded backend remembers its orders across restarts, as a real one does.
+      simulator = await startBackend({ port: 0, logger: log.child({ component: 'simulated-backend' }), storePath: join(o.home, 'sim-backend.db') });
       cleanup.push(() => simulator!.close());
       backendUrl = simulator.url;
     }

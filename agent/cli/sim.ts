@@ -9,6 +9,8 @@ import { DEMO_TERMINAL } from '../../simulator/backend/demo-terminal.ts';
 import { startBackend } from '../../simulator/backend/start-backend.ts';
 import { registerSimQa } from './sim-qa.ts';
 import { isLoopback } from '../loopback.ts';
+import { scanpayHome } from '../home.ts';
+import { join } from 'node:path';
 
 export const SIM_BACKEND_DEFAULTS = { port: 8470, host: '127.0.0.1', seed: 1 } as const;
 
@@ -42,16 +44,20 @@ export function registerSim(program: Command): void {
     .option('--port <n>', 'port to listen on (0 picks a free one)', integer('--port', 0, 65535), SIM_BACKEND_DEFAULTS.port)
     .option('--host <h>', 'address to bind (the control API has no authentication: keep it on loopback)', SIM_BACKEND_DEFAULTS.host)
     .option('--seed <s>', 'seed of the random choices of rate-based faults', integer('--seed', 0, 2 ** 31 - 1), SIM_BACKEND_DEFAULTS.seed)
-    .action(async (opts: { port: number; host: string; seed: number }) => {
+    .option('--data <file>', 'SQLite file keeping orders, the ledger and terminals across restarts (default: sim-backend.db in $SCANPAY_HOME)')
+    .option('--memory', 'keep everything in memory: a restart forgets every order')
+    .action(async (opts: { port: number; host: string; seed: number; data?: string; memory?: boolean }) => {
       const logger = createLogger({ name: 'scanpay-sim' });
       if (!isLoopback(opts.host)) logger.warn({ host: opts.host }, 'the control API is unauthenticated and now reachable from the network');
-      const backend = await startBackend({ port: opts.port, host: opts.host, seed: opts.seed, logger });
+      const storePath = opts.memory ? undefined : (opts.data ?? join(scanpayHome(), 'sim-backend.db'));
+      const backend = await startBackend({ port: opts.port, host: opts.host, seed: opts.seed, logger, storePath });
       const stopped = nextSignal(['SIGINT', 'SIGTERM']);
       process.stdout.write(
         [
           `simulated backend listening on ${backend.url}`,
           `control API: ${backend.url}/control (health: ${backend.url}/control/health)`,
           `demo terminal: ${DEMO_TERMINAL.terminalId} (demo key, see simulator/backend/demo-terminal.ts)`,
+          `orders and ledger: ${storePath ?? 'in memory (--memory): forgotten at exit'}`,
           'press Ctrl-C to stop',
           '',
         ].join('\n'),

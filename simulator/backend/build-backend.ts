@@ -18,6 +18,7 @@ import { DEMO_TERMINAL } from './demo-terminal.ts';
 import { DeviceBackend } from './device-backend.ts';
 import { deviceRoutes } from './device-routes.ts';
 import { TerminalRegistry } from './terminal-registry.ts';
+import { memoryStore, sqliteStore } from './backend-store.ts';
 import { describeIssues, FaultTable, type FaultKind, type FaultSpec, type FaultState } from './faults.ts';
 import type { LedgerAudit, LedgerEntry } from './ledger.ts';
 import { WalletModel, type Behaviour, type OrderView } from './wallet-model.ts';
@@ -36,6 +37,8 @@ export interface BackendOptions {
   /** Seed of the random choices of rate-based faults. */
   seed?: number;
   logger?: Logger;
+  /** SQLite file keeping orders, codes, the ledger and terminals across restarts (backend-store.ts); in memory when absent. */
+  storePath?: string | undefined;
 }
 
 export const BACKEND_DEFAULTS = {
@@ -111,8 +114,9 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
   const opts = parsed.data;
   const clock = o.clock ?? systemClock;
   const logger = o.logger ?? silentLogger;
-  const terminals = new TerminalRegistry(clock, opts.terminals ?? [DEMO_TERMINAL]);
-  const model = new WalletModel({ clock, codeTtlMs: opts.codeTtlMs, passwordAbandonMs: opts.passwordAbandonMs, reverseWindowMs: opts.reverseWindowMs });
+  const store = o.storePath ? sqliteStore(o.storePath) : memoryStore();
+  const terminals = new TerminalRegistry(clock, opts.terminals ?? [DEMO_TERMINAL], store);
+  const model = new WalletModel({ clock, codeTtlMs: opts.codeTtlMs, passwordAbandonMs: opts.passwordAbandonMs, reverseWindowMs: opts.reverseWindowMs, store });
   const device = new DeviceBackend({ clock, registry: terminals, book: model });
   const faults = new FaultTable(opts.seed);
   const nonces = new NonceCache();
@@ -281,9 +285,12 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
   });
   app.register(controlRoutes(sim), { prefix: '/control' });
   app.register(deviceRoutes({ device, registry: terminals, clock, nonces, logger }));
+  // What an answer reports is on disk before the answer leaves (backend-store.ts).
+  app.addHook('onSend', async () => store.flush());
   // Held queries wait on the clock: let them go, or a system clock keeps the process alive.
   app.addHook('onClose', async () => {
     for (const orderNo of [...held.keys()]) release(orderNo);
+    store.close();
   });
   return { app, sim };
 }

@@ -1,10 +1,13 @@
 /**
  * The simulated backend's terminals: their keys (two at once during a key rotation's
- * grace window) and the orders each one sent, which settlement counts per terminal.
+ * grace window), the orders each one sent, which settlement counts per terminal, and the
+ * journal each one last reported (its identity and high-water mark, for `scanpay recover`).
+ * Kept in the backend's store, so a restarted backend still knows them.
  */
 import type { Clock } from '../../agent/clock.ts';
 import { isScanpayError, ScanpayError } from '../../agent/errors.ts';
 import { verifyRequest, type RequestParts, type VerifyOptions } from '../../agent/protocol/signing.ts';
+import { memoryStore, type BackendStore } from './backend-store.ts';
 
 type HeaderBag = Parameters<typeof verifyRequest>[1];
 
@@ -20,17 +23,57 @@ interface TerminalEntry {
   orders: Set<string>;
 }
 
+/** What a terminal last said of its journal (heartbeat `journal`, docs/protocol.md). */
+export interface JournalMark {
+  journalId: string;
+  lastOrderNo: string | null;
+  lastAt: number | null;
+  reportedAt: number;
+}
+
+type StoredKeys = Array<{ key: string; version: number; validUntil?: number }>;
+
 export class TerminalRegistry {
   readonly #clock: Clock;
   readonly #terminals = new Map<string, TerminalEntry>();
+  readonly #storedKeys: Map<string, StoredKeys>;
+  /** `terminalId orderNo` → 1 */
+  readonly #storedOrders: Map<string, 1>;
+  readonly #journals: Map<string, JournalMark>;
 
-  constructor(clock: Clock, initial: Iterable<{ terminalId: string; key: Buffer }> = []) {
+  /** `initial` terminals are added unless the store already knows them (a rotated key stays rotated). */
+  constructor(clock: Clock, initial: Iterable<{ terminalId: string; key: Buffer }> = [], store: BackendStore = memoryStore()) {
     this.#clock = clock;
-    for (const t of initial) this.add(t.terminalId, t.key);
+    this.#storedKeys = store.map('terminal-keys');
+    this.#storedOrders = store.map('terminal-orders');
+    this.#journals = store.map('terminal-journals');
+    for (const [id, keys] of this.#storedKeys) {
+      this.#terminals.set(id, { keys: keys.map((k) => ({ key: Buffer.from(k.key, 'base64'), version: k.version, ...(k.validUntil !== undefined ? { validUntil: k.validUntil } : {}) })), orders: new Set() });
+    }
+    for (const k of this.#storedOrders.keys()) {
+      const [id, orderNo] = k.split(' ') as [string, string];
+      this.#terminals.get(id)?.orders.add(orderNo);
+    }
+    for (const t of initial) if (!this.has(t.terminalId)) this.add(t.terminalId, t.key);
   }
 
   add(terminalId: string, key: Buffer): void {
     this.#terminals.set(terminalId, { keys: [{ key, version: 1 }], orders: new Set() });
+    this.#saveKeys(terminalId);
+  }
+
+  #saveKeys(terminalId: string): void {
+    const t = this.#terminals.get(terminalId);
+    if (t) this.#storedKeys.set(terminalId, t.keys.map((k) => ({ key: k.key.toString('base64'), version: k.version, ...(k.validUntil !== undefined ? { validUntil: k.validUntil } : {}) })));
+  }
+
+  noteJournal(terminalId: string, mark: Omit<JournalMark, 'reportedAt'>): void {
+    if (this.has(terminalId)) this.#journals.set(terminalId, { ...mark, reportedAt: this.#clock.now() });
+  }
+
+  journalOf(terminalId: string): JournalMark | undefined {
+    const m = this.#journals.get(terminalId);
+    return m && { ...m };
   }
 
   has(terminalId: string): boolean {
@@ -55,6 +98,7 @@ export class TerminalRegistry {
     for (const k of t.keys) k.validUntil = Math.min(k.validUntil ?? until, until);
     const version = (t.keys[0]?.version ?? 0) + 1;
     t.keys.unshift({ key: newKey, version });
+    this.#saveKeys(terminalId);
     return { version, oldKeyValidUntil: until };
   }
 
@@ -76,7 +120,10 @@ export class TerminalRegistry {
   }
 
   noteOrder(terminalId: string, orderNo: string | undefined): void {
-    if (orderNo) this.#terminals.get(terminalId)?.orders.add(orderNo);
+    const t = this.#terminals.get(terminalId);
+    if (!orderNo || !t || t.orders.has(orderNo)) return;
+    t.orders.add(orderNo);
+    this.#storedOrders.set(`${terminalId} ${orderNo}`, 1);
   }
 
   ordersOf(terminalId: string): ReadonlySet<string> {

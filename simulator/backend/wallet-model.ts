@@ -24,6 +24,7 @@ import {
   type refundRequest,
 } from '../../agent/protocol/messages.ts';
 import { Ledger, type LedgerAudit, type LedgerEntry } from './ledger.ts';
+import { memoryStore, type BackendStore } from './backend-store.ts';
 
 export const behaviourSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('instant') }),
@@ -137,18 +138,27 @@ export interface WalletModelOptions {
   codeTtlMs: number;
   passwordAbandonMs: number;
   reverseWindowMs: number;
+  /** Where orders, codes, refunds and the ledger live (backend-store.ts); in memory when absent. */
+  store?: BackendStore | undefined;
 }
 
 export class WalletModel {
   readonly #o: WalletModelOptions;
-  readonly #ledger = new Ledger();
-  #codes = new Map<string, CodeRecord>();
-  #orders = new Map<string, Order>();
-  #refunds = new Map<string, { orderNo: string; amount: number }>();
-  #tradeSeq = 0;
+  readonly #ledger: Ledger;
+  readonly #codes: Map<string, CodeRecord>;
+  readonly #orders: Map<string, Order>;
+  readonly #refunds: Map<string, { orderNo: string; amount: number }>;
+  #tradeSeq: number;
 
   constructor(options: WalletModelOptions) {
     this.#o = options;
+    // device-faults hook (issue 12): the model's memory comes from a store that may outlive the process.
+    const store = options.store ?? memoryStore();
+    this.#codes = store.map('codes');
+    this.#orders = store.map('orders');
+    this.#refunds = store.map('refunds');
+    this.#ledger = new Ledger(store.ledgerRows());
+    this.#tradeSeq = this.#orders.size;
   }
 
   /** A fresh code for `wallet` whose suffix encodes `behaviour`; it expires codeTtlMs from now. */
@@ -315,9 +325,10 @@ export class WalletModel {
   }
 
   reset(): void {
-    this.#codes = new Map();
-    this.#orders = new Map();
-    this.#refunds = new Map();
+    // device-faults hook (issue 12): cleared in place, so a stored map is cleared in its store too.
+    this.#codes.clear();
+    this.#orders.clear();
+    this.#refunds.clear();
     this.#ledger.clear();
   }
 
