@@ -32,6 +32,8 @@ import { createSource } from '../drivers/create-source.ts';
 import type { ScannerSource } from '../drivers/source.ts';
 import { VirtualSource } from '../drivers/virtual.ts';
 import { startBackend, type RunningBackend } from '../simulator/backend/start-backend.ts';
+import { confirmWithBackend, guardJournal } from './journal-guard.ts';
+import { ClockOffset } from './clock-offset.ts';
 
 export interface AgentOptions {
   home: string;
@@ -103,11 +105,13 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     const laneOfSource = new Map(scanners.map((s) => [s.source.id, s.lane]));
     const manager = new ScannerManager({ sources: scanners.map((s) => s.source), clock, logger: log.child({ component: 'scanners' }) });
 
+    const clockOffset = new ClockOffset(clock); // device-faults hook (issue 12)
     const metrics = createMetrics({
       outbox: () => ({ pending: journal.outbox('pending').length, dead: journal.outbox('dead').length }),
       scanners: () => manager.statuses(),
+      clockSkewMs: () => clockOffset.skewMs(), // device-faults hook (issue 12)
     });
-    const acquirer = new HttpAcquirer({ baseUrl: backendUrl, terminalId: terminal.terminalId, key: terminal.key, clock, timeoutMs: config.backend.timeoutMs, onCall: metrics.backendCall });
+    const acquirer = new HttpAcquirer({ baseUrl: backendUrl, terminalId: terminal.terminalId, key: terminal.key, clock, timeoutMs: config.backend.timeoutMs, onCall: metrics.backendCall, clockOffset });
     const engine = new PaymentEngine({
       journal,
       acquirer,
@@ -120,6 +124,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       outboxHandlers: { [UPLOAD_KIND]: (item) => sync!.deliverUpload(item) },
       outbox: config.outbox,
     });
+    // device-faults hook (issue 12): refuse a journal that disagrees with its mark, before anything resumes.
+    const journalGuard = guardJournal({ home: o.home, journal, clock, logger: log.child({ component: 'journal-guard' }) }, engine);
+    cleanup.push(() => journalGuard.stop());
     const service = new PosService({
       engine,
       laneIds: config.lanes.map((l) => l.id),
@@ -156,13 +163,15 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     const record = terminal.demo ? undefined : readTerminalRecord(o.home);
     let sync: DeviceSync | undefined;
     if (record) {
-      const client = new DeviceClient({ baseUrl: backendUrl, clock, credentials: () => sync!.credentials() });
+      const client = new DeviceClient({ baseUrl: backendUrl, clock: clockOffset.asClock(), credentials: () => sync!.credentials() }); // issue 12: signs with the corrected time
       sync = new DeviceSync({
         home: o.home, terminal: record, client, clock, logger: log.child({ component: 'device-sync' }), journal, engine,
         onKey: (key) => acquirer.setKey(key), scanners: () => manager.statuses(), agentVersion: AGENT_VERSION, params: loadParams(o.home),
+        journalMark: journalGuard, // device-faults hook (issue 12)
       });
       // Before the engine starts: the stored parameters apply to the first payment too.
       sync.start();
+      await confirmWithBackend(journalGuard, () => sync!.heartbeat(), clock, log); // device-faults hook (issue 12)
       cleanup.push(() => sync!.stop());
       const autoAt = config.settlement.autoAt;
       if (autoAt) cleanup.push(scheduleSettlement({ clock, at: autoAt, logger: log.child({ component: 'settlement' }), run: () => settle({ journal, client, clock, home: o.home }) }));

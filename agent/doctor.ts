@@ -17,6 +17,7 @@ import { Journal } from './journal/journal.ts';
 import { DEFAULT_DEVICE_PARAMS, loadParams } from './params.ts';
 import { keyFingerprint, readTerminalRecord, terminalPath, type TerminalRecord } from './terminal-store.ts';
 import { AGENT_VERSION } from './version.ts';
+import { inspectJournalIdentity } from './journal-guard.ts';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
@@ -105,6 +106,12 @@ function checkDatabase(c: Context): Check {
   } finally {
     db?.close();
   }
+}
+
+/** Issue 12: the journal is the one this device recorded its payments in (agent/journal-guard.ts). */
+function checkJournalIdentity(c: Context): Check {
+  const r = inspectJournalIdentity(c.deps.home, c.journalPath);
+  return r.ok ? pass('journal identity', r.detail) : fail('journal identity', r.detail, 'stop the agent, keep every file, run `scanpay recover` (docs/payment-flow.md, "Faults of the device")');
 }
 
 function checkDisk(c: Context): Check {
@@ -324,6 +331,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Check[]> {
     configCheck,
     guard('terminal identity', () => checkTerminal(c)),
     guard('database integrity', () => checkDatabase(c)),
+    guard('journal identity', () => checkJournalIdentity(c)), // issue 12
     guard('free disk', () => checkDisk(c)),
     ...(await backendChecks(c)),
     await checkScanners(c),

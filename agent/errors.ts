@@ -86,6 +86,11 @@ export const ERRORS = {
   SCAN_DEVICE_IO: { message: 'reading from or writing to the scanner failed', retryable: true, status: 503 },
   SCAN_NATIVE_LIBRARY_MISSING: { message: 'a system library the scanner driver needs is not installed', retryable: false, status: 500 },
   SCAN_IMAGE_UNREADABLE: { message: 'the image is not a readable PNG, JPEG or raw frame', retryable: false, status: 422 },
+
+  // Faults of the device itself (issue 12): a lost journal, a wrong clock
+  JOURNAL_IDENTITY_MISMATCH: { message: 'this is not the journal this device recorded its payments in (deleted, emptied or replaced): keep every file and run `scanpay recover`', retryable: false, status: 500 },
+  JOURNAL_ROLLED_BACK: { message: 'the journal lost payments it had recorded (its -wal file deleted, or restored from an old copy): keep every file and run `scanpay recover`', retryable: false, status: 500 },
+  BACKEND_CLOCK_SKEW: { message: 'the backend refused the request because this device\'s clock is wrong: fix the clock (NTP); the outcome is checked again', retryable: true, status: 502 },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -14,6 +14,7 @@ import { registerDoctor } from './doctor.ts';
 import { registerQueue } from './queue.ts';
 import { registerLogs } from './logs.ts';
 import { registerSettle } from './settle.ts';
+import { registerRecover } from './recover.ts';
 
 export function buildProgram(): Command {
   const program = new Command('scanpay')
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerQueue(program);
   registerLogs(program);
   registerSettle(program);
+  registerRecover(program);
   return program;
 }
 

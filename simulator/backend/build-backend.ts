@@ -226,7 +226,7 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
       if (!isScanpayError(e)) throw e;
       call.error = e.code;
       log.warn({ refusal: e.code }, 'request refused');
-      return refuse(reply, e.status, e);
+      return refuse(reply, e.status, e, clock.now());
     }
 
     const send = (a: Answer, signing: 'signed' | 'unsigned' | 'wrong-key' = 'signed'): void => {
@@ -284,7 +284,7 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
     }
   });
   app.register(controlRoutes(sim), { prefix: '/control' });
-  app.register(deviceRoutes({ device, registry: terminals, clock, nonces, logger }));
+  app.register(deviceRoutes({ device, registry: terminals, clock, nonces, logger, book: model }));
   // What an answer reports is on disk before the answer leaves (backend-store.ts).
   app.addHook('onSend', async () => store.flush());
   // Held queries wait on the clock: let them go, or a system clock keeps the process alive.
@@ -299,9 +299,13 @@ function errorBody(e: ScanpayError): Buffer {
   return Buffer.from(JSON.stringify({ error: { code: e.code, message: e.message } }));
 }
 
-/** An unsigned protocol refusal: the request did not verify, or was never looked at. */
-function refuse(reply: FastifyReply, status: number, e: ScanpayError): void {
-  reply.code(status).type('application/json; charset=utf-8').send(errorBody(e));
+/**
+ * An unsigned protocol refusal: the request did not verify, or was never looked at. A
+ * refusal for skew says the backend's time, so the terminal learns how far off it is.
+ */
+function refuse(reply: FastifyReply, status: number, e: ScanpayError, now?: number): void {
+  const body = isScanpayError(e, 'PROTO_TIMESTAMP_SKEW') && now !== undefined ? Buffer.from(JSON.stringify({ error: { code: e.code, message: e.message }, serverTime: now })) : errorBody(e);
+  reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
 function headerOf(req: FastifyRequest, name: string): string | undefined {
