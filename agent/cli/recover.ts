@@ -24,6 +24,7 @@ import { recoverFromAcquirer, type RecoveredOrder } from '../recovery.ts';
 import { startBackend, type RunningBackend } from '../../simulator/backend/start-backend.ts';
 
 export const RECOVER_EXIT = { settled: 0, queued: 2 } as const;
+const CLOCK_MARGIN_MS = 24 * 3_600_000;
 
 function parseSince(v: string): number {
   const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
@@ -61,7 +62,8 @@ export function registerRecover(program: Command): void {
       const config = loadConfig(home, { backendUrl: o.backend });
       const terminal = loadTerminal(home, o.demo ?? false);
       const mark = readMark(home);
-      const since = o.since !== undefined ? parseSince(o.since) : mark?.recoverSince;
+      // A day before the mark: the mark is in this device's time, which may have been off.
+      const since = o.since !== undefined ? parseSince(o.since) : mark && Math.max(0, mark.recoverSince - CLOCK_MARGIN_MS);
       if (since === undefined) throw new ScanpayError('CONFIG_INVALID', { message: 'no journal-mark.json to say where to start: pass --since TIME (e.g. the day the device last settled)' });
       const logger = createLogger({ name: 'scanpay-recover' });
       const journal = Journal.open(join(home, 'journal.db'));

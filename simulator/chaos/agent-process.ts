@@ -32,9 +32,13 @@ export class AgentProcess {
   /** Whether the running process was started with a crash point. */
   armed = false;
 
-  constructor(o: { home: string; backendUrl: string }) {
+  /** Extra environment of every start, e.g. SCANPAY_FAKE_CLOCK_OFFSET_MS (a wrong device clock). */
+  readonly #env: Record<string, string>;
+
+  constructor(o: { home: string; backendUrl: string; env?: Record<string, string> }) {
     this.#home = o.home;
     this.#backendUrl = o.backendUrl;
+    this.#env = o.env ?? {};
   }
 
   get running(): boolean {
@@ -46,7 +50,7 @@ export class AgentProcess {
     // A stale agent.json from a killed run would point the client at a dead port.
     rmSync(`${this.#home}/agent.json`, { force: true });
     const child = spawn(process.execPath, [BIN, 'run', '--demo', '--backend', this.#backendUrl, '--port', '0'], {
-      env: { ...process.env, SCANPAY_HOME: this.#home, SCANPAY_LOG_LEVEL: 'warn', ...(crashAt ? { SCANPAY_CRASH_AT: crashAt } : { SCANPAY_CRASH_AT: '' }) },
+      env: { ...process.env, ...this.#env, SCANPAY_HOME: this.#home, SCANPAY_LOG_LEVEL: 'warn', ...(crashAt ? { SCANPAY_CRASH_AT: crashAt } : { SCANPAY_CRASH_AT: '' }) },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.#child = child;

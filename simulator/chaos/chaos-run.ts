@@ -5,9 +5,11 @@
  * the agent settles and every order is checked (simulator/chaos/invariants.ts).
  * Seeded: the same seed makes the same choices (process timing still varies).
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { PosClient } from '../../agent/cli/pos-client.ts';
 import { CRASH_POINTS } from '../../agent/crash-points.ts';
@@ -31,7 +33,23 @@ export interface ChaosOptions {
   /** Wait between random kills, ms (min, max). */
   killEveryMs?: [number, number];
   progress?: (line: string) => void;
+  /** Faults of the device itself (issue 12); none unless asked. */
+  deviceFaults?: DeviceFaults;
 }
+
+export interface DeviceFaults {
+  /** The agent's clock this far from the acquirer's for the whole run (SCANPAY_FAKE_CLOCK_OFFSET_MS). */
+  clockOffsetMs?: number;
+  /**
+   * Journal losses: after a kill, journal.db deleted or emptied and its -wal deleted. The
+   * agent must refuse to start; the runner then runs `scanpay recover`, as a technician would.
+   */
+  journalLosses?: number;
+  /** Chance per fault round that the acquirer restarts (it keeps its memory in a SQLite file). */
+  backendRestartRate?: number;
+}
+
+const BIN = fileURLToPath(new URL('../../agent/bin/scanpay.js', import.meta.url));
 
 export interface ChaosReport {
   seed: number;
@@ -60,9 +78,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const [killMin, killMax] = o.killEveryMs ?? [800, 2_500];
   const log = o.progress ?? (() => {});
 
-  const backend = await startBackend({ seed: o.seed, passwordAbandonMs: 1_500 });
-  const proxy = await startFaultProxy({ target: backend.url, seed: o.seed });
+  const df = o.deviceFaults ?? {};
   const home = mkdtempSync(join(tmpdir(), 'scanpay-chaos-'));
+  const backendOptions = { seed: o.seed, passwordAbandonMs: 1_500, ...(df.backendRestartRate ? { storePath: join(home, 'acquirer', 'backend.db') } : {}) };
+  let backend = await startBackend(backendOptions);
+  const proxy = await startFaultProxy({ target: backend.url, seed: o.seed });
   writeFileSync(
     join(home, 'config.json'),
     JSON.stringify({
@@ -73,9 +93,33 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       scanTimeoutMs: 10_000,
     }),
   );
-  const agent = new AgentProcess({ home, backendUrl: proxy.url });
+  const agent = new AgentProcess({ home, backendUrl: proxy.url, ...(df.clockOffsetMs ? { env: { SCANPAY_FAKE_CLOCK_OFFSET_MS: String(df.clockOffsetMs) } } : {}) });
   const told: Told[] = [];
   const faultCounts: Record<string, number> = {};
+  const countFault = (k: string, n = 1) => (faultCounts[k] = (faultCounts[k] ?? 0) + n);
+  if (df.clockOffsetMs) countFault(`device:clock ${df.clockOffsetMs > 0 ? '+' : ''}${Math.round(df.clockOffsetMs / 1000)} s`);
+  let journalLosses = df.journalLosses ?? 0;
+  /** Payments handed out to the lanes so far. */
+  let next = 0;
+  /** The technician's step after a lost journal: `scanpay recover`, straight to the acquirer. */
+  const recover = () =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, 'recover', '--demo', '--backend', backend.url, '--json'], {
+        env: { ...process.env, SCANPAY_HOME: home, SCANPAY_LOG_LEVEL: 'warn', SCANPAY_CRASH_AT: '', ...(df.clockOffsetMs ? { SCANPAY_FAKE_CLOCK_OFFSET_MS: String(df.clockOffsetMs) } : {}) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      child.once('exit', (code) => {
+        // 2: a reversal left queued, which the agent finishes once it runs.
+        if (code !== 0 && code !== 2) return reject(new Error(`scanpay recover exited ${code}: ${err}`));
+        const orders = (JSON.parse(out) as { orders: Array<{ action: string }> }).orders;
+        countFault('device:recovered-orders', orders.filter((r) => r.action !== 'known').length);
+        resolve();
+      });
+    });
   let client: PosClient = await agent.start();
   let ready: Promise<PosClient> = Promise.resolve(client);
   let chaos = true;
@@ -93,6 +137,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         log(`agent up (start ${agent.starts}${armed ? `, crash point ${armed}` : ''})`);
         return c;
       } catch (e) {
+        if (/JOURNAL_IDENTITY_MISMATCH|JOURNAL_ROLLED_BACK/.test(String(e))) {
+          log('agent refused its lost journal: scanpay recover');
+          await recover();
+          continue;
+        }
         if (!(e instanceof AgentDiedDuringStart)) throw e;
         log('agent died while starting');
       }
@@ -115,6 +164,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       if (chaos && agent.running) {
         await agent.kill();
         log('agent killed');
+        // Synchronously after the death, before the supervisor's restart: the journal is lost.
+        if (journalLosses > 0 && next > o.payments / 3 && random() < 0.3) {
+          journalLosses--;
+          const emptied = random() < 0.5;
+          for (const f of ['journal.db-wal', 'journal.db-shm']) rmSync(join(home, f), { force: true });
+          if (emptied) writeFileSync(join(home, 'journal.db'), '');
+          else rmSync(join(home, 'journal.db'), { force: true });
+          countFault(`device:journal-${emptied ? 'emptied' : 'deleted'}`);
+          log(`journal ${emptied ? 'emptied' : 'deleted'}`);
+        }
       }
     }
   })();
@@ -131,6 +190,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         { down: true },
       ]);
       await proxy.set(proxyFaults);
+      if (df.backendRestartRate && random() < df.backendRestartRate) {
+        const port = backend.port;
+        await backend.close();
+        backend = await startBackend({ ...backendOptions, port });
+        countFault('device:backend-restart');
+        log('acquirer restarted');
+      }
       backend.sim.clearFaults();
       if (random() < 0.6) {
         const kind = pick(FAULT_KINDS.filter((k) => k !== 'hang'));
@@ -163,7 +229,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     { kind: 'expired' },
     { kind: 'invalid' },
   ];
-  let next = 0;
   const refusals: string[] = [];
   const lane = async (laneId: string) => {
     while (next < o.payments) {
@@ -185,7 +250,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         void sleep(after).then(() => ask((c) => c.request('POST', `/v1/payments/${id}/cancel`)).catch(() => undefined));
       }
       for (let i = 0; i < 1_200 && entry.result === null; i++) {
-        const p = await ask((c) => c.request<PosPayment>('GET', `/v1/payments/${id}`));
+        let p: PosPayment;
+        try {
+          p = await ask((c) => c.request<PosPayment>('GET', `/v1/payments/${id}`));
+        } catch (e) {
+          // Its journal row went with a lost journal: `scanpay recover` settled the order; the POS never heard.
+          if (!isScanpayError(e, 'PAY_NOT_FOUND') || df.journalLosses === undefined) throw e;
+          countFault('device:payments-lost-to-pos');
+          break;
+        }
+        if (p.orderNo) entry.orderNo = p.orderNo;
         if (p.result) entry.result = p.result;
         else await sleep(50);
       }

@@ -3,7 +3,7 @@
  * kills and violations; exits 1 when any invariant was violated.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { runChaos } from './chaos-run.ts';
+import { runChaos, type DeviceFaults } from './chaos-run.ts';
 
 const int = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -19,15 +19,25 @@ const program = new Command('chaos')
     if (!m || Number(m[1]) > Number(m[2])) throw new InvalidArgumentError('--kill-every must be MIN-MAX in ms, e.g. 800-2500');
     return [Number(m[1]), Number(m[2])] as [number, number];
   })
+  .option('--device-faults <list>', 'faults of the device (issue 12), comma-separated: clock:MS (agent clock off by MS), journal:N (N lost journals, then scanpay recover), backend-restart:RATE (acquirer restarts, keeping its memory)', (v) => {
+    const out: Record<string, number> = {};
+    for (const part of v.split(',')) {
+      const m = /^(clock|journal|backend-restart):(-?\d+(?:\.\d+)?)$/.exec(part.trim());
+      if (!m) throw new InvalidArgumentError(`--device-faults: "${part}" is not clock:MS, journal:N or backend-restart:RATE`);
+      out[m[1]!] = Number(m[2]);
+    }
+    return { ...(out.clock !== undefined ? { clockOffsetMs: out.clock } : {}), ...(out.journal !== undefined ? { journalLosses: out.journal } : {}), ...(out['backend-restart'] !== undefined ? { backendRestartRate: out['backend-restart'] } : {}) };
+  })
   .option('--verbose', 'print every restart and kill')
   .parse();
-const o = program.opts<{ payments: number; seed: number; lanes: number; killEvery?: [number, number]; verbose?: boolean }>();
+const o = program.opts<{ payments: number; seed: number; lanes: number; killEvery?: [number, number]; verbose?: boolean; deviceFaults?: DeviceFaults }>();
 
 const r = await runChaos({
   payments: o.payments,
   seed: o.seed,
   lanes: o.lanes,
   ...(o.killEvery ? { killEveryMs: o.killEvery } : {}),
+  ...(o.deviceFaults ? { deviceFaults: o.deviceFaults } : {}),
   progress: (line) => (o.verbose || /payments,/.test(line)) && process.stderr.write(`${line}\n`),
 });
 const lines = [
