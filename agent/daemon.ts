@@ -33,7 +33,7 @@ import type { ScannerSource } from '../drivers/source.ts';
 import { VirtualSource } from '../drivers/virtual.ts';
 import { startBackend, type RunningBackend } from '../simulator/backend/start-backend.ts';
 import { confirmWithBackend, guardJournal } from './journal-guard.ts';
-import { ClockOffset } from './clock-offset.ts';
+import { cashierSkewNotice, ClockOffset } from './clock-offset.ts';
 
 export interface AgentOptions {
   home: string;
@@ -198,6 +198,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         currency: config.currency,
         maxAmount: config.maxAmount,
         scanTimeoutMs: config.scanTimeoutMs,
+        // device-faults hook (issue 12): the device's own faults, in words for the cashier.
+        deviceAlarms: [cashierSkewNotice(clockOffset.skewMs()), journalGuard.conflict?.message].filter((x) => x !== undefined),
         lanes: config.lanes.map((l) => ({
           id: l.id,
           activeId: service.lane(l.id)!.activeId() ?? null,
