@@ -165,7 +165,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         await agent.kill();
         log('agent killed');
         // Synchronously after the death, before the supervisor's restart: the journal is lost.
-        if (journalLosses > 0 && next > o.payments / 3 && random() < 0.3) {
+        if (journalLosses > 0 && next > o.payments / 3 && random() < 0.5) {
           journalLosses--;
           const emptied = random() < 0.5;
           for (const f of ['journal.db-wal', 'journal.db-shm']) rmSync(join(home, f), { force: true });
