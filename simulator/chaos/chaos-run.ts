@@ -139,7 +139,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       } catch (e) {
         if (/JOURNAL_IDENTITY_MISMATCH|JOURNAL_ROLLED_BACK/.test(String(e))) {
           log('agent refused its lost journal: scanpay recover');
-          await recover();
+          // The acquirer may be restarting or out of reach: the technician tries again.
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await recover();
+              break;
+            } catch (err) {
+              if (attempt >= 20) throw err;
+              log(`scanpay recover failed, again: ${String(err).slice(0, 120)}`);
+              await sleep(500);
+            }
+          }
           continue;
         }
         if (!(e instanceof AgentDiedDuringStart)) throw e;
