@@ -9,6 +9,8 @@
 import type { Acquirer } from './backend/acquirer.ts';
 import type { DeviceClient } from './backend/device-client.ts';
 import type { Clock } from './clock.ts';
+import type { ClockOffset } from './clock-offset.ts';
+import { isScanpayError } from './errors.ts';
 import type { Journal, Outcome } from './journal/journal.ts';
 import type { Logger } from './log.ts';
 import type { OrderSummary } from './protocol/device-messages.ts';
@@ -122,4 +124,17 @@ function record(o: RecoveryOptions, order: OrderSummary, how: Outcome | 'queued'
       journal.finish(order.orderNo, how, now, how === 'reversed' && order.state !== 'REVOKED' ? 'recovered: open at the acquirer, reversed' : 'recovered from the acquirer', { reason_code: 'RECOVERED', reason_message: `recovered from the acquirer (${order.state})` }, detail);
     }
   });
+}
+
+/**
+ * A device whose clock is off is refused (PROTO_TIMESTAMP_SKEW with the backend's time):
+ * one harmless listing learns the offset, so that recovery signs with the backend's time.
+ */
+export async function learnClockOffset(client: Pick<DeviceClient, 'call'>, offset: ClockOffset, clock: Clock): Promise<void> {
+  try {
+    await client.call('orders', { since: clock.now(), limit: 1 });
+  } catch (e) {
+    if (!isScanpayError(e, 'PROTO_TIMESTAMP_SKEW') || typeof e.detail?.serverTime !== 'number') throw e;
+    offset.observe(clock.now(), clock.now(), e.detail.serverTime);
+  }
 }

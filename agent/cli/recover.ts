@@ -20,7 +20,8 @@ import { journalIdOf, markOf, readMark, writeMark } from '../journal-guard.ts';
 import { Journal } from '../journal/journal.ts';
 import { createLogger } from '../log.ts';
 import { readAgentFile } from '../agent-file.ts';
-import { recoverFromAcquirer, type RecoveredOrder } from '../recovery.ts';
+import { learnClockOffset, recoverFromAcquirer, type RecoveredOrder } from '../recovery.ts';
+import { ClockOffset } from '../clock-offset.ts';
 import { startBackend, type RunningBackend } from '../../simulator/backend/start-backend.ts';
 
 export const RECOVER_EXIT = { settled: 0, queued: 2 } as const;
@@ -76,8 +77,11 @@ export function registerRecover(program: Command): void {
         }
         if (!backendUrl) throw new ScanpayError('CONFIG_INVALID', { message: 'backend.url: no acquirer configured: set it in config.json or pass --backend URL' });
         const clock = systemClock;
-        const client = new DeviceClient({ baseUrl: backendUrl, clock, credentials: () => ({ terminalId: terminal.terminalId, key: terminal.key }) });
-        const acquirer = new HttpAcquirer({ baseUrl: backendUrl, terminalId: terminal.terminalId, key: terminal.key, clock });
+        // Signed with the backend's time: a device whose journal was lost may have a wrong clock too.
+        const offset = new ClockOffset(clock);
+        const client = new DeviceClient({ baseUrl: backendUrl, clock: offset.asClock(), credentials: () => ({ terminalId: terminal.terminalId, key: terminal.key }) });
+        const acquirer = new HttpAcquirer({ baseUrl: backendUrl, terminalId: terminal.terminalId, key: terminal.key, clock, clockOffset: offset });
+        await learnClockOffset(client, offset, clock);
         const rows = await recoverFromAcquirer({ journal, client, acquirer, clock, since, logger });
         const journalId = journalIdOf(journal);
         // The journal the backend (or the mark) still names: the next heartbeat must not take it for a conflict.

@@ -85,6 +85,17 @@ describe('device faults: the clock', () => {
     }
   }, 40_000);
 
+  it('scanpay recover on a clock 10 min ahead learns the offset from the refusal, then lists the orders', async () => {
+    const { DeviceClient } = await import('../../agent/backend/device-client.ts');
+    const { learnClockOffset } = await import('../../agent/recovery.ts');
+    const offset = new ClockOffset(ahead);
+    const client = new DeviceClient({ baseUrl: backend.url, clock: offset.asClock(), credentials: () => DEMO_TERMINAL });
+    await expect(client.call('orders', { since: 0, limit: 1 })).rejects.toMatchObject({ code: 'PROTO_TIMESTAMP_SKEW' });
+    await learnClockOffset(client, offset, ahead);
+    expect(Math.abs(offset.skewMs()! - TEN_MIN)).toBeLessThan(5_000);
+    await expect(client.call('orders', { since: 0, limit: 1 })).resolves.toMatchObject({ body: { result: 'OK', orders: [] } });
+  });
+
   it('says the skew in words', () => {
     expect(describeSkew(-45_000)).toBe('45 s behind');
     expect(describeSkew(8 * 24 * 3_600_000)).toBe('192 h ahead');
