@@ -10,8 +10,14 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
+/**
+ * A wrong device clock, faked for chaos runs and QA (simulator/chaos: the `clock` fault):
+ * milliseconds added to the system time of this process. Unset, or 0, in production.
+ */
+export const FAKE_CLOCK_OFFSET_MS = Number(process.env.SCANPAY_FAKE_CLOCK_OFFSET_MS ?? 0) || 0;
+
 export const systemClock: Clock = {
-  now: () => Date.now(),
+  now: () => Date.now() + FAKE_CLOCK_OFFSET_MS,
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, Math.max(0, ms));
     return t;

@@ -36,6 +36,8 @@ import { createSource } from '../drivers/create-source.ts';
 import type { ScannerSource } from '../drivers/source.ts';
 import { VirtualSource } from '../drivers/virtual.ts';
 import type { RunningBackend } from '../simulator/backend/start-backend.ts';
+import { confirmWithBackend, guardJournal } from './journal-guard.ts';
+import { cashierSkewNotice, ClockOffset } from './clock-offset.ts';
 
 export interface AgentOptions {
   home: string;
@@ -101,9 +103,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     let backendUrl = config.backend.url;
     if (!backendUrl) {
       if (!demo) throw new ScanpayError('CONFIG_INVALID', { message: 'backend.url: no acquirer configured: set it in config.json, pass --backend URL, or run with --demo' });
-      // Loaded only here: an agent with a real acquirer never loads the simulator.
+      // Loaded only here (the embedded backend keeps its orders across restarts, as a real one does): an agent with a real acquirer never loads the simulator.
       const { startSimulatedBackend } = await import('../simulator/backend/protocol-wires.ts');
-      const started = await startSimulatedBackend(config.backend.protocol, { port: 0, logger: log.child({ component: 'simulated-backend' }) });
+      const started = await startSimulatedBackend(config.backend.protocol, { port: 0, logger: log.child({ component: 'simulated-backend' }), storePath: join(o.home, 'sim-backend.db') });
       simulator = started.backend;
       cleanup.push(() => simulator!.close());
       backendUrl = started.agentUrl;
@@ -120,11 +122,13 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     const laneOfSource = new Map(scanners.map((s) => [s.source.id, s.lane]));
     const manager = new ScannerManager({ sources: scanners.map((s) => s.source), clock, logger: log.child({ component: 'scanners' }) });
 
+    const clockOffset = new ClockOffset(clock); // device-faults hook (issue 12)
     const metrics = createMetrics({
       outbox: () => ({ pending: journal.outbox('pending').length, dead: journal.outbox('dead').length }),
       scanners: () => manager.statuses(),
+      clockSkewMs: () => clockOffset.skewMs(), // device-faults hook (issue 12)
     });
-    const { acquirer, profile, setKey, background } = createAcquirer({ config, home: o.home, backendUrl, terminal, clock, onCall: metrics.backendCall, demo, logger: log.child({ component: 'acquirer' }) });
+    const { acquirer, profile, setKey, background } = createAcquirer({ config, home: o.home, backendUrl, terminal, clock, onCall: metrics.backendCall, demo, clockOffset, logger: log.child({ component: 'acquirer' }) });
     const engine = new PaymentEngine({
       journal,
       acquirer,
@@ -138,6 +142,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       outboxHandlers: { [UPLOAD_KIND]: (item) => sync!.deliverUpload(item) },
       outbox: config.outbox,
     });
+    // device-faults hook (issue 12): refuse a journal that disagrees with its mark, before anything resumes.
+    const journalGuard = guardJournal({ home: o.home, journal, clock, logger: log.child({ component: 'journal-guard' }) }, engine);
+    cleanup.push(() => journalGuard.stop());
     const service = new PosService({
       engine,
       laneIds: config.lanes.map((l) => l.id),
@@ -175,13 +182,15 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     const record = terminal.demo || !setKey ? undefined : readTerminalRecord(o.home);
     let sync: DeviceSync | undefined;
     if (record) {
-      const client = new DeviceClient({ baseUrl: backendUrl, clock, credentials: () => sync!.credentials() });
+      const client = new DeviceClient({ baseUrl: backendUrl, clock: clockOffset.asClock(), credentials: () => sync!.credentials() }); // issue 12: signs with the corrected time
       sync = new DeviceSync({
         home: o.home, terminal: record, client, clock, logger: log.child({ component: 'device-sync' }), journal, engine,
         onKey: (key) => setKey?.(key), scanners: () => manager.statuses(), agentVersion: AGENT_VERSION, params: loadParams(o.home),
+        journalMark: journalGuard, // device-faults hook (issue 12)
       });
       // Before the engine starts: the stored parameters apply to the first payment too.
       sync.start();
+      await confirmWithBackend(journalGuard, () => sync!.heartbeat(), clock, log); // device-faults hook (issue 12)
       cleanup.push(() => sync!.stop());
       const autoAt = config.settlement.autoAt;
       if (autoAt) cleanup.push(scheduleSettlement({ clock, at: autoAt, logger: log.child({ component: 'settlement' }), run: () => settle({ journal, client, clock, home: o.home }) }));
@@ -217,6 +226,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         currency: config.currency,
         maxAmount: engine.maxAmount,
         scanTimeoutMs: config.scanTimeoutMs,
+        // device-faults hook (issue 12): the device's own faults, in words for the cashier.
+        deviceAlarms: [cashierSkewNotice(clockOffset.skewMs()), journalGuard.conflict?.message].filter((x) => x !== undefined),
         lanes: config.lanes.map((l) => ({
           id: l.id,
           activeId: service.lane(l.id)!.activeId() ?? null,

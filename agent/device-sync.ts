@@ -15,7 +15,7 @@ import type { DeliveryResult } from './outbox/outbox-worker.ts';
 import { DEFAULT_DEVICE_PARAMS, saveParams, validateParams, type DeviceParams } from './params.ts';
 import type { PaymentEngine } from './payment/engine.ts';
 import type { ProfileOverrides } from './payment/profiles.ts';
-import { newX25519, rotatedKey, x25519, x25519FromPrivate, rawPrivate, type HeartbeatRequest } from './protocol/device-messages.ts';
+import { newX25519, rotatedKey, x25519, x25519FromPrivate, rawPrivate, type HeartbeatRequest, type JournalMarkReport } from './protocol/device-messages.ts';
 import { writeTerminalRecord, type TerminalRecord } from './terminal-store.ts';
 import { txRecordOf } from './tx-records.ts';
 
@@ -45,6 +45,8 @@ export interface DeviceSyncOptions {
   agentVersion: string;
   /** The last good parameter set, from params.json. */
   params?: DeviceParams | undefined;
+  /** Issue 12 (agent/journal-guard.ts): the journal's identity for the backend, and what the backend knew of it. */
+  journalMark?: { report(): JournalMarkReport | undefined; backendSaid(known: JournalMarkReport | undefined): void } | undefined;
 }
 
 export class DeviceSync {
@@ -119,6 +121,7 @@ export class DeviceSync {
     const sentAt = this.#o.clock.now();
     try {
       const { body, latencyMs } = await this.#o.client.call('heartbeat', this.#report(sentAt), this.credentials());
+      this.#o.journalMark?.backendSaid(body.journal);
       // The backend stamped its time somewhere in the round trip: compare with the middle.
       const skewMs = Math.round((sentAt + this.#o.clock.now()) / 2 - body.serverTime);
       this.#setSkew(skewMs);
@@ -222,6 +225,7 @@ export class DeviceSync {
       deadLetters: this.#o.journal.outbox('dead').length,
       ...(this.#lastError ? { lastError: this.#lastError } : {}),
       ...(this.#skewMs !== undefined ? { skewMs: this.#skewMs } : {}),
+      ...(this.#o.journalMark?.report() ? { journal: this.#o.journalMark.report() } : {}),
     };
   }
 

@@ -20,6 +20,7 @@ import { DEFAULT_DEVICE_PARAMS, loadParams } from './params.ts';
 import { keyFingerprint, readTerminalRecord, terminalPath, type TerminalRecord } from './terminal-store.ts';
 import { AGENT_VERSION } from './version.ts';
 import { loadWechatCredentials, type WechatConfig } from './backend/wechat/credentials.ts';
+import { inspectJournalIdentity } from './journal-guard.ts';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
@@ -135,6 +136,12 @@ function checkDatabase(c: Context): Check {
   } finally {
     db?.close();
   }
+}
+
+/** Issue 12: the journal is the one this device recorded its payments in (agent/journal-guard.ts). */
+function checkJournalIdentity(c: Context): Check {
+  const r = inspectJournalIdentity(c.deps.home, c.journalPath);
+  return r.ok ? pass('journal identity', r.detail) : fail('journal identity', r.detail, 'stop the agent, keep every file, run `scanpay recover` (docs/payment-flow.md, "Faults of the device")');
 }
 
 function checkDisk(c: Context): Check {
@@ -390,6 +397,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Check[]> {
     ...(other ? other.slice(0, 1) : [guard('terminal identity', () => checkTerminal(c))]),
     ...(isWechat(c) ? [guard('wechat credentials', () => checkWechat(c))] : []),
     guard('database integrity', () => checkDatabase(c)),
+    guard('journal identity', () => checkJournalIdentity(c)), // issue 12
     guard('free disk', () => checkDisk(c)),
     ...(other ? other.slice(1) : await backendChecks(c)),
     await checkScanners(c),

@@ -99,6 +99,10 @@ export const ERRORS = {
   // Start-up and exports
   API_PORT_IN_USE: { message: 'the POS API port is taken by another process: stop it, or start with --port N', retryable: true, status: 503 },
   JOURNAL_EXPORT_UNWRITABLE: { message: 'the export file could not be written where asked', retryable: false, status: 500 },
+  // Faults of the device itself (issue 12): a lost journal, a wrong clock
+  JOURNAL_IDENTITY_MISMATCH: { message: 'this is not the journal this device recorded its payments in (deleted, emptied or replaced): keep every file and run `scanpay recover`', retryable: false, status: 500 },
+  JOURNAL_ROLLED_BACK: { message: 'the journal lost payments it had recorded (its -wal file deleted, or restored from an old copy): keep every file and run `scanpay recover`', retryable: false, status: 500 },
+  BACKEND_CLOCK_SKEW: { message: 'the backend refused the request because this device\'s clock is wrong: fix the clock (NTP); the outcome is checked again', retryable: true, status: 502 },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

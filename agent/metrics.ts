@@ -9,6 +9,8 @@ import type { PosEvent } from './pos-service.ts';
 export interface MetricSources {
   outbox(): { pending: number; dead: number };
   scanners(): Array<{ source: string; status: string }>;
+  /** Device minus backend, ms, when measured (agent/clock-offset.ts). */
+  clockSkewMs?(): number | undefined;
 }
 
 export interface AgentMetrics {
@@ -61,6 +63,15 @@ export function createMetrics(sources: MetricSources): AgentMetrics {
     },
   });
 
+  new Gauge({
+    name: 'scanpay_clock_skew_seconds',
+    help: "The device clock minus the backend's, from the backend's answers; beyond 300 s unsigned requests are refused (requests are then signed with the backend's time).",
+    registers: [registry],
+    collect() {
+      const skew = sources.clockSkewMs?.();
+      if (skew !== undefined) this.set(skew / 1000);
+    },
+  });
   for (const result of ['paid', 'declined', 'not_charged']) payments.inc({ result }, 0);
   const counted = new Set<string>();
 

@@ -7,6 +7,7 @@ import os from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Clock } from '../clock.ts';
+import type { ClockOffset } from '../clock-offset.ts';
 import { loadTerminal, type AgentConfig, type TerminalIdentity } from '../config.ts';
 import { ScanpayError } from '../errors.ts';
 import type { Operation } from '../protocol/messages.ts';
@@ -49,6 +50,8 @@ export interface CreateAcquirerOptions {
   logger?: Logger;
   /** Demo mode: an acquirer without configured credentials uses its simulator's published demo ones. */
   demo?: boolean;
+  /** Protocol v1 signs with the backend's time when this device's clock is off (issue 12). */
+  clockOffset?: ClockOffset;
 }
 
 export function createAcquirer(o: CreateAcquirerOptions): AcquirerSetup {
@@ -57,7 +60,7 @@ export function createAcquirer(o: CreateAcquirerOptions): AcquirerSetup {
   const common = { clock, timeoutMs, ...(o.onCall ? { onCall: o.onCall } : {}) };
   switch (config.backend.protocol) {
     case 'scanpay-v1': {
-      const http = new HttpAcquirer({ ...common, baseUrl: o.backendUrl, terminalId: terminal.terminalId, key: terminal.key });
+      const http = new HttpAcquirer({ ...common, baseUrl: o.backendUrl, terminalId: terminal.terminalId, key: terminal.key, ...(o.clockOffset ? { clockOffset: o.clockOffset } : {}) });
       return { acquirer: http, profile: SCANPAY_V1_PROFILE, setKey: (k) => http.setKey(k) };
     }
     case 'alipay': {

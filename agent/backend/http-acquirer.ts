@@ -13,6 +13,7 @@ import { PATHS, RESPONSE_SCHEMAS, type Operation } from '../protocol/messages.ts
 import { HEADER, NonceCache, signRequest, verifyResponse, DEFAULT_SKEW_MS } from '../protocol/signing.ts';
 import type { Acquirer, CallResult } from './acquirer.ts';
 import { createProtocolHttp } from './protocol-http.ts';
+import type { ClockOffset } from '../clock-offset.ts';
 
 export interface HttpAcquirerOptions {
   baseUrl: string;
@@ -26,6 +27,8 @@ export interface HttpAcquirerOptions {
   idleSocketMs?: number;
   /** Called with each finished call, for metrics. */
   onCall?: (op: Operation, result: CallResult<unknown>['kind'], latencyMs: number) => void;
+  /** Issue 12 (agent/clock-offset.ts): signs with the backend's time when the device clock is off, and names a skew refusal. */
+  clockOffset?: ClockOffset;
 }
 
 export const DEFAULT_TIMEOUTS: Record<Operation, number> = { pay: 15_000, query: 5_000, reverse: 10_000, refund: 10_000 };
@@ -102,7 +105,8 @@ export class HttpAcquirer implements Acquirer {
     const body = Buffer.from(JSON.stringify(req));
     const { terminalId, clock } = this.#o;
     const key = this.#key;
-    const signed = signRequest({ method: 'POST', path, terminalId, body }, key, clock.now());
+    const sentAt = clock.now();
+    const signed = signRequest({ method: 'POST', path, terminalId, body }, key, this.#o.clockOffset?.now() ?? sentAt);
     const started = performance.now();
     const finish = (r: CallResult<z.infer<S>>): CallResult<z.infer<S>> => {
       this.#o.onCall?.(op, r.kind, r.latencyMs);
@@ -142,14 +146,18 @@ export class HttpAcquirer implements Acquirer {
     }
 
     const raw = Buffer.from(res.data as ArrayBuffer);
+    const answered = { status: res.status, body: raw, headers: res.headers as Record<string, unknown>, sentAt };
     try {
       verifyResponse(
         { method: 'POST', path, terminalId, body: raw, status: res.status, requestNonce: signed[HEADER.nonce] },
         res.headers as Record<string, string>,
         key,
-        { now: clock.now(), nonces: this.#nonces, skewMs: this.#o.skewMs },
+        { now: this.#o.clockOffset?.now() ?? clock.now(), nonces: this.#nonces, skewMs: this.#o.skewMs },
       );
+      this.#o.clockOffset?.noteAnswer({ ...answered, verified: true }); // issue 12 hook
     } catch (e) {
+      const skew = this.#o.clockOffset?.noteAnswer({ ...answered, verified: false }); // issue 12 hook
+      if (skew) return finish({ kind: 'unknown', latencyMs: elapsed(), error: skew });
       // A gateway's 5xx page carries no signature: the status is the first cause, the
       // missing signature only follows from it. Either way the answer counts as none.
       if (res.status !== 200) {

@@ -22,6 +22,7 @@ const MODULES: Array<{ commands: string[]; load: () => Promise<Register> }> = [
   { commands: ['queue'], load: async () => (await import('./queue.ts')).registerQueue },
   { commands: ['logs'], load: async () => (await import('./logs.ts')).registerLogs },
   { commands: ['settle'], load: async () => (await import('./settle.ts')).registerSettle },
+  { commands: ['recover'], load: async () => (await import('./recover.ts')).registerRecover },
 ];
 
 /**

@@ -13,6 +13,8 @@ import type { ProtocolName } from '../backend/acquirer-profile.ts';
 import { startSimulatedBackend } from '../../simulator/backend/protocol-wires.ts';
 import { DEMO_UPAY_ACTIVATION_CODE } from '../../simulator/backend/upay/demo-upay.ts';
 import { protocolOption } from './protocol-option.ts';
+import { scanpayHome } from '../home.ts';
+import { join } from 'node:path';
 
 export const SIM_BACKEND_DEFAULTS = { port: 8470, host: '127.0.0.1', seed: 1 } as const;
 
@@ -47,10 +49,13 @@ export function registerSim(program: Command): void {
     .option('--host <h>', 'address to bind (the control API has no authentication: keep it on loopback)', SIM_BACKEND_DEFAULTS.host)
     .option('--seed <s>', 'seed of the random choices of rate-based faults', integer('--seed', 0, 2 ** 31 - 1), SIM_BACKEND_DEFAULTS.seed)
     .option('--protocol <name>', 'the wire format to speak: scanpay-v1 (default), wechat-v2 or wechat-v3 (HTTPS, demo merchant), alipay or upay', protocolOption, 'scanpay-v1' as ProtocolName)
-    .action(async (opts: { port: number; host: string; seed: number; protocol: ProtocolName }) => {
+    .option('--data <file>', 'SQLite file keeping orders, the ledger and terminals across restarts (default: sim-backend.db in $SCANPAY_HOME)')
+    .option('--memory', 'keep everything in memory: a restart forgets every order')
+    .action(async (opts: { port: number; host: string; seed: number; protocol: ProtocolName; data?: string; memory?: boolean }) => {
       const logger = createLogger({ name: 'scanpay-sim' });
       if (!isLoopback(opts.host)) logger.warn({ host: opts.host }, 'the control API is unauthenticated and now reachable from the network');
-      const { backend, agentUrl } = await startSimulatedBackend(opts.protocol, { port: opts.port, host: opts.host, seed: opts.seed, logger });
+      const storePath = opts.memory ? undefined : (opts.data ?? join(scanpayHome(), 'sim-backend.db'));
+      const { backend, agentUrl } = await startSimulatedBackend(opts.protocol, { port: opts.port, host: opts.host, seed: opts.seed, logger, ...(storePath ? { storePath } : {}) });
       const stopped = nextSignal(['SIGINT', 'SIGTERM']);
       // A technician's first need with a simulator: a device to provision against it.
       const activation = opts.protocol === 'scanpay-v1' ? backend.sim.device.issueActivationCode({ merchantName: 'Simulated shop' }) : undefined;
@@ -71,6 +76,7 @@ export function registerSim(program: Command): void {
                 `provision a device with it:  npx scanpay provision --backend ${backend.url} --activation-code ${activation.code}`,
               ]
             : []),
+          `orders and ledger: ${storePath ?? 'in memory (--memory): forgotten at exit'}`,
           'press Ctrl-C to stop',
           '',
         ].join('\n'),

@@ -7,6 +7,7 @@
 import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, scryptSync, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { WALLETS } from '../payment-code.ts';
+import { TRADE_STATES } from './messages.ts';
 
 export const DEVICE_PATHS = {
   activateHello: '/v1/activate/hello',
@@ -16,6 +17,7 @@ export const DEVICE_PATHS = {
   rotateKey: '/v1/rotate-key',
   upload: '/v1/upload',
   settle: '/v1/settle',
+  orders: '/v1/orders',
 } as const;
 
 export type DeviceOperation = keyof typeof DEVICE_PATHS;
@@ -187,6 +189,8 @@ export const heartbeatRequest = z.object({
   lastError: z.object({ code: z.string().max(64), message: z.string().max(256), at: z.number().int() }).optional(),
   /** Skew the device measured at its last heartbeat, device minus backend. */
   skewMs: z.number().int().optional(),
+  /** The journal the device writes to and the last payment in it (agent/journal-guard.ts). */
+  journal: z.lazy(() => journalMark).optional(),
 });
 export type HeartbeatRequest = z.infer<typeof heartbeatRequest>;
 
@@ -195,6 +199,8 @@ export const heartbeatResponse = z.object({
   serverTime: z.number().int(),
   paramsVersion: z.number().int().positive(),
   rotateKey: z.boolean(),
+  /** What the backend knew of the device's journal before this heartbeat. */
+  journal: z.lazy(() => journalMark.extend({ reportedAt: z.number().int() })).optional(),
 });
 export type HeartbeatResponse = z.infer<typeof heartbeatResponse>;
 
@@ -263,6 +269,35 @@ export const settleResponse = z.discriminatedUnion('result', [
 ]);
 export type SettleResponse = z.infer<typeof settleResponse>;
 
+/** A journal's identity and high-water mark: the last payment it recorded. */
+export const journalMark = z.object({
+  journalId: z.string().regex(/^[0-9a-f]{8,64}$/),
+  lastOrderNo: z.string().max(64).nullable(),
+  lastAt: z.number().int().nullable(),
+});
+export type JournalMarkReport = z.infer<typeof journalMark>;
+
+/** The terminal's orders since a time, oldest first, for `scanpay recover`; `after` pages on. */
+export const ordersRequest = z.object({
+  since: z.number().int().nonnegative(),
+  after: z.string().max(64).optional(),
+  limit: z.number().int().min(1).max(200).default(100),
+});
+export const orderSummary = z.object({
+  orderNo: z.string().max(64),
+  state: z.enum(TRADE_STATES),
+  /** Absent for an order reversed before any pay arrived (a tombstone). */
+  wallet: walletEnum.optional(),
+  amount: minorUnits.optional(),
+  currency: z.string().regex(/^[A-Z]{3}$/).optional(),
+  createdAt: z.number().int(),
+  paidAt: z.number().int().optional(),
+  refundedAmount: z.number().int().nonnegative(),
+  acquirerTradeNo: z.string().max(64).optional(),
+});
+export type OrderSummary = z.infer<typeof orderSummary>;
+export const ordersResponse = z.object({ result: z.literal('OK'), orders: z.array(orderSummary).max(200), more: z.boolean() });
+
 export const DEVICE_REQUESTS = {
   activateHello: activateHelloRequest,
   activate: activateRequest,
@@ -271,6 +306,7 @@ export const DEVICE_REQUESTS = {
   rotateKey: rotateKeyRequest,
   upload: uploadRequest,
   settle: settleRequest,
+  orders: ordersRequest,
 } as const;
 
 export const DEVICE_RESPONSES = {
@@ -281,6 +317,7 @@ export const DEVICE_RESPONSES = {
   rotateKey: rotateKeyResponse,
   upload: uploadResponse,
   settle: settleResponse,
+  orders: ordersResponse,
 } as const;
 
 /** Totals from transaction records: the one rule both sides apply. */

@@ -18,6 +18,7 @@ import { DEMO_TERMINAL } from './demo-terminal.ts';
 import { DeviceBackend } from './device-backend.ts';
 import { deviceRoutes } from './device-routes.ts';
 import { TerminalRegistry } from './terminal-registry.ts';
+import { memoryStore, sqliteStore } from './backend-store.ts';
 import { describeIssues, FaultTable, type FaultKind, type FaultSpec, type FaultState } from './faults.ts';
 import type { LedgerAudit, LedgerEntry } from './ledger.ts';
 import { WalletModel, type Behaviour, type OrderView, type WalletRules } from './wallet-model.ts';
@@ -40,6 +41,8 @@ export interface BackendOptions {
   logger?: Logger;
   /** Another acquirer's wire format over the same wallets, ledger, faults and control API, in place of /v1 (simulator/backend/alipay, upay). */
   wire?: WireProtocol;
+  /** SQLite file keeping orders, codes, the ledger and terminals across restarts (backend-store.ts); in memory when absent. */
+  storePath?: string | undefined;
 }
 
 /** What a wire format needs from the simulated backend. */
@@ -133,8 +136,9 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
   const opts = parsed.data;
   const clock = o.clock ?? systemClock;
   const logger = o.logger ?? silentLogger;
-  const terminals = new TerminalRegistry(clock, opts.terminals ?? [DEMO_TERMINAL]);
-  const model = new WalletModel({ clock, codeTtlMs: opts.codeTtlMs, passwordAbandonMs: opts.passwordAbandonMs, reverseWindowMs: opts.reverseWindowMs, ...(o.rules ? { rules: o.rules } : {}) });
+  const store = o.storePath ? sqliteStore(o.storePath) : memoryStore();
+  const terminals = new TerminalRegistry(clock, opts.terminals ?? [DEMO_TERMINAL], store);
+  const model = new WalletModel({ clock, codeTtlMs: opts.codeTtlMs, passwordAbandonMs: opts.passwordAbandonMs, reverseWindowMs: opts.reverseWindowMs, store, ...(o.rules ? { rules: o.rules } : {}) });
   const device = new DeviceBackend({ clock, registry: terminals, book: model });
   const faults = new FaultTable(opts.seed);
   const nonces = new NonceCache();
@@ -244,7 +248,7 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
       if (!isScanpayError(e)) throw e;
       call.error = e.code;
       log.warn({ refusal: e.code }, 'request refused');
-      return refuse(reply, e.status, e);
+      return refuse(reply, e.status, e, clock.now());
     }
 
     const send = (a: Answer, signing: 'signed' | 'unsigned' | 'wrong-key' = 'signed'): void => {
@@ -303,10 +307,13 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
     }
   });
   app.register(controlRoutes(sim), { prefix: '/control' });
-  app.register(deviceRoutes({ device, registry: terminals, clock, nonces, logger }));
+  app.register(deviceRoutes({ device, registry: terminals, clock, nonces, logger, book: model }));
+  // What an answer reports is on disk before the answer leaves (backend-store.ts).
+  app.addHook('onSend', async () => store.flush());
   // Held queries wait on the clock: let them go, or a system clock keeps the process alive.
   app.addHook('onClose', async () => {
     for (const orderNo of [...held.keys()]) release(orderNo);
+    store.close();
   });
   return { app, sim };
 }
@@ -315,9 +322,13 @@ function errorBody(e: ScanpayError): Buffer {
   return Buffer.from(JSON.stringify({ error: { code: e.code, message: e.message } }));
 }
 
-/** An unsigned protocol refusal: the request did not verify, or was never looked at. */
-function refuse(reply: FastifyReply, status: number, e: ScanpayError): void {
-  reply.code(status).type('application/json; charset=utf-8').send(errorBody(e));
+/**
+ * An unsigned protocol refusal: the request did not verify, or was never looked at. A
+ * refusal for skew says the backend's time, so the terminal learns how far off it is.
+ */
+function refuse(reply: FastifyReply, status: number, e: ScanpayError, now?: number): void {
+  const body = isScanpayError(e, 'PROTO_TIMESTAMP_SKEW') && now !== undefined ? Buffer.from(JSON.stringify({ error: { code: e.code, message: e.message }, serverTime: now })) : errorBody(e);
+  reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
 function headerOf(req: FastifyRequest, name: string): string | undefined {

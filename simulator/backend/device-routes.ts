@@ -16,6 +16,7 @@ import type { DeviceBackend } from './device-backend.ts';
 import { describeIssues } from './faults.ts';
 import type { TerminalRegistry } from './terminal-registry.ts';
 import { refuseForeign } from '../local-guard.ts';
+import { listOrders, type OrderBook } from './order-listing.ts';
 
 export interface DeviceRouteDeps {
   device: DeviceBackend;
@@ -23,6 +24,8 @@ export interface DeviceRouteDeps {
   clock: Clock;
   nonces: NonceCache;
   logger: Logger;
+  /** The orders `POST /v1/orders` lists (issue 12). */
+  book?: OrderBook;
 }
 
 const codeBody = z.strictObject({ merchantName: z.string().min(1).max(64).optional(), ttlMs: z.number().int().positive().optional() });
@@ -126,8 +129,15 @@ export function deviceRoutes(d: DeviceRouteDeps): FastifyPluginAsync {
         const p = d.device.params();
         return (input as { version: number }).version === p.version ? { result: 'UNCHANGED', version: p.version } : { result: 'NEW', params: p };
       }
-      case 'heartbeat':
-        return d.device.heartbeat(terminalId, input as z.output<typeof DEVICE_REQUESTS.heartbeat>);
+      case 'heartbeat': {
+        // Issue 12: the journal the terminal reported before, then the one it reports now.
+        const hb = input as z.output<typeof DEVICE_REQUESTS.heartbeat>;
+        const known = d.registry.journalOf(terminalId);
+        if (hb.journal) d.registry.noteJournal(terminalId, hb.journal);
+        return { ...d.device.heartbeat(terminalId, hb), ...(known ? { journal: known } : {}) };
+      }
+      case 'orders':
+        return listOrders(d.book ?? { orders: () => [] }, d.registry.ordersOf(terminalId), input as z.output<typeof DEVICE_REQUESTS.orders>);
       case 'activateHello':
         throw new ScanpayError('PROTO_BAD_REQUEST', { message: 'activate/hello is not signed' });
       case 'rotateKey': {

@@ -4,6 +4,7 @@
  * was charged, and whether the charge was undone.
  */
 import type { Wallet } from '../../agent/payment-code.ts';
+import type { LedgerRows } from './backend-store.ts';
 
 export type LedgerKind = 'charge' | 'reversal' | 'refund';
 
@@ -32,10 +33,18 @@ export interface LedgerAudit {
 }
 
 export class Ledger {
-  #entries: LedgerEntry[] = [];
+  readonly #rows: LedgerRows | undefined;
+  #entries: LedgerEntry[];
+
+  /** `rows` keeps the entries beyond the process (backend-store.ts); without it they live in memory. */
+  constructor(rows?: LedgerRows) {
+    this.#rows = rows;
+    this.#entries = rows?.load() ?? [];
+  }
 
   append(entry: Omit<LedgerEntry, 'seq'>): LedgerEntry {
     const e = { seq: this.#entries.length + 1, ...entry };
+    this.#rows?.append(e);
     this.#entries.push(e);
     return e;
   }
@@ -85,6 +94,7 @@ export class Ledger {
   }
 
   clear(): void {
+    this.#rows?.clear();
     this.#entries = [];
   }
 }

@@ -33,11 +33,13 @@ export function simulatedWire(protocol: ProtocolName): { wire?: WireProtocol; ag
  */
 export async function startSimulatedBackend(
   protocol: ProtocolName,
-  o: { port?: number; host?: string; seed?: number; logger?: Logger },
+  o: { port?: number; host?: string; seed?: number; logger?: Logger; storePath?: string },
 ): Promise<{ backend: RunningBackend; agentUrl: string }> {
   if (protocol === 'wechat-v2' || protocol === 'wechat-v3') {
     const { startWechatBackend } = await import('./wechat/start-wechat-backend.ts');
-    const backend = await startWechatBackend({ protocol, ...o });
+    // WeChat's simulator keeps its orders in memory only.
+    const { storePath: _storePath, ...rest } = o;
+    const backend = await startWechatBackend({ protocol, ...rest });
     return { backend, agentUrl: backend.url };
   }
   const sim = simulatedWire(protocol);

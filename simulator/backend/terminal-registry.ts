@@ -3,11 +3,15 @@
  * settlement counts per terminal. A terminal has one current key; during a rotation also
  * the key it was offered (pending until first used); after it, the keys rotated out,
  * accepted for a grace window so requests already on their way land. Revoking drops every
- * key at once, with no grace: only a new activation brings the terminal back.
+ * key at once, with no grace: only a new activation brings the terminal back. Also the
+ * journal each terminal last reported (its identity and high-water mark, for `scanpay
+ * recover`). Keys, orders and journals are kept in the backend's store, so a restarted
+ * backend still knows them; a rotation under way or a revocation is not (it lives in memory).
  */
 import type { Clock } from '../../agent/clock.ts';
 import { isScanpayError, ScanpayError } from '../../agent/errors.ts';
 import { verifyRequest, type RequestParts, type VerifyOptions } from '../../agent/protocol/signing.ts';
+import { memoryStore, type BackendStore } from './backend-store.ts';
 
 type HeaderBag = Parameters<typeof verifyRequest>[1];
 
@@ -36,13 +40,52 @@ interface TerminalEntry {
   orders: Set<string>;
 }
 
+/** What a terminal last said of its journal (heartbeat `journal`, docs/protocol.md). */
+export interface JournalMark {
+  journalId: string;
+  lastOrderNo: string | null;
+  lastAt: number | null;
+  reportedAt: number;
+}
+
+type StoredKeys = Array<{ key: string; version: number; validUntil?: number }>;
+
 export class TerminalRegistry {
   readonly #clock: Clock;
   readonly #terminals = new Map<string, TerminalEntry>();
+  readonly #storedKeys: Map<string, StoredKeys>;
+  /** `terminalId orderNo` → 1 */
+  readonly #storedOrders: Map<string, 1>;
+  readonly #journals: Map<string, JournalMark>;
 
-  constructor(clock: Clock, initial: Iterable<{ terminalId: string; key: Buffer }> = []) {
+  /** `initial` terminals are added unless the store already knows them (a rotated key stays rotated). */
+  constructor(clock: Clock, initial: Iterable<{ terminalId: string; key: Buffer }> = [], store: BackendStore = memoryStore()) {
     this.#clock = clock;
-    for (const t of initial) this.add(t.terminalId, t.key);
+    this.#storedKeys = store.map('terminal-keys');
+    this.#storedOrders = store.map('terminal-orders');
+    this.#journals = store.map('terminal-journals');
+    for (const [id, keys] of this.#storedKeys) {
+      this.#terminals.set(id, { keys: keys.map((k) => ({ key: Buffer.from(k.key, 'base64'), version: k.version, ...(k.validUntil !== undefined ? { validUntil: k.validUntil } : {}) })), revoked: false, orders: new Set() });
+    }
+    for (const k of this.#storedOrders.keys()) {
+      const [id, orderNo] = k.split(' ') as [string, string];
+      this.#terminals.get(id)?.orders.add(orderNo);
+    }
+    for (const t of initial) if (!this.has(t.terminalId)) this.add(t.terminalId, t.key);
+  }
+
+  #saveKeys(terminalId: string): void {
+    const t = this.#terminals.get(terminalId);
+    if (t) this.#storedKeys.set(terminalId, t.keys.map((k) => ({ key: k.key.toString('base64'), version: k.version, ...(k.validUntil !== undefined ? { validUntil: k.validUntil } : {}) })));
+  }
+
+  noteJournal(terminalId: string, mark: Omit<JournalMark, 'reportedAt'>): void {
+    if (this.has(terminalId)) this.#journals.set(terminalId, { ...mark, reportedAt: this.#clock.now() });
+  }
+
+  journalOf(terminalId: string): JournalMark | undefined {
+    const m = this.#journals.get(terminalId);
+    return m && { ...m };
   }
 
   /** A new terminal, or a revoked one re-activated: its orders are kept, its old keys are not. */
@@ -50,6 +93,7 @@ export class TerminalRegistry {
     const before = this.#terminals.get(terminalId);
     const version = (before?.keys[0]?.version ?? before?.lastVersion ?? 0) + 1;
     this.#terminals.set(terminalId, { keys: [{ key, version }], revoked: false, orders: before?.orders ?? new Set<string>() });
+    this.#saveKeys(terminalId);
   }
 
   has(terminalId: string): boolean {
@@ -98,6 +142,7 @@ export class TerminalRegistry {
     for (const k of t.keys) k.validUntil = Math.min(k.validUntil ?? until, until);
     t.keys.unshift({ key, version: t.pending.version });
     delete t.pending;
+    this.#saveKeys(terminalId);
     return true;
   }
 
@@ -107,6 +152,7 @@ export class TerminalRegistry {
     if (!t) throw new ScanpayError('SIM_CONTROL_INVALID', { message: `no terminal ${terminalId}` });
     const dropped = t.keys.length - 1;
     t.keys = t.keys.slice(0, 1);
+    this.#saveKeys(terminalId);
     return Math.max(0, dropped);
   }
 
@@ -118,6 +164,7 @@ export class TerminalRegistry {
     t.keys = [];
     delete t.pending;
     t.revoked = true;
+    this.#saveKeys(terminalId);
   }
 
   /**
@@ -141,7 +188,10 @@ export class TerminalRegistry {
   }
 
   noteOrder(terminalId: string, orderNo: string | undefined): void {
-    if (orderNo) this.#terminals.get(terminalId)?.orders.add(orderNo);
+    const t = this.#terminals.get(terminalId);
+    if (!orderNo || !t || t.orders.has(orderNo)) return;
+    t.orders.add(orderNo);
+    this.#storedOrders.set(`${terminalId} ${orderNo}`, 1);
   }
 
   ordersOf(terminalId: string): ReadonlySet<string> {

@@ -25,6 +25,7 @@ import {
 } from '../../agent/protocol/messages.ts';
 import { reverseWindowEnd, type ReverseWindow } from '../../agent/backend/acquirer-profile.ts';
 import { Ledger, type LedgerAudit, type LedgerEntry } from './ledger.ts';
+import { memoryStore, type BackendStore } from './backend-store.ts';
 
 export const behaviourSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('instant') }),
@@ -159,21 +160,30 @@ export interface WalletModelOptions {
   passwordAbandonMs: number;
   reverseWindowMs: number;
   rules?: Partial<WalletRules>;
+  /** Where orders, codes, refunds and the ledger live (backend-store.ts); in memory when absent. */
+  store?: BackendStore | undefined;
 }
 
 export class WalletModel {
   readonly #o: WalletModelOptions;
   readonly #rules: WalletRules;
-  readonly #ledger = new Ledger();
+  readonly #ledger: Ledger;
   readonly #breaches: string[] = [];
-  #codes = new Map<string, CodeRecord>();
-  #orders = new Map<string, Order>();
-  #refunds = new Map<string, { orderNo: string; amount: number }>();
-  #tradeSeq = 0;
+  readonly #codes: Map<string, CodeRecord>;
+  readonly #orders: Map<string, Order>;
+  readonly #refunds: Map<string, { orderNo: string; amount: number }>;
+  #tradeSeq: number;
 
   constructor(options: WalletModelOptions) {
     this.#o = options;
     this.#rules = { ...V1_RULES, ...options.rules };
+    // device-faults hook (issue 12): the model's memory comes from a store that may outlive the process.
+    const store = options.store ?? memoryStore();
+    this.#codes = store.map('codes');
+    this.#orders = store.map('orders');
+    this.#refunds = store.map('refunds');
+    this.#ledger = new Ledger(store.ledgerRows());
+    this.#tradeSeq = this.#orders.size;
   }
 
   get clock(): Clock {
@@ -362,9 +372,10 @@ export class WalletModel {
   }
 
   reset(): void {
-    this.#codes = new Map();
-    this.#orders = new Map();
-    this.#refunds = new Map();
+    // device-faults hook (issue 12): cleared in place, so a stored map is cleared in its store too.
+    this.#codes.clear();
+    this.#orders.clear();
+    this.#refunds.clear();
     this.#ledger.clear();
   }
 

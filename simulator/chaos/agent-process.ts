@@ -33,10 +33,14 @@ export class AgentProcess {
   /** Whether the running process was started with a crash point. */
   armed = false;
 
-  constructor(o: { home: string; backendUrl: string; protocol?: string }) {
+  /** Extra environment of every start, e.g. SCANPAY_FAKE_CLOCK_OFFSET_MS (a wrong device clock). */
+  readonly #env: Record<string, string>;
+
+  constructor(o: { home: string; backendUrl: string; protocol?: string; env?: Record<string, string> }) {
     this.#home = o.home;
     this.#backendUrl = o.backendUrl;
     this.#protocol = o.protocol ?? 'scanpay-v1';
+    this.#env = o.env ?? {};
   }
 
   get running(): boolean {
@@ -48,7 +52,7 @@ export class AgentProcess {
     // A stale agent.json from a killed run would point the client at a dead port.
     rmSync(`${this.#home}/agent.json`, { force: true });
     const child = spawn(process.execPath, [BIN, 'run', '--demo', '--backend', this.#backendUrl, '--protocol', this.#protocol, '--port', '0'], {
-      env: { SCANPAY_SOURCE: '1', ...process.env, SCANPAY_HOME: this.#home, SCANPAY_LOG_LEVEL: 'warn', ...(crashAt ? { SCANPAY_CRASH_AT: crashAt } : { SCANPAY_CRASH_AT: '' }) },
+      env: { SCANPAY_SOURCE: '1', ...process.env, ...this.#env, SCANPAY_HOME: this.#home, SCANPAY_LOG_LEVEL: 'warn', ...(crashAt ? { SCANPAY_CRASH_AT: crashAt } : { SCANPAY_CRASH_AT: '' }) },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.#child = child;

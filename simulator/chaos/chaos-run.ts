@@ -5,9 +5,11 @@
  * the agent settles and every order is checked (simulator/chaos/invariants.ts).
  * Seeded: the same seed makes the same choices (process timing still varies).
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { PosClient } from '../../agent/cli/pos-client.ts';
 import { CRASH_POINTS } from '../../agent/crash-points.ts';
@@ -41,8 +43,23 @@ export interface ChaosOptions {
   progress?: (line: string) => void;
   /** The acquirer's wire format between the agent and the simulator (default scanpay-v1). */
   protocol?: ProtocolName;
+  /** Faults of the device itself (issue 12); none unless asked. */
+  deviceFaults?: DeviceFaults;
 }
 
+export interface DeviceFaults {
+  /** The agent's clock this far from the acquirer's for the whole run (SCANPAY_FAKE_CLOCK_OFFSET_MS). */
+  clockOffsetMs?: number;
+  /**
+   * Journal losses: after a kill, journal.db deleted or emptied and its -wal deleted. The
+   * agent must refuse to start; the runner then runs `scanpay recover`, as a technician would.
+   */
+  journalLosses?: number;
+  /** Chance per fault round that the acquirer restarts (it keeps its memory in a SQLite file). */
+  backendRestartRate?: number;
+}
+
+const BIN = fileURLToPath(new URL('../../agent/bin/scanpay.js', import.meta.url));
 
 export interface ChaosReport {
   seed: number;
@@ -96,24 +113,38 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const [killMin, killMax] = o.killEveryMs ?? [800, 2_500];
   const log = o.progress ?? (() => {});
 
+  const df = o.deviceFaults ?? {};
   const protocol = o.protocol ?? 'scanpay-v1';
   const profile = o.profile ?? RULES_OF_PROTOCOL[protocol];
   const rules = chaosRules(profile);
   const wechat = protocol === 'wechat-v2' || protocol === 'wechat-v3';
   const sim = wechat ? undefined : simulatedWire(protocol);
-  const backend = wechat
-    ? await startWechatBackend({
-        protocol,
-        seed: o.seed,
-        ...(rules.codeTtlMs ? { codeTtlMs: rules.codeTtlMs } : {}),
-        // WeChat's 15 s earliest reverse and 45 s revoke, scaled as the agent is told (chaosRules).
-        rules: { earliestReverseMs: rules.agent.earliestReverseMs ?? 0, revokeUnpaidAfterMs: rules.agent.acquirerRevokesUnpaidAfterMs ?? 45_000 },
-      })
-    : await startBackend({ seed: o.seed, passwordAbandonMs: 1_500, rules: rules.backend, ...(rules.codeTtlMs ? { codeTtlMs: rules.codeTtlMs } : {}), ...(sim?.wire ? { wire: sim.wire } : {}) });
+  const home = mkdtempSync(join(tmpdir(), 'scanpay-chaos-'));
+  const storePath = df.backendRestartRate ? join(home, 'acquirer', 'backend.db') : undefined;
+  /** The simulated acquirer, restarted on the same port with the same memory file (issue 12). */
+  const startAcquirer = (port?: number) =>
+    wechat
+      ? startWechatBackend({
+          protocol,
+          seed: o.seed,
+          ...(port ? { port } : {}),
+          ...(rules.codeTtlMs ? { codeTtlMs: rules.codeTtlMs } : {}),
+          // WeChat's 15 s earliest reverse and 45 s revoke, scaled as the agent is told (chaosRules).
+          rules: { earliestReverseMs: rules.agent.earliestReverseMs ?? 0, revokeUnpaidAfterMs: rules.agent.acquirerRevokesUnpaidAfterMs ?? 45_000 },
+        })
+      : startBackend({
+          seed: o.seed,
+          passwordAbandonMs: 1_500,
+          rules: rules.backend,
+          ...(port ? { port } : {}),
+          ...(rules.codeTtlMs ? { codeTtlMs: rules.codeTtlMs } : {}),
+          ...(sim?.wire ? { wire: sim.wire } : {}),
+          ...(storePath ? { storePath } : {}),
+        });
+  let backend = await startAcquirer();
   const proxy = await startFaultProxy({ target: backend.url, seed: o.seed });
   // The proxy relays bytes: TLS to a WeChat simulator passes through it end to end.
   const proxyUrl = sim ? sim.agentUrl(proxy.url) : proxy.url.replace(/^http:/, 'https:');
-  const home = mkdtempSync(join(tmpdir(), 'scanpay-chaos-'));
   writeFileSync(
     join(home, 'config.json'),
     JSON.stringify({
@@ -125,9 +156,33 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       scanTimeoutMs: 10_000,
     }),
   );
-  const agent = new AgentProcess({ home, backendUrl: proxyUrl, protocol });
+  const agent = new AgentProcess({ home, backendUrl: proxyUrl, protocol, ...(df.clockOffsetMs ? { env: { SCANPAY_FAKE_CLOCK_OFFSET_MS: String(df.clockOffsetMs) } } : {}) });
   const told: Array<Told & Timed> = [];
   const faultCounts: Record<string, number> = {};
+  const countFault = (k: string, n = 1) => (faultCounts[k] = (faultCounts[k] ?? 0) + n);
+  if (df.clockOffsetMs) countFault(`device:clock ${df.clockOffsetMs > 0 ? '+' : ''}${Math.round(df.clockOffsetMs / 1000)} s`);
+  let journalLosses = df.journalLosses ?? 0;
+  /** Payments handed out to the lanes so far. */
+  let next = 0;
+  /** The technician's step after a lost journal: `scanpay recover`, straight to the acquirer. */
+  const recover = () =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, 'recover', '--demo', '--backend', backend.url, '--json'], {
+        env: { ...process.env, SCANPAY_HOME: home, SCANPAY_LOG_LEVEL: 'warn', SCANPAY_CRASH_AT: '', ...(df.clockOffsetMs ? { SCANPAY_FAKE_CLOCK_OFFSET_MS: String(df.clockOffsetMs) } : {}) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      child.once('exit', (code) => {
+        // 2: a reversal left queued, which the agent finishes once it runs.
+        if (code !== 0 && code !== 2) return reject(new Error(`scanpay recover exited ${code}: ${err}`));
+        const orders = (JSON.parse(out) as { orders: Array<{ action: string }> }).orders;
+        countFault('device:recovered-orders', orders.filter((r) => r.action !== 'known').length);
+        resolve();
+      });
+    });
   let client: PosClient = await agent.start();
   let ready: Promise<PosClient> = Promise.resolve(client);
   let chaos = true;
@@ -145,6 +200,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         log(`agent up (start ${agent.starts}${armed ? `, crash point ${armed}` : ''})`);
         return c;
       } catch (e) {
+        if (/JOURNAL_IDENTITY_MISMATCH|JOURNAL_ROLLED_BACK/.test(String(e))) {
+          log('agent refused its lost journal: scanpay recover');
+          // The acquirer may be restarting or out of reach: the technician tries again.
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await recover();
+              break;
+            } catch (err) {
+              if (attempt >= 20) throw err;
+              log(`scanpay recover failed, again: ${String(err).slice(0, 120)}`);
+              await sleep(500);
+            }
+          }
+          continue;
+        }
         if (!(e instanceof AgentDiedDuringStart)) throw e;
         log('agent died while starting');
       }
@@ -170,6 +240,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       if (chaos && agent.running) {
         await agent.kill();
         log('agent killed');
+        // Synchronously after the death, before the supervisor's restart: the journal is lost.
+        if (journalLosses > 0 && next > o.payments / 3 && random() < 0.5) {
+          journalLosses--;
+          const emptied = random() < 0.5;
+          for (const f of ['journal.db-wal', 'journal.db-shm']) rmSync(join(home, f), { force: true });
+          if (emptied) writeFileSync(join(home, 'journal.db'), '');
+          else rmSync(join(home, 'journal.db'), { force: true });
+          countFault(`device:journal-${emptied ? 'emptied' : 'deleted'}`);
+          log(`journal ${emptied ? 'emptied' : 'deleted'}`);
+        }
       }
     }
   })();
@@ -186,6 +266,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         { down: true },
       ]);
       await proxy.set(proxyFaults);
+      if (df.backendRestartRate && random() < df.backendRestartRate) {
+        const port = backend.port;
+        await backend.close();
+        backend = await startAcquirer(port);
+        countFault('device:backend-restart');
+        log('acquirer restarted');
+      }
       backend.sim.clearFaults();
       if (random() < 0.6) {
         const kind = pick(FAULT_KINDS.filter((k) => k !== 'hang'));
@@ -218,7 +305,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     { kind: 'expired' },
     { kind: 'invalid' },
   ];
-  let next = 0;
   const refusals: string[] = [];
   const lane = async (laneId: string) => {
     while (next < o.payments) {
@@ -243,7 +329,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         });
       }
       for (let i = 0; i < 1_200 && entry.result === null; i++) {
-        const p = await ask((c) => c.request<PosPayment>('GET', `/v1/payments/${id}`));
+        let p: PosPayment;
+        try {
+          p = await ask((c) => c.request<PosPayment>('GET', `/v1/payments/${id}`));
+        } catch (e) {
+          // Its journal row went with a lost journal: `scanpay recover` settled the order; the POS never heard.
+          if (!isScanpayError(e, 'PAY_NOT_FOUND') || df.journalLosses === undefined) throw e;
+          countFault('device:payments-lost-to-pos');
+          break;
+        }
+        if (p.orderNo) entry.orderNo = p.orderNo;
         if (p.result) {
           entry.result = p.result;
           entry.answeredAt = Date.now();

@@ -4,7 +4,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { RULE_PROFILE_NAMES, type RuleProfileName } from '../backend/rule-profiles.ts';
-import { runChaos } from './chaos-run.ts';
+import { runChaos, type DeviceFaults } from './chaos-run.ts';
 import { formatTimes } from './timing.ts';
 import { protocolOption } from '../../agent/cli/protocol-option.ts';
 import type { ProtocolName } from '../../agent/backend/acquirer-profile.ts';
@@ -28,9 +28,18 @@ const program = new Command('chaos')
     return v as RuleProfileName;
   })
   .option('--protocol <name>', 'wire format between agent and simulator: scanpay-v1 (default), wechat-v2, wechat-v3, alipay or upay', protocolOption, 'scanpay-v1' as ProtocolName)
+  .option('--device-faults <list>', 'faults of the device (issue 12), comma-separated: clock:MS (agent clock off by MS), journal:N (N lost journals, then scanpay recover), backend-restart:RATE (acquirer restarts, keeping its memory)', (v) => {
+    const out: Record<string, number> = {};
+    for (const part of v.split(',')) {
+      const m = /^(clock|journal|backend-restart):(-?\d+(?:\.\d+)?)$/.exec(part.trim());
+      if (!m) throw new InvalidArgumentError(`--device-faults: "${part}" is not clock:MS, journal:N or backend-restart:RATE`);
+      out[m[1]!] = Number(m[2]);
+    }
+    return { ...(out.clock !== undefined ? { clockOffsetMs: out.clock } : {}), ...(out.journal !== undefined ? { journalLosses: out.journal } : {}), ...(out['backend-restart'] !== undefined ? { backendRestartRate: out['backend-restart'] } : {}) };
+  })
   .option('--verbose', 'print every restart and kill')
   .parse();
-const o = program.opts<{ payments: number; seed: number; lanes: number; killEvery?: [number, number]; profile?: RuleProfileName; verbose?: boolean; protocol: ProtocolName }>();
+const o = program.opts<{ payments: number; seed: number; lanes: number; killEvery?: [number, number]; verbose?: boolean; deviceFaults?: DeviceFaults; profile?: RuleProfileName; protocol: ProtocolName }>();
 
 const r = await runChaos({
   payments: o.payments,
@@ -39,6 +48,7 @@ const r = await runChaos({
   protocol: o.protocol,
   ...(o.killEvery ? { killEveryMs: o.killEvery } : {}),
   ...(o.profile ? { profile: o.profile } : {}),
+  ...(o.deviceFaults ? { deviceFaults: o.deviceFaults } : {}),
   progress: (line) => (o.verbose || /payments,/.test(line)) && process.stderr.write(`${line}\n`),
 });
 const lines = [

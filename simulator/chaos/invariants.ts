@@ -16,6 +16,8 @@ export interface Told {
   amount: number;
   /** The final result the POS saw, or null when it never saw one. */
   result: PosResult | null;
+  /** The acquirer order number, once the POS saw it: finds the payment after `scanpay recover` (no POS id then). */
+  orderNo?: string;
 }
 
 export interface Evidence {
@@ -37,7 +39,7 @@ export function checkInvariants(e: Evidence): string[] {
   }
   for (const told of e.told) {
     if (told.result === null) continue;
-    const p = byPos.get(told.id);
+    const p = byPos.get(told.id) ?? (told.orderNo ? byOrder.get(told.orderNo) : undefined);
     const charged = p ? (net.get(p.order_no) ?? 0) : 0;
     if (told.result === 'paid' && (p?.outcome !== 'paid' || charged !== told.amount)) {
       violations.push(`${told.id}: POS was told paid, journal ${p?.outcome ?? 'has no such payment'}, ledger net ${charged}`);

@@ -44,7 +44,7 @@ describe('scanpay doctor over real HTTP', () => {
   it('passes on a healthy provisioned device; what cannot pass here warns with a fix', async () => {
     const checks = await runDoctor(deps());
     expect(checks.map((c) => c.name)).toEqual([
-      'configuration', 'terminal identity', 'database integrity', 'free disk', 'backend reachable', 'TLS', 'clock skew',
+      'configuration', 'terminal identity', 'database integrity', 'journal identity', 'free disk', 'backend reachable', 'TLS', 'clock skew',
       'signature round trip', 'scanner present', 'last scan', 'queue', 'dead letters', 'device permissions', 'native modules',
     ]);
     const notPassing = checks.filter((c) => c.status !== 'pass');
@@ -134,6 +134,20 @@ describe('scanpay doctor over real HTTP', () => {
     const validTo = Date.now() + 3 * 24 * 3600_000;
     const c = byName(await runDoctor(deps({ tlsCertificate: async () => ({ validTo, authorized: true }) })));
     expect(c['TLS']).toMatchObject({ status: 'warn', detail: expect.stringContaining('expires on'), fix: expect.stringContaining('renewed') });
+  });
+
+  it('fails when the journal is not the one this device recorded its payments in (issue 12)', async () => {
+    const { checkJournal } = await import('../../agent/journal-guard.ts');
+    const first = Journal.open(join(home, 'journal.db'));
+    checkJournal(home, first, systemClock);
+    first.close();
+    expect(byName(await runDoctor(deps()))['journal identity']!.status).toBe('pass');
+    for (const f of ['journal.db', 'journal.db-wal', 'journal.db-shm']) rmSync(join(home, f), { force: true });
+    Journal.open(join(home, 'journal.db')).close();
+    const c = byName(await runDoctor(deps()))['journal identity']!;
+    expect(c.status).toBe('fail');
+    expect(c.detail).toMatch(/not the journal this device recorded/);
+    expect(c.fix).toMatch(/scanpay recover/);
   });
 
   it('fails on dead letters and names the first', async () => {

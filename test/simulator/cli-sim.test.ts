@@ -8,7 +8,7 @@ const bin = fileURLToPath(new URL('../../agent/bin/scanpay.js', import.meta.url)
 
 describe('scanpay sim backend', () => {
   it('prints where it listens, serves, and stops cleanly on SIGINT', async () => {
-    const child = spawn(process.execPath, [bin, 'sim', 'backend', '--port', '0', '--seed', '7'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'sim', 'backend', '--port', '0', '--seed', '7', '--memory'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
