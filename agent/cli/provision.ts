@@ -18,6 +18,7 @@ import { ensureHome } from '../home.ts';
 import { createLogger } from '../log.ts';
 import { describeCode, maskCode } from '../payment-code.ts';
 import { provision, type ProvisionResult } from '../provision.ts';
+import { ACTIVATION_CODE } from '../protocol/device-messages.ts';
 import { ScannerManager } from '../scanner-manager.ts';
 import { keyFingerprint, readTerminalRecord, terminalPath } from '../terminal-store.ts';
 import { readAgentFile } from '../agent-file.ts';
@@ -92,7 +93,6 @@ async function ask(rl: Interface, question: string, fallback?: string): Promise<
 }
 
 /** Activation codes are three groups of four letters or digits, as acquirers print them on the shop's letter (and the simulator issues them). */
-export const ACTIVATION_CODE = /^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/;
 
 /** Asks until the answer looks like what is asked for; an empty answer is never taken. */
 async function askValid(rl: Interface, question: string, valid: (s: string) => string | undefined): Promise<string> {
@@ -105,7 +105,7 @@ async function askValid(rl: Interface, question: string, valid: (s: string) => s
 }
 
 const urlProblem = (s: string) => (/^https?:\/\/[^\s/]+/.test(s) ? undefined : 'an http(s) URL, e.g. https://acquirer.example/ (the simulator: http://127.0.0.1:8470)');
-const codeProblem = (s: string) => (ACTIVATION_CODE.test(s.toUpperCase()) ? undefined : 'three groups of four letters or digits, e.g. ABCD-EFGH-JK23 (`scanpay sim backend` prints one for the simulator)');
+const codeProblem = (s: string) => (ACTIVATION_CODE.test(s.toUpperCase()) ? undefined : 'groups of four letters or digits, e.g. ABCD-EFGH-JK23-MN45 (`scanpay sim backend` prints one for the simulator)');
 
 async function chooseScanner(rl: Interface): Promise<string | undefined> {
   const found = await detectScanners();
@@ -124,7 +124,7 @@ async function interview(o: Options): Promise<Options> {
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
     const backend = o.backend ?? (await askValid(rl, 'backend URL (from the acquirer)', urlProblem));
-    const activationCode = o.activationCode ?? (await askValid(rl, 'activation code (e.g. ABCD-EFGH-JKLM)', codeProblem)).toUpperCase();
+    const activationCode = o.activationCode ?? (await askValid(rl, 'activation code (e.g. ABCD-EFGH-JKLM-NPQR)', codeProblem)).toUpperCase();
     const scanner = o.scanner ?? (await chooseScanner(rl));
     return { ...o, backend, activationCode, ...(scanner ? { scanner } : {}) };
   } finally {
