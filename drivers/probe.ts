@@ -53,7 +53,7 @@ export async function probeSerial(port: SerialPortInfo): Promise<Probe> {
     spec: `serial:${port.path}?terminator=cr`,
     access: (await canOpen(port.path))
       ? { ok: true }
-      : { ok: false, fix: `add this user to the dialout group, or a udev rule: ${serialUdevRule(vid, port.productId)}` },
+      : { ok: false, fix: `udev rule (group scanpay, as in docs/deploy/99-scanpay-scanners.rules): ${serialUdevRule(vid, port.productId)}` },
   };
 }
 

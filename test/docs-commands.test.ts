@@ -6,6 +6,8 @@
  * (`npm run sim`), `sim fleet`, and the scenario file getting-started.md shows.
  * The udev rules the docs describe are the ones shipped.
  */
+import { hidUdevRule } from '../drivers/hid/hid-device.ts';
+import { serialUdevRule } from '../drivers/serial/serial-port.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -167,5 +169,8 @@ describe('the udev rules the docs describe', () => {
     // Every rule line the page shows as an example has the shipped form.
     for (const line of scanners.split('\n').filter((l) => l.startsWith('SUBSYSTEM=='))) expect(rules).toContain(line);
     expect(read('docs/deploy/scanpay.service')).toMatch(/^Group=scanpay$/m);
+    // The rules the drivers and `scanpay scanners` print as fixes give the same group.
+    expect(serialUdevRule('0c2e', '0b61')).toBe('SUBSYSTEM=="tty", ATTRS{idVendor}=="0c2e", ATTRS{idProduct}=="0b61", MODE="0660", GROUP="scanpay"');
+    expect(hidUdevRule(0x0c2e, 0x0b61)).toContain('GROUP="scanpay"');
   });
 });

@@ -55,7 +55,7 @@ const BOOT_KEYBOARD = 1;
 export const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 
 export function hidUdevRule(vendorId: number, productId: number): string {
-  return `SUBSYSTEM=="usb", ATTR{idVendor}=="${hex4(vendorId)}", ATTR{idProduct}=="${hex4(productId)}", MODE="0660", GROUP="plugdev"`;
+  return `SUBSYSTEM=="usb", ATTR{idVendor}=="${hex4(vendorId)}", ATTR{idProduct}=="${hex4(productId)}", MODE="0660", GROUP="scanpay"`;
 }
 
 let loaded: typeof NodeHid | undefined;
@@ -90,7 +90,7 @@ export function hidError(e: unknown, target?: Omit<HidTarget, 'mode'>): ScanpayE
   }
   if (target && /cannot open device|could not open|access|permission/i.test(text)) {
     return new ScanpayError('SCAN_DEVICE_ACCESS_DENIED', {
-      message: `cannot open USB device ${id}: it is in use, or this user lacks access. Add the udev rule ${hidUdevRule(target.vendorId, target.productId)} to /etc/udev/rules.d/70-scanpay.rules, run udevadm control --reload && udevadm trigger, and replug the scanner`,
+      message: `cannot open USB device ${id}: it is in use, or this user lacks access. Add the udev rule ${hidUdevRule(target.vendorId, target.productId)} to /etc/udev/rules.d/99-scanpay-scanners.rules (the shipped rules, docs/deploy/), run udevadm control --reload && udevadm trigger, and replug the scanner`,
       cause: e,
       detail: { device: id },
     });

@@ -48,7 +48,7 @@ export type OpenSerial = (options: SerialOpenOptions) => Promise<SerialLink>;
 export type ListSerial = () => Promise<SerialPortInfo[]>;
 
 export function serialUdevRule(vendorId = 'VVVV', productId = 'PPPP'): string {
-  return `SUBSYSTEM=="tty", ATTRS{idVendor}=="${vendorId}", ATTRS{idProduct}=="${productId}", MODE="0660", GROUP="dialout"`;
+  return `SUBSYSTEM=="tty", ATTRS{idVendor}=="${vendorId}", ATTRS{idProduct}=="${productId}", MODE="0660", GROUP="scanpay"`;
 }
 
 /** Maps an open/list failure to a catalog error whose message is the fix. */
@@ -60,7 +60,7 @@ export function serialError(e: unknown, path: string): ScanpayError {
   }
   if (/EACCES|Permission denied/i.test(text)) {
     return new ScanpayError('SCAN_DEVICE_ACCESS_DENIED', {
-      message: `no permission to open ${path}: add this user to the dialout group (usermod -aG dialout $USER, then log in again) or add a udev rule such as ${serialUdevRule()} to /etc/udev/rules.d/70-scanpay.rules and run udevadm control --reload && udevadm trigger`,
+      message: `no permission to open ${path}: add this user to group scanpay (usermod -aG scanpay $USER, then log in again; group dialout for on-board /dev/ttyS* ports) and add a udev rule such as ${serialUdevRule()} to /etc/udev/rules.d/99-scanpay-scanners.rules (the shipped rules, docs/deploy/), then run udevadm control --reload && udevadm trigger`,
       cause: e,
       detail: { path },
     });
