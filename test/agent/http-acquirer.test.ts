@@ -101,6 +101,9 @@ describe('HTTP acquirer client', () => {
     const c = client(url);
     expect((await c.pay(payReq)).kind).toBe('answer');
     expect(await c.pay(payReq)).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_SIGNATURE_INVALID' } });
+    // A client whose replay cache has never seen that answer (another process, a restart):
+    // only the signature's binding to this request's nonce can refuse it.
+    expect(await client(url).pay(payReq)).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_SIGNATURE_INVALID' } });
   });
 
   it('a genuine answer signed outside the clock window is unknown', async () => {
@@ -130,9 +133,21 @@ describe('HTTP acquirer client', () => {
     expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_MALFORMED' } });
   });
 
-  it('an unsigned HTTP 500 is unknown', async () => {
+  it('an unsigned HTTP 500 is unknown, and says the status first', async () => {
     const r = await client(await serve((_, res) => res.writeHead(500).end('oops'))).pay(payReq);
-    expect(r.kind).toBe('unknown');
+    expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_HTTP_STATUS' } });
+  });
+
+  it('an unsigned HTTP 200 with a well-formed success is unknown', async () => {
+    const r = await client(await serve((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const { orderNo } = JSON.parse(Buffer.concat(chunks).toString()) as { orderNo: string };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(success(orderNo)));
+      });
+    })).pay(payReq);
+    expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_SIGNATURE_INVALID' } });
   });
 
   it('an answer larger than the protocol allows is unknown', async () => {

@@ -169,6 +169,14 @@ describe('payment machine', () => {
     const s = await h.runToEnd();
     expect(s.can({ type: 'CANCEL' })).toBe(false);
     expect(s.status).toBe('done');
+    // A cashier's cancel arriving now changes nothing: still paid, no reverse sent, nothing recorded.
+    const recordedBefore = h.recorded.length;
+    h.actor.send({ type: 'CANCEL' });
+    h.clock.advance(60_000);
+    await h.settle();
+    expect(h.actor.getSnapshot().output).toMatchObject({ outcome: 'paid' });
+    expect(h.calls.map((c) => c.op)).toEqual(['pay']);
+    expect(h.recorded.length).toBe(recordedBefore);
   });
 
   it('ignores a cancel while reversing: a reversal is never abandoned', async () => {
