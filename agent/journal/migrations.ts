@@ -1,7 +1,7 @@
 /**
  * Journal schema, one entry per version. Applied in order inside a transaction; the
  * database's `user_version` records how far it has come. Never edit a released entry:
- * add a new one, and its digest to test/agent/journal-upgrade.test.ts, which migrates a
+ * add a new one, and its digest to test/agent/journal-upgrade.process.test.ts, which migrates a
  * journal of every older schema and checks that a newer one is refused untouched.
  */
 export const MIGRATIONS: readonly string[] = [

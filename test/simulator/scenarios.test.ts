@@ -20,7 +20,7 @@ describe('built-in scenarios', () => {
     const covered = new Set(await Promise.all(files.map(async (f) => (await loadScenario(f)).covers)));
     const table = readFileSync(new URL('../../docs/payment-flow.md', import.meta.url), 'utf8').split('## Fault table')[1]!.split('\n## ')[0]!;
     const rows = table.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| fault') && !l.includes('SIGKILL')).map((l) => l.split('|')[1]!.trim());
-    // SIGKILL rows need a killed process: test/agent/crash-recovery.test.ts covers them.
+    // SIGKILL rows need a killed process: test/agent/crash-recovery.process.test.ts covers them.
     expect(rows.filter((r) => !covered.has(r))).toEqual([]);
   });
 

@@ -21,12 +21,12 @@ const MIRROR = 'http://deb.debian.org/debian';
 const have = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 const root = process.getuid?.() === 0;
 const missing = [...(root ? [] : ['root (chroot)']), ...['mmdebstrap', 'dpkg-deb'].filter((t) => !have(t))];
-if (missing.length) process.stderr.write(`deb-install.test.ts: SKIPPED, needs ${missing.join(', ')} (.ci/run installs them)\n`);
+if (missing.length) process.stderr.write(`deb-install.process.test.ts: SKIPPED, needs ${missing.join(', ')} (.ci/run installs them)\n`);
 
 /** The commands of README.md's block marked for this test. */
 function readmeDeviceLines(): string[] {
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  const marker = readme.indexOf('<!-- test/packaging/deb-install.test.ts runs these lines');
+  const marker = readme.indexOf('<!-- test/packaging/deb-install.process.test.ts runs these lines');
   const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(marker))![1]!;
   return block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean);
 }
@@ -45,7 +45,7 @@ describe.skipIf(missing.length > 0)('the .deb in a clean Debian root', () => {
     deb = execFileSync('bash', [join(REPO, 'packaging/build-deb.sh'), work], { cwd: REPO, encoding: 'utf8' }).trim().split('\n').pop()!;
     const cached = process.env.SCANPAY_DEBIAN_ROOT_TAR;
     if (cached) {
-      process.stderr.write(`deb-install.test.ts: Debian root from ${cached} (SCANPAY_DEBIAN_ROOT_TAR), not downloaded\n`);
+      process.stderr.write(`deb-install.process.test.ts: Debian root from ${cached} (SCANPAY_DEBIAN_ROOT_TAR), not downloaded\n`);
       execFileSync('mkdir', ['-p', debian]);
       execFileSync('tar', ['-xf', cached, '-C', debian]);
     } else {
