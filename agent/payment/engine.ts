@@ -18,13 +18,13 @@ import type { Journal, OutboxRow, PaymentRow, PaymentState } from '../journal/jo
 import { silentLogger, type Logger } from '../log.ts';
 import { OutboxWorker, type OutboxHandler } from '../outbox/outbox-worker.ts';
 import { maskCode, requirePaymentCode, type Wallet } from '../payment-code.ts';
-import { enqueueReversal, REFUND_KIND, requirePayment, REVERSE_KIND, type EngineCore } from './engine-core.ts';
+import { REFUND_KIND, requirePayment, REVERSE_KIND, type EngineCore } from './engine-core.ts';
 import type { PayOutcome, QueryOutcome, ReverseOutcome } from './outcomes.ts';
 import { PaymentActors } from './payment-actors.ts';
-import { paymentMachine, type PaymentContext, type ResumeAt } from './payment.machine.ts';
+import { paymentMachine, type PaymentContext } from './payment.machine.ts';
 import { mergeOverrides, resolveProfiles, type ProfileOverrides, type WalletProfile } from './profiles.ts';
+import { PaymentRecorder } from './record.ts';
 import { Refunds } from './refunds.ts';
-import { resumePayment } from './resume.ts';
 import { ReversalDelivery } from './reversal-delivery.ts';
 import { paymentView, type PaymentView, type RefundView } from './views.ts';
 
@@ -88,6 +88,7 @@ export class PaymentEngine {
   readonly #actors: PaymentActors;
   readonly #refunds: Refunds;
   readonly #reversals: ReversalDelivery;
+  readonly #recorder: PaymentRecorder;
   #started = false;
 
   constructor(o: EngineOptions) {
@@ -109,7 +110,8 @@ export class PaymentEngine {
       track: (p) => this.#track(p),
     };
     this.#actors = new PaymentActors(this.#core);
-    this.#reversals = new ReversalDelivery(this.#core, this.#actors);
+    this.#recorder = new PaymentRecorder(this.#core, () => this.#outbox.kick());
+    this.#reversals = new ReversalDelivery(this.#core, this.#actors, this.#recorder);
     this.#refunds = new Refunds(this.#core, {
       retryBaseMs: o.outbox?.retryBaseMs ?? 1_000,
       outboxDone: (id) => this.#journal.outboxDone(id, this.#clock.now()),
@@ -135,7 +137,7 @@ export class PaymentEngine {
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    for (const row of this.#journal.unfinished()) this.#resume(row);
+    for (const row of this.#journal.unfinished()) this.#run(row);
     this.#outbox.start();
   }
 
@@ -182,7 +184,7 @@ export class PaymentEngine {
       queryDeadlineAt: now + profile.queryDeadlineMs,
     });
     this.#log.info({ orderNo: row.order_no, traceId: row.trace_id, wallet, amount: row.amount, codeMasked: row.code_masked, created }, created ? 'payment accepted' : 'payment already known for this POS order id');
-    if (created) this.#run(row, 'submit', 0);
+    if (created) this.#run(row);
     return this.#view(row);
   }
 
@@ -219,7 +221,7 @@ export class PaymentEngine {
   cancel(orderNo: string): PaymentView {
     const row = this.#require(orderNo);
     if (row.outcome) throw new ScanpayError('PAY_ALREADY_FINAL', { detail: { orderNo, outcome: row.outcome } });
-    if (!row.cancel_requested) this.#journal.transition(orderNo, row.state, this.#clock.now(), 'cancel requested', { cancel_requested: 1 });
+    this.#recorder.requestCancel(orderNo);
     this.#live.get(orderNo)?.send({ type: 'CANCEL' });
     return this.get(orderNo);
   }
@@ -284,17 +286,8 @@ export class PaymentEngine {
 
   // ---- driving payments ------------------------------------------------------------
 
-  #resume(row: PaymentRow): void {
-    resumePayment(row, {
-      journal: this.#journal,
-      log: this.#log,
-      now: this.#clock.now(),
-      run: (r, at, waitMs) => this.#run(r, at, waitMs),
-      changed: (orderNo) => this.#emitRow(orderNo),
-    });
-  }
-
-  #run(row: PaymentRow, resume: ResumeAt, waitMs: number): void {
+  /** Drives a payment from where its journal row says it stands (the machine's `restoring` decides). */
+  #run(row: PaymentRow): void {
     const profile = this.#profiles[row.wallet];
     const machine = paymentMachine.provide({
       actors: {
@@ -304,6 +297,7 @@ export class PaymentEngine {
       },
       actions: {
         record: ({ context }, params) => this.#record(context, params.state),
+        notePayMayHaveArrived: ({ context }) => this.#journal.afterPayAttempt(context.orderNo, this.#clock.now(), true, 'recovered: pay may have arrived before the restart'),
       },
     });
     const actor = createActor(machine, {
@@ -315,9 +309,14 @@ export class PaymentEngine {
         queryDeadlineAt: row.query_deadline_at,
         queriesDone: row.query_count,
         reverseAttempts: row.reverse_attempts,
-        cancelRequested: row.cancel_requested === 1,
-        resume,
-        waitMs,
+        restore: {
+          state: row.state,
+          payInFlight: row.pay_in_flight === 1,
+          maybeSent: row.maybe_sent === 1,
+          cancelRequested: row.cancel_requested === 1,
+          nextActionAt: row.next_action_at,
+          at: this.#clock.now(),
+        },
         unseenReverseIsFinal: this.#acquirerProfile.unseenReverseIsFinal,
         acquirerClosesAt: this.#actors.closesAt(row),
         random: this.#random,
@@ -335,7 +334,7 @@ export class PaymentEngine {
           // Stopped meanwhile: the journal may already be closed.
           if (!this.#started) return;
           const again = this.#journal.getPayment(row.order_no);
-          if (again && !again.outcome && !this.#live.has(row.order_no)) this.#resume(again);
+          if (again && !again.outcome && !this.#live.has(row.order_no)) this.#run(again);
         }, profile.networkRetryMs);
       },
     });
@@ -343,37 +342,8 @@ export class PaymentEngine {
   }
 
   #record(ctx: PaymentContext, state: PaymentState): void {
-    const at = this.#clock.now();
-    const orderNo = ctx.orderNo;
-    switch (state) {
-      case 'submitting':
-        // The pay actor writes "submitting" itself, immediately before the request.
-        break;
-      case 'waiting_network':
-      case 'querying':
-      case 'reversing':
-        this.#journal.transition(orderNo, state, at, ctx.cause, { next_action_at: state === 'reversing' ? at : at + ctx.waitMs });
-        break;
-      case 'reversal_queued':
-        this.#journal.atomically(() => {
-          this.#journal.transition(orderNo, 'reversal_queued', at, ctx.cause);
-          enqueueReversal(this.#journal, orderNo, at);
-        });
-        // Outside the machine's transition: delivery starts on the next turn.
-        queueMicrotask(() => this.#outbox.kick());
-        break;
-      case 'paid':
-      case 'declined':
-      case 'reversed':
-        this.#journal.finish(orderNo, state, at, ctx.cause, {
-          reason_code: ctx.reasonCode ?? null,
-          reason_message: ctx.reasonMessage ?? null,
-          ...(ctx.tradeNo ? { acquirer_trade_no: ctx.tradeNo } : {}),
-        });
-        this.#log.info({ orderNo, outcome: state, reasonCode: ctx.reasonCode }, `payment ${state}`);
-        break;
-    }
-    this.#emit(this.#view(this.#require(orderNo), ctx));
+    this.#recorder.record(ctx.orderNo, state, ctx);
+    this.#emit(this.#view(this.#require(ctx.orderNo), ctx));
   }
 
   #track<T>(p: Promise<T>): Promise<T> {

@@ -4,7 +4,7 @@
  * failure (money-safety rule 2).
  */
 import type { CallResult } from '../backend/acquirer.ts';
-import type { PayResponse, QueryResponse, ReverseResponse } from '../protocol/messages.ts';
+import type { PayResponse, QueryResponse, RefundResponse, ReverseResponse } from '../protocol/messages.ts';
 
 export type PayOutcome =
   | { kind: 'paid'; at: number; tradeNo?: string | undefined }
@@ -106,3 +106,39 @@ export function as<T extends Kinded, K extends T['kind']>(o: T, kind: K): Extrac
   if (o.kind !== kind) throw new Error(`expected a ${kind} outcome, got ${o.kind}`);
   return o as Extract<T, { kind: K }>;
 }
+
+/**
+ * What a refund sent instead of a refused reverse said: the whole amount refunded, nothing
+ * paid to refund (which is not "never paid"), a definite failure, or no verified answer.
+ */
+export type RefundInsteadOutcome =
+  | { kind: 'refunded'; at: number }
+  | { kind: 'notPaid'; at: number }
+  | { kind: 'failed'; at: number; reasonCode: string }
+  /** Answered UNKNOWN: asked again later, same refund number. */
+  | { kind: 'unknown'; at: number }
+  | { kind: 'unanswered'; at: number; reason: string };
+
+export function refundInsteadOutcome(r: CallResult<RefundResponse>, at: number): RefundInsteadOutcome {
+  if (r.kind !== 'answer') return { kind: 'unanswered', at, reason: noAnswer(r) };
+  const b = r.body;
+  if (b.result === 'SUCCESS') return { kind: 'refunded', at };
+  // Not paid yet is not "never paid": a customer still confirming could pay after this answer.
+  if (b.reasonCode === 'REFUND_NOT_PAID' || b.reasonCode === 'ORDER_NOT_FOUND') return { kind: 'notPaid', at };
+  if (b.result === 'UNKNOWN') return { kind: 'unknown', at };
+  return { kind: 'failed', at, reasonCode: b.reasonCode ?? 'FAIL' };
+}
+
+/** Guard params: the output of the actor that just finished, typed (`{ type: 'guardName', params: answer }`). */
+export function answer<T>({ event }: { event: { output: T } }): T {
+  return event.output;
+}
+
+/** A reverse's answer as named guards, the same in the payment machine and the reversal machine. */
+export const reverseGuards = {
+  reverseConfirmed: (_: unknown, o: ReverseOutcome) => o.kind === 'reversed',
+  // The acquirer never saw the order: final where it leaves a tombstone, or once the code can no longer land.
+  unseenAndCannotLand: ({ context }: { context: { unseenReverseIsFinal: boolean; codeExpiresAt: number } }, o: ReverseOutcome) =>
+    o.kind === 'notFound' && (context.unseenReverseIsFinal || o.at >= context.codeExpiresAt),
+  unseenButCouldLand: (_: unknown, o: ReverseOutcome) => o.kind === 'notFound',
+};

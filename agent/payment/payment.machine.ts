@@ -4,16 +4,29 @@
  * the engine (agent/payment/engine.ts), so tests can swap them with `.provide()`.
  *
  * The journal, not this machine, is the truth across restarts (xstate does not restore
- * `after` timers or re-entered invocations from a snapshot). A restarted payment is a new
- * actor whose input says where to resume; every actor is safe to run twice.
+ * `after` timers or re-entered invocations from a snapshot). Every payment, new or found
+ * unfinished after a restart, starts in `restoring`: named guards read the journal row's
+ * facts and choose where it goes on. Every actor is safe to run twice.
  */
-import { assign, fromPromise, setup } from 'xstate';
+import { and, assign, fromPromise, or, setup } from 'xstate';
 import type { PaymentState } from '../journal/journal.ts';
 import { backoff } from './backoff.ts';
-import { as, type PayOutcome, type QueryOutcome, type ReverseOutcome } from './outcomes.ts';
+import { answer, as, reverseGuards, type PayOutcome, type QueryOutcome, type ReverseOutcome } from './outcomes.ts';
 import { queryWait, type WalletProfile } from './profiles.ts';
 
-export type ResumeAt = 'submit' | 'waitNetwork' | 'query' | 'reverse';
+/** What the journal row says about a payment, read when its actor starts (new or after a restart). */
+export interface JournalFacts {
+  state: PaymentState;
+  /** A pay was handed to the network and no answer was recorded: it may have arrived. */
+  payInFlight: boolean;
+  /** Some pay attempt may have reached the acquirer. */
+  maybeSent: boolean;
+  cancelRequested: boolean;
+  /** When the wait the payment was in ends (querying, waiting for the network), if it was waiting. */
+  nextActionAt: number | null;
+  /** When these facts were read. */
+  at: number;
+}
 
 export interface PaymentInput {
   orderNo: string;
@@ -22,10 +35,7 @@ export interface PaymentInput {
   queryDeadlineAt: number;
   queriesDone: number;
   reverseAttempts: number;
-  cancelRequested: boolean;
-  resume: ResumeAt;
-  /** Wait before the first step when resuming into a waiting state. */
-  waitMs: number;
+  restore: JournalFacts;
   /** The acquirer profile's rule: "no such order" on a reverse is final (a tombstone). Default true (protocol v1). */
   unseenReverseIsFinal?: boolean;
   /** When the acquirer closes the order itself if still unpaid (its profile), for the cashier's "time left"; null: never. */
@@ -37,9 +47,15 @@ export interface PaymentInput {
 /** Query failures in our own code in a row (e.g. the journal refused a write) before the payment is reversed instead. */
 export const MAX_QUERY_ERRORS = 3;
 
+/** A restarted payment that never reached the acquirer and can no longer be sent. */
+const NEVER_SENT = { reasonMessage: 'the payment never reached the backend; the customer was not charged', cause: 'recovered: never sent' };
+
 export type FinalOutcome = 'paid' | 'declined' | 'reversed' | 'reversal_queued';
 
 export interface PaymentContext extends Omit<PaymentInput, 'unseenReverseIsFinal' | 'acquirerClosesAt' | 'random'> {
+  cancelRequested: boolean;
+  /** Wait before the next step of a waiting state (querying, waiting for the network, reverse backoff). */
+  waitMs: number;
   unseenReverseIsFinal: boolean;
   acquirerClosesAt: number | null;
   random: () => number;
@@ -82,10 +98,37 @@ export const paymentMachine = setup({
   actions: {
     /** Provided by the engine: writes the state to the journal and tells listeners. */
     record: (_, _params: { state: PaymentState | 'reversal_queued' }) => {},
+    /** Provided by the engine: a pay found in flight after a restart is recorded as possibly arrived. */
+    notePayMayHaveArrived: () => {},
   },
   guards: {
-    resumeAt: ({ context }, at: ResumeAt) => context.resume === at,
+    // The journal row's facts, read once in `restoring`.
+    reversalWasQueued: ({ context }) => context.restore.state === 'reversal_queued',
+    wasReversing: ({ context }) => context.restore.state === 'reversing',
+    wasQuerying: ({ context }) => context.restore.state === 'querying',
+    wasWaitingForNetwork: ({ context }) => context.restore.state === 'waiting_network',
+    payWasInFlight: ({ context }) => context.restore.payInFlight,
+    payMaybeSent: ({ context }) => context.restore.maybeSent,
+    codeExpired: ({ context }) => context.restore.at >= context.codeExpiresAt,
     cancelRequested: ({ context }) => context.cancelRequested,
+    // The pay's answer.
+    payConfirmed: (_, o: PayOutcome) => o.kind === 'paid',
+    payDeclined: (_, o: PayOutcome) => o.kind === 'declined',
+    payFoundReversed: (_, o: PayOutcome) => o.kind === 'reversed',
+    customerPaying: (_, o: PayOutcome) => o.kind === 'userPaying',
+    notSent: (_, o: PayOutcome) => o.kind === 'notSent',
+    notSentCodeStillValid: ({ context }, o: PayOutcome) => o.kind === 'notSent' && o.at < context.codeExpiresAt,
+    cancelledBeforeSending: ({ context }, o: PayOutcome) => o.kind === 'notSent' && context.cancelRequested,
+    // Whatever the customer did is undone: the pay may have arrived.
+    cancelledAfterSending: ({ context }, o: PayOutcome) => context.cancelRequested && o.kind !== 'notSent',
+    // The query's answer.
+    queryPaid: (_, o: QueryOutcome) => o.kind === 'paid',
+    queryDeclined: (_, o: QueryOutcome) => o.kind === 'declined',
+    queryReversed: (_, o: QueryOutcome) => o.kind === 'reversed',
+    queryPastDeadline: ({ context }, o: QueryOutcome) => o.at >= context.queryDeadlineAt,
+    // The reverse's answer.
+    ...reverseGuards,
+    reverseRetryLater: (_, o: ReverseOutcome) => o.kind === 'retry',
     queryFailedTooOften: ({ context }) => context.queryErrors + 1 >= MAX_QUERY_ERRORS,
   },
   delays: {
@@ -95,6 +138,8 @@ export const paymentMachine = setup({
   id: 'payment',
   context: ({ input }) => ({
     ...input,
+    cancelRequested: input.restore.cancelRequested,
+    waitMs: 0,
     unseenReverseIsFinal: input.unseenReverseIsFinal ?? true,
     acquirerClosesAt: input.acquirerClosesAt ?? null,
     random: input.random ?? Math.random,
@@ -106,21 +151,46 @@ export const paymentMachine = setup({
     cause: 'accepted',
     outcome: undefined,
   }),
-  initial: 'resume',
+  initial: 'restoring',
   output: ({ context }) => ({
     outcome: context.outcome!,
     reasonCode: context.reasonCode,
     reasonMessage: context.reasonMessage,
   }),
   states: {
-    resume: {
+    // Where the payment goes on, from the journal row alone: a new payment submits; a
+    // restarted one never sends a second pay that could charge twice, never declines what
+    // may have arrived, and keeps the wait it was in (`next_action_at`).
+    restoring: {
       always: [
-        { guard: { type: 'resumeAt', params: 'reverse' }, target: 'reversing' },
-        { guard: 'cancelRequested', target: 'reversing' },
-        { guard: { type: 'resumeAt', params: 'query' }, target: 'querying' },
+        { guard: 'reversalWasQueued', target: 'reversalQueued', actions: assign({ cause: 'recovered: the outbox holds the reversal' }) },
+        { guard: 'wasReversing', target: 'reversing', actions: assign({ cause: 'recovered: reversing' }) },
+        { guard: 'payWasInFlight', target: 'payMayHaveArrived' },
+        {
+          guard: and([or(['wasQuerying', 'payMaybeSent']), 'cancelRequested']),
+          target: 'reversing',
+          actions: assign({ cause: 'cancelled by the cashier' }),
+        },
+        { guard: 'wasQuerying', target: 'querying', actions: assign(({ context }) => ({ waitMs: waitLeft(context.restore), cause: 'recovered: checking the outcome' })) },
+        { guard: 'payMaybeSent', target: 'querying', actions: assign({ waitMs: 0, cause: 'recovered: a pay may have arrived' }) },
+        { guard: 'cancelRequested', target: 'declined', actions: assign({ ...NEVER_SENT, reasonCode: 'CANCELLED' }) },
+        { guard: 'codeExpired', target: 'declined', actions: assign({ ...NEVER_SENT, reasonCode: 'NOT_SENT' }) },
         // A pay that provably never left, restarted while it waited for the network: wait out the rest.
-        { guard: { type: 'resumeAt', params: 'waitNetwork' }, target: 'waitingNetwork' },
+        {
+          guard: 'wasWaitingForNetwork',
+          target: 'waitingNetwork',
+          actions: assign(({ context }) => ({ waitMs: Math.min(waitLeft(context.restore), context.codeExpiresAt - context.restore.at), cause: 'recovered: waiting for the network' })),
+        },
         { target: 'submitting' },
+      ],
+    },
+
+    // Killed while a pay was on its way: it may have arrived, so it is checked (or undone), never resent.
+    payMayHaveArrived: {
+      entry: 'notePayMayHaveArrived',
+      always: [
+        { guard: 'cancelRequested', target: 'reversing', actions: assign({ cause: 'cancelled by the cashier' }) },
+        { target: 'querying', actions: assign({ waitMs: 0, cause: 'recovered: pay may have arrived before the restart' }) },
       ],
     },
 
@@ -132,7 +202,7 @@ export const paymentMachine = setup({
         input: ({ context }) => ({ orderNo: context.orderNo }),
         onDone: [
           {
-            guard: ({ event }) => event.output.kind === 'declined',
+            guard: { type: 'payDeclined', params: answer },
             target: 'declined',
             actions: assign(({ event }) => {
               const o = as(event.output, 'declined');
@@ -140,28 +210,28 @@ export const paymentMachine = setup({
             }),
           },
           {
-            guard: ({ event }) => event.output.kind === 'reversed',
+            guard: { type: 'payFoundReversed', params: answer },
             target: 'reversed',
             actions: assign({ cause: 'the backend had already reversed this order' }),
           },
           // Cancelled while the pay was on its way: whatever the customer did is undone.
           {
-            guard: ({ context, event }) => context.cancelRequested && event.output.kind !== 'notSent',
+            guard: { type: 'cancelledAfterSending', params: answer },
             target: 'reversing',
             actions: assign({ cause: 'cancelled by the cashier' }),
           },
           {
-            guard: ({ event }) => event.output.kind === 'paid',
+            guard: { type: 'payConfirmed', params: answer },
             target: 'paid',
             actions: assign(({ event }) => ({ tradeNo: as(event.output, 'paid').tradeNo, cause: 'paid' })),
           },
           {
-            guard: ({ context, event }) => event.output.kind === 'notSent' && context.cancelRequested,
+            guard: { type: 'cancelledBeforeSending', params: answer },
             target: 'declined',
             actions: assign({ reasonCode: 'CANCELLED', reasonMessage: 'cancelled before the payment reached the backend', cause: 'cancelled' }),
           },
           {
-            guard: ({ context, event }) => event.output.kind === 'notSent' && event.output.at < context.codeExpiresAt,
+            guard: { type: 'notSentCodeStillValid', params: answer },
             target: 'waitingNetwork',
             actions: assign(({ context, event }) => ({
               waitMs: Math.min(context.profile.networkRetryMs, context.codeExpiresAt - event.output.at),
@@ -169,7 +239,7 @@ export const paymentMachine = setup({
             })),
           },
           {
-            guard: ({ event }) => event.output.kind === 'notSent',
+            guard: { type: 'notSent', params: answer },
             target: 'declined',
             actions: assign({
               reasonCode: 'NOT_SENT',
@@ -178,7 +248,7 @@ export const paymentMachine = setup({
             }),
           },
           {
-            guard: ({ event }) => event.output.kind === 'userPaying',
+            guard: { type: 'customerPaying', params: answer },
             target: 'querying',
             actions: assign(({ context }) => ({ customerPaying: true, waitMs: queryWait(context.profile, 0), cause: 'customer entering password' })),
           },
@@ -221,21 +291,21 @@ export const paymentMachine = setup({
             input: ({ context }) => ({ orderNo: context.orderNo }),
             onDone: [
               {
-                guard: ({ event }) => event.output.kind === 'paid',
+                guard: { type: 'queryPaid', params: answer },
                 target: '#payment.paid',
                 actions: assign(({ event }) => ({ tradeNo: as(event.output, 'paid').tradeNo, cause: 'paid (confirmed by query)' })),
               },
               {
-                guard: ({ event }) => event.output.kind === 'declined',
+                guard: { type: 'queryDeclined', params: answer },
                 target: '#payment.declined',
                 actions: assign(({ event }) => {
                   const o = as(event.output, 'declined');
                   return { reasonCode: o.reasonCode, reasonMessage: o.reasonMessage, cause: `declined: ${o.reasonCode}` };
                 }),
               },
-              { guard: ({ event }) => event.output.kind === 'reversed', target: '#payment.reversed', actions: assign({ cause: 'reversed (confirmed by query)' }) },
+              { guard: { type: 'queryReversed', params: answer }, target: '#payment.reversed', actions: assign({ cause: 'reversed (confirmed by query)' }) },
               {
-                guard: ({ context, event }) => event.output.at >= context.queryDeadlineAt,
+                guard: { type: 'queryPastDeadline', params: answer },
                 target: '#payment.reversing',
                 actions: assign({ cause: 'no final answer by the deadline' }),
               },
@@ -286,15 +356,15 @@ export const paymentMachine = setup({
             src: 'reverse',
             input: ({ context }) => ({ orderNo: context.orderNo }),
             onDone: [
-              { guard: ({ event }) => event.output.kind === 'reversed', target: '#payment.reversed', actions: assign({ cause: 'reversed' }) },
+              { guard: { type: 'reverseConfirmed', params: answer }, target: '#payment.reversed', actions: assign({ cause: 'reversed' }) },
               // The acquirer never saw the order: final where it leaves a tombstone, or once the code can no longer land.
               {
-                guard: ({ context, event }) => event.output.kind === 'notFound' && (context.unseenReverseIsFinal || event.output.at >= context.codeExpiresAt),
+                guard: { type: 'unseenAndCannotLand', params: answer },
                 target: '#payment.reversed',
                 actions: assign({ cause: 'the acquirer never received the payment and the code can no longer be used: not charged' }),
               },
               {
-                guard: ({ event }) => event.output.kind === 'notFound',
+                guard: { type: 'unseenButCouldLand', params: answer },
                 target: 'backoff',
                 actions: assign(({ context, event }) => ({
                   reverseAttempts: context.reverseAttempts + 1,
@@ -303,7 +373,7 @@ export const paymentMachine = setup({
                 })),
               },
               {
-                guard: ({ event }) => event.output.kind === 'retry',
+                guard: { type: 'reverseRetryLater', params: answer },
                 target: 'backoff',
                 actions: assign(({ context, event }) => {
                   const o = as(event.output, 'retry');
@@ -336,6 +406,10 @@ export const paymentMachine = setup({
 });
 
 export type PaymentMachine = typeof paymentMachine;
+
+function waitLeft(f: JournalFacts): number {
+  return Math.max(0, (f.nextActionAt ?? f.at) - f.at);
+}
 
 function seconds(ms: number): string {
   return `${Math.max(1, Math.ceil(ms / 1000))} s`;

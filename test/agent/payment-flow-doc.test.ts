@@ -14,7 +14,8 @@ describe('docs/payment-flow.md', () => {
     const edges = machineEdges(paymentMachine);
     // Each guarded branch of the machine that leads somewhere is an edge.
     expect(edges).toContain('querying.asking --> reversing : error');
-    expect(edges).toContain('resume --> waitingNetwork : always');
+    expect(edges).toContain('restoring --> waitingNetwork : always');
+    expect(edges).toContain('payMayHaveArrived --> querying : always');
     expect(edges).toContain('reversing.asking --> reversing.backoff : done');
     const states = new Set(edges.flatMap((e) => e.split(' : ')[0]!.split(' --> ')));
     for (const s of ['submitting', 'waitingNetwork', 'querying', 'reversing', 'paid', 'declined', 'reversed', 'reversalQueued']) expect(states).toContain(s);

@@ -2,16 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
 import { ManualClock } from '../../agent/clock.ts';
 import type { PayOutcome, QueryOutcome, ReverseOutcome } from '../../agent/payment/outcomes.ts';
-import { MAX_QUERY_ERRORS, paymentMachine, type PaymentInput } from '../../agent/payment/payment.machine.ts';
+import type { PaymentState } from '../../agent/journal/journal.ts';
+import { MAX_QUERY_ERRORS, paymentMachine, type JournalFacts, type PaymentInput } from '../../agent/payment/payment.machine.ts';
 import { DEFAULT_PROFILES } from '../../agent/payment/profiles.ts';
 
 type Step<T> = (at: number) => T;
 
+const START = 1_000_000;
+
+/** The journal row's facts as the engine reads them; by default a payment just accepted. */
+function facts(state: PaymentState = 'submitting', more: Partial<JournalFacts> = {}): JournalFacts {
+  return { state, payInFlight: false, maybeSent: state !== 'submitting' && state !== 'waiting_network', cancelRequested: false, nextActionAt: null, at: START, ...more };
+}
+
 /** A machine whose backend answers from scripts, on a clock the test moves. */
 function harness(script: { pay?: Step<PayOutcome>[]; query?: Step<QueryOutcome>[]; reverse?: Step<ReverseOutcome>[] }, input: Partial<PaymentInput> = {}) {
-  const clock = new ManualClock(1_000_000);
+  const clock = new ManualClock(START);
   const calls: Array<{ op: string; at: number }> = [];
   const recorded: string[] = [];
+  const notes: string[] = [];
   const next = <T>(op: 'pay' | 'query' | 'reverse', steps: Step<T>[] | undefined, fallback: Step<T>) =>
     fromPromise<T, { orderNo: string }>(async () => {
       calls.push({ op, at: clock.now() });
@@ -24,7 +33,7 @@ function harness(script: { pay?: Step<PayOutcome>[]; query?: Step<QueryOutcome>[
       query: next('query', script.query, (at) => ({ kind: 'pending', at, customerPaying: true, reason: 'USERPAYING' })),
       reverse: next('reverse', script.reverse, (at) => ({ kind: 'reversed', at })),
     },
-    actions: { record: (_, p) => void recorded.push(p.state) },
+    actions: { record: (_, p) => void recorded.push(p.state), notePayMayHaveArrived: () => void notes.push('pay may have arrived') },
   });
   const profile = DEFAULT_PROFILES.wechat;
   const actor = createActor(machine, {
@@ -36,9 +45,7 @@ function harness(script: { pay?: Step<PayOutcome>[]; query?: Step<QueryOutcome>[
       queryDeadlineAt: clock.now() + profile.queryDeadlineMs,
       queriesDone: 0,
       reverseAttempts: 0,
-      cancelRequested: false,
-      resume: 'submit',
-      waitMs: 0,
+      restore: facts(),
       ...input,
     },
   });
@@ -53,7 +60,7 @@ function harness(script: { pay?: Step<PayOutcome>[]; query?: Step<QueryOutcome>[
     }
     throw new Error(`machine did not finish: ${JSON.stringify(actor.getSnapshot().value)}`);
   }
-  return { clock, actor, calls, recorded, runToEnd, settle, start: 1_000_000 };
+  return { clock, actor, calls, recorded, notes, runToEnd, settle, start: START };
 }
 
 describe('payment machine', () => {
@@ -99,7 +106,7 @@ describe('payment machine', () => {
   it('keeps retrying a reverse answered "retry", with growing waits, until it is accepted', async () => {
     const retry: Step<ReverseOutcome> = (at) => ({ kind: 'retry', at, reason: 'USERPAYING' });
     // Jitter drawn at the top of the window: the waits are the doubling caps.
-    const h = harness({ reverse: [...Array<Step<ReverseOutcome>>(12).fill(retry), (at) => ({ kind: 'reversed', at })] }, { resume: 'reverse', random: () => 0.999_999_9 });
+    const h = harness({ reverse: [...Array<Step<ReverseOutcome>>(12).fill(retry), (at) => ({ kind: 'reversed', at })] }, { restore: facts('reversing'), random: () => 0.999_999_9 });
     const s = await h.runToEnd();
     expect(s.output?.outcome).toBe('reversed');
     const times = h.calls.map((c) => c.at - h.start);
@@ -110,7 +117,7 @@ describe('payment machine', () => {
   });
 
   it('hands a reversal to the outbox when the backend cannot be reached', async () => {
-    const h = harness({ reverse: [(at) => ({ kind: 'unreachable', at, reason: 'ECONNREFUSED' })] }, { resume: 'reverse' });
+    const h = harness({ reverse: [(at) => ({ kind: 'unreachable', at, reason: 'ECONNREFUSED' })] }, { restore: facts('reversing') });
     const s = await h.runToEnd();
     expect(s.output?.outcome).toBe('reversal_queued');
   });
@@ -158,7 +165,7 @@ describe('payment machine', () => {
   });
 
   it('resumed after a restart, queries first, even past the deadline, then reverses', async () => {
-    const h = harness({}, { resume: 'query', queryDeadlineAt: 0 });
+    const h = harness({}, { restore: facts('querying'), queryDeadlineAt: 0 });
     const s = await h.runToEnd();
     expect(h.calls.map((c) => c.op)).toEqual(['query', 'reverse']);
     expect(s.output?.outcome).toBe('reversed');
@@ -180,14 +187,14 @@ describe('payment machine', () => {
   });
 
   it('ignores a cancel while reversing: a reversal is never abandoned', async () => {
-    const h = harness({ reverse: [(at) => ({ kind: 'retry', at, reason: 'x' }), (at) => ({ kind: 'reversed', at })] }, { resume: 'reverse' });
+    const h = harness({ reverse: [(at) => ({ kind: 'retry', at, reason: 'x' }), (at) => ({ kind: 'reversed', at })] }, { restore: facts('reversing') });
     h.actor.start();
     await h.settle();
     expect(h.actor.getSnapshot().can({ type: 'CANCEL' })).toBe(false);
   });
 
   it('a query that keeps failing in our own code stops at a cap and reverses, instead of looping past the deadline', async () => {
-    const h = harness({ query: [() => { throw new Error('JOURNAL_WRITE_FAILED'); }] }, { resume: 'query' });
+    const h = harness({ query: [() => { throw new Error('JOURNAL_WRITE_FAILED'); }] }, { restore: facts('querying') });
     const s = await h.runToEnd();
     expect(s.output?.outcome).toBe('reversed');
     expect(h.calls.filter((c) => c.op === 'query')).toHaveLength(MAX_QUERY_ERRORS);
@@ -196,7 +203,7 @@ describe('payment machine', () => {
 
   it('where the acquirer keeps no tombstone, "no such order" stays unknown until the code has expired', async () => {
     const notFound: Step<ReverseOutcome> = (at) => ({ kind: 'notFound', at });
-    const h = harness({ reverse: [notFound, notFound] }, { resume: 'reverse', unseenReverseIsFinal: false });
+    const h = harness({ reverse: [notFound, notFound] }, { restore: facts('reversing'), unseenReverseIsFinal: false });
     h.actor.start();
     await h.settle();
     expect(h.actor.getSnapshot().context.cause).toMatch(/delayed one could still arrive.*about 60 s left/);
@@ -208,14 +215,14 @@ describe('payment machine', () => {
   });
 
   it('where the acquirer leaves a tombstone (protocol v1), "no such order" on a reverse is final at once', async () => {
-    const h = harness({ reverse: [(at) => ({ kind: 'notFound', at })] }, { resume: 'reverse' });
+    const h = harness({ reverse: [(at) => ({ kind: 'notFound', at })] }, { restore: facts('reversing') });
     const s = await h.runToEnd();
     expect(h.calls.filter((c) => c.op === 'reverse')).toHaveLength(1);
     expect(s.output?.outcome).toBe('reversed');
   });
 
   it('waits until the time the acquirer allows a reverse, and tells the cashier why', async () => {
-    const h = harness({ reverse: [(at) => ({ kind: 'retry', at, retryAt: at + 14_000, reason: 'the acquirer takes no reverse sooner than 15 s after the payment' }), (at) => ({ kind: 'reversed', at })] }, { resume: 'reverse' });
+    const h = harness({ reverse: [(at) => ({ kind: 'retry', at, retryAt: at + 14_000, reason: 'the acquirer takes no reverse sooner than 15 s after the payment' }), (at) => ({ kind: 'reversed', at })] }, { restore: facts('reversing') });
     h.actor.start();
     await h.settle();
     expect(h.actor.getSnapshot().context.cause).toMatch(/sooner than 15 s.*about 14 s/);
@@ -225,12 +232,50 @@ describe('payment machine', () => {
 
   it('a reverse refused while the customer pays says so, with the wait and the time until the acquirer closes the order', async () => {
     const h = harness({ reverse: [(at) => ({ kind: 'retry', at, reason: 'RETRY USER_PAYING', reasonCode: 'USER_PAYING' }), (at) => ({ kind: 'reversed', at })] }, {
-      resume: 'reverse',
+      restore: facts('reversing'),
       random: () => 0.999_999_9,
       acquirerClosesAt: 1_000_000 + 20_000,
     });
     h.actor.start();
     await h.settle();
     expect(h.actor.getSnapshot().context.cause).toBe('reversing: the wallet refuses while the customer is paying; retrying in 1 s, about 20 s left before the acquirer closes the order');
+  });
+});
+
+describe('payment machine: where a payment restarted from the journal goes on', () => {
+  const ttl = DEFAULT_PROFILES.wechat.codeTtlMs;
+  it.each([
+    ['a new payment sends its pay', facts(), ['pay'], 'paid', []],
+    ['a pay in flight at the kill is checked, never resent', facts('submitting', { payInFlight: true }), ['query'], 'paid', ['pay may have arrived']],
+    ['a pay in flight, then cancelled, is reversed', facts('submitting', { payInFlight: true, cancelRequested: true }), ['reverse'], 'reversed', ['pay may have arrived']],
+    ['a pay that may have arrived is checked', facts('submitting', { maybeSent: true }), ['query'], 'paid', []],
+    ['a checked payment the cashier cancelled is reversed', facts('querying', { cancelRequested: true }), ['reverse'], 'reversed', []],
+    ['a cancelled payment that never left is declined, nothing sent', facts('submitting', { cancelRequested: true }), [], 'declined', []],
+    ['a payment whose code expired unsent is declined, nothing sent', facts('waiting_network', { at: START + ttl }), [], 'declined', []],
+    ['a reversing payment reverses', facts('reversing'), ['reverse'], 'reversed', []],
+    ['a reversal held by the outbox stays there', facts('reversal_queued'), [], 'reversal_queued', []],
+  ] as const)('%s', async (_name, restore, firstCalls, outcome, notes) => {
+    const h = harness({ pay: [(at) => ({ kind: 'paid', at })], query: [(at) => ({ kind: 'paid', at })] }, { restore });
+    const s = await h.runToEnd();
+    expect(h.calls.map((c) => c.op).slice(0, firstCalls.length)).toEqual(firstCalls);
+    if (firstCalls.length === 0) expect(h.calls).toEqual([]);
+    expect(s.output?.outcome).toBe(outcome);
+    expect(h.notes).toEqual(notes);
+  });
+
+  it('says why a never-sent payment was declined', async () => {
+    const cancelled = await harness({}, { restore: facts('submitting', { cancelRequested: true }) }).runToEnd();
+    expect(cancelled.output).toMatchObject({ outcome: 'declined', reasonCode: 'CANCELLED' });
+    const expired = await harness({}, { restore: facts('submitting', { at: START + DEFAULT_PROFILES.wechat.codeTtlMs }) }).runToEnd();
+    expect(expired.output).toMatchObject({ outcome: 'declined', reasonCode: 'NOT_SENT' });
+  });
+
+  it('keeps the wait it was in: a query due later is asked then, a network wait is waited out', async () => {
+    const q = harness({ query: [(at) => ({ kind: 'paid', at })] }, { restore: facts('querying', { nextActionAt: START + 7_000 }) });
+    await q.runToEnd();
+    expect(q.calls).toEqual([{ op: 'query', at: START + 7_000 }]);
+    const n = harness({ pay: [(at) => ({ kind: 'paid', at })] }, { restore: facts('waiting_network', { nextActionAt: START + 3_000 }) });
+    await n.runToEnd();
+    expect(n.calls).toEqual([{ op: 'pay', at: START + 3_000 }]);
   });
 });
