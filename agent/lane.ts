@@ -149,10 +149,10 @@ export class Lane {
     else this.#unmatched(source, String(error.detail?.scan ?? ''), error.message);
   }
 
-  /** Cancels the payment waiting for its scan; false when `id` is not waiting here. */
-  cancelWaiting(id: string): PosPayment | undefined {
+  /** Cancels the payment waiting for its scan; undefined when `id` is not waiting here. */
+  cancelWaiting(id: string, why = 'cancelled before the code was scanned'): PosPayment | undefined {
     if (this.#waiting?.payment.id !== id) return undefined;
-    return this.#endWaiting('CANCELLED', 'cancelled before the code was scanned');
+    return this.#endWaiting('CANCELLED', why);
   }
 
   /** On shutdown: a waiting payment ends (nothing was sent); engine payments resume from the journal. */

@@ -46,6 +46,8 @@ export class PosService {
   readonly #lanes = new Map<string, Lane>();
   readonly #laneOf = new Map<string, string>();
   readonly #events = new Emitter<{ event: PosEvent }>();
+  /** Open connections of the clients that create payments and wait for them, by POS id. */
+  readonly #holders = new Map<string, number>();
 
   constructor(deps: PosServiceDeps) {
     this.#d = deps;
@@ -108,6 +110,37 @@ export class PosService {
     const started = this.#d.engine.list({ since, limit }).map((v) => fromEngine(v, this.#laneOf.get(v.posOrderId ?? '') ?? null));
     const inLanes = [...this.#lanes.values()].flatMap((l) => l.known()).filter((p) => p.createdAt >= since);
     return [...started, ...inLanes].sort((a, b) => b.createdAt - a.createdAt).slice(0, limit);
+  }
+
+  /**
+   * The client creating payment `id` (e.g. `scanpay pay`) keeps a connection open while it
+   * waits; call the returned function when that connection closes. When the last one
+   * closes, the client is gone (killed, crashed, gave up): a payment of its that has sent
+   * nothing yet ends at once, not charged, and frees its lane instead of holding it until
+   * the scan timeout. One that may have reached the acquirer goes on to its own end.
+   */
+  holdWhileOpen(id: string): () => void {
+    this.#holders.set(id, (this.#holders.get(id) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#holders.get(id) ?? 1) - 1;
+      if (left > 0) return void this.#holders.set(id, left);
+      this.#holders.delete(id);
+      this.#creatorGone(id);
+    };
+  }
+
+  #creatorGone(id: string): void {
+    const why = 'the client that created it went away before anything was sent';
+    for (const lane of this.#lanes.values()) if (lane.cancelWaiting(id, why)) return;
+    const p = this.#find(id);
+    // Waiting for the network: provably nothing reached the acquirer, so the cancel declines it at once.
+    if (p?.orderNo && p.result === null && p.state === 'waiting_network') {
+      this.#d.logger.info({ posOrderId: id, orderNo: p.orderNo }, `${why}: cancelled`);
+      this.#d.engine.cancel(p.orderNo);
+    }
   }
 
   /** Cancels a payment: one waiting for its scan simply ends; one under way is reversed if it may have charged. */

@@ -106,7 +106,8 @@ export async function runPay(o: PayOptions, client: PosClient, io: PayIo): Promi
   };
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
-  const events = client.events((e) => (e.event === 'hello' ? resolveReady() : e.event === 'payment' && update(e.data as PosPayment)), stream.signal);
+  // Held by this stream: if this process dies before the code is scanned, the agent ends the payment and frees the lane.
+  const events = client.events((e) => (e.event === 'hello' ? resolveReady() : e.event === 'payment' && update(e.data as PosPayment)), stream.signal, { hold: o.id });
   // An ended stream before the final state means the agent went away.
   const lost = events.then(() => new Promise<never>(() => {}));
 

@@ -130,13 +130,15 @@ export class PosClient {
 
   /**
    * Reads the event stream until `signal` aborts; `onEvent` is called for each event. Resolves
-   * when aborted; rejects with API_AGENT_UNREACHABLE when the agent goes away.
+   * when aborted; rejects with API_AGENT_UNREACHABLE when the agent goes away. `hold`: the
+   * POS id of the payment this client creates and waits for (the agent ends it, if nothing
+   * was sent yet, when this stream closes: the client was killed or gave up).
    */
-  async events(onEvent: (e: SseEvent) => void, signal: AbortSignal): Promise<void> {
+  async events(onEvent: (e: SseEvent) => void, signal: AbortSignal, options: { hold?: string } = {}): Promise<void> {
     await this.#prove();
     let res: Response;
     try {
-      res = await fetch(`${this.baseUrl}/v1/events`, { headers: { authorization: `Bearer ${this.#token}` }, signal });
+      res = await fetch(`${this.baseUrl}/v1/events${options.hold === undefined ? '' : `?hold=${encodeURIComponent(options.hold)}`}`, { headers: { authorization: `Bearer ${this.#token}` }, signal });
     } catch (e) {
       if (signal.aborted) return;
       throw unreachable(this.baseUrl, e);

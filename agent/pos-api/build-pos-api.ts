@@ -55,6 +55,8 @@ const scanBody = z.object({ text: text().min(1).max(512) }).strict();
 const idParams = z.object({ id: posId });
 const proofQuery = z.object({ challenge: z.string().regex(CHALLENGE, 'must be 32 random bytes, base64url') }).strict();
 const laneParams = z.object({ lane: text().max(32) });
+/** `hold`: the POS id of the payment this client creates and waits for; it ends when the client goes away before anything was sent. */
+const eventsQuery = z.object({ hold: posId.optional() }).strict();
 const listQuery = z
   .object({
     since: z.coerce.number().int().nonnegative().optional(),
@@ -151,9 +153,10 @@ export function buildPosApi(deps: PosApiDeps): FastifyInstance {
     const { lane } = parse(laneParams, req.params, 'path');
     return { result: deps.scan(lane, parse(scanBody, req.body, 'body').text) };
   });
-  app.get('/v1/events', (_req, reply) => {
+  app.get('/v1/events', (req, reply) => {
+    const { hold } = parse(eventsQuery, req.query, 'query');
     reply.hijack();
-    streams.open(reply.raw, { lanes: service.laneIds() });
+    streams.open(reply.raw, { lanes: service.laneIds() }, hold === undefined ? undefined : service.holdWhileOpen(hold));
   });
   return app;
 }

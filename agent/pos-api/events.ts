@@ -12,15 +12,19 @@ import type { ServerResponse } from 'node:http';
 import type { PosEvent } from '../pos-service.ts';
 
 export interface EventStreams {
-  /** Starts streaming to `res` until the client goes away or `closeAll` is called. */
-  open(res: ServerResponse, hello: unknown): void;
+  /**
+   * Starts streaming to `res` until the client goes away or `closeAll` is called;
+   * `onClientGone` runs when the client closed it (not when the agent did).
+   */
+  open(res: ServerResponse, hello: unknown, onClientGone?: () => void): void;
   closeAll(): void;
 }
 
 export function createEventStreams(deps: { subscribe(listener: (e: PosEvent) => void): () => void; heartbeatMs: number }): EventStreams {
   const open = new Set<ServerResponse>();
+  let closing = false;
   return {
-    open(res, hello) {
+    open(res, hello, onClientGone) {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       const send = (type: string, data: unknown) => res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
       send('hello', hello);
@@ -36,9 +40,11 @@ export function createEventStreams(deps: { subscribe(listener: (e: PosEvent) => 
         off();
         clearInterval(beat);
         open.delete(res);
+        if (!closing) onClientGone?.();
       });
     },
     closeAll() {
+      closing = true;
       for (const res of open) res.end();
     },
   };
