@@ -107,5 +107,7 @@ export function fromEngine(v: PaymentView, lane: string | null): PosPayment {
     deadlineAt: v.outcome === null && v.state === 'querying' ? v.queryDeadlineAt : null,
     refundedAmount: v.refundedAmount,
   };
-  return { ...base, status: statusWords(base) };
+  // While a reverse waits, the machine says why and for how long ("the wallet refuses while the customer is paying; retrying in 4 s, about 20 s left").
+  const waitingReverse = v.outcome === null && v.state === 'reversing' && v.cause.startsWith('reversing: ');
+  return { ...base, status: waitingReverse ? v.cause : statusWords(base) };
 }

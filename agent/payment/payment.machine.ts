@@ -111,6 +111,7 @@ export const paymentMachine = setup({
     payMaybeSent: ({ context }) => context.restore.maybeSent,
     codeExpired: ({ context }) => context.restore.at >= context.codeExpiresAt,
     cancelRequested: ({ context }) => context.cancelRequested,
+    reverseOvertakesPay: ({ context }) => context.unseenReverseIsFinal,
     // The pay's answer.
     payConfirmed: (_, o: PayOutcome) => o.kind === 'paid',
     payDeclined: (_, o: PayOutcome) => o.kind === 'declined',
@@ -196,7 +197,18 @@ export const paymentMachine = setup({
 
     submitting: {
       entry: { type: 'record', params: { state: 'submitting' } },
-      on: { CANCEL: { actions: assign({ cancelRequested: true }) } },
+      on: {
+        CANCEL: [
+          // A reverse that overtakes the pay leaves a tombstone (protocol v1): the late pay is refused,
+          // so the cashier's cancel is undone now, not after the pay's answer (or its timeout).
+          {
+            guard: 'reverseOvertakesPay',
+            target: 'reversing',
+            actions: assign({ cancelRequested: true, cause: 'cancelled by the cashier while the pay was on its way: reversing now' }),
+          },
+          { actions: assign({ cancelRequested: true, cause: "cancelled by the cashier: waiting for the pay's answer, then reversing if it may have charged" }) },
+        ],
+      },
       invoke: {
         src: 'pay',
         input: ({ context }) => ({ orderNo: context.orderNo }),

@@ -133,10 +133,10 @@ describe('payment machine', () => {
     expect(s.output?.outcome).toBe('reversed');
   });
 
-  it('reverses a payment that succeeded after the cashier cancelled it in flight', async () => {
+  it('where a reverse could be overtaken by a late pay, waits for the pay in flight, then reverses what it charged', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const h = harness({});
+    const h = harness({}, { unseenReverseIsFinal: false });
     const ops: string[] = [];
     const machine = paymentMachine.provide({
       actors: {
@@ -149,6 +149,24 @@ describe('payment machine', () => {
     actor.send({ type: 'CANCEL' });
     expect(actor.getSnapshot().matches('submitting')).toBe(true);
     release();
+    await h.settle();
+    expect(ops).toEqual(['pay', 'reverse']);
+    expect(actor.getSnapshot().output?.outcome).toBe('reversed');
+  });
+
+  it('where a reverse leaves a tombstone (protocol v1), a cancel during the pay reverses at once, without waiting for its answer', async () => {
+    const h = harness({});
+    const ops: string[] = [];
+    const machine = paymentMachine.provide({
+      actors: {
+        // The pay hangs (a black hole on the wire): its answer never comes.
+        pay: fromPromise<PayOutcome, { orderNo: string }>(() => (ops.push('pay'), new Promise<PayOutcome>(() => {}))),
+        reverse: fromPromise<ReverseOutcome, { orderNo: string }>(async () => (ops.push('reverse'), { kind: 'reversed', at: h.clock.now() })),
+      },
+    });
+    const actor = createActor(machine, { clock: h.clock, input: h.actor.options.input as PaymentInput });
+    actor.start();
+    actor.send({ type: 'CANCEL' });
     await h.settle();
     expect(ops).toEqual(['pay', 'reverse']);
     expect(actor.getSnapshot().output?.outcome).toBe('reversed');
