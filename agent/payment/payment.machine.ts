@@ -8,11 +8,12 @@
  * unfinished after a restart, starts in `restoring`: named guards read the journal row's
  * facts and choose where it goes on. Every actor is safe to run twice.
  */
-import { and, assign, fromPromise, or, setup } from 'xstate';
+import { and, assign, or, setup } from 'xstate';
 import type { PaymentState } from '../journal/journal.ts';
 import { backoff } from './backoff.ts';
 import { answer, as, reverseGuards, type PayOutcome, type QueryOutcome, type ReverseOutcome } from './outcomes.ts';
 import { queryWait, type WalletProfile } from './profiles.ts';
+import { unprovided } from './unprovided.ts';
 
 /** What the journal row says about a payment, read when its actor starts (new or after a restart). */
 export interface JournalFacts {
@@ -77,12 +78,6 @@ export interface PaymentOutput {
   reasonMessage: string | undefined;
 }
 
-/** Stand-ins that fail loudly: the engine provides the real ones. */
-const unprovided = <T>(name: string) =>
-  fromPromise<T, { orderNo: string }>(async () => {
-    throw new Error(`payment machine: actor "${name}" was not provided`);
-  });
-
 export const paymentMachine = setup({
   types: {
     input: {} as PaymentInput,
@@ -91,9 +86,9 @@ export const paymentMachine = setup({
     output: {} as PaymentOutput,
   },
   actors: {
-    pay: unprovided<PayOutcome>('pay'),
-    query: unprovided<QueryOutcome>('query'),
-    reverse: unprovided<ReverseOutcome>('reverse'),
+    pay: unprovided<PayOutcome>('payment', 'pay'),
+    query: unprovided<QueryOutcome>('payment', 'query'),
+    reverse: unprovided<ReverseOutcome>('payment', 'reverse'),
   },
   actions: {
     /** Provided by the engine: writes the state to the journal and tells listeners. */

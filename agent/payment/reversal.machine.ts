@@ -9,9 +9,10 @@
  * Pure, like the payment machine: the calls and the journal are provided by the engine
  * (agent/payment/reversal-delivery.ts). Safe to run again: same order and refund numbers.
  */
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, setup } from 'xstate';
 import type { DeliveryResult } from '../outbox/outbox-worker.ts';
 import { answer, as, reverseGuards, type QueryOutcome, type RefundInsteadOutcome, type ReverseOutcome } from './outcomes.ts';
+import { unprovided } from './unprovided.ts';
 
 export interface ReversalInput {
   orderNo: string;
@@ -29,11 +30,6 @@ export interface ReversalContext extends ReversalInput {
   result: DeliveryResult['kind'] | undefined;
 }
 
-const unprovided = <T>(name: string) =>
-  fromPromise<T, { orderNo: string }>(async () => {
-    throw new Error(`reversal machine: actor "${name}" was not provided`);
-  });
-
 export const reversalMachine = setup({
   types: {
     input: {} as ReversalInput,
@@ -41,9 +37,9 @@ export const reversalMachine = setup({
     output: {} as DeliveryResult,
   },
   actors: {
-    reverse: unprovided<ReverseOutcome>('reverse'),
-    refundInstead: unprovided<RefundInsteadOutcome>('refundInstead'),
-    query: unprovided<QueryOutcome>('query'),
+    reverse: unprovided<ReverseOutcome>('reversal', 'reverse'),
+    refundInstead: unprovided<RefundInsteadOutcome>('reversal', 'refundInstead'),
+    query: unprovided<QueryOutcome>('reversal', 'query'),
   },
   actions: {
     /** Provided by the engine: the one writer of a payment's state (agent/payment/record.ts). */
