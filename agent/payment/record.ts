@@ -30,7 +30,8 @@ export class PaymentRecorder {
     const at = clock.now();
     switch (state) {
       case 'submitting':
-        // The pay actor writes "submitting" itself, immediately before the request.
+        // A new payment is created submitting; one that waited for the network comes back to it.
+        if (requirePayment(journal, orderNo).state !== 'submitting') journal.transition(orderNo, state, at, f.cause, { next_action_at: null });
         break;
       case 'waiting_network':
       case 'querying':
