@@ -100,14 +100,11 @@ export class PaymentStore {
     });
   }
 
-  // The before* writes count the attempt and record it; the state itself is written only by
-  // the payment's `record` (agent/payment/record.ts), on entering the machine's state.
-
   /** Called immediately before a pay request is handed to the network. */
   beforePayAttempt(orderNo: string, at: number): number {
     return this.#db.write(() => {
       this.#db
-        .stmt('UPDATE payments SET pay_attempts = pay_attempts + 1, pay_in_flight = 1, pay_sent_at = ?, updated_at = ? WHERE order_no = ?')
+        .stmt("UPDATE payments SET pay_attempts = pay_attempts + 1, pay_in_flight = 1, state = 'submitting', pay_sent_at = ?, updated_at = ? WHERE order_no = ?")
         .run(at, at, orderNo);
       const n = this.get(orderNo)!.pay_attempts;
       this.#db.event(orderNo, at, 'submitting', 'pay-sent', { attempt: n });
@@ -125,7 +122,7 @@ export class PaymentStore {
 
   beforeQuery(orderNo: string, at: number): void {
     this.#db.write(() => {
-      this.#db.stmt('UPDATE payments SET query_count = query_count + 1, updated_at = ? WHERE order_no = ?').run(at, orderNo);
+      this.#db.stmt("UPDATE payments SET query_count = query_count + 1, state = 'querying', updated_at = ? WHERE order_no = ?").run(at, orderNo);
       this.#db.event(orderNo, at, 'querying', 'query-sent');
     });
   }
@@ -133,7 +130,7 @@ export class PaymentStore {
   beforeReverse(orderNo: string, at: number): void {
     this.#db.write(() => {
       this.#db
-        .stmt('UPDATE payments SET reverse_attempts = reverse_attempts + 1, updated_at = ? WHERE order_no = ?')
+        .stmt("UPDATE payments SET reverse_attempts = reverse_attempts + 1, state = CASE WHEN state = 'reversal_queued' THEN state ELSE 'reversing' END, updated_at = ? WHERE order_no = ?")
         .run(at, orderNo);
       this.#db.event(orderNo, at, 'reversing', 'reverse-sent');
     });

@@ -30,8 +30,7 @@ export class PaymentRecorder {
     const at = clock.now();
     switch (state) {
       case 'submitting':
-        // A new payment is created submitting; one that waited for the network comes back to it.
-        if (requirePayment(journal, orderNo).state !== 'submitting') journal.transition(orderNo, state, at, f.cause, { next_action_at: null });
+        // The pay actor writes "submitting" itself, immediately before the request.
         break;
       case 'waiting_network':
       case 'querying':
