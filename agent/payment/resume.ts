@@ -17,7 +17,8 @@ export interface ResumeHooks {
 
 export function resumePayment(row: PaymentRow, h: ResumeHooks): void {
   const { journal, now } = h;
-  const waitLeft = Math.max(0, (row.next_action_at ?? now) - now);
+  // Never longer than the wait chosen when it was written: a clock set back since would stretch it.
+  const waitLeft = Math.max(0, Math.min((row.next_action_at ?? now) - now, (row.next_action_at ?? now) - row.updated_at));
   switch (row.state) {
     case 'reversal_queued':
       // The outbox holds the reversal; make sure it does (enqueue is idempotent).

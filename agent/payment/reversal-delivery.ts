@@ -68,7 +68,9 @@ export class ReversalDelivery {
     // An order left unpaid (NOTPAY) or never received, once its code expired, can no longer be paid either.
     const closed = q.kind === 'declined' || q.kind === 'reversed' || (q.kind === 'pending' && (q.reason === 'NOTPAY' || q.notFound === true) && q.at >= row.code_expires_at);
     if (closed) {
-      this.#c.journal.finish(row.order_no, 'reversed', q.at, `reverse refused (${why}); the order was never paid and is closed: not charged`);
+      // A decline whose pay answer was lost: the query's reason is the cashier's "why".
+      const reason = q.kind === 'declined' ? { reason_code: q.reasonCode, reason_message: q.reasonMessage ?? null } : {};
+      this.#c.journal.finish(row.order_no, 'reversed', q.at, `reverse refused (${why}); the order was never paid and is closed: not charged`, reason);
       return { kind: 'done' };
     }
     const waitForCode = q.kind === 'pending' && q.at < row.code_expires_at;
