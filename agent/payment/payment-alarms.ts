@@ -43,3 +43,38 @@ export function storageWords(fault: { detail?: Record<string, unknown> | undefin
   if (code.startsWith('SQLITE_IOERR')) return "The terminal's storage failed to write: payments cannot be saved. Nothing is lost; call the technician.";
   return 'The terminal cannot save payments right now (storage read-only or busy). Nothing is lost; call the technician.';
 }
+
+/** What the journal holds that needs a person, counted for the metric, GET /v1/agent and `doctor`. */
+export interface AlarmCounts {
+  /** 1 while journal writes fail (disk full, the size cap, an I/O error). */
+  journal_write_failed: number;
+  /** Reversals and refunds past their maximum age, still being tried. */
+  follow_up_overdue: number;
+  /** Unfinished payments whose order the acquirer forgot after acknowledging it. */
+  order_forgotten: number;
+}
+
+/** The part of the journal the counts read. */
+export interface AlarmSource {
+  writeFault: { detail?: Record<string, unknown> | undefined } | undefined;
+  outbox(status: 'pending'): OutboxRow[];
+  unfinished(): PaymentRow[];
+}
+
+export function alarmCounts(journal: AlarmSource): AlarmCounts {
+  return {
+    journal_write_failed: journal.writeFault ? 1 : 0,
+    follow_up_overdue: journal.outbox('pending').filter((o) => o.overdue_at !== null).length,
+    order_forgotten: journal.unfinished().filter((p) => p.contradiction_at !== null).length,
+  };
+}
+
+/** The same, in words for the cashier's screen (GET /v1/agent `deviceAlarms`). */
+export function deviceAlarmWords(journal: AlarmSource): string[] {
+  const n = alarmCounts(journal);
+  return [
+    ...(journal.writeFault ? [storageWords(journal.writeFault)] : []),
+    ...(n.follow_up_overdue ? [`${n.follow_up_overdue} reversal(s) or refund(s) have not reached the acquirer for days: customers may still be charged. They are still being tried; call the technician.`] : []),
+    ...(n.order_forgotten ? [`The acquirer lost track of ${n.order_forgotten} payment(s) it had received: they are being reversed to be sure. Call the technician.`] : []),
+  ];
+}

@@ -262,7 +262,8 @@ export class WalletModel {
     if (!order) return { result: 'FAIL', orderNo, ...reason('ORDER_NOT_FOUND') };
     // A tombstone has no amount or wallet, so no trade: the reason says what it is.
     if (!order.detail) return { result: 'SUCCESS', orderNo, ...reason('ORDER_REVERSED') };
-    return { result: 'SUCCESS', orderNo, trade: tradeOf(order) };
+    // Like WeChat's trade_state_desc: a failed trade says why, so a terminal that lost the pay's answer still learns it.
+    return { result: 'SUCCESS', orderNo, trade: tradeOf(order), ...(order.state === 'PAYERROR' && order.reason ? reason(order.reason) : {}) };
   }
 
   /**
