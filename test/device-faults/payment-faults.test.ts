@@ -8,6 +8,8 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../agent/log.ts';
+import { createMetrics } from '../../agent/metrics.ts';
+import { alarmCounts, deviceAlarmWords } from '../../agent/payment/payment-alarms.ts';
 import { PosService } from '../../agent/pos-service.ts';
 import { fromEngine } from '../../agent/pos-payment.ts';
 import { createRig, type Rig } from '../support/payment-rig.ts';
@@ -20,6 +22,12 @@ afterEach(async () => {
 const sim = () => rig.backend.sim;
 const net = (orderNo: string) => sim().ledger().filter((e) => e.orderNo === orderNo).reduce((n, e) => n + (e.kind === 'charge' ? e.amount : -e.amount), 0);
 const alarmCodes = (orderNo: string) => rig.engine.get(orderNo).alarms.map((a) => a.code);
+/** The metric the agent serves (agent/daemon.ts binds the same source). */
+async function alarmMetric(kind: string): Promise<number> {
+  const metrics = createMetrics({ outbox: () => ({ pending: 0, dead: 0 }), scanners: () => [], alarms: () => ({ ...alarmCounts(rig.journal) }) });
+  const line = (await metrics.text()).split('\n').find((l) => l.startsWith(`scanpay_payment_alarms{kind="${kind}"}`));
+  return Number(line?.split(' ')[1]);
+}
 
 describe('the acquirer forgets an order it had acknowledged', () => {
   it.each([
@@ -37,11 +45,14 @@ describe('the acquirer forgets an order it had acknowledged', () => {
     const during = rig.engine.get(p.orderNo);
     expect(during.outcome).toBeNull();
     expect(fromEngine(during).status).toMatch(/no longer knows this payment/);
+    expect(await alarmMetric('order_forgotten')).toBe(1);
+    expect(deviceAlarmWords(rig.journal).join(' ')).toMatch(/acquirer lost track of 1 payment/);
     expect(rig.seen.some((v) => v.orderNo === p.orderNo && v.alarms.some((a) => a.code === 'BACKEND_ORDER_FORGOTTEN'))).toBe(true);
     await rig.drive(() => rig.engine.get(p.orderNo).outcome !== null);
     const row = rig.journal.getPayment(p.orderNo)!;
     expect(row.outcome).toBe('reversed');
     expect(rig.engine.get(p.orderNo).alarms).toEqual([]);
+    expect(await alarmMetric('order_forgotten')).toBe(0);
     const reverses = sim().calls().filter((c) => c.op === 'reverse');
     expect(reverses.length).toBeGreaterThan(0);
     // Without a tombstone a "not found" before the code expired proves nothing: the closing reverse came after it.
@@ -88,6 +99,8 @@ describe('a journal that cannot be written', () => {
     const stuck = rig.engine.get(p.orderNo);
     expect(stuck.outcome).toBeNull();
     expect(fromEngine(stuck).status).toMatch(/^The terminal's storage is full/);
+    expect(await alarmMetric('journal_write_failed')).toBe(1);
+    expect(deviceAlarmWords(rig.journal)).toEqual([expect.stringMatching(/^The terminal's storage is full/)]);
     // The customer confirms meanwhile; the agent, unable to write, sends nothing and claims nothing.
     await rig.drive(() => rig.seen.some((v) => v.orderNo === p.orderNo && v.alarms.length > 0) && sim().order(p.orderNo)?.state === 'SUCCESS');
     expect(sim().calls().length).toBe(callsBefore);
@@ -96,6 +109,7 @@ describe('a journal that cannot be written', () => {
     filler.close();
     await rig.drive(() => rig.engine.get(p.orderNo).outcome !== null);
     expect(rig.engine.get(p.orderNo)).toMatchObject({ outcome: 'paid', alarms: [] });
+    expect(await alarmMetric('journal_write_failed')).toBe(0);
     expect(net(p.orderNo)).toBe(1500);
   });
 });
