@@ -12,7 +12,7 @@
  * make requests fail, which it could do by dropping them. Answers still verify against the
  * key and the request nonce, so no replay gets through.
  */
-import type { Clock } from './clock.ts';
+import { elapsedNow, type Clock } from './clock.ts';
 import { ScanpayError } from './errors.ts';
 import { HEADER } from './protocol/signing.ts';
 
@@ -35,7 +35,7 @@ export class ClockOffset {
 
   /** A Clock that reads the corrected time, for a client that signs with its clock (DeviceClient); timers run on the device's. */
   asClock(): Clock {
-    return { now: () => this.now(), setTimeout: (fn, ms) => this.#clock.setTimeout(fn, ms), clearTimeout: (h) => this.#clock.clearTimeout(h) };
+    return { now: () => this.now(), monotonic: () => elapsedNow(this.#clock), setTimeout: (fn, ms) => this.#clock.setTimeout(fn, ms), clearTimeout: (h) => this.#clock.clearTimeout(h) };
   }
 
   /** Device minus backend, ms, from the last answer that carried the backend's time. */

@@ -38,6 +38,7 @@ import { VirtualSource } from '../drivers/virtual.ts';
 import type { RunningBackend } from '../simulator/backend/start-backend.ts';
 import { confirmWithBackend, guardJournal } from './journal-guard.ts';
 import { cashierSkewNotice, ClockOffset } from './clock-offset.ts';
+import { alarmCounts, deviceAlarmWords } from './payment/payment-alarms.ts';
 
 export interface AgentOptions {
   home: string;
@@ -127,6 +128,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       outbox: () => ({ pending: journal.outbox('pending').length, dead: journal.outbox('dead').length }),
       scanners: () => manager.statuses(),
       clockSkewMs: () => clockOffset.skewMs(), // device-faults hook (issue 12)
+      alarms: () => ({ ...alarmCounts(journal) }), // issue 12
     });
     const { acquirer, profile, setKey, background } = createAcquirer({ config, home: o.home, backendUrl, terminal, clock, onCall: metrics.backendCall, demo, clockOffset, logger: log.child({ component: 'acquirer' }) });
     const engine = new PaymentEngine({
@@ -227,7 +229,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         maxAmount: engine.maxAmount,
         scanTimeoutMs: config.scanTimeoutMs,
         // device-faults hook (issue 12): the device's own faults, in words for the cashier.
-        deviceAlarms: [cashierSkewNotice(clockOffset.skewMs()), journalGuard.conflict?.message].filter((x) => x !== undefined),
+        deviceAlarms: [cashierSkewNotice(clockOffset.skewMs()), journalGuard.conflict?.message, ...deviceAlarmWords(journal)].filter((x) => x !== undefined),
         lanes: config.lanes.map((l) => ({
           id: l.id,
           activeId: service.lane(l.id)!.activeId() ?? null,

@@ -21,6 +21,7 @@ import { keyFingerprint, readTerminalRecord, terminalPath, type TerminalRecord }
 import { AGENT_VERSION } from './version.ts';
 import { loadWechatCredentials, type WechatConfig } from './backend/wechat/credentials.ts';
 import { inspectJournalIdentity } from './journal-guard.ts';
+import { alarmCounts } from './payment/payment-alarms.ts';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
@@ -43,6 +44,8 @@ export interface DoctorDeps {
   openSource(spec: string): Promise<void>;
   /** The running agent's scanner statuses, or undefined when no agent runs on this home (its devices are then free to open). */
   agentScanners(): Promise<Array<{ source: string; status: string }> | undefined>;
+  /** The running agent's device alarms in cashier words, or undefined when no agent runs on this home. */
+  agentAlarms?(): Promise<string[] | undefined>;
   /** Bytes available to this user on the filesystem holding `path`. */
   freeBytes(path: string): number;
   /** The backend's certificate as a TLS handshake presents it. */
@@ -150,6 +153,38 @@ function checkDisk(c: Context): Check {
   if (free < DISK_FAIL_BYTES) return fail('free disk', detail, 'free space now: the journal refuses new payments when it cannot write');
   if (free < DISK_WARN_BYTES) return warn('free disk', detail, 'free some space (old logs, reports) before it runs out');
   return pass('free disk', detail);
+}
+
+/** Issue 12: the journal's size cap (`journalMaxBytes`); past it every write fails with SQLITE_FULL and nothing moves. */
+function checkJournalSpace(c: Context): Check {
+  const max = c.config?.journalMaxBytes;
+  if (max === undefined || !existsSync(c.journalPath)) return pass('journal space', 'no journal yet, or no size cap configured');
+  const db = new Database(c.journalPath, { readonly: true, fileMustExist: true });
+  let used: number;
+  try {
+    const page = db.pragma('page_size', { simple: true }) as number;
+    used = ((db.pragma('page_count', { simple: true }) as number) - (db.pragma('freelist_count', { simple: true }) as number)) * page;
+  } finally {
+    db.close();
+  }
+  const detail = `${(used / 2 ** 20).toFixed(1)} MiB of the ${(max / 2 ** 20).toFixed(1)} MiB cap (journalMaxBytes) in use`;
+  const fix = 'settle and export old payments, or raise journalMaxBytes in config.json if the disk has room; nothing recorded is lost';
+  if (used >= max * 0.95) return fail('journal space', `${detail}: payments cannot be saved`, fix);
+  if (used >= max * 0.8) return warn('journal space', detail, fix);
+  return pass('journal space', detail);
+}
+
+/** Issue 12: faults that leave a customer possibly charged, from the journal, and what the running agent reports. */
+async function checkDeviceAlarms(c: Context): Promise<Check> {
+  // A running agent says it all (the same journal, plus its clock and a write failure only it sees).
+  const fromAgent = await c.deps.agentAlarms?.();
+  const counts = fromAgent ? undefined : withJournal(c, (j) => alarmCounts(j));
+  const found = fromAgent ?? [
+    ...(counts?.follow_up_overdue ? [`${counts.follow_up_overdue} reversal(s) or refund(s) past their maximum age, still being tried (PAY_FOLLOW_UP_OVERDUE)`] : []),
+    ...(counts?.order_forgotten ? [`${counts.order_forgotten} payment(s) whose acknowledged order the acquirer no longer knows (BACKEND_ORDER_FORGOTTEN)`] : []),
+  ];
+  if (found.length === 0) return pass('device alarms', 'none');
+  return fail('device alarms', found.join('; '), 'scanpay payments and scanpay queue show the payments concerned; docs/payment-flow.md, "Faults of the device", says what each needs');
 }
 
 type Probe = { ok: true; latencyMs: number; skewMs: number } | { ok: false; error: unknown };
@@ -404,6 +439,8 @@ export async function runDoctor(deps: DoctorDeps): Promise<Check[]> {
     guard('last scan', () => checkLastScan(c)),
     guard('queue', () => checkQueue(c)),
     guard('dead letters', () => checkDeadLetters(c)),
+    guard('journal space', () => checkJournalSpace(c)), // issue 12
+    await checkDeviceAlarms(c).catch((e: unknown) => fail('device alarms', `check failed: ${messageOf(e)}`, 'see the message; `scanpay logs --export FILE` for support')), // issue 12
     guard('device permissions', () => checkPermissions(c)),
     await checkNative(c).catch((e: unknown) => fail('native modules', `check failed: ${messageOf(e)}`, 'see the message; `scanpay logs --export FILE` for support')),
   ];

@@ -103,6 +103,8 @@ export const ERRORS = {
   JOURNAL_IDENTITY_MISMATCH: { message: 'this is not the journal this device recorded its payments in (deleted, emptied or replaced): keep every file and run `scanpay recover`', retryable: false, status: 500 },
   JOURNAL_ROLLED_BACK: { message: 'the journal lost payments it had recorded (its -wal file deleted, or restored from an old copy): keep every file and run `scanpay recover`', retryable: false, status: 500 },
   BACKEND_CLOCK_SKEW: { message: 'the backend refused the request because this device\'s clock is wrong: fix the clock (NTP); the outcome is checked again', retryable: true, status: 502 },
+  BACKEND_ORDER_FORGOTTEN: { message: 'the acquirer says it does not know an order it had acknowledged: the payment stays unknown and is reversed, never assumed unpaid', retryable: true, status: 502 },
+  PAY_FOLLOW_UP_OVERDUE: { message: 'a reversal or refund has waited past its maximum age: the customer may still be charged; it is still being tried', retryable: true, status: 503 },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

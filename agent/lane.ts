@@ -72,6 +72,11 @@ export class Lane {
     return v.posOrderId ?? v.orderNo;
   }
 
+  /** After a restart: the engine resumed this lane's unfinished payment, so the lane holds it again. */
+  restore(orderNo: string): void {
+    this.#activeOrderNo ??= orderNo;
+  }
+
   /** A payment only this lane knows: waiting for its scan, or cancelled before it. */
   find(id: string): PosPayment | undefined {
     return this.#waiting?.payment.id === id ? this.#waiting.payment : this.#ended.get(id);
@@ -92,7 +97,7 @@ export class Lane {
     if (active !== undefined) {
       throw new ScanpayError('API_PAYMENT_ACTIVE', { message: `payment ${active} is still active on lane ${this.id}: wait for it to end or cancel it`, detail: { lane: this.id, activeId: active } });
     }
-    if (req.paymentCode !== undefined) return fromEngine(this.#submit(req, req.paymentCode), this.id);
+    if (req.paymentCode !== undefined) return fromEngine(this.#submit(req, req.paymentCode));
     // Nothing could ever scan it: say so now instead of holding the lane until the scan timeout.
     if (!this.#hasScanner()) throw new ScanpayError('API_LANE_NO_SCANNER', { message: `lane ${this.id} has no scanner: send the payment code with the payment`, detail: { lane: this.id } });
     const now = this.#clock.now();
@@ -117,6 +122,7 @@ export class Lane {
       finalAt: null,
       deadlineAt: now + this.#scanTimeoutMs,
       refundedAmount: 0,
+      alarms: [],
     });
     const timer = this.#clock.setTimeout(() => this.#endWaiting('SCAN_TIMEOUT', 'no payment code was scanned in time'), this.#scanTimeoutMs);
     this.#waiting = { payment, timer };
@@ -161,7 +167,7 @@ export class Lane {
   }
 
   #submit(req: NewPosPayment, code: string): PaymentView {
-    const view = this.#engine.pay({ amount: req.amount, currency: req.currency, paymentCode: code, description: req.description, posOrderId: req.id });
+    const view = this.#engine.pay({ amount: req.amount, currency: req.currency, paymentCode: code, description: req.description, posOrderId: req.id, lane: this.id });
     // The engine took it (the journal holds it): the lane no longer does.
     if (this.#waiting) {
       this.#clock.clearTimeout(this.#waiting.timer);

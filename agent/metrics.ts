@@ -11,6 +11,8 @@ export interface MetricSources {
   scanners(): Array<{ source: string; status: string }>;
   /** Device minus backend, ms, when measured (agent/clock-offset.ts). */
   clockSkewMs?(): number | undefined;
+  /** The device's own faults that need a person, by kind (agent/payment/payment-alarms.ts). */
+  alarms?(): Record<string, number>;
 }
 
 export interface AgentMetrics {
@@ -70,6 +72,15 @@ export function createMetrics(sources: MetricSources): AgentMetrics {
     collect() {
       const skew = sources.clockSkewMs?.();
       if (skew !== undefined) this.set(skew / 1000);
+    },
+  });
+  new Gauge({
+    name: 'scanpay_payment_alarms',
+    help: 'Faults of the device that need a person, by kind: journal_write_failed (1 while the journal cannot be written), follow_up_overdue (reversals and refunds past their maximum age, still tried), order_forgotten (unfinished payments whose acknowledged order the acquirer no longer knows).',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      for (const [kind, n] of Object.entries(sources.alarms?.() ?? {})) this.set({ kind }, n);
     },
   });
   for (const result of ['paid', 'declined', 'not_charged']) payments.inc({ result }, 0);

@@ -5,6 +5,7 @@
  * the command line, so that they never disagree.
  */
 import type { PaymentView } from './payment/engine.ts';
+import type { Alarm } from './payment/payment-alarms.ts';
 
 export type PosState = 'waiting_scan' | 'cancelled' | PaymentView['state'];
 
@@ -43,6 +44,8 @@ export interface PosPayment {
   /** When the current wait ends: the scan deadline, or the last query before a reversal. */
   deadlineAt: number | null;
   refundedAmount: number;
+  /** The device's own faults touching this payment (storage full, a forgetful acquirer, an overdue reversal), each with a code and cashier words. */
+  alarms: Alarm[];
 }
 
 /** Reasons the engine records for a payment that never reached the backend: not a decline by the wallet. */
@@ -61,7 +64,13 @@ export function resultOf(v: Pick<PaymentView, 'outcome' | 'reasonCode'>): PosRes
   }
 }
 
-export function statusWords(p: Pick<PosPayment, 'state' | 'result' | 'customerPaying' | 'reasonCode' | 'reasonMessage' | 'rejection'>): string {
+export function statusWords(p: Pick<PosPayment, 'state' | 'result' | 'customerPaying' | 'reasonCode' | 'reasonMessage' | 'rejection' | 'alarms'>): string {
+  const words = progressWords(p);
+  // An alarm comes first: what the cashier must know now (e.g. the result cannot be saved).
+  return p.alarms.length > 0 ? `${p.alarms.map((a) => a.message).join(' ')} (${words})` : words;
+}
+
+function progressWords(p: Pick<PosPayment, 'state' | 'result' | 'customerPaying' | 'reasonCode' | 'reasonMessage' | 'rejection'>): string {
   if (p.result === 'paid') return 'paid';
   if (p.result === 'declined') return `declined: ${p.reasonMessage ?? p.reasonCode ?? 'no reason given'}`;
   if (p.result === 'not_charged') return p.reasonMessage ? `not charged: ${p.reasonMessage}` : 'not charged';
@@ -84,11 +93,11 @@ export function statusWords(p: Pick<PosPayment, 'state' | 'result' | 'customerPa
 }
 
 /** The POS view of a payment the engine holds. */
-export function fromEngine(v: PaymentView, lane: string | null): PosPayment {
+export function fromEngine(v: PaymentView): PosPayment {
   const base = {
     id: v.posOrderId ?? v.orderNo,
     orderNo: v.orderNo,
-    lane,
+    lane: v.lane,
     amount: v.amount,
     currency: v.currency,
     description: v.description,
@@ -106,6 +115,7 @@ export function fromEngine(v: PaymentView, lane: string | null): PosPayment {
     finalAt: v.finalAt,
     deadlineAt: v.outcome === null && v.state === 'querying' ? v.queryDeadlineAt : null,
     refundedAmount: v.refundedAmount,
+    alarms: v.alarms,
   };
   // While a reverse waits, the machine says why and for how long ("the wallet refuses while the customer is paying; retrying in 4 s, about 20 s left").
   const waitingReverse = v.outcome === null && v.state === 'reversing' && v.cause.startsWith('reversing: ');

@@ -26,7 +26,7 @@ export interface CreatePayment {
 export type PosEvent = LaneEvent | { type: 'scanner'; lane: string; source: string; status: string; at: number; errorCode?: string; message?: string };
 
 export interface PosServiceDeps {
-  engine: Pick<PaymentEngine, 'pay' | 'get' | 'list' | 'cancel' | 'refund' | 'refunds' | 'onChange' | 'maxAmount'>;
+  engine: Pick<PaymentEngine, 'pay' | 'get' | 'list' | 'unfinished' | 'cancel' | 'refund' | 'refunds' | 'onChange' | 'maxAmount'>;
   laneIds: string[];
   /** The acquirer order number of a POS order id, from the journal. */
   orderNoOf: (posOrderId: string) => string | undefined;
@@ -38,13 +38,9 @@ export interface PosServiceDeps {
   logger: Logger;
 }
 
-/** POS order ids remembered with their lane, so events can name it (memory only). */
-const LANE_OF_KEPT = 1000;
-
 export class PosService {
   readonly #d: PosServiceDeps;
   readonly #lanes = new Map<string, Lane>();
-  readonly #laneOf = new Map<string, string>();
   readonly #events = new Emitter<{ event: PosEvent }>();
   /** Open connections of the clients that create payments and wait for them, by POS id. */
   readonly #holders = new Map<string, number>();
@@ -53,7 +49,14 @@ export class PosService {
     this.#d = deps;
     const emit = (e: LaneEvent) => this.#events.emit('event', e);
     for (const id of deps.laneIds) this.#lanes.set(id, new Lane({ id, engine: deps.engine, clock: deps.clock, logger: deps.logger, scanTimeoutMs: deps.scanTimeoutMs, emit, hasScanner: () => deps.hasScanner?.(id) ?? true }));
-    deps.engine.onChange((v) => this.#events.emit('event', { type: 'payment', payment: fromEngine(v, this.#laneOf.get(v.posOrderId ?? '') ?? null) }));
+    deps.engine.onChange((v) => this.#events.emit('event', { type: 'payment', payment: fromEngine(v) }));
+    // After a restart each lane holds its unfinished payment again: no second one beside it.
+    for (const v of deps.engine.unfinished()) {
+      if (v.lane === null) continue;
+      const lane = this.#lanes.get(v.lane);
+      if (lane) lane.restore(v.orderNo);
+      else deps.logger.warn({ orderNo: v.orderNo, lane: v.lane }, 'unfinished payment of a lane no longer configured: it goes on, on no lane');
+    }
   }
 
   onEvent(listener: (e: PosEvent) => void): () => void {
@@ -95,7 +98,6 @@ export class PosService {
     }
     const lane = this.#lane(req.lane);
     const id = req.id ?? `P${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
-    this.#remember(id, lane.id);
     return { payment: lane.create({ id, amount: req.amount, currency, description, paymentCode: req.paymentCode }), created: true };
   }
 
@@ -107,7 +109,7 @@ export class PosService {
 
   /** Payments created since `since` (epoch ms), newest first. */
   list(since: number, limit: number): PosPayment[] {
-    const started = this.#d.engine.list({ since, limit }).map((v) => fromEngine(v, this.#laneOf.get(v.posOrderId ?? '') ?? null));
+    const started = this.#d.engine.list({ since, limit }).map((v) => fromEngine(v));
     const inLanes = [...this.#lanes.values()].flatMap((l) => l.known()).filter((p) => p.createdAt >= since);
     return [...started, ...inLanes].sort((a, b) => b.createdAt - a.createdAt).slice(0, limit);
   }
@@ -151,7 +153,7 @@ export class PosService {
     }
     const p = this.get(id);
     if (p.orderNo === null) throw new ScanpayError('PAY_ALREADY_FINAL', { detail: { id, result: p.result } });
-    return fromEngine(this.#d.engine.cancel(p.orderNo), p.lane);
+    return fromEngine(this.#d.engine.cancel(p.orderNo));
   }
 
   async refund(id: string, req: { refundId: string; amount?: number | undefined }): Promise<RefundView> {
@@ -184,15 +186,10 @@ export class PosService {
     const orderNo = this.#d.orderNoOf(id) ?? id;
     try {
       const v = this.#d.engine.get(orderNo);
-      return fromEngine(v, this.#laneOf.get(v.posOrderId ?? '') ?? null);
+      return fromEngine(v);
     } catch (e) {
       if (isScanpayError(e, 'PAY_NOT_FOUND')) return undefined;
       throw e;
     }
-  }
-
-  #remember(id: string, lane: string): void {
-    this.#laneOf.set(id, lane);
-    if (this.#laneOf.size > LANE_OF_KEPT) this.#laneOf.delete(this.#laneOf.keys().next().value!);
   }
 }

@@ -120,8 +120,13 @@ function record(o: RecoveryOptions, order: OrderSummary, how: Outcome | 'queued'
     if (how === 'queued') {
       journal.transition(order.orderNo, 'reversal_queued', now, 'recovered: open at the acquirer, reversal queued', { maybe_sent: 1 }, detail);
       journal.enqueue({ kind: REVERSE_KIND, orderNo: order.orderNo, dedupeKey: `${REVERSE_KIND}:${order.orderNo}`, payload: { orderNo: order.orderNo }, at: now });
-    } else {
-      journal.finish(order.orderNo, how, now, how === 'reversed' && order.state !== 'REVOKED' ? 'recovered: open at the acquirer, reversed' : 'recovered from the acquirer', { reason_code: 'RECOVERED', reason_message: `recovered from the acquirer (${order.state})` }, detail);
+      return;
+    }
+    journal.finish(order.orderNo, how, now, how === 'reversed' && order.state !== 'REVOKED' ? 'recovered: open at the acquirer, reversed' : 'recovered from the acquirer', { reason_code: 'RECOVERED', reason_message: `recovered from the acquirer (${order.state})` }, detail);
+    // Its refunds too (issue 12): what was given back counts for the next refund's limit and the settlement.
+    for (const r of how === 'paid' ? (order.refunds ?? []) : []) {
+      journal.createRefund({ refundNo: r.refundNo, posRefundId: `recovered:${r.refundNo}`, orderNo: order.orderNo, amount: r.amount, at: r.at });
+      journal.settleRefund(r.refundNo, 'refunded', now);
     }
   });
 }

@@ -71,6 +71,16 @@ async function agentScanners(home: string): Promise<Array<{ source: string; stat
   }
 }
 
+/** The running agent's device alarms (GET /v1/agent `deviceAlarms`: a journal it cannot write, a wrong clock), else undefined. */
+async function agentAlarms(home: string): Promise<string[] | undefined> {
+  if (!readAgentFile(home)) return undefined;
+  try {
+    return (await PosClient.forHome(home).request<{ deviceAlarms?: string[] }>('GET', '/v1/agent')).deviceAlarms ?? [];
+  } catch {
+    return undefined;
+  }
+}
+
 async function openAndClose(spec: string): Promise<void> {
   const source = createSource(spec, { clock: systemClock });
   await source.open();
@@ -97,6 +107,7 @@ export function realDoctorDeps(home: string): DoctorDeps {
     deviceNodes: () => readdirSync('/dev').filter((n) => SCANNER_NODE.test(n)).map((n) => `/dev/${n}`),
     openSource: openAndClose,
     agentScanners: () => agentScanners(home),
+    agentAlarms: () => agentAlarms(home),
     freeBytes: (path) => {
       const s = statfsSync(path);
       return s.bavail * s.bsize;

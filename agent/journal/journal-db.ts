@@ -16,7 +16,7 @@ function asJournalError(e: unknown, what: string): never {
   if (e instanceof ScanpayError) throw e;
   const code = (e as { code?: string }).code ?? '';
   if (WRITE_FAILURES.test(code)) {
-    throw new ScanpayError('JOURNAL_WRITE_FAILED', { message: `journal ${what} failed (${code}): nothing was sent`, cause: e });
+    throw new ScanpayError('JOURNAL_WRITE_FAILED', { message: `journal ${what} failed (${code}): nothing was sent`, cause: e, detail: { sqliteCode: code } });
   }
   throw e;
 }
@@ -25,6 +25,7 @@ export class JournalDb {
   readonly #db: Database.Database;
   /** Prepared once per text: preparing on every call cost a compile per write and kept the heap churning. */
   readonly #statements = new Map<string, Database.Statement>();
+  #writeFault: ScanpayError | undefined;
 
   private constructor(db: Database.Database) {
     this.#db = db;
@@ -111,11 +112,28 @@ export class JournalDb {
 
   /** Runs `fn` as one durable transaction; a device that cannot write says JOURNAL_WRITE_FAILED. */
   write<T>(fn: () => T): T {
+    let result: T;
     try {
-      return this.#db.transaction(fn)();
+      result = this.#db.transaction(fn)();
     } catch (e) {
-      return asJournalError(e, 'write');
+      if (e instanceof ScanpayError) throw e;
+      try {
+        return asJournalError(e, 'write');
+      } catch (failed) {
+        if (failed instanceof ScanpayError) this.#writeFault = failed;
+        throw failed;
+      }
     }
+    this.#writeFault = undefined;
+    return result;
+  }
+
+  /**
+   * The last write's failure (disk full, the size cap, an I/O error) until a write succeeds
+   * again: nothing is lost, but nothing moves, and the POS and `doctor` must say so.
+   */
+  get writeFault(): ScanpayError | undefined {
+    return this.#writeFault;
   }
 
   /** Appends to a payment's history (inside the caller's transaction). */

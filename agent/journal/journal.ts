@@ -4,6 +4,7 @@
  * after a restart. One database and one statement cache (journal-db.ts) under four stores:
  * payments, refunds, the outbox and settlements; this class is their single entry point.
  */
+import type { ScanpayError } from '../errors.ts';
 import { JournalDb } from './journal-db.ts';
 import { OutboxStore } from './outbox-store.ts';
 import { PaymentStore } from './payment-store.ts';
@@ -41,6 +42,11 @@ export class Journal {
 
   close(): void {
     this.#db.close();
+  }
+
+  /** The standing write failure (disk full, the size cap, an I/O error), until a write succeeds. */
+  get writeFault(): ScanpayError | undefined {
+    return this.#db.writeFault;
   }
 
   /** Runs several journal writes as one durable transaction. */
@@ -116,20 +122,20 @@ export class Journal {
   enqueue(item: { kind: string; orderNo?: string; dedupeKey: string; payload: unknown; at: number }): OutboxRow {
     return this.#outbox.enqueue(item);
   }
-  dueOutbox(now: number, limit: number, exceptIds: number[] = []): OutboxRow[] {
-    return this.#outbox.due(now, limit, exceptIds);
-  }
-  nextOutboxAt(exceptIds: number[] = []): number | undefined {
-    return this.#outbox.nextAt(exceptIds);
-  }
   outbox(status?: OutboxStatus): OutboxRow[] {
     return this.#outbox.list(status);
   }
   getOutboxItem(id: number): OutboxRow | undefined {
     return this.#outbox.get(id);
   }
-  outboxAttemptFailed(id: number, at: number, error: string, nextAttemptAt: number): void {
-    this.#outbox.attemptFailed(id, at, error, nextAttemptAt);
+  pendingOutboxOf(orderNo: string): OutboxRow[] {
+    return this.#outbox.pendingOf(orderNo);
+  }
+  outboxAttemptFailed(id: number, at: number, error: string, nextAttemptAt: number, ageMs?: number): void {
+    this.#outbox.attemptFailed(id, at, error, nextAttemptAt, ageMs);
+  }
+  outboxOverdue(id: number, at: number, ageMs: number): void {
+    this.#outbox.overdue(id, at, ageMs);
   }
   outboxDone(id: number, at: number): void {
     this.#outbox.done(id, at);

@@ -99,4 +99,15 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // The acquirer's earliest-reverse and revoke-unpaid rules count from the latest pay sent.
   `ALTER TABLE payments ADD COLUMN pay_sent_at INTEGER;`,
+  // The device's own faults (issue 12): a payment's lane, so a restart gives it back; whether
+  // the acquirer acknowledged the order, so a later "not found" is a contradiction, not a
+  // verdict; the outbox's age in elapsed time, not wall-clock time, and when it passed its
+  // maximum (an alarm for kinds that are never dead-lettered on age).
+  `
+  ALTER TABLE payments ADD COLUMN lane TEXT;
+  ALTER TABLE payments ADD COLUMN acknowledged INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE payments ADD COLUMN contradiction_at INTEGER;
+  ALTER TABLE outbox ADD COLUMN age_ms INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE outbox ADD COLUMN overdue_at INTEGER;
+  `,
 ];

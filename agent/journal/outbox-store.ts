@@ -22,24 +22,6 @@ export class OutboxStore {
     });
   }
 
-  /** Pending items whose time has come, soonest first. */
-  due(now: number, limit: number, exceptIds: number[] = []): OutboxRow[] {
-    return this.#db
-      .stmt(
-        `SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? AND id NOT IN (SELECT value FROM json_each(?))
-         ORDER BY next_attempt_at, id LIMIT ?`,
-      )
-      .all(now, JSON.stringify(exceptIds), limit) as OutboxRow[];
-  }
-
-  /** When the next pending item falls due, leaving out the ids given (items under way). */
-  nextAt(exceptIds: number[] = []): number | undefined {
-    const row = this.#db.stmt("SELECT MIN(next_attempt_at) AS at FROM outbox WHERE status = 'pending' AND id NOT IN (SELECT value FROM json_each(?))").get(JSON.stringify(exceptIds)) as {
-      at: number | null;
-    };
-    return row.at ?? undefined;
-  }
-
   list(status?: OutboxStatus): OutboxRow[] {
     return (status ? this.#db.stmt('SELECT * FROM outbox WHERE status = ? ORDER BY id').all(status) : this.#db.stmt('SELECT * FROM outbox ORDER BY id').all()) as OutboxRow[];
   }
@@ -48,9 +30,24 @@ export class OutboxStore {
     return this.#db.stmt('SELECT * FROM outbox WHERE id = ?').get(id) as OutboxRow | undefined;
   }
 
-  attemptFailed(id: number, at: number, error: string, nextAttemptAt: number): void {
+  /** A payment's items still waiting (its reversal, its refunds), for its view. */
+  pendingOf(orderNo: string): OutboxRow[] {
+    return this.#db.stmt("SELECT * FROM outbox WHERE order_no = ? AND status = 'pending' ORDER BY id").all(orderNo) as OutboxRow[];
+  }
+
+  /** `ageMs`: the item's age as the worker counted it (agent/outbox/outbox-worker.ts); kept when not given. */
+  attemptFailed(id: number, at: number, error: string, nextAttemptAt: number, ageMs?: number): void {
     this.#db.write(() => {
-      this.#db.stmt('UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?, last_error = ?, next_attempt_at = ? WHERE id = ?').run(at, error, nextAttemptAt, id);
+      this.#db
+        .stmt('UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?, last_error = ?, next_attempt_at = ?, age_ms = COALESCE(?, age_ms) WHERE id = ?')
+        .run(at, error, nextAttemptAt, ageMs ?? null, id);
+    });
+  }
+
+  /** An item that is never dead-lettered on age passed its maximum: recorded once, as an alarm. */
+  overdue(id: number, at: number, ageMs: number): void {
+    this.#db.write(() => {
+      this.#db.stmt('UPDATE outbox SET overdue_at = COALESCE(overdue_at, ?), age_ms = MAX(age_ms, ?) WHERE id = ?').run(at, ageMs, id);
     });
   }
 
@@ -66,8 +63,10 @@ export class OutboxStore {
     });
   }
 
-  /** Puts a dead or waiting item back to be tried at once (a technician's `queue retry`). */
+  /** Puts a dead or waiting item back to be tried at once (a technician's `queue retry`), with a fresh maximum age. */
   retryNow(id: number, at: number): boolean {
-    return this.#db.write(() => this.#db.stmt("UPDATE outbox SET status = 'pending', next_attempt_at = ?, revived_at = ? WHERE id = ? AND status != 'done'").run(at, at, id).changes === 1);
+    return this.#db.write(
+      () => this.#db.stmt("UPDATE outbox SET status = 'pending', next_attempt_at = ?, revived_at = ?, age_ms = 0, overdue_at = NULL WHERE id = ? AND status != 'done'").run(at, at, id).changes === 1,
+    );
   }
 }

@@ -47,8 +47,8 @@ export class PaymentStore {
       this.#db
         .stmt(
           `INSERT INTO payments (order_no, pos_order_id, amount, currency, description, wallet, code_hash, code_masked, code,
-             trace_id, state, created_at, code_expires_at, query_deadline_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?)`,
+             trace_id, state, created_at, code_expires_at, query_deadline_at, updated_at, lane)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?, ?)`,
         )
         .run(
           p.orderNo,
@@ -65,6 +65,7 @@ export class PaymentStore {
           p.codeExpiresAt,
           p.queryDeadlineAt,
           p.createdAt,
+          p.lane ?? null,
         );
       this.#db.event(p.orderNo, p.createdAt, 'submitting', 'created', { amount: p.amount, currency: p.currency, wallet: p.wallet });
       return { row: this.get(p.orderNo)!, created: true };

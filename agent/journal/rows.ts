@@ -46,6 +46,12 @@ export interface PaymentRow {
   updated_at: number;
   final_at: number | null;
   batch_no: string | null;
+  /** The POS lane that took it, so a restart gives the lane its payment back. */
+  lane: string | null;
+  /** 1 once an answer named the order (USER_PAYING, a query that found it): a later "not found" is a contradiction. */
+  acknowledged: number;
+  /** When the acquirer first said "not found" after acknowledging the order: an alarm until the payment ends. */
+  contradiction_at: number | null;
 }
 
 export interface PaymentEvent {
@@ -93,6 +99,10 @@ export interface OutboxRow {
   last_error: string | null;
   done_at: number | null;
   revived_at: number | null;
+  /** Elapsed time pending, counted on the monotonic clock by running agents (never from wall-clock differences). */
+  age_ms: number;
+  /** When an item that is never dead-lettered on age passed its maximum age: an alarm while it waits. */
+  overdue_at: number | null;
 }
 
 export interface NewPayment {
@@ -108,6 +118,7 @@ export interface NewPayment {
   createdAt: number;
   codeExpiresAt: number;
   queryDeadlineAt: number;
+  lane?: string | undefined;
 }
 
 /** Columns a state change may set besides the state itself. */
@@ -121,5 +132,7 @@ export type PaymentPatch = Partial<
     | 'cancel_requested'
     | 'next_action_at'
     | 'acquirer_trade_no'
+    | 'acknowledged'
+    | 'contradiction_at'
   >
 >;

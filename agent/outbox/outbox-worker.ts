@@ -2,9 +2,16 @@
  * Delivers the outbox: follow-ups (reversals, refunds, later uploads) that must reach the
  * backend eventually, across restarts. Each item has its own schedule, so one that keeps
  * failing only delays itself (jPOS's store-and-forward blocks behind a poison entry; this
- * does not). Items older than their kind's maximum age become dead letters, loudly.
+ * does not). Items older than their kind's maximum age become dead letters, loudly;
+ * except the kinds that give a customer's money back, which raise an alarm and go on.
+ *
+ * Neither schedules nor ages trust the wall clock, which a technician or a bad NTP server
+ * can move by days. Within a run they are measured on the monotonic clock; the age is
+ * written back at every attempt (`age_ms`), so it survives restarts (time the agent was
+ * stopped does not count). A stored schedule (`next_attempt_at`, wall time) is believed
+ * only while the clock has not gone back past the item's last attempt.
  */
-import type { Clock } from '../clock.ts';
+import { elapsedNow, type Clock } from '../clock.ts';
 import type { Journal, OutboxRow } from '../journal/journal.ts';
 import type { Logger } from '../log.ts';
 import { backoff } from '../payment/backoff.ts';
@@ -27,6 +34,14 @@ export interface OutboxWorkerOptions {
   retryMaxMs?: number;
   /** Per kind; an item older than this is dead-lettered instead of tried again. */
   maxAgeMs?: Record<string, number>;
+  /**
+   * Kinds that undo or give back a charge (a reversal, a refund): past their maximum age
+   * they raise an alarm (`overdue_at`, an error log, `onOverdue`) and are tried on, never
+   * dead-lettered on age alone: a dead letter would leave the customer charged.
+   */
+  keepTrying?: readonly string[];
+  /** Told once when an item of a `keepTrying` kind passes its maximum age. */
+  onOverdue?: (item: OutboxRow) => void;
   /** Items delivered at the same time; the rest wait for a free slot, not for each other's backoff. */
   concurrency?: number;
   random?: () => number;
@@ -36,16 +51,25 @@ export interface OutboxWorkerOptions {
 
 const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600_000;
 
+/** An item's schedule in this run: due at `at` (monotonic), derived from the stored `from` (next_attempt_at). */
+interface Due {
+  from: number;
+  at: number;
+}
+
 export class OutboxWorker {
-  readonly #o: Required<Omit<OutboxWorkerOptions, 'onSettled'>> & Pick<OutboxWorkerOptions, 'onSettled'>;
+  readonly #o: Required<Omit<OutboxWorkerOptions, 'onSettled' | 'onOverdue'>> & Pick<OutboxWorkerOptions, 'onSettled' | 'onOverdue'>;
   readonly #busy = new Set<number>();
+  readonly #due = new Map<number, Due>();
+  /** Monotonic reading up to which each item's age has been counted into its `age_ms`. */
+  readonly #counted = new Map<number, number>();
   #timer: unknown;
   #timerAt: number | undefined;
   #running = false;
   #inFlight = new Set<Promise<void>>();
 
   constructor(o: OutboxWorkerOptions) {
-    this.#o = { retryBaseMs: 1_000, retryMaxMs: 60_000, maxAgeMs: {}, concurrency: 4, random: Math.random, ...o };
+    this.#o = { retryBaseMs: 1_000, retryMaxMs: 60_000, maxAgeMs: {}, keepTrying: [], concurrency: 4, random: Math.random, ...o };
   }
 
   start(): void {
@@ -72,20 +96,39 @@ export class OutboxWorker {
   /** Looks for due items now (after an enqueue, or a technician's retry). */
   kick(): void {
     if (!this.#running) return;
-    const now = this.#o.clock.now();
+    const mono = elapsedNow(this.#o.clock);
+    const waiting = this.#o.journal
+      .outbox('pending')
+      .filter((item) => !this.#busy.has(item.id))
+      .map((item) => ({ item, at: this.#dueAt(item, mono) }))
+      .sort((a, b) => a.at - b.at || a.item.id - b.item.id);
     const free = this.#o.concurrency - this.#busy.size;
-    if (free > 0) {
-      for (const item of this.#o.journal.dueOutbox(now, free, [...this.#busy])) this.#deliver(item);
-    }
-    this.#schedule();
-  }
-
-  #schedule(): void {
+    const starting = waiting.filter((w) => w.at <= mono).slice(0, Math.max(0, free));
+    for (const { item } of starting) this.#deliver(item);
     // With every slot taken, the next finishing delivery kicks again; items under way
     // are left out, or their stale due time would spin the timer.
-    const next = this.#busy.size >= this.#o.concurrency ? undefined : this.#o.journal.nextOutboxAt([...this.#busy]);
+    const next = this.#busy.size >= this.#o.concurrency ? undefined : waiting.find((w) => !starting.includes(w))?.at;
+    this.#schedule(next, mono);
+  }
+
+  /**
+   * When an item is due, on the monotonic clock. The stored wall-clock schedule is read
+   * once per run (and again when someone else changed it, e.g. `scanpay queue retry`);
+   * when the clock is now earlier than the item's last attempt, it says nothing: due now.
+   */
+  #dueAt(item: OutboxRow, mono: number): number {
+    const known = this.#due.get(item.id);
+    if (known?.from === item.next_attempt_at) return known.at;
+    const now = this.#o.clock.now();
+    const wentBack = (item.last_attempt_at ?? item.created_at) > now;
+    const at = mono + (wentBack ? 0 : Math.max(0, item.next_attempt_at - now));
+    this.#due.set(item.id, { from: item.next_attempt_at, at });
+    return at;
+  }
+
+  #schedule(next: number | undefined, mono: number): void {
     if (next === undefined || !this.#running) return this.#clearTimer();
-    const at = Math.max(next, this.#o.clock.now());
+    const at = Math.max(next, mono);
     if (this.#timerAt !== undefined && this.#timerAt <= at) return;
     this.#clearTimer();
     this.#timerAt = at;
@@ -93,7 +136,13 @@ export class OutboxWorker {
       this.#timer = undefined;
       this.#timerAt = undefined;
       this.kick();
-    }, at - this.#o.clock.now());
+    }, at - mono);
+  }
+
+  /** The item's age: what earlier attempts recorded, plus the time this run has watched it since. */
+  #age(item: OutboxRow, mono: number): number {
+    if (!this.#counted.has(item.id)) this.#counted.set(item.id, mono);
+    return item.age_ms + (mono - this.#counted.get(item.id)!);
   }
 
   #clearTimer(): void {
@@ -116,12 +165,21 @@ export class OutboxWorker {
     const { journal, clock, logger } = this.#o;
     const maxAge = this.#o.maxAgeMs[item.kind] ?? DEFAULT_MAX_AGE_MS;
     const log = logger.child({ outboxId: item.id, kind: item.kind, orderNo: item.order_no, attempt: item.attempts + 1 });
-    if (clock.now() - (item.revived_at ?? item.created_at) > maxAge) {
+    const age = this.#age(item, elapsedNow(clock));
+    if (age > maxAge) {
       const error = `older than ${Math.round(maxAge / 3600_000)} h without delivery (last error: ${item.last_error ?? 'none'})`;
-      journal.outboxDead(item.id, clock.now(), error);
-      log.error({ deadLetter: true, error }, 'outbox item moved to dead letters: needs a person');
-      this.#o.onSettled?.(item, { kind: 'dead', error });
-      return;
+      if (!this.#o.keepTrying.includes(item.kind)) {
+        journal.outboxDead(item.id, clock.now(), error);
+        this.#forget(item.id);
+        log.error({ deadLetter: true, error }, 'outbox item moved to dead letters: needs a person');
+        this.#o.onSettled?.(item, { kind: 'dead', error });
+        return;
+      }
+      if (item.overdue_at === null) {
+        journal.outboxOverdue(item.id, clock.now(), age);
+        log.error({ overdue: true, error }, 'outbox item overdue: the customer may still be charged; still trying, needs a person');
+        this.#o.onOverdue?.(journal.getOutboxItem(item.id) ?? item);
+      }
     }
     const handler = this.#o.handlers[item.kind];
     let result: DeliveryResult;
@@ -142,11 +200,21 @@ export class OutboxWorker {
         break;
       case 'retry': {
         const wait = Math.max(backoff(item.attempts, this.#o.retryBaseMs, this.#o.retryMaxMs, this.#o.random), (result.notBefore ?? now) - now);
-        journal.outboxAttemptFailed(item.id, now, result.error, now + wait);
+        const mono = elapsedNow(clock);
+        const ageMs = this.#age(item, mono);
+        journal.outboxAttemptFailed(item.id, now, result.error, now + wait, ageMs);
+        this.#counted.set(item.id, mono);
+        this.#due.set(item.id, { from: now + wait, at: mono + wait });
         log.warn({ error: result.error, retryInMs: wait }, 'outbox delivery failed; will retry');
         return;
       }
     }
+    this.#forget(item.id);
     this.#o.onSettled?.(item, result);
+  }
+
+  #forget(id: number): void {
+    this.#due.delete(id);
+    this.#counted.delete(id);
   }
 }

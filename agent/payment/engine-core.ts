@@ -21,6 +21,8 @@ export interface EngineCore {
   profileOf(wallet: Wallet): WalletProfile;
   /** Counts a backend call as under way until it settles (for `idle` and `stop`). */
   track<T>(p: Promise<T>): Promise<T>;
+  /** Tells listeners the payment's view changed (an alarm) outside a state change. */
+  changed(orderNo: string): void;
 }
 
 export const REVERSE_KIND = 'reverse';

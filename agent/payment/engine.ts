@@ -36,6 +36,8 @@ export interface PaymentRequest {
   paymentCode: string;
   description?: string;
   posOrderId?: string;
+  /** The POS lane that took it: after a restart the lane holds it again. */
+  lane?: string;
 }
 
 export type EngineListener = (payment: PaymentView) => void;
@@ -108,6 +110,7 @@ export class PaymentEngine {
       acquirerProfile: this.#acquirerProfile,
       profileOf: (wallet) => this.#profiles[wallet],
       track: (p) => this.#track(p),
+      changed: (orderNo) => this.#emitRow(orderNo),
     };
     this.#actors = new PaymentActors(this.#core);
     this.#recorder = new PaymentRecorder(this.#core, () => this.#outbox.kick());
@@ -124,6 +127,9 @@ export class PaymentEngine {
       logger: this.#log,
       random: this.#random,
       ...o.outbox,
+      // A dead letter here would leave the customer charged: past its age it is an alarm instead.
+      keepTrying: [REVERSE_KIND, REFUND_KIND],
+      onOverdue: (item) => item.order_no && this.#emitRow(item.order_no),
       handlers: {
         ...o.outboxHandlers,
         [REVERSE_KIND]: (item) => this.#reversals.deliver(item),
@@ -182,6 +188,7 @@ export class PaymentEngine {
       createdAt: now,
       codeExpiresAt: now + profile.codeTtlMs,
       queryDeadlineAt: now + profile.queryDeadlineMs,
+      lane: req.lane,
     });
     this.#log.info({ orderNo: row.order_no, traceId: row.trace_id, wallet, amount: row.amount, codeMasked: row.code_masked, created }, created ? 'payment accepted' : 'payment already known for this POS order id');
     if (created) this.#run(row);
@@ -245,6 +252,11 @@ export class PaymentEngine {
 
   list(options: { since?: number; limit?: number } = {}): PaymentView[] {
     return this.#journal.listPayments(options).map((r) => this.#view(r));
+  }
+
+  /** Payments not yet paid, declined or reversed, oldest first (a restart gives each lane its own back). */
+  unfinished(): PaymentView[] {
+    return this.#journal.unfinished().map((r) => this.#view(r));
   }
 
   /** Resolves when the payment is paid, declined or reversed. */
@@ -315,6 +327,7 @@ export class PaymentEngine {
           maybeSent: row.maybe_sent === 1,
           cancelRequested: row.cancel_requested === 1,
           nextActionAt: row.next_action_at,
+          writtenAt: row.updated_at,
           at: this.#clock.now(),
         },
         unseenReverseIsFinal: this.#acquirerProfile.unseenReverseIsFinal,
@@ -330,6 +343,8 @@ export class PaymentEngine {
         // says where the payment stood: drive it again from there after a pause.
         this.#live.delete(row.order_no);
         this.#log.error({ orderNo: row.order_no, err }, 'payment actor failed; resuming from the journal');
+        // The POS must see why it stopped moving (a full disk): the journal still reads.
+        this.#emitRow(row.order_no);
         this.#clock.setTimeout(() => {
           // Stopped meanwhile: the journal may already be closed.
           if (!this.#started) return;

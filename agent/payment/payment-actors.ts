@@ -7,6 +7,7 @@ import { reverseWindowEnd } from '../backend/acquirer-profile.ts';
 import { crashPoint } from '../crash-points.ts';
 import type { PaymentRow } from '../journal/journal.ts';
 import { logCall, requirePayment, type EngineCore } from './engine-core.ts';
+import { noteAcknowledged, noteForgotten, reverseUnlessForgotten } from './forgotten-order.ts';
 import { payOutcome, queryOutcome, reverseOutcome, type PayOutcome, type QueryOutcome, type ReverseOutcome } from './outcomes.ts';
 
 export class PaymentActors {
@@ -34,6 +35,7 @@ export class PaymentActors {
     const at = clock.now();
     let outcome = payOutcome(result, at);
     journal.afterPayAttempt(orderNo, at, result.kind !== 'not_sent', `pay ${result.kind === 'answer' ? result.body.result : result.kind}`);
+    if (result.kind === 'answer' && (result.body.result === 'USER_PAYING' || result.body.trade)) noteAcknowledged(this.#c, orderNo, at);
     // This attempt provably did not leave, but an earlier one may have arrived.
     if (outcome.kind === 'notSent' && requirePayment(journal, orderNo).maybe_sent) {
       outcome = { kind: 'unknown', at, reason: `an earlier attempt may have arrived; ${outcome.reason}` };
@@ -53,6 +55,9 @@ export class PaymentActors {
     logCall(this.#c.log, 'query', orderNo, result);
     const outcome = queryOutcome(result, clock.now());
     journal.note(orderNo, outcome.at, 'querying', `query: ${outcome.kind === 'pending' ? outcome.reason : outcome.kind}`);
+    if (result.kind === 'answer' && result.body.trade) noteAcknowledged(this.#c, orderNo, outcome.at);
+    // Stays unknown either way; for an acknowledged order it is also an alarm.
+    if (outcome.kind === 'pending' && outcome.notFound && row.acknowledged) noteForgotten(this.#c, orderNo, outcome.at, 'query');
     return outcome.kind === 'pending' ? { ...outcome, sentAt } : outcome;
   }
 
@@ -70,7 +75,7 @@ export class PaymentActors {
     const result = await this.#c.acquirer.reverse({ orderNo, traceId: row.trace_id });
     crashPoint('reverse:after-answer');
     logCall(this.#c.log, 'reverse', orderNo, result);
-    const outcome = reverseOutcome(result, clock.now());
+    const outcome = reverseUnlessForgotten(this.#c, row, reverseOutcome(result, clock.now()));
     const said = outcome.kind === 'retry' || outcome.kind === 'unreachable' ? `${outcome.kind}: ${outcome.reason}` : outcome.kind === 'refused' ? `refused: ${outcome.reasonCode}` : outcome.kind;
     journal.note(orderNo, outcome.at, 'reversing', `reverse: ${said}`);
     return outcome;

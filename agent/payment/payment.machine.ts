@@ -25,6 +25,8 @@ export interface JournalFacts {
   cancelRequested: boolean;
   /** When the wait the payment was in ends (querying, waiting for the network), if it was waiting. */
   nextActionAt: number | null;
+  /** When the row was last written (the wait was chosen then). */
+  writtenAt: number;
   /** When these facts were read. */
   at: number;
 }
@@ -415,7 +417,9 @@ export const paymentMachine = setup({
 export type PaymentMachine = typeof paymentMachine;
 
 function waitLeft(f: JournalFacts): number {
-  return Math.max(0, (f.nextActionAt ?? f.at) - f.at);
+  const end = f.nextActionAt ?? f.at;
+  // Never longer than the wait chosen when it was written: a clock set back since would stretch it.
+  return Math.max(0, Math.min(end - f.at, end - f.writtenAt));
 }
 
 function seconds(ms: number): string {

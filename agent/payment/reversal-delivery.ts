@@ -37,7 +37,7 @@ export class ReversalDelivery {
         }),
       },
       actions: {
-        record: ({ context }, params) => recorder.record(context.orderNo, params.state, { cause: context.cause }),
+        record: ({ context }, params) => recorder.record(context.orderNo, params.state, { cause: context.cause, reasonCode: context.reasonCode, reasonMessage: context.reasonMessage }),
       },
     });
   }

@@ -27,6 +27,9 @@ export interface ReversalContext extends ReversalInput {
   /** The payment's cause when confirmed; the outbox's error otherwise. */
   cause: string;
   notBefore: number | undefined;
+  /** A decline whose pay answer was lost, learnt by the settling query: the cashier's "why". */
+  reasonCode: string | undefined;
+  reasonMessage: string | undefined;
   result: DeliveryResult['kind'] | undefined;
 }
 
@@ -57,7 +60,7 @@ export const reversalMachine = setup({
   },
 }).createMachine({
   id: 'reversal',
-  context: ({ input }) => ({ ...input, refusedWhy: undefined, cause: '', notBefore: undefined, result: undefined }),
+  context: ({ input }) => ({ ...input, refusedWhy: undefined, cause: '', notBefore: undefined, reasonCode: undefined, reasonMessage: undefined, result: undefined }),
   initial: 'reversing',
   output: ({ context }): DeliveryResult => {
     if (context.result === 'done') return { kind: 'done' };
@@ -139,7 +142,13 @@ export const reversalMachine = setup({
           {
             guard: { type: 'orderClosedUnpaid', params: answer },
             target: 'confirmed',
-            actions: assign(({ context }) => ({ cause: `reverse refused (${context.refusedWhy}); the order was never paid and is closed: not charged` })),
+            actions: assign(({ context, event }) => {
+              const q = event.output;
+              return {
+                cause: `reverse refused (${context.refusedWhy}); the order was never paid and is closed: not charged`,
+                ...(q.kind === 'declined' ? { reasonCode: q.reasonCode, reasonMessage: q.reasonMessage } : {}),
+              };
+            }),
           },
           {
             target: 'retrying',

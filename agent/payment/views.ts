@@ -1,6 +1,7 @@
 /** Payments and refunds as a POS or a cashier sees them: never the payment code itself. */
 import type { Journal, PaymentRow, PaymentState, RefundRow } from '../journal/journal.ts';
 import type { Wallet } from '../payment-code.ts';
+import { paymentAlarms, type Alarm } from './payment-alarms.ts';
 import type { PaymentContext } from './payment.machine.ts';
 
 export interface PaymentView {
@@ -24,6 +25,9 @@ export interface PaymentView {
   queryDeadlineAt: number;
   /** Minor units refunded so far (confirmed refunds only). */
   refundedAmount: number;
+  lane: string | null;
+  /** The device's own faults that touch this payment, in cashier words (payment-alarms.ts). */
+  alarms: Alarm[];
 }
 
 export interface RefundView {
@@ -70,5 +74,7 @@ export function paymentView(journal: Journal, row: PaymentRow, live: PaymentCont
     finalAt: row.final_at,
     queryDeadlineAt: row.query_deadline_at,
     refundedAmount: row.outcome === 'paid' ? refundedAmount(journal, row.order_no, false) : 0,
+    lane: row.lane,
+    alarms: paymentAlarms(row, journal.pendingOutboxOf(row.order_no), journal.writeFault),
   };
 }

@@ -294,6 +294,8 @@ export const orderSummary = z.object({
   paidAt: z.number().int().optional(),
   refundedAmount: z.number().int().nonnegative(),
   acquirerTradeNo: z.string().max(64).optional(),
+  /** The refunds that succeeded, so `scanpay recover` records them too (absent from older backends). */
+  refunds: z.array(z.object({ refundNo: z.string().max(64), amount: minorUnits, at: z.number().int() })).max(100).optional(),
 });
 export type OrderSummary = z.infer<typeof orderSummary>;
 export const ordersResponse = z.object({ result: z.literal('OK'), orders: z.array(orderSummary).max(200), more: z.boolean() });

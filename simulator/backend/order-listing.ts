@@ -31,5 +31,6 @@ function summary(o: OrderView): OrderSummary {
     createdAt: o.createdAt,
     ...(o.paidAt !== undefined ? { paidAt: o.paidAt } : {}),
     refundedAmount: o.refunded,
+    ...(o.refunds.length ? { refunds: o.refunds } : {}),
   };
 }

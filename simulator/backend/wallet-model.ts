@@ -132,6 +132,8 @@ export interface OrderView {
   refunded: number;
   net: number;
   history: Array<{ at: number; event: string }>;
+  /** Refunds that succeeded, in the order they were made. */
+  refunds: Array<{ refundNo: string; amount: number; at: number }>;
 }
 
 /**
@@ -171,7 +173,7 @@ export class WalletModel {
   readonly #breaches: string[] = [];
   readonly #codes: Map<string, CodeRecord>;
   readonly #orders: Map<string, Order>;
-  readonly #refunds: Map<string, { orderNo: string; amount: number }>;
+  readonly #refunds: Map<string, { orderNo: string; amount: number; at?: number }>;
   #tradeSeq: number;
 
   constructor(options: WalletModelOptions) {
@@ -262,7 +264,8 @@ export class WalletModel {
     if (!order) return { result: 'FAIL', orderNo, ...reason('ORDER_NOT_FOUND') };
     // A tombstone has no amount or wallet, so no trade: the reason says what it is.
     if (!order.detail) return { result: 'SUCCESS', orderNo, ...reason('ORDER_REVERSED') };
-    return { result: 'SUCCESS', orderNo, trade: tradeOf(order) };
+    // Like WeChat's trade_state_desc: a failed trade says why, so a terminal that lost the pay's answer still learns it.
+    return { result: 'SUCCESS', orderNo, trade: tradeOf(order), ...(order.state === 'PAYERROR' && order.reason ? reason(order.reason) : {}) };
   }
 
   /**
@@ -340,7 +343,7 @@ export class WalletModel {
     if (amount > order.detail.amount - order.refundedAmount) {
       return { result: 'FAIL', orderNo, refundNo, trade: tradeOf(order), ...reason('REFUND_EXCEEDS') };
     }
-    this.#refunds.set(refundNo, { orderNo, amount });
+    this.#refunds.set(refundNo, { orderNo, amount, at: now });
     order.refundedAmount += amount;
     order.state = 'REFUND';
     this.#move(order, 'refund', amount, now, refundNo);
@@ -496,6 +499,7 @@ export class WalletModel {
       ...(o.paidAt !== undefined ? { paidAt: o.paidAt } : {}),
       ...this.#ledger.totals(o.orderNo),
       history: o.history.map((h) => ({ ...h })),
+      refunds: [...this.#refunds].filter(([, r]) => r.orderNo === o.orderNo).map(([refundNo, r]) => ({ refundNo, amount: r.amount, at: r.at ?? o.createdAt })),
     };
   }
 }

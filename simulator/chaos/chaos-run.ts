@@ -168,7 +168,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const recover = () =>
     new Promise<void>((resolve, reject) => {
       const child = spawn(process.execPath, [BIN, 'recover', '--demo', '--backend', backend.url, '--json'], {
-        env: { ...process.env, SCANPAY_HOME: home, SCANPAY_LOG_LEVEL: 'warn', SCANPAY_CRASH_AT: '', ...(df.clockOffsetMs ? { SCANPAY_FAKE_CLOCK_OFFSET_MS: String(df.clockOffsetMs) } : {}) },
+        // The sources beside the runner, never a stale dist/ (agent-process.ts does the same).
+        env: { SCANPAY_SOURCE: '1', ...process.env, SCANPAY_HOME: home, SCANPAY_LOG_LEVEL: 'warn', SCANPAY_CRASH_AT: '', ...(df.clockOffsetMs ? { SCANPAY_FAKE_CLOCK_OFFSET_MS: String(df.clockOffsetMs) } : {}) },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';

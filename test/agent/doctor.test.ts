@@ -45,7 +45,7 @@ describe('scanpay doctor over real HTTP', () => {
     const checks = await runDoctor(deps());
     expect(checks.map((c) => c.name)).toEqual([
       'configuration', 'terminal identity', 'database integrity', 'journal identity', 'free disk', 'backend reachable', 'TLS', 'clock skew',
-      'signature round trip', 'scanner present', 'last scan', 'queue', 'dead letters', 'device permissions', 'native modules',
+      'signature round trip', 'scanner present', 'last scan', 'queue', 'dead letters', 'journal space', 'device alarms', 'device permissions', 'native modules',
     ]);
     const notPassing = checks.filter((c) => c.status !== 'pass');
     // A plain-HTTP test backend, and no payment was ever scanned on this fresh device.
@@ -157,5 +157,40 @@ describe('scanpay doctor over real HTTP', () => {
     journal.close();
     const c = byName(await runDoctor(deps()));
     expect(c['dead letters']).toMatchObject({ status: 'fail', detail: expect.stringContaining(`#${item.id} refund: refused by the backend`), fix: expect.stringContaining('scanpay queue retry --all') });
+  });
+
+  it('device alarms (issue 12): an overdue reversal and a forgotten order from the journal; a running agent\'s alarms as it says them', async () => {
+    const journal = Journal.open(join(home, 'journal.db'));
+    const at = Date.now();
+    const base = { amount: 100, currency: 'CNY', description: '', wallet: 'wechat' as const, codeMasked: '1345**', traceId: 't', createdAt: at, codeExpiresAt: at + 60_000, queryDeadlineAt: at + 45_000 };
+    journal.createPayment({ ...base, orderNo: 'T1ORDER0001', code: '134567890123456701' });
+    journal.createPayment({ ...base, orderNo: 'T1ORDER0002', code: '134567890123456702' });
+    journal.transition('T1ORDER0002', 'querying', at, 'contradiction', { acknowledged: 1, contradiction_at: at });
+    const item = journal.enqueue({ kind: 'reverse', orderNo: 'T1ORDER0001', dedupeKey: 'reverse:T1ORDER0001', payload: {}, at });
+    journal.outboxOverdue(item.id, at, 8 * 24 * 3600_000);
+    journal.close();
+    const c = byName(await runDoctor(deps()));
+    expect(c['device alarms']).toMatchObject({ status: 'fail', detail: expect.stringMatching(/1 reversal.*PAY_FOLLOW_UP_OVERDUE.*1 payment.*BACKEND_ORDER_FORGOTTEN/) });
+    const running = byName(await runDoctor(deps({ agentAlarms: async () => ["The terminal's storage is full: payments cannot be saved."] })));
+    expect(running['device alarms']).toMatchObject({ status: 'fail', detail: expect.stringContaining('storage is full') });
+    expect(byName(await runDoctor(deps({ agentAlarms: async () => [] })))['device alarms']!.status).toBe('pass');
+  });
+
+  it('journal space (issue 12): a journal at its size cap fails with a fix, nothing lost', async () => {
+    const path = join(home, 'config.json');
+    writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), journalMaxBytes: 262_144 }));
+    expect(byName(await runDoctor(deps()))['journal space']!.status).toBe('pass');
+    const journal = Journal.open(join(home, 'journal.db'), { maxSizeBytes: 262_144 });
+    const at = Date.now();
+    try {
+      for (let i = 0; i < 10_000; i++) {
+        journal.createPayment({ orderNo: `T1FULL${i}`, code: `1345678901${String(i).padStart(8, '0')}`, amount: 1, currency: 'CNY', description: 'x'.repeat(200), wallet: 'wechat', codeMasked: 'm', traceId: 't', createdAt: at, codeExpiresAt: at, queryDeadlineAt: at });
+      }
+    } catch (e) {
+      expect(e).toMatchObject({ code: 'JOURNAL_WRITE_FAILED' });
+    }
+    expect(journal.writeFault?.detail).toMatchObject({ sqliteCode: 'SQLITE_FULL' });
+    journal.close();
+    expect(byName(await runDoctor(deps()))['journal space']).toMatchObject({ status: 'fail', detail: expect.stringContaining('cannot be saved'), fix: expect.stringContaining('journalMaxBytes') });
   });
 });

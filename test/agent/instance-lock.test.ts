@@ -68,21 +68,41 @@ describe('one agent per SCANPAY_HOME', () => {
 });
 
 describe('journal size cap', () => {
-  it('config.json journalMaxBytes is in force: a full journal refuses payments before anything is sent', async () => {
+  it('config.json journalMaxBytes is in force: a full journal refuses payments before anything is sent, or says so on the one it stopped', async () => {
     writeFileSync(join(home, 'config.json'), JSON.stringify({ journalMaxBytes: 200 * 1024 }));
     const agent = await start();
     const headers = { authorization: `Bearer ${agent.token}`, 'content-type': 'application/json' };
+    const get = async (id: string) => (await (await fetch(`${agent.apiUrl}/v1/payments/${id}`, { headers })).json()) as { result: unknown; alarms: Array<{ code: string }>; status: string };
     let refused: { code?: string } | undefined;
-    for (let i = 0; i < 400 && !refused; i++) {
+    let stuck: Awaited<ReturnType<typeof get>> | undefined;
+    for (let i = 0; i < 400 && !refused && !stuck; i++) {
       const code = backend.sim.issueCode('wechat', { kind: 'instant' });
       const res = await fetch(`${agent.apiUrl}/v1/payments`, { method: 'POST', headers, body: JSON.stringify({ id: `CAP${i}`, amount: 100, paymentCode: code, description: 'x'.repeat(120) }) });
       const body = (await res.json()) as { error?: { code?: string } };
       if (res.status >= 400) refused = body.error;
-      else for (let j = 0; j < 200 && !(await (await fetch(`${agent.apiUrl}/v1/payments/CAP${i}`, { headers })).json() as { result: unknown }).result; j++) await new Promise((r) => setTimeout(r, 10));
+      else {
+        // The cap can also be met by a payment under way: it stops where it is, and says why (issue 12).
+        for (let p = await get(`CAP${i}`); !p.result; p = await get(`CAP${i}`)) {
+          if (p.alarms.length) {
+            stuck = p;
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
     }
-    expect(refused?.code).toBe('JOURNAL_WRITE_FAILED');
     const paysSent = backend.sim.calls().filter((c) => c.op === 'pay').length;
+    if (stuck) {
+      expect(stuck.alarms.map((a) => a.code)).toEqual(['JOURNAL_WRITE_FAILED']);
+      expect(stuck.status).toMatch(/storage is full/);
+      const next = await fetch(`${agent.apiUrl}/v1/payments`, { method: 'POST', headers, body: JSON.stringify({ id: 'CAP-NEXT', amount: 100, paymentCode: backend.sim.issueCode('wechat', { kind: 'instant' }) }) });
+      refused = ((await next.json()) as { error?: { code?: string } }).error;
+      expect(['JOURNAL_WRITE_FAILED', 'API_PAYMENT_ACTIVE']).toContain(refused?.code);
+    } else {
+      expect(refused?.code).toBe('JOURNAL_WRITE_FAILED');
+    }
     // The refused payment never reached the backend.
+    expect(backend.sim.calls().filter((c) => c.op === 'pay').length).toBe(paysSent);
     expect(paysSent).toBeLessThan(400);
   }, 120_000);
 });

@@ -19,7 +19,7 @@ class FakeEngine implements LaneEngine {
     if (this.paid.some((p) => p.paymentCode === req.paymentCode)) throw new ScanpayError('PAY_CODE_DUPLICATE');
     this.paid.push(req);
     const orderNo = `O${this.paid.length}`;
-    const view = { orderNo, posOrderId: req.posOrderId ?? null, amount: req.amount, currency: req.currency ?? 'CNY', description: '', wallet, code: 'masked', traceId: 't', state: 'submitting', outcome: null, reasonCode: null, reasonMessage: null, customerPaying: false, cause: '', createdAt: 0, updatedAt: 0, finalAt: null, queryDeadlineAt: 0, refundedAmount: 0 } as PaymentView;
+    const view = { orderNo, posOrderId: req.posOrderId ?? null, amount: req.amount, currency: req.currency ?? 'CNY', description: '', wallet, code: 'masked', traceId: 't', state: 'submitting', outcome: null, reasonCode: null, reasonMessage: null, customerPaying: false, cause: '', createdAt: 0, updatedAt: 0, finalAt: null, queryDeadlineAt: 0, refundedAmount: 0, lane: req.lane ?? null, alarms: [] } as PaymentView;
     this.views.set(orderNo, view);
     return view;
   }
@@ -159,6 +159,7 @@ describe('PosService amount limit', () => {
         throw new Error('unused');
       },
       refunds: () => [],
+      unfinished: () => [],
       onChange: () => () => {},
     });
     const service = new PosService({ engine, laneIds: ['1'], orderNoOf: () => undefined, currency: 'CNY', scanTimeoutMs: 60_000, clock: new ManualClock(), logger: silentLogger });

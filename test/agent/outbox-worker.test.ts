@@ -154,6 +154,109 @@ describe('outbox worker', () => {
     await w.stop();
   });
 
+  describe('a wrong wall clock (issue 12)', () => {
+    const day = 24 * 3600_000;
+
+    it('clock 8 days ahead with a reversal queued: no dead letter; delivered once the backend answers, before and after the clock is fixed', async () => {
+      journal.enqueue({ kind: 'reverse', orderNo: 'O1', dedupeKey: 'reverse:O1', payload: {}, at: clock.now() });
+      let up = false;
+      const w = new OutboxWorker({ journal, clock, logger: silentLogger, handlers: { reverse: async () => (up ? { kind: 'done' } : { kind: 'retry', error: 'down' }) }, random: () => 0.5, retryBaseMs: 1_000, retryMaxMs: 8_000, maxAgeMs: { reverse: 7 * day }, keepTrying: ['reverse'] });
+      w.start();
+      await runFor(5_000);
+      clock.jump(8 * day);
+      await runFor(20_000);
+      expect(journal.outbox('dead')).toEqual([]);
+      expect(journal.outbox('pending')[0]!.overdue_at).toBeNull();
+      clock.jump(-8 * day);
+      await w.stop();
+      // The agent restarts on the fixed clock: still pending, still tried, delivered.
+      up = true;
+      const again = new OutboxWorker({ journal, clock, logger: silentLogger, handlers: { reverse: async () => ({ kind: 'done' }) }, maxAgeMs: { reverse: 7 * day }, keepTrying: ['reverse'] });
+      again.start();
+      await runFor(10_000);
+      expect(journal.outbox('done')).toHaveLength(1);
+      await again.stop();
+    });
+
+    it('an upload is not dead-lettered by a clock jump either: its age is elapsed time', async () => {
+      enqueue('upload');
+      const w = worker(async () => ({ kind: 'retry', error: 'down' }), { maxAgeMs: { test: 3_600_000 } });
+      w.start();
+      await runFor(5_000);
+      clock.jump(8 * day);
+      await runFor(20_000);
+      expect(journal.outbox('dead')).toEqual([]);
+      expect(journal.outbox('pending')[0]!.age_ms).toBeLessThan(60_000);
+      await w.stop();
+    });
+
+    it('clock 1 h ahead, then corrected: retries keep their backoff, in the same run and after a restart', async () => {
+      enqueue('ahead');
+      const tries: number[] = [];
+      const w = worker(async () => (tries.push(clock.monotonic()), { kind: 'retry', error: 'down' }));
+      w.start();
+      await runFor(100);
+      clock.jump(3_600_000);
+      await runFor(2_000);
+      const before = tries.length;
+      clock.jump(-3_600_000);
+      // Backoff caps at 8 s: within 20 s of the correction the item is tried again, not an hour later.
+      await runFor(20_000);
+      expect(tries.length).toBeGreaterThan(before);
+      await w.stop();
+      // Stopped while the clock was ahead; restarted after it was fixed: tried at once.
+      clock.jump(3_600_000);
+      const w2 = worker(async () => ({ kind: 'retry', error: 'down' }));
+      w2.start();
+      await runFor(1_000);
+      await w2.stop();
+      clock.jump(-3_600_000);
+      const attempts = journal.outbox('pending')[0]!.attempts;
+      const w3 = worker(async () => ({ kind: 'done' }));
+      w3.start();
+      await runFor(1_000);
+      expect(journal.outbox('done')).toHaveLength(1);
+      expect(journal.outbox('done')[0]!.attempts).toBe(attempts + 1);
+      await w3.stop();
+    });
+
+    it('the age survives restarts: two runs of 15 s each pass a 20 s maximum', async () => {
+      enqueue('slow');
+      const first = worker(async () => ({ kind: 'retry', error: 'down' }), { maxAgeMs: { test: 20_000 } });
+      first.start();
+      await runFor(15_000);
+      await first.stop();
+      expect(journal.outbox('pending')).toHaveLength(1);
+      const second = worker(async () => ({ kind: 'retry', error: 'down' }), { maxAgeMs: { test: 20_000 } });
+      second.start();
+      await runFor(15_000);
+      expect(journal.outbox('dead')).toHaveLength(1);
+      await second.stop();
+    });
+  });
+
+  it('a reversal past its maximum age is never a dead letter: one alarm, and it keeps trying until delivered', async () => {
+    journal.enqueue({ kind: 'reverse', orderNo: 'O2', dedupeKey: 'reverse:O2', payload: {}, at: clock.now() });
+    const overdue: OutboxRow[] = [];
+    const lines: string[] = [];
+    const logger = { ...silentLogger, child: () => ({ error: (o: object, m: string) => lines.push(`${m} ${JSON.stringify(o)}`), warn: () => {}, info: () => {} }) };
+    let attempts = 0;
+    const w = new OutboxWorker({
+      journal, clock, logger: logger as never, random: () => 0.5, retryBaseMs: 1_000, retryMaxMs: 8_000,
+      handlers: { reverse: async () => (++attempts > 20 ? { kind: 'done' } : { kind: 'retry', error: 'down' }) },
+      maxAgeMs: { reverse: 20_000 }, keepTrying: ['reverse'], onOverdue: (item) => overdue.push(item),
+    });
+    w.start();
+    await runFor(60_000);
+    expect(journal.outbox('dead')).toEqual([]);
+    expect(overdue).toHaveLength(1);
+    expect(overdue[0]!.overdue_at).not.toBeNull();
+    expect(lines.filter((l) => l.includes('overdue'))).toHaveLength(1);
+    await runFor(200_000);
+    expect(journal.outbox('done')).toHaveLength(1);
+    await w.stop();
+  });
+
   it('enqueue is idempotent by dedupe key', () => {
     enqueue('same');
     enqueue('same');

@@ -221,7 +221,7 @@ describe('payment core over real HTTP', () => {
     expect(sim().calls()).toHaveLength(0);
   });
 
-  it('a reversal undeliverable past its maximum age becomes a dead letter; a technician retry settles it by refund', async () => {
+  it('a reversal undeliverable past its maximum age is never a dead letter: an alarm on the payment, and it keeps trying until it settles by refund', async () => {
     // One hour stands in for the 7-day reversal window, on both sides, to keep the run short.
     await rig.close();
     const hour = 3_600_000;
@@ -230,14 +230,14 @@ describe('payment core over real HTTP', () => {
     const p = rig.engine.pay({ amount: 800, paymentCode: code });
     await rig.drive(() => rig.engine.get(p.orderNo).state === 'querying');
     await rig.backend.stop();
-    await rig.drive(() => rig.journal.outbox('dead').length === 1);
-    expect(rig.journal.outbox('dead')[0]!.last_error).toMatch(/older than 1 h/);
-    expect(rig.engine.get(p.orderNo).outcome).toBeNull();
+    await rig.drive(() => rig.engine.get(p.orderNo).alarms.length > 0);
+    expect(rig.journal.outbox('dead')).toEqual([]);
+    expect(rig.engine.get(p.orderNo)).toMatchObject({ outcome: null, state: 'reversal_queued', alarms: [{ code: 'PAY_FOLLOW_UP_OVERDUE', message: expect.stringMatching(/customer may still be charged/) }] });
+    expect(rig.seen.filter((v) => v.orderNo === p.orderNo).at(-1)!.alarms).toHaveLength(1);
     await rig.backend.restart();
-    expect(rig.engine.retryOutbox(rig.journal.outbox('dead')[0]!.id)).toBe(true);
     await rig.drive(() => rig.engine.get(p.orderNo).outcome !== null);
     // Too old to reverse: the refund path finds nothing was paid, a query shows the order can no longer be paid, and it says so.
-    expect(rig.engine.get(p.orderNo).outcome).toBe('reversed');
+    expect(rig.engine.get(p.orderNo)).toMatchObject({ outcome: 'reversed', alarms: [] });
     expect(sim().calls().map((c) => c.op).slice(-3)).toEqual(['reverse', 'refund', 'query']);
     expect(rig.journal.events(p.orderNo).at(-1)!.cause).toMatch(/never paid/);
     expect(net(p.orderNo)).toBe(0);

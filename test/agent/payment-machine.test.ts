@@ -12,7 +12,7 @@ const START = 1_000_000;
 
 /** The journal row's facts as the engine reads them; by default a payment just accepted. */
 function facts(state: PaymentState = 'submitting', more: Partial<JournalFacts> = {}): JournalFacts {
-  return { state, payInFlight: false, maybeSent: state !== 'submitting' && state !== 'waiting_network', cancelRequested: false, nextActionAt: null, at: START, ...more };
+  return { state, payInFlight: false, maybeSent: state !== 'submitting' && state !== 'waiting_network', cancelRequested: false, nextActionAt: null, writtenAt: START, at: START, ...more };
 }
 
 /** A machine whose backend answers from scripts, on a clock the test moves. */

@@ -91,8 +91,10 @@ async function inject(app: ReturnType<typeof buildBackend>['app'], clock: Manual
   return res.json();
 }
 
-function startSimBackend(file: string, port: number): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [bin, 'sim', 'backend', '--port', String(port), '--data', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `file` undefined: `--memory`, a backend that forgets everything when it restarts. */
+function startSimBackend(file: string | undefined, port: number): Promise<{ child: ChildProcess; url: string }> {
+  const store = file === undefined ? ['--memory'] : ['--data', file];
+  const child = spawn(process.execPath, [bin, 'sim', 'backend', '--port', String(port), ...store], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   let err = '';
@@ -107,20 +109,55 @@ function startSimBackend(file: string, port: number): Promise<{ child: ChildProc
   });
 }
 
+/** A real engine and journal in `dir`, on fast timings, talking to the backend at `url`. */
+function startEngine(dir: string, url: string, timings: { queryDeadlineMs: number; codeTtlMs?: number }): { journal: Journal; engine: PaymentEngine; seen: PaymentView[] } {
+  const fast = { firstQueryDelayMs: 200, queryScheduleMs: [200], reverseRetryBaseMs: 100, reverseRetryMaxMs: 400, networkRetryMs: 100, ...timings };
+  const profiles = Object.fromEntries((['wechat', 'alipay', 'unionpay', 'ecny'] as Wallet[]).map((w) => [w, fast]));
+  const journal = Journal.open(join(dir, 'journal.db'));
+  const acquirer = new HttpAcquirer({ baseUrl: url, terminalId: DEMO_TERMINAL.terminalId, key: DEMO_TERMINAL.key, clock: systemClock, timeoutMs: { pay: 2_000, query: 1_000, reverse: 1_000, refund: 1_000 } });
+  const engine = new PaymentEngine({ journal, acquirer, clock: systemClock, terminalId: DEMO_TERMINAL.terminalId, profiles });
+  const seen: PaymentView[] = [];
+  engine.onChange((v) => seen.push(v));
+  engine.start();
+  return { journal, engine, seen };
+}
+
 describe('simulated backend memory (backend process SIGKILLed mid-payment)', () => {
+  it('with --memory it ends reversed: the forgotten order is an alarm, never taken as "not charged" (issue 12)', async () => {
+    const dir = tempDir();
+    const first = await startSimBackend(undefined, 0);
+    const port = Number(new URL(first.url).port);
+    // Queries go on long enough for the backend to come back (slow to start on a loaded
+    // machine); the code expires 5 s after the pay, so nothing can be charged by the time the reverse closes the order.
+    const { journal, engine, seen } = startEngine(dir, first.url, { queryDeadlineMs: 90_000, codeTtlMs: 5_000 });
+    try {
+      // A WeChat code whose customer would confirm the password 60 s after the pay arrives.
+      const p = engine.pay({ amount: 4321, paymentCode: '134567890123456860' });
+      await expect.poll(() => journal.getPayment(p.orderNo)?.acknowledged, { timeout: 60_000, interval: 20 }).toBe(1);
+      first.child.kill('SIGKILL');
+      await new Promise((r) => first.child.once('exit', r));
+      const second = await startSimBackend(undefined, port);
+      await expect.poll(() => seen.some((v) => v.orderNo === p.orderNo && v.outcome === null && v.alarms.some((a) => a.code === 'BACKEND_ORDER_FORGOTTEN')), { timeout: 90_000, interval: 50 }).toBe(true);
+      // The POS tells the cashier not to hand over the goods; the cashier cancels rather than wait for the deadline.
+      engine.cancel(p.orderNo);
+      await expect.poll(() => journal.getPayment(p.orderNo)?.outcome, { timeout: 60_000, interval: 50 }).toBe('reversed');
+      const row = journal.getPayment(p.orderNo)!;
+      const closing = journal.events(p.orderNo).filter((e) => e.cause === 'reverse-sent').at(-1)!;
+      expect(closing.at).toBeGreaterThanOrEqual(row.code_expires_at);
+      const ledger = (await (await fetch(`${second.url}/control/ledger`)).json()) as { entries: Array<{ orderNo: string }> };
+      expect(ledger.entries.filter((e) => e.orderNo === p.orderNo)).toEqual([]);
+    } finally {
+      await engine.stop();
+      journal.close();
+    }
+  }, 360_000);
+
   it('the agent still ends paid, charged once, when the backend restarts while the customer enters the password', async () => {
     const dir = tempDir();
     const file = join(dir, 'backend.db');
     const first = await startSimBackend(file, 0);
     const port = Number(new URL(first.url).port);
-    const fast = { firstQueryDelayMs: 200, queryScheduleMs: [200], queryDeadlineMs: 150_000, reverseRetryBaseMs: 100, reverseRetryMaxMs: 400, networkRetryMs: 100 };
-    const profiles = Object.fromEntries((['wechat', 'alipay', 'unionpay', 'ecny'] as Wallet[]).map((w) => [w, fast]));
-    const journal = Journal.open(join(dir, 'journal.db'));
-    const acquirer = new HttpAcquirer({ baseUrl: first.url, terminalId: DEMO_TERMINAL.terminalId, key: DEMO_TERMINAL.key, clock: systemClock, timeoutMs: { pay: 2_000, query: 1_000, reverse: 1_000, refund: 1_000 } });
-    const engine = new PaymentEngine({ journal, acquirer, clock: systemClock, terminalId: DEMO_TERMINAL.terminalId, profiles });
-    const seen: PaymentView[] = [];
-    engine.onChange((v) => seen.push(v));
-    engine.start();
+    const { journal, engine, seen } = startEngine(dir, first.url, { queryDeadlineMs: 150_000 });
     try {
       // A WeChat code whose customer confirms the password 4 s after the pay arrives.
       const p = engine.pay({ amount: 4321, paymentCode: '134567890123456804' });

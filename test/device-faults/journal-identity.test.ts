@@ -70,6 +70,8 @@ describe('device faults: the journal', () => {
     const t = startTerminal();
     const paid = t.engine.pay({ amount: 1200, paymentCode: backend.sim.issueCode('wechat', { kind: 'instant' }) });
     await expect.poll(() => t.journal.getPayment(paid.orderNo)?.outcome, { timeout: 10_000 }).toBe('paid');
+    const refund = await t.engine.refund(paid.orderNo, { refundId: 'R-1', amount: 200 });
+    expect(refund.state).toBe('refunded');
     const open = t.engine.pay({ amount: 3400, paymentCode: backend.sim.issueCode('alipay', { kind: 'walkaway' }) });
     await expect.poll(() => t.journal.getPayment(open.orderNo)?.state, { timeout: 10_000 }).toBe('querying');
     t.guard.flush();
@@ -91,8 +93,10 @@ describe('device faults: the journal', () => {
       [open.orderNo, 'reversed', 'reversed'],
     ]);
     expect(journal.getPayment(paid.orderNo)).toMatchObject({ outcome: 'paid', amount: 1200, wallet: 'wechat', code: null });
+    // The refund the acquirer made is recorded again (issue 12): the next refund's limit and the settlement count it.
+    expect(journal.refundsOf(paid.orderNo).map((r) => [r.refund_no, r.amount, r.state])).toEqual([[refund.refundNo, 200, 'refunded']]);
     expect(journal.getPayment(open.orderNo)).toMatchObject({ outcome: 'reversed', amount: 3400 });
-    expect(net(paid.orderNo)).toBe(1200);
+    expect(net(paid.orderNo)).toBe(1000);
     expect(net(open.orderNo)).toBe(0);
     expect(backend.sim.order(open.orderNo)?.state).toBe('REVOKED');
     // Asked again, nothing new happens: every order is known now.

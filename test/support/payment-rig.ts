@@ -35,7 +35,7 @@ export interface Rig {
 }
 
 export async function createRig(
-  o: { profiles?: ProfileOverrides; timeoutMs?: number; backend?: BackendOptions; outbox?: EngineOptions['outbox'] } = {},
+  o: { profiles?: ProfileOverrides; timeoutMs?: number; backend?: BackendOptions; outbox?: EngineOptions['outbox']; journalMaxBytes?: number } = {},
 ): Promise<Rig> {
   const clock = new ManualClock(Date.now());
   const backend = await startBackend({ ...o.backend, clock });
@@ -44,7 +44,7 @@ export async function createRig(
   let acquirer: TrackedAcquirer;
 
   const open = () => {
-    const journal = Journal.open(join(dir, 'journal.db'));
+    const journal = Journal.open(join(dir, 'journal.db'), o.journalMaxBytes === undefined ? {} : { maxSizeBytes: o.journalMaxBytes });
     const http = new HttpAcquirer({
       baseUrl: backend.url,
       terminalId: DEMO_TERMINAL.terminalId,
