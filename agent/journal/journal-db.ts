@@ -1,0 +1,126 @@
+/**
+ * The journal's one SQLite database and its one statement cache, shared by the payment,
+ * refund, outbox and settlement stores. Writes are synchronous and durable (WAL,
+ * synchronous=FULL) so that a row is on disk before the request it describes leaves the device.
+ */
+import Database from 'better-sqlite3';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ScanpayError } from '../errors.ts';
+import { MIGRATIONS } from './migrations.ts';
+
+/** SQLite result codes that mean "this device cannot write right now". */
+const WRITE_FAILURES = /^SQLITE_(FULL|READONLY|IOERR|CANTOPEN|BUSY|LOCKED|PERM)/;
+
+function asJournalError(e: unknown, what: string): never {
+  if (e instanceof ScanpayError) throw e;
+  const code = (e as { code?: string }).code ?? '';
+  if (WRITE_FAILURES.test(code)) {
+    throw new ScanpayError('JOURNAL_WRITE_FAILED', { message: `journal ${what} failed (${code}): nothing was sent`, cause: e });
+  }
+  throw e;
+}
+
+export class JournalDb {
+  readonly #db: Database.Database;
+  /** Prepared once per text: preparing on every call cost a compile per write and kept the heap churning. */
+  readonly #statements = new Map<string, Database.Statement>();
+
+  private constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  /**
+   * Opens (creating if needed) the database at `path` and brings its schema up to date.
+   * `maxSizeBytes` caps it so that on a small device it fails cleanly (JOURNAL_WRITE_FAILED,
+   * nothing sent) before it can fill the whole disk.
+   */
+  static open(path: string, options: { maxSizeBytes?: number } = {}): JournalDb {
+    let db: Database.Database;
+    try {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      db = new Database(path);
+      // Owner-only whatever the umask: the journal holds payment codes until payments end.
+      if (path !== ':memory:') for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+      // An erased payment code is zeroed in its page, not left in free space (docs/security.md).
+      db.pragma('secure_delete = ON');
+      db.pragma('journal_mode = WAL');
+      // FULL: a committed row survives a power cut, which is the point of writing it first.
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+      if (options.maxSizeBytes !== undefined) {
+        const pageSize = db.pragma('page_size', { simple: true }) as number;
+        db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxSizeBytes / pageSize))}`);
+      }
+    } catch (e) {
+      throw new ScanpayError('JOURNAL_OPEN_FAILED', { message: `cannot open the journal at ${path}: ${(e as Error).message}`, cause: e });
+    }
+    try {
+      const check = db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new Error(String(check));
+    } catch (e) {
+      db.close();
+      throw new ScanpayError('JOURNAL_OPEN_FAILED', {
+        message: `the journal at ${path} is damaged (${(e as Error).message}); keep the file for support and do not delete it`,
+        cause: e,
+      });
+    }
+    // After a power cut the WAL still holds page images with erased codes: fold it in and
+    // empty it. Best effort: with the agent busy (a CLI opening it) the agent's scrub does it.
+    if (path !== ':memory:') {
+      try {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // busy: not this time
+      }
+    }
+    JournalDb.#migrate(db);
+    return new JournalDb(db);
+  }
+
+  static #migrate(db: Database.Database): void {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > MIGRATIONS.length) {
+      throw new ScanpayError('JOURNAL_MIGRATION_FAILED', {
+        message: `the journal was written by a newer scanpay (schema ${current}, this one knows ${MIGRATIONS.length}): upgrade scanpay`,
+      });
+    }
+    try {
+      db.transaction(() => {
+        for (let v = current; v < MIGRATIONS.length; v++) {
+          db.exec(MIGRATIONS[v]!);
+          db.pragma(`user_version = ${v + 1}`);
+        }
+      })();
+    } catch (e) {
+      throw new ScanpayError('JOURNAL_MIGRATION_FAILED', { message: `journal migration failed: ${(e as Error).message}`, cause: e });
+    }
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+
+  /** The statement for this text, prepared on its first use and kept. */
+  stmt(sql: string): Database.Statement {
+    let st = this.#statements.get(sql);
+    if (!st) this.#statements.set(sql, (st = this.#db.prepare(sql)));
+    return st;
+  }
+
+  /** Runs `fn` as one durable transaction; a device that cannot write says JOURNAL_WRITE_FAILED. */
+  write<T>(fn: () => T): T {
+    try {
+      return this.#db.transaction(fn)();
+    } catch (e) {
+      return asJournalError(e, 'write');
+    }
+  }
+
+  /** Appends to a payment's history (inside the caller's transaction). */
+  event(orderNo: string, at: number, state: string, cause: string, detail?: unknown): void {
+    this.stmt('INSERT INTO payment_events (order_no, at, state, cause, detail) VALUES (?, ?, ?, ?, ?)')
+      .run(orderNo, at, state, cause, detail === undefined ? null : JSON.stringify(detail));
+  }
+}
