@@ -51,6 +51,23 @@ const axiosWithoutWebGlobals = {
   },
 };
 
+/**
+ * A dependency's JSON (mime-db's 186 KB table, which axios loads through form-data) becomes
+ * an ES module with one export per key under esbuild's json loader, and `require()` then
+ * copies those ~2,500 exports onto a new object, one getter each: 60-280 ms of start-up
+ * measured in a CPU profile. As CommonJS that parses one string, `require()` returns the
+ * same plain object. Every such file is required from CommonJS (dist/meta.json lists them).
+ */
+const jsonAsCommonJs = {
+  name: 'json-as-commonjs',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/].*\.json$/ }, ({ path }) => ({
+      contents: `module.exports = JSON.parse(${JSON.stringify(JSON.stringify(JSON.parse(readFileSync(path, 'utf8'))))});`,
+      loader: 'js',
+    }));
+  },
+};
+
 rmSync(dist, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
@@ -65,7 +82,7 @@ const result = await build({
   platform: 'node',
   target: 'node20',
   external: NATIVE,
-  plugins: [axiosWithoutWebGlobals],
+  plugins: [axiosWithoutWebGlobals, jsonAsCommonJs],
   // Bundled CommonJS dependencies call require(); in an ES module it must be made.
   banner: { js: 'import { createRequire as __scanpayCreateRequire } from "node:module"; const require = __scanpayCreateRequire(import.meta.url);' },
   minifyWhitespace: true,
