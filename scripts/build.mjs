@@ -87,6 +87,11 @@ const result = await build({
   banner: { js: 'import { createRequire as __scanpayCreateRequire } from "node:module"; const require = __scanpayCreateRequire(import.meta.url);' },
   minifyWhitespace: true,
   minifySyntax: true,
+  // Short local names: 26% less JavaScript for V8 to parse when `run` starts (2.04 -> 1.52 MB);
+  // stack traces were unreadable one-line chunks already (source maps read them back), and
+  // keepNames leaves every function's and class's `.name` as written (error types in logs).
+  minifyIdentifiers: true,
+  keepNames: true,
   sourcemap: true,
   metafile: true,
   logLevel: 'warning',
