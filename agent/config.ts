@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ScanpayError } from './errors.ts';
 import { DEMO_TERMINAL } from '../simulator/backend/demo-terminal.ts';
 import { assertOwnerOnly } from './secret-file.ts';

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ScanpayError } from './errors.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { WALLETS, type Wallet } from './payment-code.ts';

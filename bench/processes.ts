@@ -51,13 +51,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** `scanpay sim backend` in its own process. */
+/** `scanpay sim backend` in its own process, its orders and ledger in `dir` (not the shared ~/.scanpay, whose orders from other runs would count in its audit). */
 export async function startSimulatorProcess(dir: string, o: { gcProbe?: boolean } = {}): Promise<Measured> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const gcFile = o.gcProbe ? join(dir, 'sim.gc.json') : undefined;
   const s = await spawnUntilReady({
-    args: [...gcArgs(gcFile), BIN, 'sim', 'backend', '--port', String(port)],
+    args: [...gcArgs(gcFile), BIN, 'sim', 'backend', '--port', String(port), '--data', join(dir, 'sim-backend.db')],
     env: { ...process.env, SCANPAY_LOG_LEVEL: 'warn', ...(gcFile ? { SCANPAY_BENCH_GC_FILE: gcFile } : {}) },
     logFile: join(dir, 'sim.log'),
     timeoutMs: START_TIMEOUT_MS,

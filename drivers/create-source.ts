@@ -14,7 +14,7 @@
  * spec error shows at start-up and an unused driver is never loaded.
  */
 import type { Readable } from 'node:stream';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../agent/clock.ts';
 import { ScanpayError } from '../agent/errors.ts';
 import type { OpenHid } from './hid/hid-device.ts';

@@ -14,7 +14,7 @@
  *   acquirer has no such order (final only where `unseenReverseIsFinal`);
  * - an answer that is unsigned, badly signed or unparseable is `unknown`, never an answer.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ScanpayError } from '../errors.ts';
 import type { ProfileOverrides } from '../payment/profiles.ts';
 

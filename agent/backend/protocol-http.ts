@@ -2,7 +2,8 @@
  * The HTTP client settings every protocol v1 call needs, payments and device operations
  * alike: the raw answer bytes (the signature covers them, so nothing may parse or
  * transform them first), every status handed back for the caller to judge, no redirects or
- * proxies, and answers capped at the protocol's 64 KiB.
+ * proxies, and answers capped at the protocol's 64 KiB. Node's http adapter, named: the
+ * build leaves axios's fetch adapter out (scripts/build.mjs), so sources and bundle send alike.
  */
 import axios, { type AxiosInstance, type CreateAxiosDefaults } from 'axios';
 
@@ -17,6 +18,7 @@ export function createProtocolHttp(baseUrl: string, extra: Pick<CreateAxiosDefau
     maxRedirects: 0,
     maxContentLength: MAX_ANSWER_BYTES,
     proxy: false,
+    adapter: 'http',
     ...extra,
   });
 }

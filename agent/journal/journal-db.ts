@@ -1,7 +1,10 @@
 /**
  * The journal's one SQLite database and its one statement cache, shared by the payment,
- * refund, outbox and settlement stores. Writes are synchronous and durable (WAL,
- * synchronous=FULL) so that a row is on disk before the request it describes leaves the device.
+ * refund, outbox and settlement stores. Writes are synchronous; each transaction is either
+ * durable (WAL, synchronous=FULL: on disk when the commit returns) or lazy (synchronous=NORMAL:
+ * atomic, and on disk at the next durable commit or checkpoint, since the WAL is synced
+ * whole and in order). Rule 1 needs the durable kind before every request; which writes may
+ * be lazy, and why, is docs/performance.md's list (payment-store.ts marks them).
  */
 import Database from 'better-sqlite3';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
@@ -11,6 +14,9 @@ import { MIGRATIONS } from './migrations.ts';
 
 /** SQLite result codes that mean "this device cannot write right now". */
 const WRITE_FAILURES = /^SQLITE_(FULL|READONLY|IOERR|CANTOPEN|BUSY|LOCKED|PERM)/;
+
+/** `durable`: synced before the commit returns; `lazy`: may be lost to a power cut until the next durable commit. */
+export type Durability = 'durable' | 'lazy';
 
 function asJournalError(e: unknown, what: string): never {
   if (e instanceof ScanpayError) throw e;
@@ -26,6 +32,8 @@ export class JournalDb {
   /** Prepared once per text: preparing on every call cost a compile per write and kept the heap churning. */
   readonly #statements = new Map<string, Database.Statement>();
   #writeFault: ScanpayError | undefined;
+  /** The synchronous setting the connection has now (set per transaction, only when it changes). */
+  #sync: Durability = 'durable';
 
   private constructor(db: Database.Database) {
     this.#db = db;
@@ -110,10 +118,18 @@ export class JournalDb {
     return st;
   }
 
-  /** Runs `fn` as one durable transaction; a device that cannot write says JOURNAL_WRITE_FAILED. */
-  write<T>(fn: () => T): T {
+  /**
+   * Runs `fn` as one transaction, durable unless asked otherwise; a device that cannot write
+   * says JOURNAL_WRITE_FAILED. Inside another transaction the outer one's durability holds.
+   */
+  write<T>(fn: () => T, durability: Durability = 'durable'): T {
     let result: T;
     try {
+      if (!this.#db.inTransaction && durability !== this.#sync) {
+        // Not a prepared statement kept for reuse: SQLite applies this pragma when it compiles it.
+        this.#db.pragma(`synchronous = ${durability === 'durable' ? 'FULL' : 'NORMAL'}`);
+        this.#sync = durability;
+      }
       result = this.#db.transaction(fn)();
     } catch (e) {
       if (e instanceof ScanpayError) throw e;

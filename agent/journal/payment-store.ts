@@ -29,6 +29,8 @@ export class PaymentStore {
   /**
    * Records a new payment. Refuses a code that was already submitted for any order, and
    * returns the existing payment when the POS order id was seen with the same details.
+   * Lazy: nothing has left the device yet; the pay's durable beforePayAttempt (or any other
+   * durable write) syncs it first. Lost to a power cut, the payment never reached the backend.
    */
   create(p: NewPayment): { row: PaymentRow; created: boolean } {
     const codeHash = this.codeHash(p.code);
@@ -69,7 +71,7 @@ export class PaymentStore {
         );
       this.#db.event(p.orderNo, p.createdAt, 'submitting', 'created', { amount: p.amount, currency: p.currency, wallet: p.wallet });
       return { row: this.get(p.orderNo)!, created: true };
-    });
+    }, 'lazy');
   }
 
   get(orderNo: string): PaymentRow | undefined {
@@ -101,7 +103,7 @@ export class PaymentStore {
     });
   }
 
-  /** Called immediately before a pay request is handed to the network. */
+  /** Called immediately before a pay request is handed to the network. Durable: rule 1. */
   beforePayAttempt(orderNo: string, at: number): number {
     return this.#db.write(() => {
       this.#db
@@ -113,12 +115,16 @@ export class PaymentStore {
     });
   }
 
-  /** Records whether the attempt may have reached the backend; `false` only when it provably did not. */
+  /**
+   * Records whether the attempt may have reached the backend; `false` only when it provably did not.
+   * Lazy: lost to a power cut, the journal still says the pay was in flight, and recovery
+   * queries the same order number (rule 2); no request follows before a durable write.
+   */
   afterPayAttempt(orderNo: string, at: number, mayHaveArrived: boolean, cause: string): void {
     this.#db.write(() => {
       this.#db.stmt('UPDATE payments SET pay_in_flight = 0, maybe_sent = MAX(maybe_sent, ?), updated_at = ? WHERE order_no = ?').run(mayHaveArrived ? 1 : 0, at, orderNo);
       this.#db.event(orderNo, at, 'submitting', cause);
-    });
+    }, 'lazy');
   }
 
   beforeQuery(orderNo: string, at: number): void {
@@ -137,17 +143,24 @@ export class PaymentStore {
     });
   }
 
-  /** Records what an answer said, without a change of state. */
+  /** Records what an answer said, without a change of state. Lazy: history only; the state it explains is written on its own. */
   note(orderNo: string, at: number, state: PaymentState, cause: string, detail?: unknown): void {
-    this.#db.write(() => this.#db.event(orderNo, at, state, cause, detail));
+    this.#db.write(() => this.#db.event(orderNo, at, state, cause, detail), 'lazy');
   }
 
-  /** Ends a payment. The payment code is erased: a final payment never needs it again. */
+  /**
+   * Ends a payment. The payment code is erased: a final payment never needs it again.
+   * "paid" is durable before the cashier is told: lost to a power cut, recovery would query
+   * again, and a backend out of reach until the query deadline would make it reverse a sale
+   * whose goods are gone. "declined" and "reversed" are lazy: lost, recovery queries or
+   * reverses the same order again and reaches the same end (rules 2 and 4), and the code,
+   * on disk since the durable beforePayAttempt, is erased again.
+   */
   finish(orderNo: string, outcome: Outcome, at: number, cause: string, patch: PaymentPatch = {}, detail?: unknown): void {
     this.#db.write(() => {
       this.#update(orderNo, { ...patch, state: outcome, outcome, final_at: at, updated_at: at, code: null, pay_in_flight: 0 });
       this.#db.event(orderNo, at, outcome, cause, detail);
-    });
+    }, outcome === 'paid' ? 'durable' : 'lazy');
   }
 
   /** One statement per set of columns, prepared once like every other. */

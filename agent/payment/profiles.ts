@@ -3,7 +3,7 @@
  * wallet's published guidance; configuration and, later, backend parameters override them
  * field by field.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ScanpayError } from '../errors.ts';
 import { WALLETS, type Wallet } from '../payment-code.ts';
 import { MAX_QUERY_WAIT_MS } from '../protocol/messages.ts';

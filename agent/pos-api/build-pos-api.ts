@@ -5,7 +5,7 @@
  * message naming the field, or is served: nothing it sends can crash the agent.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ScanpayError, isScanpayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ScanResult } from '../lane.ts';

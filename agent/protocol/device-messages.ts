@@ -5,7 +5,7 @@
  * schemas stay one concern.
  */
 import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, scryptSync, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { WALLETS } from '../payment-code.ts';
 import { TRADE_STATES } from './messages.ts';
 

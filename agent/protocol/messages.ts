@@ -2,7 +2,7 @@
  * Protocol v1 message shapes (docs/protocol.md), as schemas both sides validate with.
  * A body that fails its schema is, for the agent, no answer at all.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const PROTOCOL_VERSION = 1;
 

@@ -6,7 +6,7 @@
  * (control-routes.ts). `sim` is the same control surface in process, for tests.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyPluginAsync, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import { systemClock, type Clock } from '../../agent/clock.ts';
 import { isScanpayError, ScanpayError } from '../../agent/errors.ts';
 import { silentLogger, type Logger } from '../../agent/log.ts';

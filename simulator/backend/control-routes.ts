@@ -4,7 +4,7 @@
  * pages (DNS rebinding, cross-site posts) are refused (local-guard.ts).
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isScanpayError, ScanpayError } from '../../agent/errors.ts';
 import { WALLETS } from '../../agent/payment-code.ts';
 import type { SimBackend } from './build-backend.ts';

@@ -5,7 +5,7 @@
  * Refusals carry `serverTime`, unsigned, so a device whose clock is off can tell by how much.
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../../agent/clock.ts';
 import { isScanpayError, ScanpayError } from '../../agent/errors.ts';
 import type { Logger } from '../../agent/log.ts';

@@ -4,7 +4,7 @@
  * to every matching call until cleared. Latency faults add up and combine with one other
  * fault; of the others, the first one added that matches wins the call.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ScanpayError } from '../../agent/errors.ts';
 import { prng } from '../prng.ts';
 

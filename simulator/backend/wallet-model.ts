@@ -8,7 +8,7 @@
  * and are listed in simulator/README.md.
  */
 import { randomInt } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../../agent/clock.ts';
 import { ScanpayError } from '../../agent/errors.ts';
 import { classifyCode, maskCode, type Wallet } from '../../agent/payment-code.ts';

@@ -4,7 +4,7 @@
  * names the file and the field. simulator/README.md documents it with an example.
  */
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ScanpayError } from '../../agent/errors.ts';
 import { WALLETS, type Wallet } from '../../agent/payment-code.ts';
 import { describeIssues, faultSpecSchema } from '../backend/faults.ts';

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isScanpayError } from '../../agent/errors.ts';
 import type { Logger } from '../../agent/log.ts';
 import { faultSpecSchema, describeIssues } from '../backend/faults.ts';

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { writeFileAtomic } from '../../atomic-file.ts';
 import { ScanpayError } from '../../errors.ts';
 import { assertOwnerOnly } from '../../secret-file.ts';

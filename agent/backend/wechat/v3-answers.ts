@@ -4,7 +4,7 @@
  * refuses with a 4xx/5xx whose JSON body is `{code, message}`. Error codes not listed are
  * unknown, never a decline.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PayResponse, QueryResponse, RefundResponse, ReverseResponse, Trade, TradeState } from '../../protocol/messages.ts';
 import { reason, V2_TRADE_STATES, type Mapped } from './v2-answers.ts';
 

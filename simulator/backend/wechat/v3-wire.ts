@@ -5,7 +5,7 @@
  */
 import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Operation, PayResponse, QueryResponse, RefundResponse, Trade } from '../../../agent/protocol/messages.ts';
 import { certSerial, parseV3Authorization, rsaSign, rsaVerify, v3AnswerMessage, v3RequestMessage, V3_HEADERS } from '../../../agent/backend/wechat/v3-signing.ts';
 import { V3_PATHS } from '../../../agent/backend/wechat/wechat-v3-acquirer.ts';
