@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../agent/clock.ts';
+import { ScanpayError } from '../../agent/errors.ts';
 import { Journal, type OutboxRow } from '../../agent/journal/journal.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { OutboxWorker, type DeliveryResult } from '../../agent/outbox/outbox-worker.ts';
@@ -152,6 +153,38 @@ describe('outbox worker', () => {
     await runFor(1_000);
     expect(journal.outbox('done')).toHaveLength(1);
     await w.stop();
+  });
+
+  it('a delivery that throws (the journal refused a write) is tried again, never dead-lettered for it', async () => {
+    enqueue('x');
+    let calls = 0;
+    const w = worker(async () => {
+      calls++;
+      if (calls <= 3) throw new ScanpayError('JOURNAL_WRITE_FAILED', { message: 'journal write failed (SQLITE_FULL): nothing was sent' });
+      return { kind: 'done' };
+    });
+    w.start();
+    await runFor(1_000);
+    // Between attempts: waiting, with the error that stopped the last one.
+    expect(journal.outbox('pending')).toEqual([expect.objectContaining({ last_error: expect.stringContaining('SQLITE_FULL') })]);
+    await runFor(5_000);
+    await w.stop();
+    expect(calls).toBe(4);
+    expect(journal.outbox('dead')).toEqual([]);
+    // Three failed attempts and the one that went through.
+    expect(journal.outbox('done')).toEqual([expect.objectContaining({ dedupe_key: 'x', attempts: 4 })]);
+  });
+
+  it('never gives up on a count of attempts: a hundred failures, then delivered', async () => {
+    enqueue('x');
+    let calls = 0;
+    const w = worker(async () => (++calls <= 100 ? { kind: 'retry', error: 'down' } : { kind: 'done' }), { retryMaxMs: 1_000 });
+    w.start();
+    await runFor(200_000);
+    await w.stop();
+    expect(calls).toBe(101);
+    expect(journal.outbox('dead')).toEqual([]);
+    expect(journal.outbox('done')).toHaveLength(1);
   });
 
   it('enqueue is idempotent by dedupe key', () => {
