@@ -39,6 +39,8 @@ const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600_000;
 export class OutboxWorker {
   readonly #o: Required<Omit<OutboxWorkerOptions, 'onSettled'>> & Pick<OutboxWorkerOptions, 'onSettled'>;
   readonly #busy = new Set<number>();
+  /** Items whose attempt the journal could not record, left alone until the time given. */
+  readonly #resting = new Map<number, number>();
   #timer: unknown;
   #timerAt: number | undefined;
   #running = false;
@@ -73,18 +75,24 @@ export class OutboxWorker {
   kick(): void {
     if (!this.#running) return;
     const now = this.#o.clock.now();
+    for (const [id, until] of this.#resting) if (until <= now) this.#resting.delete(id);
     const free = this.#o.concurrency - this.#busy.size;
     if (free > 0) {
-      for (const item of this.#o.journal.dueOutbox(now, free, [...this.#busy])) this.#deliver(item);
+      for (const item of this.#o.journal.dueOutbox(now, free, this.#leftOut())) this.#deliver(item);
     }
     this.#schedule();
   }
 
+  #leftOut(): number[] {
+    return [...this.#busy, ...this.#resting.keys()];
+  }
+
   #schedule(): void {
-    // With every slot taken, the next finishing delivery kicks again; items under way
-    // are left out, or their stale due time would spin the timer.
-    const next = this.#busy.size >= this.#o.concurrency ? undefined : this.#o.journal.nextOutboxAt([...this.#busy]);
-    if (next === undefined || !this.#running) return this.#clearTimer();
+    // With every slot taken, the next finishing delivery kicks again; items under way or
+    // resting are left out, or their stale due time would spin the timer.
+    const due = this.#busy.size >= this.#o.concurrency ? undefined : this.#o.journal.nextOutboxAt(this.#leftOut());
+    const next = Math.min(due ?? Number.POSITIVE_INFINITY, ...this.#resting.values());
+    if (next === Number.POSITIVE_INFINITY || !this.#running) return this.#clearTimer();
     const at = Math.max(next, this.#o.clock.now());
     if (this.#timerAt !== undefined && this.#timerAt <= at) return;
     this.#clearTimer();
@@ -104,11 +112,19 @@ export class OutboxWorker {
 
   #deliver(item: OutboxRow): void {
     this.#busy.add(item.id);
-    const p = this.#attempt(item).finally(() => {
-      this.#busy.delete(item.id);
-      this.#inFlight.delete(p);
-      this.kick();
-    });
+    const p = this.#attempt(item)
+      .catch((err: unknown) => {
+        // The journal could not record the attempt (a full or failing disk): the item stays
+        // as the journal last had it, due. Deliveries are idempotent, so it is tried again,
+        // after a pause rather than in a loop; the worker itself goes on.
+        this.#resting.set(item.id, this.#o.clock.now() + this.#o.retryBaseMs);
+        this.#o.logger.error({ outboxId: item.id, kind: item.kind, orderNo: item.order_no, err }, 'outbox: the journal could not record a delivery attempt; trying again later');
+      })
+      .finally(() => {
+        this.#busy.delete(item.id);
+        this.#inFlight.delete(p);
+        this.kick();
+      });
     this.#inFlight.add(p);
   }
 

@@ -225,17 +225,29 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           }
           continue;
         }
+        // A journal write the disk refused can end the agent (its exit, not a kill): started again, as a service manager would.
+        if (faults && /the agent exited during start/.test(String(e))) {
+          countFault('device:agent-exits-on-journal-fault');
+          log('agent exited on a failing journal while starting');
+          continue;
+        }
         if (!(e instanceof AgentDiedDuringStart)) throw e;
         log('agent died while starting');
       }
     }
   }
 
+  /** Exits nobody caused (no kill, no injected fault): violations. */
+  const unexpectedExits: string[] = [];
   // Restart the agent whenever it dies while the run goes on, sometimes armed with a crash point.
   const supervisor = (async () => {
     while (chaos) {
-      await Promise.race([agent.exited(), calm]);
+      const exit = await Promise.race([agent.exited(), calm]);
       if (!chaos) break;
+      if (exit && exit.signal !== 'SIGKILL') {
+        if (agent.armed) countFault('device:agent-exits-on-journal-fault');
+        else unexpectedExits.push(`the agent exited by itself (code ${exit.code}): ${agent.stderrTail.slice(-300)}`);
+      }
       const crashAt = random() < 0.35 ? `${pick(CRASH_POINTS)}@${between(1, 3)}` : undefined;
       // Some runs of the agent meet a failing disk: SQLITE_IOERR or SQLITE_FULL on a share of its journal writes.
       const journalFaults = random() < 0.35 ? `0.1@${between(1, 2 ** 31)}` : undefined;
@@ -451,6 +463,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       backend.sim,
       toldRefunds,
     ),
+    ...unexpectedExits,
   ];
   journal.close();
   if (agent.journalFaults) countFault('device:journal-writes-failed', agent.journalFaults);

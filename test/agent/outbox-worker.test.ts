@@ -7,6 +7,7 @@ import { ScanpayError } from '../../agent/errors.ts';
 import { Journal, type OutboxRow } from '../../agent/journal/journal.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { OutboxWorker, type DeliveryResult } from '../../agent/outbox/outbox-worker.ts';
+import { fillDisk } from '../support/journal-faults.ts';
 
 let dir: string;
 let journal: Journal;
@@ -185,6 +186,22 @@ describe('outbox worker', () => {
     expect(calls).toBe(101);
     expect(journal.outbox('dead')).toEqual([]);
     expect(journal.outbox('done')).toHaveLength(1);
+  });
+
+  it('a journal that cannot record the attempt: the worker goes on, rests the item, delivers it once the disk is back', async () => {
+    enqueue('x');
+    let calls = 0;
+    const w = worker(async () => (calls++, { kind: 'retry', error: 'down' }));
+    const disk = fillDisk(journal);
+    w.start();
+    await runFor(2_500);
+    // Tried once per rest (retryBaseMs), not in a loop; nothing was recorded.
+    expect(calls).toBe(3);
+    disk.restore();
+    await runFor(2_000);
+    expect(calls).toBeGreaterThan(3);
+    expect(journal.outbox('pending')).toEqual([expect.objectContaining({ dedupe_key: 'x', attempts: calls - 3, last_error: 'down' })]);
+    await w.stop();
   });
 
   it('enqueue is idempotent by dedupe key', () => {
