@@ -204,6 +204,104 @@ describe('outbox worker', () => {
     await w.stop();
   });
 
+  it('an item of a kind nobody handles is a dead letter at once, said loudly, and its end is reported', async () => {
+    journal.enqueue({ kind: 'mystery', dedupeKey: 'm', payload: {}, at: clock.now() });
+    const lines: string[] = [];
+    const settled: DeliveryResult[] = [];
+    const logger = { ...silentLogger, child: () => ({ error: (o: object, m: string) => lines.push(`${m} ${JSON.stringify(o)}`), warn: () => {}, info: () => {} }) };
+    const w = worker(async () => ({ kind: 'done' }), { logger: logger as never, onSettled: (_item, r) => settled.push(r) });
+    w.start();
+    await runFor(1_000);
+    await w.stop();
+    expect(journal.outbox('dead')).toEqual([expect.objectContaining({ kind: 'mystery', last_error: 'no handler for outbox kind "mystery"' })]);
+    expect(settled).toEqual([{ kind: 'dead', error: 'no handler for outbox kind "mystery"' }]);
+    expect(lines).toEqual([expect.stringMatching(/^outbox item moved to dead letters: needs a person .*"deadLetter":true.*no handler/)]);
+  });
+
+  it('ages out at the maximum age, not a moment before, naming the last error; the default age is a week', async () => {
+    enqueue('edge');
+    const settled: DeliveryResult[] = [];
+    const times: number[] = [];
+    const w = worker(async () => (times.push(clock.now() - 1_000_000), { kind: 'retry', error: 'down', notBefore: 1_000_000 + 10_000 }), {
+      maxAgeMs: { test: 10_000 },
+      onSettled: (_item, r) => settled.push(r),
+    });
+    w.start();
+    await runFor(10_000);
+    // Exactly the maximum age: still tried.
+    expect(times).toEqual([0, 10_000]);
+    clock.advanceTo(clock.now() + 1);
+    w.kick();
+    await runFor(1_000);
+    await w.stop();
+    expect(times).toHaveLength(2);
+    const dead = journal.outbox('dead');
+    expect(dead[0]!.last_error).toBe('older than 0 h without delivery (last error: down)');
+    expect(settled).toEqual([{ kind: 'dead', error: dead[0]!.last_error }]);
+
+    enqueue('week');
+    const w2 = worker(async () => ({ kind: 'retry', error: 'down', notBefore: clock.now() + 86_400_000 }), { retryMaxMs: 1_000 });
+    w2.start();
+    await runFor(6 * 86_400_000 + 1_000);
+    expect(journal.outbox('pending').map((i) => i.dedupe_key)).toEqual(['week']);
+    await runFor(2 * 86_400_000);
+    await w2.stop();
+    expect(journal.outbox('dead').map((i) => i.dedupe_key)).toContain('week');
+  });
+
+  it('stops: waits for the delivery under way, then delivers nothing more however long time runs', async () => {
+    enqueue('a');
+    enqueue('b');
+    let release!: () => void;
+    const delivered: string[] = [];
+    const w = worker(
+      (item) =>
+        new Promise((resolve) => {
+          release = () => (delivered.push(item.dedupe_key), resolve({ kind: 'done' }));
+        }),
+      { concurrency: 1 },
+    );
+    w.start();
+    await settle();
+    expect(w.busy).toBe(1);
+    let stopped = false;
+    const stopping = w.stop().then(() => (stopped = true));
+    let idle = false;
+    void w.whenIdle().then(() => (idle = true));
+    await settle();
+    expect(stopped).toBe(false);
+    expect(idle).toBe(false);
+    release();
+    await stopping;
+    expect(idle).toBe(true);
+    await runFor(60_000);
+    expect(delivered).toEqual(['a']);
+    expect(journal.outbox('pending').map((i) => i.dedupe_key)).toEqual(['b']);
+  });
+
+  it('delivers at most `concurrency` items at a time, and the rest as slots free', async () => {
+    for (const k of ['a', 'b', 'c']) enqueue(k);
+    const waiting: Array<() => void> = [];
+    const w = worker((item) => new Promise((resolve) => waiting.push(() => resolve({ kind: 'done' }))), { concurrency: 2 });
+    w.start();
+    await settle();
+    expect(w.busy).toBe(2);
+    // A kick (an enqueue, a technician's retry) with every slot taken starts nothing more.
+    w.kick();
+    await settle();
+    expect(w.busy).toBe(2);
+    expect(waiting).toHaveLength(2);
+    waiting.shift()!();
+    await settle();
+    await settle();
+    expect(waiting).toHaveLength(2);
+    for (const done of waiting.splice(0)) done();
+    await settle();
+    await settle();
+    await w.stop();
+    expect(journal.outbox('done')).toHaveLength(3);
+  });
+
   it('enqueue is idempotent by dedupe key', () => {
     enqueue('same');
     enqueue('same');
