@@ -282,7 +282,8 @@ describe('outbox worker', () => {
   it('delivers at most `concurrency` items at a time, and the rest as slots free', async () => {
     for (const k of ['a', 'b', 'c']) enqueue(k);
     const waiting: Array<() => void> = [];
-    const w = worker((item) => new Promise((resolve) => waiting.push(() => resolve({ kind: 'done' }))), { concurrency: 2 });
+    const started: string[] = [];
+    const w = worker((item) => (started.push(item.dedupe_key), new Promise((resolve) => waiting.push(() => resolve({ kind: 'done' })))), { concurrency: 2 });
     w.start();
     await settle();
     expect(w.busy).toBe(2);
@@ -299,6 +300,8 @@ describe('outbox worker', () => {
     await settle();
     await settle();
     await w.stop();
+    // Each once: an item under way is never handed out again to the free slot.
+    expect(started).toEqual(['a', 'b', 'c']);
     expect(journal.outbox('done')).toHaveLength(3);
   });
 
