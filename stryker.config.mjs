@@ -3,7 +3,7 @@
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
-  vitest: { configFile: 'vitest.config.ts' },
+  vitest: { configFile: 'vitest.mutate.config.ts' },
   coverageAnalysis: 'perTest',
   // The money core (issue 13): what decides, records and proves a payment's outcome.
   mutate: [
@@ -19,6 +19,8 @@ export default {
   // Two cores: one runner leaves the other for the agents and simulators the tests start.
   concurrency: 1,
   timeoutMS: 60_000,
+  // The first, per-test coverage run of every related test: minutes on a loaded machine.
+  dryRunTimeoutMinutes: 30,
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: 'test-artifacts/mutation/index.html' },
   jsonReporter: { fileName: 'test-artifacts/mutation/report.json' },

@@ -12,7 +12,8 @@ const shared = {
   // Each file in its own worker process, so that test/support/reap-children.ts can end
   // every process the file started, whatever happened to its tests.
   pool: 'forks' as const,
-  setupFiles: ['test/support/reap-children.ts'],
+  // log-tap first: its scan runs after the reaper (vitest runs after-hooks as a stack).
+  setupFiles: ['test/support/log-tap.ts', 'test/support/reap-children.ts'],
   // Processes the tests spawn through agent/bin/scanpay.js run these sources, not dist/.
   env: { SCANPAY_SOURCE: '1' },
 };

@@ -19,6 +19,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { loadConfig, type AgentConfig, checkBackendTransport } from './config.ts';
 import { ScanpayError } from './errors.ts';
 import { Journal } from './journal/journal.ts';
+import { journalFaultsFromEnv } from './journal-faults.ts';
 import type { Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import type { ProfileOverrides } from './payment/profiles.ts';
@@ -249,6 +250,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     // Stopped first: no new request can start a payment while the rest shuts down.
     cleanup.push(() => app.close());
     writeAgentFile(o.home, { apiUrl, pid: process.pid, demo, simulatorUrl: simulator?.url ?? null });
+    // Chaos hook (issue 13): journal writes that fail from here on, when SCANPAY_JOURNAL_FAULTS asks.
+    journalFaultsFromEnv(journal);
     cleanup.push(() => removeAgentFile(o.home));
     log.info({ apiUrl, backendUrl, terminalId: terminal.terminalId, demo, lanes: config.lanes.map((l) => l.id), unfinished: journal.unfinished().length }, 'agent started');
 

@@ -29,17 +29,39 @@ const REDACT = [
 ];
 
 export function createLogger(options: { level?: string; name?: string; destination?: DestinationStream } = {}): Logger {
-  return pino(
-    {
-      level: options.level ?? process.env.SCANPAY_LOG_LEVEL ?? 'info',
-      name: options.name ?? 'scanpay',
-      redact: { paths: REDACT, censor: '[masked]' },
-      serializers: { err: serializeError },
-      base: undefined,
-      timestamp: pino.stdTimeFunctions.isoTime,
-    },
-    options.destination ?? pino.destination(2),
-  );
+  const level = options.level ?? process.env.SCANPAY_LOG_LEVEL ?? 'info';
+  const destination = options.destination ?? pino.destination(2);
+  const tap = logTap();
+  if (!tap) return pino(loggerOptions(level, options.name), destination);
+  // Tapped: every line at every level goes to the tap too, as redacted as it is anywhere.
+  const streams = [{ level: 'trace' as const, stream: tap }, ...(level === 'silent' ? [] : [{ level: level as pino.Level, stream: destination }])];
+  return pino(loggerOptions('trace', options.name), pino.multistream(streams));
+}
+
+function loggerOptions(level: string, name = 'scanpay'): pino.LoggerOptions {
+  return {
+    level,
+    name,
+    redact: { paths: REDACT, censor: '[masked]' },
+    serializers: { err: serializeError },
+    base: undefined,
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+}
+
+let tapStream: DestinationStream | undefined;
+
+/**
+ * SCANPAY_LOG_TAP names a directory: every logger of this process, the silent one too,
+ * also writes every line to `<dir>/<pid>.ndjson`, synchronously (a SIGKILL loses nothing).
+ * The test suite sets it and scans the lines for payment codes and secrets
+ * (test/support/log-tap.ts); children inherit it.
+ */
+function logTap(): DestinationStream | undefined {
+  const dir = process.env.SCANPAY_LOG_TAP;
+  if (!dir) return undefined;
+  tapStream ??= pino.destination({ dest: `${dir}/${process.pid}.ndjson`, sync: true, append: true, mkdir: true });
+  return tapStream;
 }
 
 /**
@@ -59,5 +81,5 @@ function serializeError(e: unknown): unknown {
   return strip(e instanceof Error ? pino.stdSerializers.err(e) : e, 0);
 }
 
-/** A logger that drops everything: for tests and library callers that pass none. */
-export const silentLogger: Logger = pino({ level: 'silent' });
+/** A logger that drops everything: for tests and library callers that pass none (the log tap still sees its lines). */
+export const silentLogger: Logger = logTap() ? createLogger({ level: 'silent', name: 'silent' }) : pino({ level: 'silent' });

@@ -63,6 +63,8 @@ export class OutboxWorker {
   readonly #due = new Map<number, Due>();
   /** Monotonic reading up to which each item's age has been counted into its `age_ms`. */
   readonly #counted = new Map<number, number>();
+  /** Items whose attempt the journal could not record, left alone until the (monotonic) time given. */
+  readonly #resting = new Map<number, number>();
   #timer: unknown;
   #timerAt: number | undefined;
   #running = false;
@@ -97,18 +99,20 @@ export class OutboxWorker {
   kick(): void {
     if (!this.#running) return;
     const mono = elapsedNow(this.#o.clock);
+    for (const [id, until] of this.#resting) if (until <= mono) this.#resting.delete(id);
     const waiting = this.#o.journal
       .outbox('pending')
-      .filter((item) => !this.#busy.has(item.id))
+      .filter((item) => !this.#busy.has(item.id) && !this.#resting.has(item.id))
       .map((item) => ({ item, at: this.#dueAt(item, mono) }))
       .sort((a, b) => a.at - b.at || a.item.id - b.item.id);
     const free = this.#o.concurrency - this.#busy.size;
     const starting = waiting.filter((w) => w.at <= mono).slice(0, Math.max(0, free));
     for (const { item } of starting) this.#deliver(item);
-    // With every slot taken, the next finishing delivery kicks again; items under way
-    // are left out, or their stale due time would spin the timer.
-    const next = this.#busy.size >= this.#o.concurrency ? undefined : waiting.find((w) => !starting.includes(w))?.at;
-    this.#schedule(next, mono);
+    // With every slot taken, the next finishing delivery kicks again; items under way or
+    // resting are left out, or their stale due time would spin the timer.
+    const due = this.#busy.size >= this.#o.concurrency ? undefined : waiting.find((w) => !starting.includes(w))?.at;
+    const next = Math.min(due ?? Number.POSITIVE_INFINITY, ...this.#resting.values());
+    this.#schedule(next === Number.POSITIVE_INFINITY ? undefined : next, mono);
   }
 
   /**
@@ -153,11 +157,19 @@ export class OutboxWorker {
 
   #deliver(item: OutboxRow): void {
     this.#busy.add(item.id);
-    const p = this.#attempt(item).finally(() => {
-      this.#busy.delete(item.id);
-      this.#inFlight.delete(p);
-      this.kick();
-    });
+    const p = this.#attempt(item)
+      .catch((err: unknown) => {
+        // The journal could not record the attempt (a full or failing disk): the item stays
+        // as the journal last had it, due. Deliveries are idempotent, so it is tried again,
+        // after a pause rather than in a loop; the worker itself goes on.
+        this.#resting.set(item.id, elapsedNow(this.#o.clock) + this.#o.retryBaseMs);
+        this.#o.logger.error({ outboxId: item.id, kind: item.kind, orderNo: item.order_no, err }, 'outbox: the journal could not record a delivery attempt; trying again later');
+      })
+      .finally(() => {
+        this.#busy.delete(item.id);
+        this.#inFlight.delete(p);
+        this.kick();
+      });
     this.#inFlight.add(p);
   }
 

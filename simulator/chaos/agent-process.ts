@@ -30,8 +30,10 @@ export class AgentProcess {
   /** Deaths by SIGKILL, whether the runner sent it or a crash point did. */
   kills = 0;
   starts = 0;
-  /** Whether the running process was started with a crash point. */
+  /** Whether the running process was started with a crash point or journal faults. */
   armed = false;
+  /** Journal writes the agents failed on purpose (SCANPAY_JOURNAL_FAULTS), as they reported them. */
+  journalFaults = 0;
 
   /** Extra environment of every start, e.g. SCANPAY_FAKE_CLOCK_OFFSET_MS (a wrong device clock). */
   readonly #env: Record<string, string>;
@@ -47,18 +49,25 @@ export class AgentProcess {
     return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }
 
-  /** Starts the daemon and resolves with a client once its API answers. */
-  async start(crashAt?: string): Promise<PosClient> {
+  /**
+   * Starts the daemon and resolves with a client once its API answers; `journalFaults`
+   * (`RATE@SEED`) makes that run's journal writes fail (agent/journal-faults.ts).
+   */
+  async start(crashAt?: string, journalFaults?: string): Promise<PosClient> {
     // A stale agent.json from a killed run would point the client at a dead port.
     rmSync(`${this.#home}/agent.json`, { force: true });
     const child = spawn(process.execPath, [BIN, 'run', '--demo', '--backend', this.#backendUrl, '--protocol', this.#protocol, '--port', '0'], {
-      env: { SCANPAY_SOURCE: '1', ...process.env, ...this.#env, SCANPAY_HOME: this.#home, SCANPAY_LOG_LEVEL: 'warn', ...(crashAt ? { SCANPAY_CRASH_AT: crashAt } : { SCANPAY_CRASH_AT: '' }) },
+      env: { SCANPAY_SOURCE: '1', ...process.env, ...this.#env, SCANPAY_HOME: this.#home, SCANPAY_LOG_LEVEL: 'warn', ...(crashAt ? { SCANPAY_CRASH_AT: crashAt } : { SCANPAY_CRASH_AT: '' }), SCANPAY_JOURNAL_FAULTS: journalFaults ?? '' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.#child = child;
     this.starts++;
-    this.armed = crashAt !== undefined;
-    child.stderr!.on('data', (d: Buffer) => (this.#stderrTail = (this.#stderrTail + d.toString()).slice(-4000)));
+    this.armed = crashAt !== undefined || journalFaults !== undefined;
+    child.stderr!.on('data', (d: Buffer) => {
+      const text = d.toString();
+      this.journalFaults += text.match(/^journal fault injected: /gm)?.length ?? 0;
+      this.#stderrTail = (this.#stderrTail + text).slice(-4000);
+    });
     this.#exited = new Promise((resolve) =>
       child.once('exit', (code, signal) => {
         if (signal === 'SIGKILL') this.kills++;

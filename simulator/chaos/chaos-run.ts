@@ -28,7 +28,7 @@ import { startWechatBackend } from '../backend/wechat/start-wechat-backend.ts';
 import { prng } from '../prng.ts';
 import { startFaultProxy, type ProxyFaults } from '../proxy/fault-proxy.ts';
 import { AgentDiedDuringStart, AgentProcess } from './agent-process.ts';
-import { checkInvariants, type Told } from './invariants.ts';
+import { checkInvariants, checkStories, type Told, type ToldRefund } from './invariants.ts';
 import { cashierTimes, type Distribution, type Timed } from './timing.ts';
 
 export interface ChaosOptions {
@@ -74,15 +74,13 @@ export interface ChaosReport {
   cashierTimes: Record<string, Distribution | undefined>;
   /** Payments the agent refused when the POS asked (nothing sent): listed, not violations. */
   refusals: string[];
+  /** Refunds the POS asked for, by the answer it saw last (refunded, failed, or the refusal's code). */
+  refunds: Record<string, number>;
   durationMs: number;
 }
 
 /** Short timings so that each payment settles in a second or two of real time. */
 const FAST_PROFILE = { firstQueryDelayMs: 150, queryScheduleMs: [250], queryDeadlineMs: 2_000, reverseRetryBaseMs: 100, reverseRetryMaxMs: 400, networkRetryMs: 150 };
-/**
- * The acquirer's rules at chaos speed: its waits shrunk tenfold, and codes valid for 8 s
- * where "not found" must wait for a code to expire (a 60 s code would dominate the run).
- */
 /** Each wire format's simulator enforces the rules of the acquirer it imitates, unless a run names others. */
 const RULES_OF_PROTOCOL: Record<ProtocolName, RuleProfileName> = {
   'scanpay-v1': 'v1',
@@ -92,14 +90,22 @@ const RULES_OF_PROTOCOL: Record<ProtocolName, RuleProfileName> = {
   upay: 'upay-like',
 };
 
-function chaosRules(name: RuleProfileName): { agent: AcquirerRules; backend: WalletRules; codeTtlMs: number | undefined } {
+/**
+ * How long a customer's code lives at chaos speed: "not found" must wait for a code to
+ * expire, and the agent is sometimes kept off longer than that (a 60 s code would dominate
+ * the run).
+ */
+const CODE_TTL_MS = 8_000;
+
+/** The acquirer's rules at chaos speed: its waits shrunk tenfold, codes valid for CODE_TTL_MS. */
+function chaosRules(name: RuleProfileName): { agent: AcquirerRules; backend: WalletRules; codeTtlMs: number } {
   const p = RULE_PROFILES[name];
   const scaled = withRules(p, {
     earliestReverseMs: Math.round(p.earliestReverseMs / 10),
     acquirerRevokesUnpaidAfterMs: p.acquirerRevokesUnpaidAfterMs === null ? null : Math.round(p.acquirerRevokesUnpaidAfterMs / 10),
   });
   const { protocol: _protocol, wallets: _wallets, ...agent } = scaled;
-  return { agent, backend: walletRulesFor(scaled), codeTtlMs: p.unseenReverseIsFinal ? undefined : 8_000 };
+  return { agent, backend: walletRulesFor(scaled), codeTtlMs: CODE_TTL_MS };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -192,13 +198,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   /** A wait that the end of the chaos cuts short. */
   const pause = (ms: number) => Promise.race([sleep(ms), calm]);
 
-  /** Starts the agent, starting it again as often as it dies before it is up. */
-  async function bringUp(crashAt: string | undefined): Promise<PosClient> {
-    for (let armed = crashAt; ; armed = undefined) {
+  /** Until when the device stays off after a kill: sometimes longer than a code lives. */
+  let offUntil = 0;
+
+  /** Starts the agent, starting it again as often as it dies before it is up; `journalFaults` for its first try. */
+  async function bringUp(crashAt: string | undefined, journalFaults?: string): Promise<PosClient> {
+    for (let armed = crashAt, faults = journalFaults; ; armed = undefined, faults = undefined) {
       await sleep(between(20, 200));
+      while (chaos && Date.now() < offUntil) await pause(offUntil - Date.now());
       try {
-        const c = await agent.start(armed);
-        log(`agent up (start ${agent.starts}${armed ? `, crash point ${armed}` : ''})`);
+        const c = await agent.start(armed, faults);
+        log(`agent up (start ${agent.starts}${armed ? `, crash point ${armed}` : ''}${faults ? `, journal faults ${faults}` : ''})`);
         return c;
       } catch (e) {
         if (/JOURNAL_IDENTITY_MISMATCH|JOURNAL_ROLLED_BACK/.test(String(e))) {
@@ -216,18 +226,34 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           }
           continue;
         }
+        // A journal write the disk refused can end the agent (its exit, not a kill): started again, as a service manager would.
+        if (faults && /the agent exited during start/.test(String(e))) {
+          countFault('device:agent-exits-on-journal-fault');
+          log('agent exited on a failing journal while starting');
+          continue;
+        }
         if (!(e instanceof AgentDiedDuringStart)) throw e;
         log('agent died while starting');
       }
     }
   }
 
+  /** Exits nobody caused (no kill, no injected fault): violations. */
+  const unexpectedExits: string[] = [];
   // Restart the agent whenever it dies while the run goes on, sometimes armed with a crash point.
   const supervisor = (async () => {
     while (chaos) {
-      await Promise.race([agent.exited(), calm]);
+      const exit = await Promise.race([agent.exited(), calm]);
       if (!chaos) break;
-      ready = bringUp(random() < 0.35 ? `${pick(CRASH_POINTS)}@${between(1, 3)}` : undefined);
+      if (exit && exit.signal !== 'SIGKILL') {
+        if (agent.armed) countFault('device:agent-exits-on-journal-fault');
+        else unexpectedExits.push(`the agent exited by itself (code ${exit.code}): ${agent.stderrTail.slice(-300)}`);
+      }
+      const crashAt = random() < 0.35 ? `${pick(CRASH_POINTS)}@${between(1, 3)}` : undefined;
+      // Some runs of the agent meet a failing disk: SQLITE_IOERR or SQLITE_FULL on a share of its journal writes.
+      const journalFaults = random() < 0.35 ? `0.1@${between(1, 2 ** 31)}` : undefined;
+      if (journalFaults) countFault('device:journal-write-fault-runs');
+      ready = bringUp(crashAt, journalFaults);
       client = await ready;
     }
   })();
@@ -239,6 +265,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       await Promise.race([ready.catch(() => undefined), calm]);
       await pause(between(killMin, killMax));
       if (chaos && agent.running) {
+        // Sometimes the device stays off until its customers' codes have expired.
+        if (random() < 0.15) {
+          offUntil = Date.now() + CODE_TTL_MS + between(500, 2_000);
+          countFault('device:off-past-code-expiry');
+        }
         await agent.kill();
         log('agent killed');
         // Synchronously after the death, before the supervisor's restart: the journal is lost.
@@ -277,7 +308,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       backend.sim.clearFaults();
       if (random() < 0.6) {
         const kind = pick(FAULT_KINDS.filter((k) => k !== 'hang'));
-        const spec: FaultSpec = { op: pick(['pay', 'query', 'reverse', 'any'] as const), kind, rate: 0.3, ...(kind === 'latency' ? { latencyMs: between(50, 400) } : {}) };
+        const spec: FaultSpec = { op: pick(['pay', 'query', 'reverse', 'refund', 'any'] as const), kind, rate: 0.3, ...(kind === 'latency' ? { latencyMs: between(50, 400) } : {}) };
         backend.sim.addFault(spec);
       }
       await pause(between(300, 1_500));
@@ -307,6 +338,38 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     { kind: 'invalid' },
   ];
   const refusals: string[] = [];
+  const toldRefunds: ToldRefund[] = [];
+  /** The POS refunds a paid payment, all of it or in one or two parts, and watches each refund until it ends. */
+  async function refund(t: Told): Promise<void> {
+    const part = () => between(1, Math.max(1, t.amount - 1));
+    const plan = pick<Array<number | undefined>>([[undefined], [part()], [part(), undefined]]);
+    for (const [k, amount] of plan.entries()) {
+      const r: ToldRefund = { id: t.id, refundId: `${t.id}-R${k + 1}`, ...(amount !== undefined ? { amount } : {}), seen: 'asked' };
+      toldRefunds.push(r);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const view = await ask((c) => c.request<{ state: string }>('POST', `/v1/payments/${t.id}/refunds`, { refundId: r.refundId, ...(amount !== undefined ? { amount } : {}) }));
+          r.seen = view.state;
+          break;
+        } catch (e) {
+          const code = isScanpayError(e) ? e.code : String(e);
+          // A failing disk refuses the refund before anything is sent: the POS asks again, same refund id.
+          if (code === 'JOURNAL_WRITE_FAILED' && attempt < 20) {
+            countFault('device:journal-refusals-retried');
+            await sleep(100);
+            continue;
+          }
+          r.seen = code;
+          break;
+        }
+      }
+      for (let i = 0; i < 1_200 && r.seen === 'pending'; i++) {
+        await sleep(50);
+        const { refunds } = await ask((c) => c.request<{ refunds: Array<{ refundId: string; state: string }> }>('GET', `/v1/payments/${t.id}/refunds`));
+        r.seen = refunds.find((x) => x.refundId === r.refundId)?.state ?? r.seen;
+      }
+    }
+  }
   const lane = async (laneId: string) => {
     while (next < o.payments) {
       const seq = next++;
@@ -316,7 +379,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       const entry: Told & Timed = { id, amount, result: null, askedAt: Date.now() };
       told.push(entry);
       try {
-        await ask((c) => c.request('POST', '/v1/payments', { id, lane: laneId, amount, paymentCode: code }));
+        // A failing disk refuses the payment before anything is sent: the POS asks again, same id.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await ask((c) => c.request('POST', '/v1/payments', { id, lane: laneId, amount, paymentCode: code }));
+            break;
+          } catch (e) {
+            if (!isScanpayError(e, 'JOURNAL_WRITE_FAILED') || attempt >= 20) throw e;
+            countFault('device:journal-refusals-retried');
+            await sleep(100);
+          }
+        }
       } catch (e) {
         // A refusal the POS sees at once (e.g. a code the agent will not submit): nothing was sent.
         refusals.push(`${id}: ${isScanpayError(e) ? e.code : String(e)}`);
@@ -346,6 +419,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         }
         else await sleep(50);
       }
+      if (entry.result === 'paid' && random() < 0.5) await refund(entry);
       if ((seq + 1) % 50 === 0) log(`${seq + 1}/${o.payments} payments, ${agent.kills} kills`);
     }
   };
@@ -376,13 +450,24 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   await agent.stop();
 
   const journal = Journal.open(db);
-  const violations = checkInvariants({
-    payments: journal.listPayments({ limit: 1_000_000 }),
-    outbox: journal.outbox(),
-    told,
-    acquirer: backend.sim,
-  });
+  const payments = journal.listPayments({ limit: 1_000_000 });
+  const violations = [
+    ...checkInvariants({
+      payments,
+      outbox: journal.outbox(),
+      told,
+      acquirer: backend.sim,
+      refunded: (orderNo) => journal.refundsOf(orderNo).reduce((n, r) => n + (r.state === 'refunded' ? r.amount : 0), 0),
+    }),
+    ...checkStories(
+      payments.map((p) => ({ payment: p, events: journal.events(p.order_no), refunds: journal.refundsOf(p.order_no) })),
+      backend.sim,
+      toldRefunds,
+    ),
+    ...unexpectedExits,
+  ];
   journal.close();
+  if (agent.journalFaults) countFault('device:journal-writes-failed', agent.journalFaults);
 
   for (const [kind, n] of Object.entries(proxy.stats())) if (n) faultCounts[`network:${kind}`] = n;
   for (const c of backend.sim.calls()) if (c.fault) for (const f of c.fault.split('+')) faultCounts[`backend:${f}`] = (faultCounts[`backend:${f}`] ?? 0) + 1;
@@ -397,6 +482,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     faults: faultCounts,
     violations,
     refusals,
+    refunds: toldRefunds.reduce<Record<string, number>>((n, r) => ((n[r.seen] = (n[r.seen] ?? 0) + 1), n), {}),
     cashierTimes: cashierTimes(told),
     durationMs: Date.now() - started,
   };

@@ -60,6 +60,7 @@ const lines = [
     .map(([k, n]) => `${k} ${n}`)
     .join(', ')}`,
   `  refused at once by the agent (nothing sent): ${r.refusals.length}`,
+  `  refunds asked through the POS API, by the answer seen: ${Object.entries(r.refunds).sort().map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`,
   '  cashier-visible time, POS request to final answer (and cashier cancel to final answer):',
   ...formatTimes(r.cashierTimes),
   `  violations: ${r.violations.length}`,

@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../agent/clock.ts';
+import { ScanpayError } from '../../agent/errors.ts';
 import { Journal, type OutboxRow } from '../../agent/journal/journal.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { OutboxWorker, type DeliveryResult } from '../../agent/outbox/outbox-worker.ts';
+import { fillDisk } from '../support/journal-faults.ts';
 
 let dir: string;
 let journal: Journal;
@@ -255,6 +257,155 @@ describe('outbox worker', () => {
     await runFor(200_000);
     expect(journal.outbox('done')).toHaveLength(1);
     await w.stop();
+  });
+
+  it('a delivery that throws (the journal refused a write) is tried again, never dead-lettered for it', async () => {
+    enqueue('x');
+    let calls = 0;
+    const w = worker(async () => {
+      calls++;
+      if (calls <= 3) throw new ScanpayError('JOURNAL_WRITE_FAILED', { message: 'journal write failed (SQLITE_FULL): nothing was sent' });
+      return { kind: 'done' };
+    });
+    w.start();
+    await runFor(1_000);
+    // Between attempts: waiting, with the error that stopped the last one.
+    expect(journal.outbox('pending')).toEqual([expect.objectContaining({ last_error: expect.stringContaining('SQLITE_FULL') })]);
+    await runFor(5_000);
+    await w.stop();
+    expect(calls).toBe(4);
+    expect(journal.outbox('dead')).toEqual([]);
+    // Three failed attempts and the one that went through.
+    expect(journal.outbox('done')).toEqual([expect.objectContaining({ dedupe_key: 'x', attempts: 4 })]);
+  });
+
+  it('never gives up on a count of attempts: a hundred failures, then delivered', async () => {
+    enqueue('x');
+    let calls = 0;
+    const w = worker(async () => (++calls <= 100 ? { kind: 'retry', error: 'down' } : { kind: 'done' }), { retryMaxMs: 1_000 });
+    w.start();
+    await runFor(200_000);
+    await w.stop();
+    expect(calls).toBe(101);
+    expect(journal.outbox('dead')).toEqual([]);
+    expect(journal.outbox('done')).toHaveLength(1);
+  });
+
+  it('a journal that cannot record the attempt: the worker goes on, rests the item, delivers it once the disk is back', async () => {
+    enqueue('x');
+    let calls = 0;
+    const w = worker(async () => (calls++, { kind: 'retry', error: 'down' }));
+    const disk = fillDisk(journal);
+    w.start();
+    await runFor(2_500);
+    // Tried once per rest (retryBaseMs), not in a loop; nothing was recorded.
+    expect(calls).toBe(3);
+    disk.restore();
+    await runFor(2_000);
+    expect(calls).toBeGreaterThan(3);
+    expect(journal.outbox('pending')).toEqual([expect.objectContaining({ dedupe_key: 'x', attempts: calls - 3, last_error: 'down' })]);
+    await w.stop();
+  });
+
+  it('an item of a kind nobody handles is a dead letter at once, said loudly, and its end is reported', async () => {
+    journal.enqueue({ kind: 'mystery', dedupeKey: 'm', payload: {}, at: clock.now() });
+    const lines: string[] = [];
+    const settled: DeliveryResult[] = [];
+    const logger = { ...silentLogger, child: () => ({ error: (o: object, m: string) => lines.push(`${m} ${JSON.stringify(o)}`), warn: () => {}, info: () => {} }) };
+    const w = worker(async () => ({ kind: 'done' }), { logger: logger as never, onSettled: (_item, r) => settled.push(r) });
+    w.start();
+    await runFor(1_000);
+    await w.stop();
+    expect(journal.outbox('dead')).toEqual([expect.objectContaining({ kind: 'mystery', last_error: 'no handler for outbox kind "mystery"' })]);
+    expect(settled).toEqual([{ kind: 'dead', error: 'no handler for outbox kind "mystery"' }]);
+    expect(lines).toEqual([expect.stringMatching(/^outbox item moved to dead letters: needs a person .*"deadLetter":true.*no handler/)]);
+  });
+
+  it('ages out at the maximum age, not a moment before, naming the last error; the default age is a week', async () => {
+    enqueue('edge');
+    const settled: DeliveryResult[] = [];
+    const times: number[] = [];
+    const w = worker(async () => (times.push(clock.now() - 1_000_000), { kind: 'retry', error: 'down', notBefore: 1_000_000 + 10_000 }), {
+      maxAgeMs: { test: 10_000 },
+      onSettled: (_item, r) => settled.push(r),
+    });
+    w.start();
+    await runFor(10_000);
+    // Exactly the maximum age: still tried.
+    expect(times).toEqual([0, 10_000]);
+    clock.advanceTo(clock.now() + 1);
+    w.kick();
+    await runFor(1_000);
+    await w.stop();
+    expect(times).toHaveLength(2);
+    const dead = journal.outbox('dead');
+    expect(dead[0]!.last_error).toBe('older than 0 h without delivery (last error: down)');
+    expect(settled).toEqual([{ kind: 'dead', error: dead[0]!.last_error }]);
+
+    enqueue('week');
+    const w2 = worker(async () => ({ kind: 'retry', error: 'down', notBefore: clock.now() + 86_400_000 }), { retryMaxMs: 1_000 });
+    w2.start();
+    await runFor(6 * 86_400_000 + 1_000);
+    expect(journal.outbox('pending').map((i) => i.dedupe_key)).toEqual(['week']);
+    await runFor(2 * 86_400_000);
+    await w2.stop();
+    expect(journal.outbox('dead').map((i) => i.dedupe_key)).toContain('week');
+  });
+
+  it('stops: waits for the delivery under way, then delivers nothing more however long time runs', async () => {
+    enqueue('a');
+    enqueue('b');
+    let release!: () => void;
+    const delivered: string[] = [];
+    const w = worker(
+      (item) =>
+        new Promise((resolve) => {
+          release = () => (delivered.push(item.dedupe_key), resolve({ kind: 'done' }));
+        }),
+      { concurrency: 1 },
+    );
+    w.start();
+    await settle();
+    expect(w.busy).toBe(1);
+    let stopped = false;
+    const stopping = w.stop().then(() => (stopped = true));
+    let idle = false;
+    void w.whenIdle().then(() => (idle = true));
+    await settle();
+    expect(stopped).toBe(false);
+    expect(idle).toBe(false);
+    release();
+    await stopping;
+    expect(idle).toBe(true);
+    await runFor(60_000);
+    expect(delivered).toEqual(['a']);
+    expect(journal.outbox('pending').map((i) => i.dedupe_key)).toEqual(['b']);
+  });
+
+  it('delivers at most `concurrency` items at a time, and the rest as slots free', async () => {
+    for (const k of ['a', 'b', 'c']) enqueue(k);
+    const waiting: Array<() => void> = [];
+    const started: string[] = [];
+    const w = worker((item) => (started.push(item.dedupe_key), new Promise((resolve) => waiting.push(() => resolve({ kind: 'done' })))), { concurrency: 2 });
+    w.start();
+    await settle();
+    expect(w.busy).toBe(2);
+    // A kick (an enqueue, a technician's retry) with every slot taken starts nothing more.
+    w.kick();
+    await settle();
+    expect(w.busy).toBe(2);
+    expect(waiting).toHaveLength(2);
+    waiting.shift()!();
+    await settle();
+    await settle();
+    expect(waiting).toHaveLength(2);
+    for (const done of waiting.splice(0)) done();
+    await settle();
+    await settle();
+    await w.stop();
+    // Each once: an item under way is never handed out again to the free slot.
+    expect(started).toEqual(['a', 'b', 'c']);
+    expect(journal.outbox('done')).toHaveLength(3);
   });
 
   it('enqueue is idempotent by dedupe key', () => {

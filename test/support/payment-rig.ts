@@ -11,6 +11,8 @@ import { ManualClock } from '../../agent/clock.ts';
 import { Journal } from '../../agent/journal/journal.ts';
 import { PaymentEngine, type PaymentView } from '../../agent/payment/engine.ts';
 import type { EngineOptions } from '../../agent/payment/engine.ts';
+import type { AcquirerProfile } from '../../agent/backend/acquirer-profile.ts';
+import type { Logger } from '../../agent/log.ts';
 import type { ProfileOverrides } from '../../agent/payment/profiles.ts';
 import type { BackendOptions } from '../../simulator/backend/build-backend.ts';
 import { DEMO_TERMINAL } from '../../simulator/backend/demo-terminal.ts';
@@ -29,15 +31,29 @@ export interface Rig {
   /** Lets answers land and moves the clock timer by timer until `until` holds. */
   drive(until: () => boolean, maxSteps?: number): Promise<void>;
   payAndFinish(code: string, amount?: number): Promise<PaymentView>;
-  /** Stops the engine and closes the journal, as a power cut would leave them, then starts a new engine on the same file. */
-  restartAgent(): Promise<void>;
+  /**
+   * Stops the engine and closes the journal, as a power cut would leave them, then starts a
+   * new engine on the same file; `offForMs`: the device stays off that long in between.
+   */
+  restartAgent(o?: { offForMs?: number }): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function createRig(
-  o: { profiles?: ProfileOverrides; timeoutMs?: number; backend?: BackendOptions; outbox?: EngineOptions['outbox']; journalMaxBytes?: number } = {},
+  o: {
+    profiles?: ProfileOverrides;
+    timeoutMs?: number;
+    backend?: BackendOptions;
+    outbox?: EngineOptions['outbox'];
+    /** The acquirer's rules as the agent is told them (default protocol v1's); the backend's are set under `backend.rules`. */
+    acquirerProfile?: AcquirerProfile;
+    logger?: Logger;
+    /** The manual clock's start (default now). */
+    startAt?: number;
+    journalMaxBytes?: number;
+  } = {},
 ): Promise<Rig> {
-  const clock = new ManualClock(Date.now());
+  const clock = new ManualClock(o.startAt ?? Date.now());
   const backend = await startBackend({ ...o.backend, clock });
   const dir = mkdtempSync(join(tmpdir(), 'scanpay-rig-'));
   const seen: PaymentView[] = [];
@@ -53,7 +69,7 @@ export async function createRig(
       ...(o.timeoutMs ? { timeoutMs: { pay: o.timeoutMs, query: o.timeoutMs, reverse: o.timeoutMs, refund: o.timeoutMs } } : {}),
     });
     acquirer = new TrackedAcquirer(http);
-    const engine = new PaymentEngine({ journal, acquirer, clock, terminalId: DEMO_TERMINAL.terminalId, profiles: o.profiles, outbox: o.outbox, random: () => 0.5 });
+    const engine = new PaymentEngine({ journal, acquirer, clock, terminalId: DEMO_TERMINAL.terminalId, profiles: o.profiles, outbox: o.outbox, random: () => 0.5, ...(o.acquirerProfile ? { acquirerProfile: o.acquirerProfile } : {}), ...(o.logger ? { logger: o.logger } : {}) });
     engine.onChange((v) => seen.push(v));
     engine.start();
     return { journal, engine };
@@ -90,9 +106,10 @@ export async function createRig(
       await rig.drive(() => engine.get(p.orderNo).outcome !== null);
       return engine.get(p.orderNo);
     },
-    async restartAgent() {
+    async restartAgent(r = {}) {
       await engine.stop();
       journal.close();
+      if (r.offForMs) clock.advanceTo(clock.now() + r.offForMs);
       ({ journal, engine } = open());
     },
     async close() {
