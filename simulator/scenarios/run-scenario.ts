@@ -32,7 +32,6 @@ import { WechatV2Acquirer } from '../../agent/backend/wechat/wechat-v2-acquirer.
 import { WechatV3Acquirer } from '../../agent/backend/wechat/wechat-v3-acquirer.ts';
 import { HttpAcquirer } from '../../agent/backend/http-acquirer.ts';
 import { DEMO_FILES, demoWechatConfig } from '../backend/wechat/demo-merchant.ts';
-import { startWechatBackend } from '../backend/wechat/start-wechat-backend.ts';
 import type { PayStep, Scenario, Step } from './schema.ts';
 
 export interface ScenarioResult {
@@ -235,8 +234,8 @@ export async function runScenario(scenario: Scenario, file: string, o: ScenarioO
   // The demo merchant certificate was issued in November 2026: WeChat scenarios start after it.
   const clock = new ManualClock(wechat ? Date.UTC(2027, 0, 1, 9) : Date.UTC(2026, 0, 1, 9));
   const backendOptions = { port: 0, clock, seed: scenario.seed, ...scenario.backendOptions };
-  const sim = wechat ? undefined : simulatedWire(protocol);
-  const backend = wechat ? await startWechatBackend({ protocol, ...backendOptions }) : await startBackend({ ...backendOptions, ...(sim?.wire ? { wire: sim.wire } : {}) });
+  const sim = await simulatedWire(protocol);
+  const backend = await startBackend({ ...backendOptions, ...(sim.wire ? { wire: sim.wire } : {}) });
   const proxy = await startFaultProxy({ target: backend.url, seed: scenario.seed });
   const dir = mkdtempSync(join(tmpdir(), 'scanpay-scenario-'));
   const certFile = join(dir, 'apiclient_cert.pem');
@@ -245,7 +244,7 @@ export async function runScenario(scenario: Scenario, file: string, o: ScenarioO
   const timeoutMs = { pay: t, query: t, reverse: t, refund: t };
   const direct = acquirerFor(protocol, clock, certFile, timeoutMs);
   // The fault proxy relays bytes: TLS to a WeChat simulator passes through it end to end.
-  const proxyUrl = sim ? sim.agentUrl(proxy.url) : proxy.url.replace(/^http:/, 'https:');
+  const proxyUrl = sim.agentUrl(sim.wire?.tls ? proxy.url.replace(/^http:/, 'https:') : proxy.url);
   const terminal = new SimTerminal({
     dir,
     backendUrl: proxyUrl,

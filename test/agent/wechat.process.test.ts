@@ -3,12 +3,9 @@
  * `scanpay pay 12.34 --demo-customer instant` (PAID, exit 0, charged once in the embedded
  * WeChat simulator); `scanpay sim backend --protocol wechat-v3` answering the v3 adapter.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readAgentFile } from '../../agent/agent-file.ts';
 import { ManualClock } from '../../agent/clock.ts';
@@ -16,39 +13,15 @@ import { loadWechatCredentials } from '../../agent/backend/wechat/credentials.ts
 import { WechatV3Acquirer } from '../../agent/backend/wechat/wechat-v3-acquirer.ts';
 import { controlRequest } from '../../simulator/backend/wechat/control-client.ts';
 import { demoWechatConfig } from '../../simulator/backend/wechat/demo-merchant.ts';
+import { cliProcesses, lineMatching } from '../support/cli-process.ts';
 
-const BIN = fileURLToPath(new URL('../../agent/bin/scanpay.js', import.meta.url));
-const children = new Set<ChildProcess>();
+const procs = cliProcesses();
 const homes: string[] = [];
 
 afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
+  procs.killAll();
   for (const h of homes) rmSync(h, { recursive: true, force: true });
 });
-
-function spawnCli(home: string, args: string[]): ChildProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SCANPAY_HOME: home, SCANPAY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-function lineMatching(child: ChildProcess, pattern: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (d) => (err += d));
-    createInterface({ input: child.stdout! }).on('line', (l) => pattern.test(l) && resolve(l));
-    child.on('exit', (code) => reject(new Error(`exited (${code}) before printing ${pattern}: ${err.slice(-2000)}`)));
-  });
-}
-
-async function run(home: string, args: string[]): Promise<{ status: number | null; stdout: string }> {
-  const child = spawnCli(home, args);
-  let stdout = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { status, stdout };
-}
 
 const tempHome = () => {
   const h = mkdtempSync(join(tmpdir(), 'scanpay-wechat-'));
@@ -59,10 +32,10 @@ const tempHome = () => {
 describe('scanpay with WeChat Pay, as processes', () => {
   it('run --demo --protocol wechat-v2, then pay 12.34 --demo-customer instant: PAID, exit 0, charged once', async () => {
     const home = tempHome();
-    const daemon = spawnCli(home, ['run', '--demo', '--protocol', 'wechat-v2', '--port', '0']);
+    const daemon = procs.spawn(home, ['run', '--demo', '--protocol', 'wechat-v2', '--port', '0']);
     const backendLine = await lineMatching(daemon, /^backend:/);
     expect(backendLine).toMatch(/https:\/\/127\.0\.0\.1:\d+ \(embedded simulator/);
-    const paid = await run(home, ['pay', '12.34', '--demo-customer', 'instant']);
+    const paid = await procs.run(home, ['pay', '12.34', '--demo-customer', 'instant']);
     expect(paid.stdout).toMatch(/^PAID 12\.34 CNY/m);
     expect(paid.status).toBe(0);
     const simulatorUrl = readAgentFile(home)!.simulatorUrl!;
@@ -75,7 +48,7 @@ describe('scanpay with WeChat Pay, as processes', () => {
 
   it('sim backend --protocol wechat-v3 serves codepay over HTTPS', async () => {
     const home = tempHome();
-    const sim = spawnCli(home, ['sim', 'backend', '--protocol', 'wechat-v3', '--port', '0']);
+    const sim = procs.spawn(home, ['sim', 'backend', '--protocol', 'wechat-v3', '--port', '0']);
     const url = /(https:\/\/127\.0\.0\.1:\d+)/.exec(await lineMatching(sim, /listening on https:/))![1]!;
     const code = (await controlRequest<{ code: string }>(`${url}/control/codes`, 'POST', { wallet: 'wechat', behaviour: { kind: 'instant' } })).data.code;
     const acquirer = new WechatV3Acquirer({ baseUrl: url, credentials: loadWechatCredentials('wechat-v3', demoWechatConfig('wechat-v3'), false), clock: new ManualClock(Date.now()), terminalId: 'T1' });

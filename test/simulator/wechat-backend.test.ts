@@ -66,6 +66,31 @@ describe('wechat-v2 simulator', () => {
   });
 });
 
+describe('wechat-v2 simulator with a store file', () => {
+  it('keeps its orders, ledger and WeChat rules across a restart of the process', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scanpay-wxstore-'));
+    const storePath = join(dir, 'backend.db');
+    let backend = await startWechatBackend({ protocol: 'wechat-v2', storePath });
+    try {
+      const code = backend.sim.issueCode('wechat', { kind: 'instant' });
+      const paid = parseV2((await post(`${backend.url}/pay/micropay`, signed({ out_trade_no: 'KEEP000001', total_fee: '1234', body: 'x', auth_code: code, spbill_create_ip: '1.2.3.4' }))).body);
+      expect(paid).toMatchObject({ result_code: 'SUCCESS', total_fee: '1234' });
+      await backend.close();
+      // A new simulator on the same file, as `scanpay sim backend --protocol wechat-v2` started again.
+      backend = await startWechatBackend({ protocol: 'wechat-v2', storePath });
+      const q = parseV2((await post(`${backend.url}/pay/orderquery`, signed({ out_trade_no: 'KEEP000001' }))).body);
+      expect(q).toMatchObject({ result_code: 'SUCCESS', trade_state: 'SUCCESS', total_fee: '1234', transaction_id: paid.transaction_id });
+      expect(backend.sim.ledger().map((e) => [e.kind, e.orderNo, e.amount])).toEqual([['charge', 'KEEP000001', 1234]]);
+      // Still WeChat's rules after the restart: no tombstone for an order it never saw.
+      expect(parseV2((await post(`${backend.url}/secapi/pay/reverse`, signed({ out_trade_no: 'NEVER00001' }), { cert: DEMO_FILES.client })).body)).toMatchObject({ err_code: 'ORDERNOTEXIST' });
+      expect(backend.sim.order('NEVER00001')).toBeUndefined();
+    } finally {
+      await backend.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('wechat-v3 simulator', () => {
   let backend: RunningBackend;
   let dir: string;

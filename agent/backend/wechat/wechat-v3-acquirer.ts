@@ -11,7 +11,7 @@ import type { Mapped } from './v2-answers.ts';
 import { mapCodepay, mapQueryV3, mapRefundV3, mapReverseV3 } from './v3-answers.ts';
 import { newNonce, rsaVerify, v3AnswerMessage, v3Authorization, V3_HEADERS } from './v3-signing.ts';
 import { localIp } from './wechat-v2-acquirer.ts';
-import { refundWithTotal, WechatHttp, type WechatHttpOptions } from './wechat-http.ts';
+import { refundWithTotal, WechatHttp, type WechatAcquirerOptions } from './wechat-http.ts';
 
 export const V3_PATHS = {
   pay: '/v3/pay/transactions/codepay',
@@ -23,16 +23,11 @@ export const V3_PATHS = {
 /** How far the platform's timestamp may stray from our clock before an answer is refused (WeChat's SDKs use 5 minutes). */
 const ANSWER_SKEW_S = 300;
 
-export interface WechatV3Options extends WechatHttpOptions {
-  /** scene_info.device_id: the terminal's id. */
-  terminalId: string;
-}
-
 export class WechatV3Acquirer implements Acquirer {
-  readonly #o: WechatV3Options;
+  readonly #o: WechatAcquirerOptions;
   readonly #http: WechatHttp;
 
-  constructor(o: WechatV3Options) {
+  constructor(o: WechatAcquirerOptions) {
     this.#o = o;
     const c = o.credentials;
     if (!c.merchantKey || !c.serialNo || !c.platformCerts?.size) throw new Error('WechatV3Acquirer needs the merchant key, its serial and a platform certificate');

@@ -11,7 +11,7 @@ import { certSerial, parseV3Authorization, rsaSign, rsaVerify, v3AnswerMessage, 
 import { V3_PATHS } from '../../../agent/backend/wechat/wechat-v3-acquirer.ts';
 import { DEMO_FILES, DEMO_MERCHANT } from './demo-merchant.ts';
 import type { WechatBook, WechatReverse } from './wechat-book.ts';
-import type { IncomingCall, Signing, Wire, WireProtocol } from './wire.ts';
+import type { IncomingCall, Signing, Wire, WechatFormat } from './wire.ts';
 
 const merchantCert = new X509Certificate(readFileSync(DEMO_FILES.merchant.cert));
 const platformCert = new X509Certificate(readFileSync(DEMO_FILES.platform.cert));
@@ -130,7 +130,7 @@ function refuse(status: number, code: string, message: string): Wire {
   return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code, message }) };
 }
 
-export const v3Wire: WireProtocol<V3Input, V3Answer> = {
+export const v3Wire: WechatFormat<V3Input, V3Answer> = {
   name: 'wechat-v3',
   routes: [
     { op: 'pay', method: 'POST', url: V3_PATHS.pay },
