@@ -80,6 +80,8 @@ export function wechatWire(protocol: WechatProtocol): WireProtocol {
   return {
     routes,
     rules,
+    // A WeChat Pay merchant account takes WeChat codes only.
+    onlyWallet: 'wechat',
     tls: { cert: readFileSync(DEMO_FILES.server.cert), key: readFileSync(DEMO_FILES.server.key), ca },
   };
 }
