@@ -160,3 +160,8 @@ export function loadWechatCredentials(protocol: 'wechat-v2' | 'wechat-v3', c: We
   }
   return { ...base, merchantKey, serialNo, platformCerts: loadPlatformCerts(c.platformCertFile, checkOwner) };
 }
+
+/** The CN of a certificate's subject: a WeChat Pay merchant API certificate's is the merchant number. */
+export function subjectCn(cert: X509Certificate): string | undefined {
+  return /^CN=(.*)$/m.exec(cert.subject)?.[1];
+}

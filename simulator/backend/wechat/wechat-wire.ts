@@ -13,7 +13,8 @@ import { WECHAT_V2_PROFILE, WECHAT_V3_PROFILE } from '../../../agent/backend/wec
 import type { WireDeps, WireProtocol } from '../build-backend.ts';
 import { walletRulesFor } from '../rule-profiles.ts';
 import { runWireCall } from '../wire-call.ts';
-import { DEMO_FILES } from './demo-merchant.ts';
+import { subjectCn } from '../../../agent/backend/wechat/credentials.ts';
+import { DEMO_FILES, DEMO_MERCHANT } from './demo-merchant.ts';
 import { v2Wire } from './v2-wire.ts';
 import { v3Wire } from './v3-wire.ts';
 import { WechatBook } from './wechat-book.ts';
@@ -33,6 +34,8 @@ export function wechatWire(protocol: WechatProtocol): WireProtocol {
     if (!peer || !peer.raw) return undefined;
     const cert = new X509Certificate(peer.raw);
     if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey)) return { valid: false, error: 'not issued by WeChat Pay (demo CA)' };
+    // A merchant API certificate names its merchant: another merchant's is refused.
+    if (subjectCn(cert) !== DEMO_MERCHANT.mchId) return { valid: false, error: `issued to merchant ${subjectCn(cert) ?? '(none)'}, not ${DEMO_MERCHANT.mchId}` };
     if (Date.parse(cert.validTo) <= now) return { valid: false, error: `expired on ${cert.validTo}` };
     if (Date.parse(cert.validFrom) > now) return { valid: false, error: `not valid before ${cert.validFrom}` };
     return { valid: true };
