@@ -26,16 +26,25 @@ export const CLIENT_CERT_FILES = { cert: 'apiclient_cert.pem', key: 'apiclient_k
 
 /** Into `dir`: signed by the CA `ca` (the simulator's demo CA); `keyFile` reuses a key instead of making one. */
 export function issueClientCert(dir: string, o: { mchId: string; ca: { cert: string; key: string }; days?: number; keyFile?: string }): IssuedClientCert {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const keyFile = join(dir, CLIENT_CERT_FILES.key);
-  const certFile = join(dir, CLIENT_CERT_FILES.cert);
+  const { certFile, keyFile } = issueCertificate(dir, { ...o, subject: `/CN=${o.mchId}/O=scanpay demo merchant/OU=simulated WeChat Pay merchant API certificate`, names: CLIENT_CERT_FILES });
   const p12File = join(dir, CLIENT_CERT_FILES.p12);
+  openssl(['pkcs12', '-export', '-in', certFile, '-inkey', keyFile, '-name', 'Tenpay Certificate', '-passout', `pass:${o.mchId}`, '-out', p12File]);
+  chmodSync(p12File, 0o600);
+  const cert = new X509Certificate(readFileSync(certFile));
+  return { certFile, keyFile, p12File, passphrase: o.mchId, serial: cert.serialNumber, validTo: cert.validTo };
+}
+
+/** A fresh RSA key and a certificate of `subject` (openssl's /CN=…/O=… form) signed by `ca`, valid from an hour ago for `days`. */
+export function issueCertificate(dir: string, o: { subject: string; ca: { cert: string; key: string }; days?: number; keyFile?: string; names?: { cert: string; key: string } }): { certFile: string; keyFile: string } {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const keyFile = join(dir, o.names?.key ?? 'key.pem');
+  const certFile = join(dir, o.names?.cert ?? 'cert.pem');
   const key = o.keyFile ? readFileSync(o.keyFile, 'utf8') : generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   writeFileSync(keyFile, key, { mode: 0o600 });
   chmodSync(keyFile, 0o600);
   const serial = randomBytes(16).toString('hex').replace(/^[89a-f]/, '1');
-  const csr = join(dir, 'apiclient.csr');
-  openssl(['req', '-new', '-key', keyFile, '-subj', `/CN=${o.mchId}/O=scanpay demo merchant/OU=simulated WeChat Pay merchant API certificate`, '-out', csr]);
+  const csr = join(dir, 'request.csr');
+  openssl(['req', '-new', '-key', keyFile, '-subj', o.subject, '-out', csr]);
   // `openssl ca` rather than `x509 -req`: only it takes a start date, and a certificate valid
   // from an hour ago is not refused by a device whose clock is a little behind.
   const work = mkdtempSync(join(tmpdir(), 'scanpay-ca-'));
@@ -58,6 +67,7 @@ export function issueClientCert(dir: string, o: { mchId: string; ca: { cert: str
         'commonName = supplied',
         'organizationName = optional',
         'organizationalUnitName = optional',
+        'countryName = optional',
         '',
       ].join('\n'),
     );
@@ -68,10 +78,7 @@ export function issueClientCert(dir: string, o: { mchId: string; ca: { cert: str
     rmSync(work, { recursive: true, force: true });
     rmSync(csr, { force: true });
   }
-  openssl(['pkcs12', '-export', '-in', certFile, '-inkey', keyFile, '-name', 'Tenpay Certificate', '-passout', `pass:${o.mchId}`, '-out', p12File]);
-  chmodSync(p12File, 0o600);
-  const cert = new X509Certificate(readFileSync(certFile));
-  return { certFile, keyFile, p12File, passphrase: o.mchId, serial: cert.serialNumber, validTo: cert.validTo };
+  return { certFile, keyFile };
 }
 
 function openssl(args: string[]): void {

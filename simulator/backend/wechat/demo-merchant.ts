@@ -24,6 +24,8 @@ export const DEMO_MERCHANT = {
 
 export const DEMO_FILES = {
   apiKey: file('api-key.txt'),
+  /** v3: the APIv3 key (APIv3密钥) that encrypts the platform certificates of /v3/certificates. */
+  apiV3Key: file('api-v3-key.txt'),
   ca: file('ca.crt'),
   caKey: file('ca.key'),
   server: { cert: file('server.crt'), key: file('server.key') },
@@ -43,7 +45,7 @@ let scratch: string | undefined;
  */
 export function demoWechatConfig(protocol: 'wechat-v2' | 'wechat-v3', certDir?: string): WechatConfig {
   const base = { appId: DEMO_MERCHANT.appId, mchId: DEMO_MERCHANT.mchId, caFile: DEMO_FILES.ca, deviceIp: '127.0.0.1' };
-  if (protocol === 'wechat-v3') return { ...base, clientKeyFile: DEMO_FILES.merchant.key, clientCertFile: DEMO_FILES.merchant.cert, platformCertFile: DEMO_FILES.platform.cert };
+  if (protocol === 'wechat-v3') return { ...base, clientKeyFile: DEMO_FILES.merchant.key, clientCertFile: DEMO_FILES.merchant.cert, platformCertFile: DEMO_FILES.platform.cert, apiV3KeyFile: DEMO_FILES.apiV3Key };
   const dir = certDir ?? (scratch ??= mkdtempSync(join(tmpdir(), 'scanpay-wechat-demo-')));
   const p12 = join(dir, CLIENT_CERT_FILES.p12);
   const fresh = existsSync(p12) && Date.parse(new X509Certificate(readFileSync(join(dir, CLIENT_CERT_FILES.cert))).validTo) > Date.now() + 30 * 86_400_000;

@@ -9,23 +9,32 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { CERTIFICATES_PATH } from '../../../agent/backend/wechat/platform-certs.ts';
 import { WECHAT_V2_PROFILE, WECHAT_V3_PROFILE } from '../../../agent/backend/wechat/profile.ts';
 import type { WireDeps, WireProtocol } from '../build-backend.ts';
 import { walletRulesFor } from '../rule-profiles.ts';
-import { runWireCall } from '../wire-call.ts';
+import { runWireCall, sendAnswer } from '../wire-call.ts';
 import { subjectCn } from '../../../agent/backend/wechat/credentials.ts';
 import { DEMO_FILES, DEMO_MERCHANT } from './demo-merchant.ts';
 import { v2Wire } from './v2-wire.ts';
 import { v3Wire } from './v3-wire.ts';
+import { PlatformKeys } from './platform-keys.ts';
 import { WechatBook } from './wechat-book.ts';
 import type { IncomingCall, WechatFormat } from './wire.ts';
 
 export type WechatProtocol = 'wechat-v2' | 'wechat-v3';
 
-export function wechatWire(protocol: WechatProtocol): WireProtocol {
+export interface WechatWire extends WireProtocol {
+  /** v3: the platform certificates that sign answers; rotate() makes a new one current. */
+  platform?: PlatformKeys;
+}
+
+export function wechatWire(protocol: WechatProtocol): WechatWire {
   const ca = readFileSync(DEMO_FILES.ca);
   const caCert = new X509Certificate(ca);
-  const format = (protocol === 'wechat-v2' ? v2Wire : v3Wire) as WechatFormat<unknown, unknown>;
+  const platform = protocol === 'wechat-v3' ? new PlatformKeys() : undefined;
+  const v3 = platform ? v3Wire(platform) : undefined;
+  const format = (v3 ?? v2Wire) as WechatFormat<unknown, unknown>;
 
   /** The client certificate of this TLS connection, judged as WeChat would: issued by the CA, valid now. */
   const peerCertOf = (req: FastifyRequest, now: number): IncomingCall['peerCert'] => {
@@ -46,6 +55,13 @@ export function wechatWire(protocol: WechatProtocol): WireProtocol {
     // The exact bytes: the signatures cover them.
     api.removeAllContentTypeParsers();
     api.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    if (v3) {
+      // Not a payment call: no injected faults, as a QA would not expect them on a certificate download.
+      api.get(CERTIFICATES_PATH, async (req, reply) => {
+        const call: IncomingCall = { method: 'GET', url: req.url, params: {}, headers: req.headers, body: Buffer.alloc(0), now: deps.clock.now() };
+        sendAnswer(reply, v3.certificates(call, deps.clock.now()));
+      });
+    }
     for (const r of format.routes) {
       api.route({
         method: r.method,
@@ -83,6 +99,7 @@ export function wechatWire(protocol: WechatProtocol): WireProtocol {
   return {
     routes,
     rules,
+    ...(platform ? { platform } : {}),
     // A WeChat Pay merchant account takes WeChat codes only.
     onlyWallet: 'wechat',
     tls: { cert: readFileSync(DEMO_FILES.server.cert), key: readFileSync(DEMO_FILES.server.key), ca },
