@@ -41,6 +41,15 @@ async function statusIs(page: Page, text: string) {
   await page.locator('#pos-status', { hasText: text }).waitFor({ timeout: 20_000 });
 }
 
+/** The phone shows a fresh code and the cashier starts a payment of `amount`: the POS waits for the scan. */
+async function codeShownAndPaymentStarted(page: Page, amount: string) {
+  await page.click('#new-code');
+  await page.locator('#qr').waitFor({ state: 'visible' });
+  await page.fill('#amount', amount);
+  await page.click('#start');
+  await statusIs(page, 'waiting for scan');
+}
+
 describe('desktop simulator page', () => {
   it('pays with a slow customer, loses the network mid-payment, queues the reversal and delivers it when the network returns', async () => {
     const session = await startSimSession({ logger: silentLogger, ...DEMO_PROFILES });
@@ -52,11 +61,7 @@ describe('desktop simulator page', () => {
 
       await page.selectOption('#behaviour', 'password');
       await page.fill('#seconds', '5');
-      await page.click('#new-code');
-      await page.locator('#qr').waitFor({ state: 'visible' });
-      await page.fill('#amount', '12.34');
-      await page.click('#start');
-      await statusIs(page, 'waiting for scan');
+      await codeShownAndPaymentStarted(page, '12.34');
       await page.click('#present');
       await statusIs(page, 'customer entering password');
       await page.screenshot({ path: `${ARTIFACTS}sim-1-entering-password.png`, fullPage: true });
@@ -170,11 +175,7 @@ describe('desktop simulator page', () => {
 
       // A payment under way pins the acquirer: only the one that took it can settle it.
       await page.selectOption('#behaviour', 'walkaway');
-      await page.click('#new-code');
-      await page.locator('#qr').waitFor({ state: 'visible' });
-      await page.fill('#amount', '2.00');
-      await page.click('#start');
-      await statusIs(page, 'waiting for scan');
+      await codeShownAndPaymentStarted(page, '2.00');
       await page.selectOption('#protocol', 'alipay');
       await page.locator('#protocol-note', { hasText: 'switch refused' }).waitFor();
       expect(session.snapshot().protocol.current).toBe('scanpay-v1');
@@ -193,11 +194,7 @@ describe('desktop simulator page', () => {
         expect(session.snapshot().ledger.entries).toEqual([]);
 
         if (protocol === 'upay' || protocol === 'scanpay-v1') await page.selectOption('#wallet', wallets[protocol]!);
-        await page.click('#new-code');
-        await page.locator('#qr').waitFor({ state: 'visible' });
-        await page.fill('#amount', (cents / 100).toFixed(2));
-        await page.click('#start');
-        await statusIs(page, 'waiting for scan');
+        await codeShownAndPaymentStarted(page, (cents / 100).toFixed(2));
         await page.click('#present');
         await statusIs(page, 'paid');
         await page.locator('#balance', { hasText: 'ledger balanced' }).waitFor({ timeout: 20_000 });
