@@ -65,7 +65,7 @@ const schema = z
             appId: z.string().regex(/^wx[0-9a-f]{16}$/, 'must be the app id bound to the merchant, wx + 16 hex digits'),
             mchId: z.string().regex(/^\d{6,12}$/, 'must be the merchant number (商户号), digits'),
             signType: z.enum(['MD5', 'HMAC-SHA256']),
-            ...Object.fromEntries(['apiKeyFile', 'clientCertFile', 'clientKeyFile', 'clientCertPassphraseFile', 'platformCertFile', 'caFile'].map((k) => [k, z.string().min(1)])),
+            ...Object.fromEntries(['apiKeyFile', 'clientCertFile', 'clientKeyFile', 'clientCertPassphraseFile', 'platformCertFile', 'caFile', 'apiV3KeyFile'].map((k) => [k, z.string().min(1)])),
             certSerial: z.string().regex(/^[0-9A-Fa-f]{8,40}$/, 'must be the certificate serial in hex'),
             deviceIp: z.string().min(1),
             terminalId: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1–32 letters, digits, "-" or "_"'),

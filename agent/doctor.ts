@@ -19,7 +19,7 @@ import { Journal } from './journal/journal.ts';
 import { DEFAULT_DEVICE_PARAMS, loadParams } from './params.ts';
 import { keyFingerprint, readTerminalRecord, terminalPath, type TerminalRecord } from './terminal-store.ts';
 import { AGENT_VERSION } from './version.ts';
-import { loadWechatCredentials, type WechatConfig } from './backend/wechat/credentials.ts';
+import { loadWechatCredentials, subjectCn, type WechatConfig } from './backend/wechat/credentials.ts';
 import { inspectJournalIdentity } from './journal-guard.ts';
 import { alarmCounts } from './payment/payment-alarms.ts';
 
@@ -107,6 +107,9 @@ function checkWechat(c: Context): Check {
   const cert = creds.clientCert?.().cert;
   const who = `merchant ${creds.mchId}, app ${creds.appId}`;
   if (!cert) return pass('wechat credentials', `${who}; v3 signing key serial ${creds.serialNo}, platform certificate(s) ${[...(creds.platformCerts?.keys() ?? [])].join(', ')}`);
+  // v2's /secapi/ certificate is issued to the merchant number (its subject CN): another merchant's is refused there.
+  const owner = subjectCn(cert);
+  if (protocol === 'wechat-v2' && owner !== creds.mchId) return fail('wechat credentials', `${who}; the merchant API certificate is issued to ${owner ? `merchant ${owner}` : cert.subject.replace(/\n/g, ', ')}, not ${creds.mchId}`, `use the certificate of merchant ${creds.mchId}: scanpay provision --protocol ${protocol} --client-cert FILE …`);
   const left = Date.parse(cert.validTo) - c.deps.clock.now();
   const fix = `download a new merchant API certificate from the merchant platform and run scanpay provision --protocol ${protocol} --client-cert FILE …`;
   if (left <= 0) return fail('wechat credentials', `${who}; the merchant API certificate expired on ${cert.validTo}: reversals and refunds cannot be sent`, fix);

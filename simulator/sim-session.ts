@@ -17,7 +17,10 @@ import type { Wallet } from '../agent/payment-code.ts';
 import type { PosPayment } from '../agent/pos-payment.ts';
 import type { PosEvent } from '../agent/pos-service.ts';
 import { Emitter } from '../drivers/source.ts';
+import type { ProtocolName } from '../agent/backend/acquirer-profile.ts';
+import { ScanpayError } from '../agent/errors.ts';
 import type { Behaviour, FaultSpec, FaultState, LedgerAudit, LedgerEntry } from './backend/build-backend.ts';
+import { SIMULATED_PROTOCOLS, simulatedWire } from './backend/protocol-wires.ts';
 import { startBackend, type RunningBackend } from './backend/start-backend.ts';
 import { findViolations, type Violation } from './invariants.ts';
 import { CameraReader, renderCodePng } from './phone.ts';
@@ -32,6 +35,8 @@ export interface SimSessionOptions {
   /** The agent's backend call timeouts (agent/config.ts `backend.timeoutMs`). */
   timeoutMs?: { pay?: number; query?: number; reverse?: number; refund?: number };
   seed?: number;
+  /** The wire format the simulated acquirer speaks first (default scanpay-v1); setProtocol() switches. */
+  protocol?: ProtocolName;
 }
 
 export interface OutboxItemView {
@@ -46,6 +51,8 @@ export interface OutboxItemView {
 /** Everything the page shows, in one object: the page redraws from it. */
 export interface SimSnapshot {
   at: number;
+  /** The wire format the acquirer and the agent speak now, and those QA may switch to. */
+  protocol: { current: ProtocolName; available: readonly ProtocolName[]; switching: boolean };
   agent: { up: boolean; apiUrl: string; scanners: Array<{ source: string; status: string }> };
   /** The lane's latest payment. */
   payment: PosPayment | null;
@@ -73,6 +80,12 @@ export interface SimSession {
   clearFaults(): void;
   setBackend(up: boolean): Promise<void>;
   restartAgent(): Promise<void>;
+  /**
+   * The acquirer starts again speaking `protocol` and a fresh agent (new journal: a terminal
+   * set up for that acquirer) follows it. Refused while a payment or a queued call is open,
+   * which only the acquirer that took it can settle.
+   */
+  setProtocol(protocol: ProtocolName): Promise<void>;
   snapshot(): SimSnapshot;
   /** Something changed: the page should redraw. */
   onChange(listener: () => void): () => void;
@@ -90,17 +103,34 @@ function outboxView(r: OutboxRow): OutboxItemView {
 
 export async function startSimSession(o: SimSessionOptions): Promise<SimSession> {
   const log = o.logger;
-  const backend: RunningBackend = await startBackend({ port: 0, seed: o.seed ?? 1, logger: log.child({ component: 'simulated-backend' }) });
-  const proxy: FaultProxy = await startFaultProxy({ target: backend.url, seed: o.seed ?? 1 });
-  const home = mkdtempSync(join(tmpdir(), 'scanpay-sim-'));
-  writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: o.profiles ?? {}, ...(o.outbox ? { outbox: o.outbox } : {}), ...(o.timeoutMs ? { backend: { timeoutMs: o.timeoutMs } } : {}) }));
+  const seed = o.seed ?? 1;
+  const root = mkdtempSync(join(tmpdir(), 'scanpay-sim-'));
+  let protocol: ProtocolName = o.protocol ?? 'scanpay-v1';
+  let switching = false;
+  let backend: RunningBackend;
+  let proxy: FaultProxy;
+  let home: string;
+  let agentBackendUrl: string;
+  let network = { down: false, delayMs: 0 };
+  let backendUp = true;
+  /** The simulated acquirer speaking `protocol`, behind the fault proxy (the network), and a home for an agent set up for it. */
+  const startAcquirer = async () => {
+    const wire = await simulatedWire(protocol);
+    backend = await startBackend({ port: 0, seed, logger: log.child({ component: 'simulated-backend' }), ...(wire.wire ? { wire: wire.wire } : {}) });
+    proxy = await startFaultProxy({ target: backend.url, seed });
+    await proxy.set({ down: network.down, ...(network.delayMs ? { delayMs: network.delayMs } : {}) });
+    backendUp = true;
+    // The proxy relays bytes: TLS to a WeChat simulator passes through it end to end.
+    agentBackendUrl = wire.agentUrl(wire.wire?.tls ? proxy.url.replace(/^http:/, 'https:') : proxy.url);
+    home = mkdtempSync(join(root, `${protocol}-`));
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: o.profiles ?? {}, ...(o.outbox ? { outbox: o.outbox } : {}), ...(o.timeoutMs ? { backend: { timeoutMs: o.timeoutMs } } : {}) }));
+  };
+  await startAcquirer();
   const camera = new CameraReader();
   const changes = new Emitter<{ change: undefined }>();
   const changed = () => changes.emit('change', undefined);
   const payments = new Map<string, PosPayment>();
   const scanners = new Map<string, string>();
-  let network = { down: false, delayMs: 0 };
-  let backendUp = true;
   let agent: RunningAgent;
   let client: PosClient;
   let agentUp = false;
@@ -115,7 +145,7 @@ export async function startSimSession(o: SimSessionOptions): Promise<SimSession>
     changed();
   };
   const launch = async (port: number) => {
-    agent = await startAgent({ home, logger: log.child({ component: 'agent' }), demo: true, backendUrl: proxy.url, port });
+    agent = await startAgent({ home, logger: log.child({ component: 'agent' }), demo: true, backendUrl: agentBackendUrl, protocol, port });
     client = new PosClient({ baseUrl: agent.apiUrl, token: agent.token });
     offEvents = agent.inspect.onEvent(onEvent);
     type Info = { lanes: Array<{ scanners: Array<{ source: string; status: string }> }> };
@@ -140,6 +170,7 @@ export async function startSimSession(o: SimSessionOptions): Promise<SimSession>
     if (journal) lastAlarms = findViolations(backend.sim, (orderNo) => journal.getPayment(orderNo));
     return {
       at: Date.now(),
+      protocol: { current: protocol, available: SIMULATED_PROTOCOLS, switching },
       agent: { up: agentUp, apiUrl: agent.apiUrl, scanners: [...scanners].map(([source, status]) => ({ source, status })) },
       payment,
       recent: [...payments.values()].reverse(),
@@ -198,6 +229,34 @@ export async function startSimSession(o: SimSessionOptions): Promise<SimSession>
       await agent.stop();
       await launch(apiPort);
     },
+    async setProtocol(next) {
+      if (!SIMULATED_PROTOCOLS.includes(next)) throw new ScanpayError('SIM_CONTROL_INVALID', { message: `protocol: one of ${SIMULATED_PROTOCOLS.join(', ')}` });
+      if (switching) throw new ScanpayError('SIM_CONTROL_INVALID', { message: 'a protocol switch is already under way' });
+      if (next === protocol) return;
+      const open = [...payments.values()].find((p) => p.result === null);
+      const queued = agentUp ? agent.inspect.journal.outbox('pending').length : 0;
+      if (open || queued) {
+        throw new ScanpayError('SIM_CONTROL_INVALID', { message: `finish first: ${open ? `payment ${open.id} is still open` : `${queued} queued call(s) not yet delivered`}; only the ${protocol} acquirer can settle it` });
+      }
+      switching = true;
+      agentUp = false;
+      offEvents();
+      changed();
+      try {
+        await agent.stop();
+        await proxy.close();
+        await backend.close();
+        rmSync(home, { recursive: true, force: true });
+        payments.clear();
+        scanners.clear();
+        protocol = next;
+        await startAcquirer();
+        await launch(apiPort);
+      } finally {
+        switching = false;
+        changed();
+      }
+    },
     snapshot,
     onChange: (listener) => changes.on('change', listener),
     async close() {
@@ -206,7 +265,7 @@ export async function startSimSession(o: SimSessionOptions): Promise<SimSession>
       if (agentUp) await agent.stop();
       await proxy.close();
       await backend.close();
-      rmSync(home, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true });
     },
   };
 }

@@ -79,7 +79,8 @@ function wechatSetup(protocol: 'wechat-v2' | 'wechat-v3', o: CreateAcquirerOptio
   const configured = o.config.backend.wechat as WechatConfig | undefined;
   // Demo mode without credentials uses the published demo merchant (not owner-only: it is public).
   const demoCreds = (o.demo ?? false) && !configured;
-  const config = demoCreds ? demoWechatConfig(protocol) : configured;
+  // Its client certificate is minted for this agent's home (simulator/backend/wechat/client-cert.ts).
+  const config = demoCreds ? demoWechatConfig(protocol, join(o.home, 'wechat-demo')) : configured;
   if (!config) throw new ScanpayError('CONFIG_WECHAT_CREDENTIALS', { message: `backend.protocol is ${protocol} but config.json has no backend.wechat section: run \`scanpay provision --protocol ${protocol} …\` (docs/acquirers/wechat.md)` });
   const credentials = loadWechatCredentials(protocol, config, !demoCreds);
   const a = { ...common, baseUrl: o.backendUrl, credentials, terminalId: o.terminal.terminalId, onCall: o.onCall };

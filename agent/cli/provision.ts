@@ -47,6 +47,7 @@ interface Options {
   clientKey?: string;
   clientCertPasswordFile?: string;
   platformCert?: string;
+  apiV3KeyFile?: string;
   certSerial?: string;
   signType?: 'MD5' | 'HMAC-SHA256';
   backend?: string;
@@ -194,6 +195,7 @@ export function registerProvision(program: Command): void {
     .option('--client-key <file>', 'WeChat: apiclient_key.pem (v3 request signing; v2 with a PEM certificate)')
     .option('--client-cert-password-file <file>', 'WeChat: the PKCS#12 password, if not the merchant number')
     .option('--platform-cert <file>', 'WeChat v3: the platform certificate that signs the answers')
+    .option('--api-v3-key-file <file>', 'WeChat v3: a file holding the APIv3 key (APIv3密钥): the agent then follows platform-certificate rotations itself')
     .option('--cert-serial <hex>', 'WeChat v3: the merchant certificate serial (read from --client-cert when absent)')
     .option('--sign-type <t>', 'WeChat v2: MD5 (default) or HMAC-SHA256')
     .option('--test-scan-seconds <n>', 'how long the test scan waits', integer('--test-scan-seconds', 1, 600), 30)
@@ -260,7 +262,7 @@ function provisionWechatCli(o: Options): void {
   const protocol = o.protocol as 'wechat-v2' | 'wechat-v3';
   const r = provisionWechat({
     home, protocol, backendUrl: o.backend, appId: o.appId ?? '', mchId: o.mchId ?? '', signType: o.signType, apiKeyFile: o.apiKeyFile,
-    clientCertFile: o.clientCert, clientKeyFile: o.clientKey, clientCertPassphraseFile: o.clientCertPasswordFile, platformCertFile: o.platformCert, certSerial: o.certSerial,
+    clientCertFile: o.clientCert, clientKeyFile: o.clientKey, clientCertPassphraseFile: o.clientCertPasswordFile, platformCertFile: o.platformCert, apiV3KeyFile: o.apiV3KeyFile, certSerial: o.certSerial,
   });
   const cert = r.credentials.clientCert?.().cert;
   [

@@ -21,7 +21,8 @@ import { TerminalRegistry } from './terminal-registry.ts';
 import { memoryStore, sqliteStore } from './backend-store.ts';
 import { describeIssues, FaultTable, type FaultKind, type FaultSpec, type FaultState } from './faults.ts';
 import type { LedgerAudit, LedgerEntry } from './ledger.ts';
-import { WalletModel, type Behaviour, type OrderView, type WalletRules } from './wallet-model.ts';
+import { cut, deliverFault, type Signing } from './wire-call.ts';
+import { V1_RULES, WalletModel, type Behaviour, type OrderView, type WalletRules } from './wallet-model.ts';
 
 export type { Behaviour, OrderView, FaultSpec, FaultState, LedgerEntry, LedgerAudit };
 
@@ -39,7 +40,7 @@ export interface BackendOptions {
   /** The acquirer's own rules where acquirers differ (simulator/backend/rule-profiles.ts); default protocol v1's. */
   rules?: Partial<WalletRules>;
   logger?: Logger;
-  /** Another acquirer's wire format over the same wallets, ledger, faults and control API, in place of /v1 (simulator/backend/alipay, upay). */
+  /** Another acquirer's wire format over the same wallets, ledger, faults and control API, in place of /v1 (simulator/backend/wechat, alipay, upay). */
   wire?: WireProtocol;
   /** SQLite file keeping orders, codes, the ledger and terminals across restarts (backend-store.ts); in memory when absent. */
   storePath?: string | undefined;
@@ -51,6 +52,8 @@ export interface WireDeps {
   faults: FaultTable;
   clock: Clock;
   logger: Logger;
+  /** The rules the wallets enforce: protocol v1's, then the wire's, then the options'. */
+  rules: WalletRules;
   /** Adds a call to calls(). */
   record(call: CallRecord): void;
   /** Waits on the clock as a parked call (see parkedCalls). */
@@ -59,6 +62,10 @@ export interface WireDeps {
 
 export interface WireProtocol {
   routes(deps: WireDeps): FastifyPluginAsync;
+  /** The acquirer's own rules (e.g. WeChat's 15 s earliest reverse); `rules` of the options override them. */
+  rules?: Partial<WalletRules>;
+  /** Served over HTTPS with this certificate; a client certificate is asked for (not required) and judged by the wire. */
+  tls?: { cert: Buffer; key: Buffer; ca: Buffer };
   /** The only wallet this acquirer takes: codes issued through the control API are of it (an Alipay app takes Alipay codes only). */
   onlyWallet?: Wallet;
 }
@@ -138,7 +145,8 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
   const logger = o.logger ?? silentLogger;
   const store = o.storePath ? sqliteStore(o.storePath) : memoryStore();
   const terminals = new TerminalRegistry(clock, opts.terminals ?? [DEMO_TERMINAL], store);
-  const model = new WalletModel({ clock, codeTtlMs: opts.codeTtlMs, passwordAbandonMs: opts.passwordAbandonMs, reverseWindowMs: opts.reverseWindowMs, store, ...(o.rules ? { rules: o.rules } : {}) });
+  const rules: WalletRules = { ...V1_RULES, ...o.wire?.rules, ...o.rules };
+  const model = new WalletModel({ clock, codeTtlMs: opts.codeTtlMs, passwordAbandonMs: opts.passwordAbandonMs, reverseWindowMs: opts.reverseWindowMs, store, rules });
   const device = new DeviceBackend({ clock, registry: terminals, book: model });
   const faults = new FaultTable(opts.seed);
   const nonces = new NonceCache();
@@ -251,12 +259,12 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
       return refuse(reply, e.status, e, clock.now());
     }
 
-    const send = (a: Answer, signing: 'signed' | 'unsigned' | 'wrong-key' = 'signed'): void => {
+    const send = ({ status, body, signing = 'signed' }: Answer & { signing?: Signing }): void => {
       if (signing !== 'unsigned') {
         const signKey = signing === 'signed' ? key : Buffer.concat([key, Buffer.from('-not-the-key')]);
-        reply.headers({ ...signResponse({ method: 'POST', path, terminalId, body: a.body, status: a.status, requestNonce }, signKey, clock.now()) });
+        reply.headers({ ...signResponse({ method: 'POST', path, terminalId, body, status, requestNonce }, signKey, clock.now()) });
       }
-      reply.code(a.status).type('application/json; charset=utf-8').send(a.body);
+      reply.code(status).type('application/json; charset=utf-8').send(body);
     };
 
     const input = parseBody(op, raw);
@@ -272,27 +280,20 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
     if (op !== 'query') release((input as { orderNo: string }).orderNo);
     const body = Buffer.from(JSON.stringify(answer));
     log.info({ result: (answer as { result?: string }).result }, 'processed');
-    switch (kind) {
-      case 'lost-response':
-        return cut(reply);
-      case 'hang':
-        // Processed; the socket stays open, unanswered, until the server stops.
-        reply.hijack();
-        return;
-      case 'malformed':
-        return send({ status: 200, body: body.subarray(0, Math.max(1, Math.floor(body.length / 2))) });
-      case 'unsigned':
-        return send({ status: 200, body }, 'unsigned');
-      case 'bad-signature':
-        return send({ status: 200, body }, 'wrong-key');
-      default:
-        return send({ status: 200, body });
-    }
+    // The signature covers what is sent, even a malformed half: send() signs after the fault.
+    deliverFault(reply, kind, (signing) => ({ status: 200, body, signing }), send);
   }
 
-  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT, forceCloseConnections: true });
+  const tls = o.wire?.tls;
+  const app = Fastify({
+    ...(tls ? { https: { ...tls, requestCert: true, rejectUnauthorized: false } } : {}),
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    forceCloseConnections: true,
+  }) as unknown as FastifyInstance;
 
-  if (o.wire) app.register(o.wire.routes({ model, faults, clock, logger, park, record: (c) => calls.push(c) }));
+  if (o.wire) app.register(o.wire.routes({ model, faults, clock, logger, rules, park, record: (c) => calls.push(c) }));
   else app.register(async (v1) => {
     // Keep the exact bytes: the signature covers them, and JSON is parsed after verification.
     v1.removeAllContentTypeParsers();
@@ -334,12 +335,6 @@ function refuse(reply: FastifyReply, status: number, e: ScanpayError, now?: numb
 function headerOf(req: FastifyRequest, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-/** Ends the exchange with no answer at all: the client sees its connection cut. */
-function cut(reply: FastifyReply): void {
-  reply.hijack();
-  reply.raw.socket?.destroy();
 }
 
 /** The order number, read leniently before verification, so calls() can name it. */

@@ -22,7 +22,7 @@ export interface RunningBackend {
 
 export async function startBackend(o: BackendOptions & { port?: number; host?: string } = {}): Promise<RunningBackend> {
   const { port, host, ...options } = o;
-  return serveBackend(buildBackend(options), { port, host });
+  return serveBackend(buildBackend(options), { port, host, scheme: options.wire?.tls ? 'https' : 'http' });
 }
 
 /** Listens with a built simulated backend (any protocol's); `https` when the app serves TLS. */

@@ -24,7 +24,6 @@ import { RULE_PROFILES, walletRulesFor, type RuleProfileName } from '../backend/
 import type { WalletRules } from '../backend/wallet-model.ts';
 import { withRules, type AcquirerRules, type ProtocolName } from '../../agent/backend/acquirer-profile.ts';
 import { simulatedWire } from '../backend/protocol-wires.ts';
-import { startWechatBackend } from '../backend/wechat/start-wechat-backend.ts';
 import { prng } from '../prng.ts';
 import { startFaultProxy, type ProxyFaults } from '../proxy/fault-proxy.ts';
 import { AgentDiedDuringStart, AgentProcess } from './agent-process.ts';
@@ -124,33 +123,24 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const profile = o.profile ?? RULES_OF_PROTOCOL[protocol];
   const rules = chaosRules(profile);
   const wechat = protocol === 'wechat-v2' || protocol === 'wechat-v3';
-  const sim = wechat ? undefined : simulatedWire(protocol);
+  const sim = await simulatedWire(protocol);
   const home = mkdtempSync(join(tmpdir(), 'scanpay-chaos-'));
   const storePath = df.backendRestartRate ? join(home, 'acquirer', 'backend.db') : undefined;
   /** The simulated acquirer, restarted on the same port with the same memory file (issue 12). */
   const startAcquirer = (port?: number) =>
-    wechat
-      ? startWechatBackend({
-          protocol,
-          seed: o.seed,
-          ...(port ? { port } : {}),
-          ...(rules.codeTtlMs ? { codeTtlMs: rules.codeTtlMs } : {}),
-          // WeChat's 15 s earliest reverse and 45 s revoke, scaled as the agent is told (chaosRules).
-          rules: { earliestReverseMs: rules.agent.earliestReverseMs ?? 0, revokeUnpaidAfterMs: rules.agent.acquirerRevokesUnpaidAfterMs ?? 45_000 },
-        })
-      : startBackend({
-          seed: o.seed,
-          passwordAbandonMs: 1_500,
-          rules: rules.backend,
-          ...(port ? { port } : {}),
-          ...(rules.codeTtlMs ? { codeTtlMs: rules.codeTtlMs } : {}),
-          ...(sim?.wire ? { wire: sim.wire } : {}),
-          ...(storePath ? { storePath } : {}),
-        });
+    startBackend({
+      seed: o.seed,
+      passwordAbandonMs: 1_500,
+      rules: rules.backend,
+      ...(port ? { port } : {}),
+      ...(rules.codeTtlMs ? { codeTtlMs: rules.codeTtlMs } : {}),
+      ...(sim.wire ? { wire: sim.wire } : {}),
+      ...(storePath ? { storePath } : {}),
+    });
   let backend = await startAcquirer();
   const proxy = await startFaultProxy({ target: backend.url, seed: o.seed });
   // The proxy relays bytes: TLS to a WeChat simulator passes through it end to end.
-  const proxyUrl = sim ? sim.agentUrl(proxy.url) : proxy.url.replace(/^http:/, 'https:');
+  const proxyUrl = sim.agentUrl(sim.wire?.tls ? proxy.url.replace(/^http:/, 'https:') : proxy.url);
   writeFileSync(
     join(home, 'config.json'),
     JSON.stringify({

@@ -31,8 +31,7 @@ import { loadWechatCredentials } from '../../agent/backend/wechat/credentials.ts
 import { WechatV2Acquirer } from '../../agent/backend/wechat/wechat-v2-acquirer.ts';
 import { WechatV3Acquirer } from '../../agent/backend/wechat/wechat-v3-acquirer.ts';
 import { HttpAcquirer } from '../../agent/backend/http-acquirer.ts';
-import { DEMO_FILES, demoWechatConfig } from '../backend/wechat/demo-merchant.ts';
-import { startWechatBackend } from '../backend/wechat/start-wechat-backend.ts';
+import { DEMO_FILES, demoWechatConfig, issueDemoClientCert } from '../backend/wechat/demo-merchant.ts';
 import type { PayStep, Scenario, Step } from './schema.ts';
 
 export interface ScenarioResult {
@@ -71,11 +70,13 @@ class ScenarioRun {
 
   readonly #direct: (url: string) => Acquirer;
   readonly #certFile: string;
+  readonly #validCertFile: string;
 
-  constructor(o: { name: string; clock: ManualClock; backend: RunningBackend; proxy: FaultProxy; terminal: SimTerminal; direct: (url: string) => Acquirer; certFile: string }) {
+  constructor(o: { name: string; clock: ManualClock; backend: RunningBackend; proxy: FaultProxy; terminal: SimTerminal; direct: (url: string) => Acquirer; certFile: string; validCertFile: string }) {
     this.#name = o.name;
     this.#direct = o.direct;
     this.#certFile = o.certFile;
+    this.#validCertFile = o.validCertFile;
     this.#clock = o.clock;
     this.#backend = o.backend;
     this.#proxy = o.proxy;
@@ -109,7 +110,7 @@ class ScenarioRun {
     else if ('latePay' in s) {
       const t = this.#require(s.latePay);
       await this.#direct(this.#backend.url).pay({ orderNo: this.#orderNo(s.latePay), paymentCode: t.code, amount: t.amount, currency: 'CNY', description: this.#name });
-    } else if ('clientCert' in s) copyFileSync(s.clientCert === 'expired' ? DEMO_FILES.clientExpired.cert : DEMO_FILES.client.cert, this.#certFile);
+    } else if ('clientCert' in s) copyFileSync(s.clientCert === 'expired' ? DEMO_FILES.clientExpired.cert : this.#validCertFile, this.#certFile);
     await this.#drive.quiesce();
   }
 
@@ -211,7 +212,8 @@ function acquirerFor(protocol: ProtocolName, clock: ManualClock, certFile: strin
   switch (protocol) {
     case 'wechat-v2':
     case 'wechat-v3': {
-      const config = protocol === 'wechat-v2' ? { ...demoWechatConfig(protocol), clientCertFile: certFile, clientKeyFile: DEMO_FILES.client.key } : demoWechatConfig(protocol);
+      // The key of the expired demo certificate, so that a scenario can swap that certificate in.
+      const config = protocol === 'wechat-v2' ? { ...demoWechatConfig(protocol), clientCertFile: certFile, clientKeyFile: DEMO_FILES.clientExpired.key } : demoWechatConfig(protocol);
       const make = (url: string) => {
         const o = { baseUrl: url, credentials: loadWechatCredentials(protocol, config, false), clock, terminalId: DEMO_TERMINAL.terminalId, timeoutMs };
         return protocol === 'wechat-v2' ? new WechatV2Acquirer(o) : new WechatV3Acquirer(o);
@@ -235,17 +237,19 @@ export async function runScenario(scenario: Scenario, file: string, o: ScenarioO
   // The demo merchant certificate was issued in November 2026: WeChat scenarios start after it.
   const clock = new ManualClock(wechat ? Date.UTC(2027, 0, 1, 9) : Date.UTC(2026, 0, 1, 9));
   const backendOptions = { port: 0, clock, seed: scenario.seed, ...scenario.backendOptions };
-  const sim = wechat ? undefined : simulatedWire(protocol);
-  const backend = wechat ? await startWechatBackend({ protocol, ...backendOptions }) : await startBackend({ ...backendOptions, ...(sim?.wire ? { wire: sim.wire } : {}) });
+  const sim = await simulatedWire(protocol);
+  const backend = await startBackend({ ...backendOptions, ...(sim.wire ? { wire: sim.wire } : {}) });
   const proxy = await startFaultProxy({ target: backend.url, seed: scenario.seed });
   const dir = mkdtempSync(join(tmpdir(), 'scanpay-scenario-'));
   const certFile = join(dir, 'apiclient_cert.pem');
-  copyFileSync(DEMO_FILES.client.cert, certFile);
+  // A certificate minted for this run (with the expired one's key); the terminal reads its copy at certFile.
+  const validCertFile = protocol === 'wechat-v2' ? issueDemoClientCert(join(dir, 'minted'), { keyFile: DEMO_FILES.clientExpired.key }).certFile : '';
+  if (validCertFile) copyFileSync(validCertFile, certFile);
   const t = TIMEOUT_MS;
   const timeoutMs = { pay: t, query: t, reverse: t, refund: t };
   const direct = acquirerFor(protocol, clock, certFile, timeoutMs);
   // The fault proxy relays bytes: TLS to a WeChat simulator passes through it end to end.
-  const proxyUrl = sim ? sim.agentUrl(proxy.url) : proxy.url.replace(/^http:/, 'https:');
+  const proxyUrl = sim.agentUrl(sim.wire?.tls ? proxy.url.replace(/^http:/, 'https:') : proxy.url);
   const terminal = new SimTerminal({
     dir,
     backendUrl: proxyUrl,
@@ -258,7 +262,7 @@ export async function runScenario(scenario: Scenario, file: string, o: ScenarioO
     // No jitter: the same scenario takes the same path every run.
     random: () => 0.5,
   });
-  const run = new ScenarioRun({ name: scenario.name, clock, backend, proxy, terminal, direct: direct.make, certFile });
+  const run = new ScenarioRun({ name: scenario.name, clock, backend, proxy, terminal, direct: direct.make, certFile, validCertFile });
   const t0 = clock.now();
   try {
     for (const [i, s] of scenario.steps.entries()) {

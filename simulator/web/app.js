@@ -117,7 +117,21 @@ function toggle(id, send) {
 
 const none = (text) => [el('li', { class: 'empty' }, text)];
 
+const PROTOCOL_NAMES = { 'scanpay-v1': 'scanpay protocol v1', 'wechat-v2': 'WeChat Pay v2 (micropay, XML)', 'wechat-v3': 'WeChat Pay v3 (codepay, JSON)', alipay: 'Alipay (trade.pay bar_code)', upay: 'Shouqianba Upay v2' };
+/** The wallet whose codes an acquirer takes, where it takes one only. */
+const PROTOCOL_WALLET = { 'wechat-v2': 'wechat', 'wechat-v3': 'wechat', alipay: 'alipay' };
+
+function renderProtocol(s) {
+  const sel = $('protocol');
+  if (sel.options.length !== s.protocol.available.length) {
+    sel.replaceChildren(...s.protocol.available.map((p) => el('option', { value: p }, PROTOCOL_NAMES[p] ?? p)));
+  }
+  if (!inFlight.has('protocol')) sel.value = s.protocol.current;
+  sel.disabled = s.protocol.switching || inFlight.has('protocol');
+}
+
 function renderNet(s) {
+  renderProtocol(s);
   if (!inFlight.has('offline')) $('offline').checked = s.network.down;
   if (!inFlight.has('backend-down')) $('backend-down').checked = !s.backend.up;
   if (document.activeElement !== $('latency')) $('latency').value = String(s.network.delayMs);
@@ -205,6 +219,26 @@ $('add-fault').addEventListener('click', guard(() => {
   return call('/api/faults', { kind: $('fault-kind').value, op: $('fault-op').value, ...(rate < 1 ? { rate } : {}), ...(count > 0 ? { count } : {}) });
 }));
 $('clear-faults').addEventListener('click', guard(() => call('/api/faults/clear')));
+$('protocol').addEventListener('change', async () => {
+  const next = $('protocol').value;
+  const n = $('protocol-note');
+  inFlight.add('protocol');
+  $('protocol').disabled = true;
+  n.textContent = `switching to ${next}: the acquirer restarts speaking it, then a fresh agent set up for it…`;
+  n.className = 'note';
+  try {
+    await call('/api/protocol', { protocol: next });
+    if (PROTOCOL_WALLET[next]) $('wallet').value = PROTOCOL_WALLET[next];
+    phoneUsed('acquirer switched');
+    n.textContent = `acquirer and agent now speak ${next}`;
+  } catch (e) {
+    n.textContent = `switch refused: ${e.message}`;
+    n.className = 'note bad';
+  } finally {
+    inFlight.delete('protocol');
+    if (snap) renderProtocol(snap);
+  }
+});
 let restarting = false;
 $('restart').addEventListener('click', async () => {
   const n = $('agent-note');

@@ -10,6 +10,7 @@ import * as z from 'zod';
 import { isScanpayError } from '../../agent/errors.ts';
 import type { Logger } from '../../agent/log.ts';
 import { faultSpecSchema, describeIssues } from '../backend/faults.ts';
+import { SIMULATED_PROTOCOLS } from '../backend/protocol-wires.ts';
 import { behaviourSchema } from '../backend/wallet-model.ts';
 import type { SimSession } from '../sim-session.ts';
 import { refuseForeign } from '../local-guard.ts';
@@ -33,6 +34,7 @@ const schemas = {
   text: z.strictObject({ text: z.string().min(1).max(512) }),
   network: z.strictObject({ down: z.boolean().optional(), delayMs: z.number().int().min(0).max(60_000).optional() }),
   backend: z.strictObject({ up: z.boolean() }),
+  protocol: z.strictObject({ protocol: z.enum(SIMULATED_PROTOCOLS) }),
 };
 
 function parse<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
@@ -85,6 +87,10 @@ export function buildSimUi(deps: SimUiDeps): FastifyInstance {
   app.post('/api/backend', async (req) => {
     await session.setBackend(parse(schemas.backend, req.body).up);
     return { ok: true };
+  });
+  app.post('/api/protocol', async (req) => {
+    await session.setProtocol(parse(schemas.protocol, req.body).protocol);
+    return { ok: true, protocol: session.snapshot().protocol.current };
   });
   app.post('/api/agent/restart', async () => {
     await session.restartAgent();

@@ -5,50 +5,20 @@
  * and the ledger compared with what the agent says. Real time: the customer's password
  * takes 3 s, and the wallet profile is shortened so the queries follow within a second.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Journal } from '../../agent/journal/journal.ts';
 import { startBackend, type RunningBackend } from '../../simulator/backend/start-backend.ts';
-
-const BIN = fileURLToPath(new URL('../../agent/bin/scanpay.js', import.meta.url));
+import { cliProcesses, exited, lineMatching } from '../support/cli-process.ts';
 
 let home: string;
 let backend: RunningBackend;
-const children = new Set<ChildProcess>();
-
-function spawnCli(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SCANPAY_HOME: home, SCANPAY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on('exit', (code) => resolve(code))));
-}
-
-/** Resolves with the first stdout line matching, rejects if the process ends first. */
-function lineMatching(child: ChildProcess, pattern: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (l) => pattern.test(l) && resolve(l));
-    child.on('exit', (code) => reject(new Error(`process exited (${code}) before printing ${pattern}`)));
-  });
-}
-
-async function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawnCli(args);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  return { status: await exited(child), stdout, stderr };
-}
+const procs = cliProcesses();
+const spawnCli = (args: string[]) => procs.spawn(home, args);
+const cli = (args: string[]) => procs.run(home, args);
 
 async function startDaemon(): Promise<ChildProcess> {
   const daemon = spawnCli(['run', '--demo', '--backend', backend.url]);
@@ -64,7 +34,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) c.kill('SIGKILL');
+  procs.killAll();
   await backend.close();
   rmSync(home, { recursive: true, force: true });
 });
@@ -130,5 +100,5 @@ describe('scanpay run as a process', () => {
       expect(r.status, amounts[i]).toBe(1);
       expect(r.stderr).toContain('PAY_AMOUNT_INVALID');
     }
-  }, 30_000);
+  }, 120_000); // five CLI starts at once: slow on a loaded machine, never a measure
 });

@@ -11,10 +11,12 @@ import { realDoctorDeps } from '../../agent/cli/doctor.ts';
 import { runDoctor } from '../../agent/doctor.ts';
 import { loadConfig } from '../../agent/config.ts';
 import { provisionWechat } from '../../agent/backend/wechat/provision-wechat.ts';
-import { DEMO_FILES, DEMO_MERCHANT } from '../../simulator/backend/wechat/demo-merchant.ts';
+import { issueClientCert } from '../../simulator/backend/wechat/client-cert.ts';
+import { DEMO_FILES, DEMO_MERCHANT, issueDemoClientCert } from '../../simulator/backend/wechat/demo-merchant.ts';
 
 let home: string;
 let src: string;
+let minted: string;
 const from = (f: string, name: string) => {
   const dest = join(src, name);
   copyFileSync(f, dest);
@@ -25,13 +27,15 @@ const doctorCheck = async () => (await runDoctor({ ...realDoctorDeps(home), devi
 beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), 'scanpay-wxprov-'));
   src = mkdtempSync(join(tmpdir(), 'scanpay-wxsrc-'));
+  // As the simulator hands one out: `scanpay sim backend --protocol wechat-v2 --issue-client-cert DIR`.
+  minted = issueDemoClientCert(join(src, 'minted')).p12File;
 });
 afterEach(() => {
   rmSync(home, { recursive: true, force: true });
   rmSync(src, { recursive: true, force: true });
 });
 
-const v2 = () => ({ home, protocol: 'wechat-v2' as const, backendUrl: 'https://127.0.0.1:9', appId: DEMO_MERCHANT.appId, mchId: DEMO_MERCHANT.mchId, apiKeyFile: from(DEMO_FILES.apiKey, 'apikey.txt'), clientCertFile: from(DEMO_FILES.clientP12, 'apiclient_cert.p12') });
+const v2 = () => ({ home, protocol: 'wechat-v2' as const, backendUrl: 'https://127.0.0.1:9', appId: DEMO_MERCHANT.appId, mchId: DEMO_MERCHANT.mchId, apiKeyFile: from(DEMO_FILES.apiKey, 'apikey.txt'), clientCertFile: from(minted, 'apiclient_cert.p12') });
 
 describe('provision --protocol wechat-v2 / wechat-v3', () => {
   it('stores owner-only copies, writes config.json, and doctor passes', async () => {
@@ -80,5 +84,13 @@ describe('provision --protocol wechat-v2 / wechat-v3', () => {
     const expired = await doctorCheck();
     expect(expired).toMatchObject({ status: 'fail', detail: expect.stringContaining('expired on Jan  1 00:00:00 2021 GMT') });
     expect(expired.fix).toContain('scanpay provision --protocol wechat-v2 --client-cert');
+  });
+
+  it('doctor: a client certificate issued to another merchant', async () => {
+    const other = issueClientCert(join(src, 'other'), { mchId: '19999999', ca: { cert: DEMO_FILES.ca, key: DEMO_FILES.caKey } });
+    const pw = join(src, 'pw.txt');
+    writeFileSync(pw, other.passphrase);
+    provisionWechat({ ...v2(), clientCertFile: other.p12File, clientCertPassphraseFile: pw });
+    expect(await doctorCheck()).toMatchObject({ status: 'fail', detail: expect.stringContaining('issued to merchant 19999999, not 10000100') });
   });
 });

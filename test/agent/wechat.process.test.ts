@@ -3,52 +3,26 @@
  * `scanpay pay 12.34 --demo-customer instant` (PAID, exit 0, charged once in the embedded
  * WeChat simulator); `scanpay sim backend --protocol wechat-v3` answering the v3 adapter.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readAgentFile } from '../../agent/agent-file.ts';
 import { ManualClock } from '../../agent/clock.ts';
 import { loadWechatCredentials } from '../../agent/backend/wechat/credentials.ts';
 import { WechatV3Acquirer } from '../../agent/backend/wechat/wechat-v3-acquirer.ts';
 import { controlRequest } from '../../simulator/backend/wechat/control-client.ts';
-import { demoWechatConfig } from '../../simulator/backend/wechat/demo-merchant.ts';
+import { DEMO_FILES, demoWechatConfig } from '../../simulator/backend/wechat/demo-merchant.ts';
+import { cliProcesses, lineMatching, linesUntil } from '../support/cli-process.ts';
 
-const BIN = fileURLToPath(new URL('../../agent/bin/scanpay.js', import.meta.url));
-const children = new Set<ChildProcess>();
+const procs = cliProcesses();
 const homes: string[] = [];
 
 afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
+  procs.killAll();
   for (const h of homes) rmSync(h, { recursive: true, force: true });
 });
-
-function spawnCli(home: string, args: string[]): ChildProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SCANPAY_HOME: home, SCANPAY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-function lineMatching(child: ChildProcess, pattern: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (d) => (err += d));
-    createInterface({ input: child.stdout! }).on('line', (l) => pattern.test(l) && resolve(l));
-    child.on('exit', (code) => reject(new Error(`exited (${code}) before printing ${pattern}: ${err.slice(-2000)}`)));
-  });
-}
-
-async function run(home: string, args: string[]): Promise<{ status: number | null; stdout: string }> {
-  const child = spawnCli(home, args);
-  let stdout = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { status, stdout };
-}
 
 const tempHome = () => {
   const h = mkdtempSync(join(tmpdir(), 'scanpay-wechat-'));
@@ -59,10 +33,10 @@ const tempHome = () => {
 describe('scanpay with WeChat Pay, as processes', () => {
   it('run --demo --protocol wechat-v2, then pay 12.34 --demo-customer instant: PAID, exit 0, charged once', async () => {
     const home = tempHome();
-    const daemon = spawnCli(home, ['run', '--demo', '--protocol', 'wechat-v2', '--port', '0']);
+    const daemon = procs.spawn(home, ['run', '--demo', '--protocol', 'wechat-v2', '--port', '0']);
     const backendLine = await lineMatching(daemon, /^backend:/);
     expect(backendLine).toMatch(/https:\/\/127\.0\.0\.1:\d+ \(embedded simulator/);
-    const paid = await run(home, ['pay', '12.34', '--demo-customer', 'instant']);
+    const paid = await procs.run(home, ['pay', '12.34', '--demo-customer', 'instant']);
     expect(paid.stdout).toMatch(/^PAID 12\.34 CNY/m);
     expect(paid.status).toBe(0);
     const simulatorUrl = readAgentFile(home)!.simulatorUrl!;
@@ -70,12 +44,44 @@ describe('scanpay with WeChat Pay, as processes', () => {
     expect(ledger.data.entries.filter((e) => e.kind === 'charge').map((e) => e.amount)).toEqual([1234]);
     const calls = await controlRequest<{ calls: Array<{ op: string; error?: string }> }>(`${simulatorUrl}/control/calls`, 'GET');
     expect(calls.data.calls.filter((c) => c.op === 'pay' && !c.error)).toHaveLength(1);
+    // The demo merchant's client certificate was minted for this home, from the simulator's CA.
+    const minted = join(home, 'wechat-demo', 'apiclient_cert.pem');
+    expect(execFileSync('openssl', ['verify', '-CAfile', DEMO_FILES.ca, minted]).toString().trim()).toBe(`${minted}: OK`);
     daemon.kill('SIGTERM');
   }, 60_000);
 
+  it('sim backend --protocol wechat-v2 --issue-client-cert DIR: the printed provision line sets a device up, and doctor passes', async () => {
+    const home = tempHome();
+    const certs = join(home, 'certs');
+    const sim = procs.spawn(home, ['sim', 'backend', '--protocol', 'wechat-v2', '--port', '0', '--memory', '--issue-client-cert', certs]);
+    const lines = await linesUntil(sim, /^press Ctrl-C/);
+    const p12 = join(certs, 'apiclient_cert.p12');
+    expect(lines.find((l) => l.startsWith('client certificate of merchant 10000100:'))).toContain(p12);
+    expect(execFileSync('openssl', ['verify', '-CAfile', DEMO_FILES.ca, join(certs, 'apiclient_cert.pem')]).toString()).toMatch(/: OK$/m);
+    expect(execFileSync('openssl', ['x509', '-in', join(certs, 'apiclient_cert.pem'), '-noout', '-subject', '-nameopt', 'RFC2253']).toString()).toMatch(/CN=10000100$/m);
+
+    // The line as printed: NODE_EXTRA_CA_CERTS=… npx scanpay provision …
+    const line = lines.find((l) => l.startsWith('provision a device with it:'))!.replace(/^provision a device with it:\s+/, '');
+    const [env, npx, scanpay, ...args] = line.split(' ');
+    expect([npx, scanpay]).toEqual(['npx', 'scanpay']);
+    expect(args).toEqual(expect.arrayContaining(['--client-cert', p12]));
+    const device = tempHome();
+    const withCa = cliProcesses({ env: { NODE_EXTRA_CA_CERTS: env!.replace(/^NODE_EXTRA_CA_CERTS=/, '') } });
+    try {
+      const provisioned = await withCa.run(device, [...args, '--no-test-scan']);
+      expect(provisioned.status, provisioned.stderr).toBe(0);
+      const doctor = await withCa.run(device, ['doctor']);
+      expect(doctor.stdout).toMatch(/PASS {2}wechat credentials {2}merchant 10000100.*valid until/);
+      expect(doctor.stdout).toMatch(/PASS {2}signature round trip/);
+    } finally {
+      withCa.killAll();
+      sim.kill('SIGTERM');
+    }
+  }, 120_000);
+
   it('sim backend --protocol wechat-v3 serves codepay over HTTPS', async () => {
     const home = tempHome();
-    const sim = spawnCli(home, ['sim', 'backend', '--protocol', 'wechat-v3', '--port', '0']);
+    const sim = procs.spawn(home, ['sim', 'backend', '--protocol', 'wechat-v3', '--port', '0']);
     const url = /(https:\/\/127\.0\.0\.1:\d+)/.exec(await lineMatching(sim, /listening on https:/))![1]!;
     const code = (await controlRequest<{ code: string }>(`${url}/control/codes`, 'POST', { wallet: 'wechat', behaviour: { kind: 'instant' } })).data.code;
     const acquirer = new WechatV3Acquirer({ baseUrl: url, credentials: loadWechatCredentials('wechat-v3', demoWechatConfig('wechat-v3'), false), clock: new ManualClock(Date.now()), terminalId: 'T1' });

@@ -4,42 +4,22 @@
  * the step to take, `scanpay recover --demo` settles the orders the embedded acquirer
  * kept (sim-backend.db), and `scanpay run` starts again with the payment known.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Journal } from '../../agent/journal/journal.ts';
+import { cliProcesses, exited, lineMatching } from '../support/cli-process.ts';
 
-const BIN = fileURLToPath(new URL('../../agent/bin/scanpay.js', import.meta.url));
 let home: string;
-const children = new Set<ChildProcess>();
+const procs = cliProcesses();
+const cli = (args: string[]) => procs.run(home, args);
 
-function spawnCli(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SCANPAY_HOME: home, SCANPAY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-async function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawnCli(args);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { status, stdout, stderr };
-}
-
-function startDaemon(): Promise<ChildProcess> {
-  const daemon = spawnCli(['run', '--demo']);
-  return new Promise((resolve, reject) => {
-    createInterface({ input: daemon.stdout! }).on('line', (l) => /^POS API:/.test(l) && resolve(daemon));
-    daemon.on('exit', (code) => reject(new Error(`agent exited (${code}) before listening`)));
-  });
+async function startDaemon(): Promise<ChildProcess> {
+  const daemon = procs.spawn(home, ['run', '--demo']);
+  await lineMatching(daemon, /^POS API:/);
+  return daemon;
 }
 
 beforeAll(() => {
@@ -47,7 +27,7 @@ beforeAll(() => {
   writeFileSync(join(home, 'config.json'), JSON.stringify({ api: { port: 0 } }));
 });
 afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
+  procs.killAll();
   rmSync(home, { recursive: true, force: true });
 });
 
@@ -58,7 +38,7 @@ describe('scanpay recover (processes, demo mode)', () => {
     expect(paid.status, paid.stderr).toBe(0);
     const { orderNo } = JSON.parse(paid.stdout) as { orderNo: string };
     daemon.kill('SIGKILL');
-    await new Promise((r) => daemon.once('exit', r));
+    await exited(daemon);
     for (const f of ['journal.db', 'journal.db-wal', 'journal.db-shm']) rmSync(join(home, f), { force: true });
 
     const refused = await cli(['run', '--demo']);
@@ -72,7 +52,7 @@ describe('scanpay recover (processes, demo mode)', () => {
 
     const again = await startDaemon();
     again.kill('SIGTERM');
-    expect(await new Promise((r) => again.once('exit', r))).toBe(0);
+    expect(await exited(again)).toBe(0);
     const journal = Journal.open(join(home, 'journal.db'));
     expect(journal.getPayment(orderNo)).toMatchObject({ outcome: 'paid', amount: 1234 });
     journal.close();

@@ -3,7 +3,8 @@
  * a customer who takes 5 s over the password, the network taken away mid-payment, the
  * reversal waiting in the offline queue, the network back, the reversal delivered and the
  * ledger balanced. Runs on the real clock with the short demo timings; it waits for what
- * the page shows, never for a fixed time. Screenshots go to test-artifacts/.
+ * the page shows, never for a fixed time. Screenshots go to test-artifacts/. The acquirer's
+ * protocol switched from the page, with a payment through each wire format.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -40,6 +41,15 @@ async function statusIs(page: Page, text: string) {
   await page.locator('#pos-status', { hasText: text }).waitFor({ timeout: 20_000 });
 }
 
+/** The phone shows a fresh code and the cashier starts a payment of `amount`: the POS waits for the scan. */
+async function codeShownAndPaymentStarted(page: Page, amount: string) {
+  await page.click('#new-code');
+  await page.locator('#qr').waitFor({ state: 'visible' });
+  await page.fill('#amount', amount);
+  await page.click('#start');
+  await statusIs(page, 'waiting for scan');
+}
+
 describe('desktop simulator page', () => {
   it('pays with a slow customer, loses the network mid-payment, queues the reversal and delivers it when the network returns', async () => {
     const session = await startSimSession({ logger: silentLogger, ...DEMO_PROFILES });
@@ -51,11 +61,7 @@ describe('desktop simulator page', () => {
 
       await page.selectOption('#behaviour', 'password');
       await page.fill('#seconds', '5');
-      await page.click('#new-code');
-      await page.locator('#qr').waitFor({ state: 'visible' });
-      await page.fill('#amount', '12.34');
-      await page.click('#start');
-      await statusIs(page, 'waiting for scan');
+      await codeShownAndPaymentStarted(page, '12.34');
       await page.click('#present');
       await statusIs(page, 'customer entering password');
       await page.screenshot({ path: `${ARTIFACTS}sim-1-entering-password.png`, fullPage: true });
@@ -158,11 +164,58 @@ describe('desktop simulator page', () => {
     }
   });
 
+  it('switches the acquirer protocol: the backend restarts speaking it, the agent follows, and a payment goes through on each', async () => {
+    const session = await startSimSession({ logger: silentLogger, ...DEMO_PROFILES });
+    const { app, url } = await serve(session);
+    const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    try {
+      await page.goto(url);
+      await page.locator('#conn', { hasText: 'live' }).waitFor();
+      expect(await page.locator('#protocol option').allTextContents()).toHaveLength(5);
+
+      // A payment under way pins the acquirer: only the one that took it can settle it.
+      await page.selectOption('#behaviour', 'walkaway');
+      await codeShownAndPaymentStarted(page, '2.00');
+      await page.selectOption('#protocol', 'alipay');
+      await page.locator('#protocol-note', { hasText: 'switch refused' }).waitFor();
+      expect(session.snapshot().protocol.current).toBe('scanpay-v1');
+      await page.click('#cancel');
+      await statusIs(page, 'not charged');
+
+      await page.selectOption('#behaviour', 'instant');
+      const wallets: Record<string, string> = { 'wechat-v2': 'wechat', 'wechat-v3': 'wechat', alipay: 'alipay', upay: 'unionpay', 'scanpay-v1': 'ecny' };
+      let cents = 101;
+      for (const protocol of ['wechat-v2', 'wechat-v3', 'alipay', 'upay', 'scanpay-v1'] as const) {
+        await page.selectOption('#protocol', protocol);
+        await page.locator('#protocol-note', { hasText: `now speak ${protocol}` }).waitFor({ timeout: 60_000 });
+        expect(session.snapshot().protocol.current).toBe(protocol);
+        await page.locator('#scanners', { hasText: 'agent up' }).waitFor({ timeout: 30_000 });
+        // A fresh acquirer: its ledger starts empty.
+        expect(session.snapshot().ledger.entries).toEqual([]);
+
+        if (protocol === 'upay' || protocol === 'scanpay-v1') await page.selectOption('#wallet', wallets[protocol]!);
+        await codeShownAndPaymentStarted(page, (cents / 100).toFixed(2));
+        await page.click('#present');
+        await statusIs(page, 'paid');
+        await page.locator('#balance', { hasText: 'ledger balanced' }).waitFor({ timeout: 20_000 });
+        const ledger = session.snapshot().ledger.entries;
+        expect(ledger.map((e) => [e.kind, e.amount, e.wallet])).toEqual([['charge', cents, wallets[protocol]]]);
+        await page.screenshot({ path: `${ARTIFACTS}sim-protocol-${protocol}-paid.png`, fullPage: true });
+        cents += 101;
+      }
+    } finally {
+      await page.close();
+      await app.close();
+      await session.close();
+    }
+  }, 600_000);
+
   it('shows a double charge as an unmistakable red alarm', async () => {
     // A session that reports an alarm: the page's job here is only to show it.
     const alarmed = { orderNo: 'T000000126010109000000abcd', kind: 'double-charge' as const, message: 'charged more than once (order:T000000126010109000000abcd)' };
     const snapshot: SimSnapshot = {
       at: Date.now(),
+      protocol: { current: 'scanpay-v1', available: ['scanpay-v1'], switching: false },
       agent: { up: true, apiUrl: 'http://127.0.0.1:1', scanners: [] },
       payment: null,
       recent: [],

@@ -4,7 +4,7 @@
  * with the `openssl` command line (an implementation we did not write).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +13,38 @@ import { createPrivateKey } from 'node:crypto';
 import { buildV2, parseV2, signV2 } from '../../agent/backend/wechat/v2-codec.ts';
 import { v3Authorization } from '../../agent/backend/wechat/v3-signing.ts';
 import type { RunningBackend } from '../../simulator/backend/start-backend.ts';
-import { DEMO_FILES, DEMO_MERCHANT } from '../../simulator/backend/wechat/demo-merchant.ts';
+import { issueClientCert, type IssuedClientCert } from '../../simulator/backend/wechat/client-cert.ts';
+import { DEMO_FILES, DEMO_MERCHANT, issueDemoClientCert } from '../../simulator/backend/wechat/demo-merchant.ts';
 import { startWechatBackend } from '../../simulator/backend/wechat/start-wechat-backend.ts';
 
 const ca = readFileSync(DEMO_FILES.ca);
+const certDir = mkdtempSync(join(tmpdir(), 'scanpay-wxcert-'));
+let minted: IssuedClientCert;
+let client: { cert: string; key: string };
+beforeAll(() => {
+  minted = issueDemoClientCert(certDir);
+  client = { cert: minted.certFile, key: minted.keyFile };
+});
+afterAll(() => rmSync(certDir, { recursive: true, force: true }));
+
+describe('the client certificate the simulator mints', () => {
+  it('is issued by the demo CA to the merchant number, as PEM and as PKCS#12, as openssl reads them', () => {
+    expect(execFileSync('openssl', ['verify', '-CAfile', DEMO_FILES.ca, minted.certFile]).toString().trim()).toBe(`${minted.certFile}: OK`);
+    const subject = execFileSync('openssl', ['x509', '-in', minted.certFile, '-noout', '-subject', '-nameopt', 'RFC2253']).toString();
+    expect(subject).toMatch(new RegExp(`^subject=.*CN=${DEMO_MERCHANT.mchId}$`, 'm'));
+    // The key beside it is the certificate's.
+    const pub = (args: string[]) => execFileSync('openssl', args).toString();
+    expect(pub(['pkey', '-in', minted.keyFile, '-pubout'])).toBe(pub(['x509', '-in', minted.certFile, '-noout', '-pubkey']));
+    // The PKCS#12 opens with the merchant number and holds the same certificate.
+    const fromP12 = execFileSync('openssl', ['pkcs12', '-in', minted.p12File, '-passin', `pass:${DEMO_MERCHANT.mchId}`, '-nokeys', '-clcerts']).toString();
+    expect(execFileSync('openssl', ['x509', '-noout', '-serial'], { input: fromP12 }).toString()).toBe(execFileSync('openssl', ['x509', '-in', minted.certFile, '-noout', '-serial']).toString());
+    expect(statSync(minted.keyFile).mode & 0o777).toBe(0o600);
+    // Each set-up gets its own: no two merchants' devices share a key.
+    const again = issueDemoClientCert(join(certDir, 'again'));
+    expect(again.serial).not.toBe(minted.serial);
+    expect(readFileSync(again.keyFile, 'utf8')).not.toBe(readFileSync(minted.keyFile, 'utf8'));
+  });
+});
 
 function post(url: string, body: string, o: { cert?: { cert: string; key: string }; headers?: Record<string, string>; method?: string } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
@@ -60,9 +88,36 @@ describe('wechat-v2 simulator', () => {
     expect(parseV2((await post(`${backend.url}/secapi/pay/reverse`, body)).body)).toMatchObject({ return_code: 'FAIL', return_msg: expect.stringContaining('no client certificate') });
     expect(parseV2((await post(`${backend.url}/secapi/pay/reverse`, body, { cert: DEMO_FILES.clientExpired })).body)).toMatchObject({ return_code: 'FAIL', return_msg: expect.stringContaining('expired on') });
     expect(parseV2((await post(`${backend.url}/secapi/pay/reverse`, body, { cert: DEMO_FILES.merchant })).body)).toMatchObject({ return_code: 'FAIL', return_msg: expect.stringContaining('not issued by') });
+    const other = issueClientCert(join(certDir, 'other'), { mchId: '19999999', ca: { cert: DEMO_FILES.ca, key: DEMO_FILES.caKey } });
+    expect(parseV2((await post(`${backend.url}/secapi/pay/reverse`, body, { cert: { cert: other.certFile, key: other.keyFile } })).body)).toMatchObject({ return_code: 'FAIL', return_msg: expect.stringContaining('issued to merchant 19999999, not 10000100') });
     // With the right certificate: WeChat does not know the order, and keeps no tombstone.
-    expect(parseV2((await post(`${backend.url}/secapi/pay/reverse`, body, { cert: DEMO_FILES.client })).body)).toMatchObject({ return_code: 'SUCCESS', err_code: 'ORDERNOTEXIST', recall: 'N' });
+    expect(parseV2((await post(`${backend.url}/secapi/pay/reverse`, body, { cert: client })).body)).toMatchObject({ return_code: 'SUCCESS', err_code: 'ORDERNOTEXIST', recall: 'N' });
     expect(backend.sim.order('NOPE000002')).toBeUndefined();
+  });
+});
+
+describe('wechat-v2 simulator with a store file', () => {
+  it('keeps its orders, ledger and WeChat rules across a restart of the process', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scanpay-wxstore-'));
+    const storePath = join(dir, 'backend.db');
+    let backend = await startWechatBackend({ protocol: 'wechat-v2', storePath });
+    try {
+      const code = backend.sim.issueCode('wechat', { kind: 'instant' });
+      const paid = parseV2((await post(`${backend.url}/pay/micropay`, signed({ out_trade_no: 'KEEP000001', total_fee: '1234', body: 'x', auth_code: code, spbill_create_ip: '1.2.3.4' }))).body);
+      expect(paid).toMatchObject({ result_code: 'SUCCESS', total_fee: '1234' });
+      await backend.close();
+      // A new simulator on the same file, as `scanpay sim backend --protocol wechat-v2` started again.
+      backend = await startWechatBackend({ protocol: 'wechat-v2', storePath });
+      const q = parseV2((await post(`${backend.url}/pay/orderquery`, signed({ out_trade_no: 'KEEP000001' }))).body);
+      expect(q).toMatchObject({ result_code: 'SUCCESS', trade_state: 'SUCCESS', total_fee: '1234', transaction_id: paid.transaction_id });
+      expect(backend.sim.ledger().map((e) => [e.kind, e.orderNo, e.amount])).toEqual([['charge', 'KEEP000001', 1234]]);
+      // Still WeChat's rules after the restart: no tombstone for an order it never saw.
+      expect(parseV2((await post(`${backend.url}/secapi/pay/reverse`, signed({ out_trade_no: 'NEVER00001' }), { cert: client })).body)).toMatchObject({ err_code: 'ORDERNOTEXIST' });
+      expect(backend.sim.order('NEVER00001')).toBeUndefined();
+    } finally {
+      await backend.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -12,7 +12,7 @@ import type { Clock } from '../../clock.ts';
 import { ScanpayError } from '../../errors.ts';
 import type { Operation, PayRequest, QueryRequest, RefundRequest, ReverseRequest } from '../../protocol/messages.ts';
 import type { Acquirer, CallResult } from '../acquirer.ts';
-import { noAnswer, transportFailure } from '../call-failure.ts';
+import { judgedCall, noAnswer, transportFailure } from '../call-failure.ts';
 import { DEFAULT_TIMEOUTS } from '../http-acquirer.ts';
 import { createProtocolHttp } from '../protocol-http.ts';
 import { AnswerUnreadable, cancelAnswer, METHODS, payAnswer, queryAnswer, refundAnswer, responseKeyOf } from './alipay-answers.ts';
@@ -101,40 +101,32 @@ export class AlipayAcquirer implements Acquirer {
     return params;
   }
 
-  async #call<T>(op: Operation, biz: Record<string, string>, read: (d: Record<string, unknown>) => T): Promise<CallResult<T>> {
+  #call<T>(op: Operation, biz: Record<string, string>, read: (d: Record<string, unknown>) => T): Promise<CallResult<T>> {
     const params = this.signedParams(op, biz);
     const query = new URLSearchParams(URL_PARAMS.map((k) => [k, params[k]!]));
     const form = new URLSearchParams({ biz_content: params.biz_content! });
-    const started = performance.now();
-    const finish = (r: CallResult<T>): CallResult<T> => {
-      this.#o.onCall?.(op, r.kind, r.latencyMs);
-      return r;
-    };
-    const latencyMs = () => Math.round(performance.now() - started);
-
-    let res;
-    try {
-      res = await this.#http.post('', form.toString(), {
-        params: query,
-        timeout: this.#timeouts[op],
-        headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8' },
-      });
-    } catch (e) {
-      return finish({ ...transportFailure(op, e), latencyMs: latencyMs() });
-    }
-    const body = Buffer.from(res.data as ArrayBuffer).toString('utf8');
-    if (res.status !== 200) {
-      return finish({ kind: 'unknown', latencyMs: latencyMs(), error: noAnswer('BACKEND_HTTP_STATUS', op, `Alipay answered ${op} with HTTP ${res.status}`, body) });
-    }
-    const verified = verifyAnswer(body, responseKeyOf(METHODS[op]), this.#o.alipayPublicKey);
-    if (!verified.ok) {
-      return finish({ kind: 'unknown', latencyMs: latencyMs(), error: noAnswer('BACKEND_SIGNATURE_INVALID', op, `answer to ${op} not verified (${verified.why}): treated as no answer`, body) });
-    }
-    try {
-      return finish({ kind: 'answer', body: read(verified.data), latencyMs: latencyMs() });
-    } catch (e) {
-      if (!(e instanceof AnswerUnreadable)) throw e;
-      return finish({ kind: 'unknown', latencyMs: latencyMs(), error: noAnswer('BACKEND_MALFORMED', op, `answer to ${op} is unreadable (${e.message}): treated as no answer`, body) });
-    }
+    return judgedCall({
+      op,
+      acquirer: 'Alipay',
+      exchange: async () => {
+        try {
+          const res = await this.#http.post('', form.toString(), {
+            params: query,
+            timeout: this.#timeouts[op],
+            headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8' },
+          });
+          return { kind: 'answer', status: res.status, body: Buffer.from(res.data as ArrayBuffer).toString('utf8') };
+        } catch (e) {
+          return transportFailure(op, e);
+        }
+      },
+      read: (body) => {
+        const verified = verifyAnswer(body, responseKeyOf(METHODS[op]), this.#o.alipayPublicKey);
+        if (!verified.ok) throw noAnswer('BACKEND_SIGNATURE_INVALID', op, `answer to ${op} not verified (${verified.why}): treated as no answer`, body);
+        return read(verified.data);
+      },
+      unreadable: (e) => e instanceof AnswerUnreadable,
+      onCall: this.#o.onCall,
+    });
   }
 }

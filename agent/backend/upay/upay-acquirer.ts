@@ -7,7 +7,7 @@
 import type { Clock } from '../../clock.ts';
 import type { Operation, PayRequest, QueryRequest, RefundRequest, ReverseRequest } from '../../protocol/messages.ts';
 import type { Acquirer, CallResult } from '../acquirer.ts';
-import { noAnswer } from '../call-failure.ts';
+import { judgedCall } from '../call-failure.ts';
 import { DEFAULT_TIMEOUTS } from '../http-acquirer.ts';
 import { cancelAnswer, envelope, payAnswer, queryAnswer, refundAnswer, UpayUnreadable, type Envelope } from './upay-answers.ts';
 import { UpayHttp } from './upay-http.ts';
@@ -69,25 +69,16 @@ export class UpayAcquirer implements Acquirer {
     return (this.#o.operator ?? this.#o.credentials().terminalSn).slice(0, 32);
   }
 
-  async #call<T>(op: Operation, fields: Record<string, string>, read: (e: Envelope) => T): Promise<CallResult<T>> {
+  #call<T>(op: Operation, fields: Record<string, string>, read: (e: Envelope) => T): Promise<CallResult<T>> {
     const { terminalSn, terminalKey } = this.#o.credentials();
     const body = Buffer.from(JSON.stringify({ terminal_sn: terminalSn, ...fields }));
-    const started = performance.now();
-    const r = await this.#http.post(UPAY_PATHS[op], body, terminalSn, terminalKey, this.#timeouts[op]);
-    const latencyMs = Math.round(performance.now() - started);
-    const out = this.#judge(op, r, read, latencyMs);
-    this.#o.onCall?.(op, out.kind, latencyMs);
-    return out;
-  }
-
-  #judge<T>(op: Operation, r: Awaited<ReturnType<UpayHttp['post']>>, read: (e: Envelope) => T, latencyMs: number): CallResult<T> {
-    if (r.kind !== 'answer') return { ...r, latencyMs };
-    if (r.status !== 200) return { kind: 'unknown', latencyMs, error: noAnswer('BACKEND_HTTP_STATUS', op, `Upay answered ${op} with HTTP ${r.status}`, r.body) };
-    try {
-      return { kind: 'answer', latencyMs, body: read(envelope(JSON.parse(r.body))) };
-    } catch (e) {
-      if (!(e instanceof UpayUnreadable) && !(e instanceof SyntaxError)) throw e;
-      return { kind: 'unknown', latencyMs, error: noAnswer('BACKEND_MALFORMED', op, `answer to ${op} is unreadable (${e.message}): treated as no answer`, r.body) };
-    }
+    return judgedCall({
+      op,
+      acquirer: 'Upay',
+      exchange: () => this.#http.post(UPAY_PATHS[op], body, terminalSn, terminalKey, this.#timeouts[op]),
+      read: (text) => read(envelope(JSON.parse(text))),
+      unreadable: (e) => e instanceof UpayUnreadable || e instanceof SyntaxError,
+      onCall: this.#o.onCall,
+    });
   }
 }

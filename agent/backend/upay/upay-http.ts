@@ -9,10 +9,10 @@ import http from 'node:http';
 import https from 'node:https';
 import { ScanpayError } from '../../errors.ts';
 import { createProtocolHttp } from '../protocol-http.ts';
-import { transportFailure } from '../call-failure.ts';
+import { transportFailure, type Exchange } from '../call-failure.ts';
 import { authorization } from './upay-sign.ts';
 
-export type Exchange = { kind: 'answer'; status: number; body: string } | { kind: 'not_sent' | 'unknown'; error: ScanpayError };
+export type { Exchange };
 
 export function isLoopbackUrl(url: string): boolean {
   try {

@@ -27,6 +27,8 @@ export interface WechatConfig {
   /** v3: serial of the merchant API certificate; read from clientCertFile when absent. */
   certSerial?: string | undefined;
   platformCertFile?: string | undefined;
+  /** v3: the APIv3 key (APIv3密钥, 32 characters) that decrypts the platform certificates of /v3/certificates. */
+  apiV3KeyFile?: string | undefined;
   /** Extra CA for the acquirer's TLS server (the simulator's demo CA); the system CAs otherwise. */
   caFile?: string | undefined;
   /** The terminal's address, sent as spbill_create_ip (v2) / device_ip (v3). */
@@ -51,7 +53,10 @@ export interface WechatCredentials {
   /** v3 only. */
   merchantKey?: KeyObject;
   serialNo?: string;
+  /** By serial; grows when WeChat rotates its certificate (platform-certs.ts). */
   platformCerts?: Map<string, X509Certificate>;
+  /** v3: decrypts newly fetched platform certificates; without it a rotation is not followed. */
+  apiV3Key?: string;
   ca?: Buffer;
   deviceIp?: string;
 }
@@ -158,5 +163,15 @@ export function loadWechatCredentials(protocol: 'wechat-v2' | 'wechat-v3', c: We
     if (!c.clientCertFile) throw fail('backend.wechat.certSerial is not set (nor clientCertFile to read it from): the merchant API certificate serial is on the merchant platform');
     serialNo = certSerial(loadClientCert(c, checkOwner).cert);
   }
-  return { ...base, merchantKey, serialNo, platformCerts: loadPlatformCerts(c.platformCertFile, checkOwner) };
+  let apiV3Key: string | undefined;
+  if (c.apiV3KeyFile) {
+    apiV3Key = readSecret(c.apiV3KeyFile, 'the WeChat Pay APIv3 key', checkOwner).toString('utf8').trim();
+    if (Buffer.byteLength(apiV3Key) !== 32) throw fail(`${c.apiV3KeyFile}: the APIv3 key must be 32 characters`, c.apiV3KeyFile);
+  }
+  return { ...base, merchantKey, serialNo, platformCerts: loadPlatformCerts(c.platformCertFile, checkOwner), ...(apiV3Key ? { apiV3Key } : {}) };
+}
+
+/** The CN of a certificate's subject: a WeChat Pay merchant API certificate's is the merchant number. */
+export function subjectCn(cert: X509Certificate): string | undefined {
+  return /^CN=(.*)$/m.exec(cert.subject)?.[1];
 }

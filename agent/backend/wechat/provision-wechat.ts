@@ -25,11 +25,13 @@ export interface WechatProvisionInput {
   clientKeyFile?: string | undefined;
   clientCertPassphraseFile?: string | undefined;
   platformCertFile?: string | undefined;
+  /** v3: the APIv3 key file, to follow WeChat's platform-certificate rotations. */
+  apiV3KeyFile?: string | undefined;
   certSerial?: string | undefined;
   caFile?: string | undefined;
 }
 
-const FILE_FIELDS = ['apiKeyFile', 'clientCertFile', 'clientKeyFile', 'clientCertPassphraseFile', 'platformCertFile', 'caFile'] as const;
+const FILE_FIELDS = ['apiKeyFile', 'clientCertFile', 'clientKeyFile', 'clientCertPassphraseFile', 'platformCertFile', 'caFile', 'apiV3KeyFile'] as const;
 
 /** What each protocol cannot do without, in the words of the merchant platform. */
 export function missingFor(i: Omit<WechatProvisionInput, 'home'>): string[] {

@@ -41,6 +41,12 @@ export interface WechatHttpOptions {
   onCall?: ((op: Operation, result: CallResult<unknown>['kind'], latencyMs: number) => void) | undefined;
 }
 
+/** What a WeChat adapter (v2 or v3) is built with. */
+export interface WechatAcquirerOptions extends WechatHttpOptions {
+  /** The terminal's id: v2's device_info, v3's scene_info.device_id, shown in the merchant platform's records. */
+  terminalId: string;
+}
+
 /** Same idle limit as the protocol v1 client (see IDLE_SOCKET_MS there). */
 const IDLE_SOCKET_MS = 4_000;
 

@@ -11,7 +11,7 @@ import type { Acquirer, CallResult } from '../acquirer.ts';
 import type { WechatCredentials } from './credentials.ts';
 import { mapMicropay, mapOrderQuery, mapRefund, mapReverse, type Mapped } from './v2-answers.ts';
 import { buildV2, parseV2, signV2, verifyV2, V2FormatError, type V2Fields } from './v2-codec.ts';
-import { refundWithTotal, WechatHttp, type WechatHttpOptions } from './wechat-http.ts';
+import { refundWithTotal, WechatHttp, type WechatAcquirerOptions } from './wechat-http.ts';
 
 export const V2_PATHS = {
   pay: '/pay/micropay',
@@ -19,11 +19,6 @@ export const V2_PATHS = {
   reverse: '/secapi/pay/reverse',
   refund: '/secapi/pay/refund',
 } as const satisfies Record<Operation, string>;
-
-export interface WechatV2Options extends WechatHttpOptions {
-  /** device_info: the terminal's id, shown in the merchant platform's records. */
-  terminalId: string;
-}
 
 /** An address of this machine for spbill_create_ip, which micropay requires. */
 export function localIp(): string {
@@ -34,11 +29,11 @@ export function localIp(): string {
 }
 
 export class WechatV2Acquirer implements Acquirer {
-  readonly #o: WechatV2Options;
+  readonly #o: WechatAcquirerOptions;
   readonly #http: WechatHttp;
   readonly #c: WechatCredentials;
 
-  constructor(o: WechatV2Options) {
+  constructor(o: WechatAcquirerOptions) {
     this.#o = o;
     this.#c = o.credentials;
     if (!this.#c.apiKey) throw new Error('WechatV2Acquirer needs the v2 API key');

@@ -8,10 +8,12 @@
 import type { Operation, PayRequest, PayResponse, QueryRequest, QueryResponse, RefundRequest, RefundResponse, ReverseRequest, ReverseResponse } from '../../protocol/messages.ts';
 import type { Acquirer, CallResult } from '../acquirer.ts';
 import type { Mapped } from './v2-answers.ts';
+import type { X509Certificate } from 'node:crypto';
+import { CERTIFICATES_PATH, readCertificatesAnswer } from './platform-certs.ts';
 import { mapCodepay, mapQueryV3, mapRefundV3, mapReverseV3 } from './v3-answers.ts';
 import { newNonce, rsaVerify, v3AnswerMessage, v3Authorization, V3_HEADERS } from './v3-signing.ts';
 import { localIp } from './wechat-v2-acquirer.ts';
-import { refundWithTotal, WechatHttp, type WechatHttpOptions } from './wechat-http.ts';
+import { refundWithTotal, WechatHttp, type WechatAcquirerOptions } from './wechat-http.ts';
 
 export const V3_PATHS = {
   pay: '/v3/pay/transactions/codepay',
@@ -23,16 +25,12 @@ export const V3_PATHS = {
 /** How far the platform's timestamp may stray from our clock before an answer is refused (WeChat's SDKs use 5 minutes). */
 const ANSWER_SKEW_S = 300;
 
-export interface WechatV3Options extends WechatHttpOptions {
-  /** scene_info.device_id: the terminal's id. */
-  terminalId: string;
-}
-
 export class WechatV3Acquirer implements Acquirer {
-  readonly #o: WechatV3Options;
+  readonly #o: WechatAcquirerOptions;
   readonly #http: WechatHttp;
+  #refreshing: Promise<void> | undefined;
 
-  constructor(o: WechatV3Options) {
+  constructor(o: WechatAcquirerOptions) {
     this.#o = o;
     const c = o.credentials;
     if (!c.merchantKey || !c.serialNo || !c.platformCerts?.size) throw new Error('WechatV3Acquirer needs the merchant key, its serial and a platform certificate');
@@ -85,7 +83,10 @@ export class WechatV3Acquirer implements Acquirer {
     const { exchange: x, elapsed } = sent;
     const raw = x.raw.toString('utf8');
     const h = x.headers;
-    const cert = c.platformCerts!.get((h[V3_HEADERS.serial] ?? '').toUpperCase());
+    const serial = (h[V3_HEADERS.serial] ?? '').toUpperCase();
+    // A serial we do not know yet: WeChat has rotated its certificate; fetch the new list once.
+    if (serial && !c.platformCerts!.has(serial) && c.apiV3Key) await this.#refreshPlatformCerts();
+    const cert = c.platformCerts!.get(serial);
     const ts = Number(h[V3_HEADERS.timestamp]);
     const signature = h[V3_HEADERS.signature];
     if (!signature || !cert || !h[V3_HEADERS.nonce] || !Number.isInteger(ts)) {
@@ -101,6 +102,39 @@ export class WechatV3Acquirer implements Acquirer {
     const m = map(x.status, raw);
     if ('malformed' in m) return this.#http.unknown(op, 'BACKEND_MALFORMED', `answer to ${op}: ${m.malformed}`, x, elapsed);
     return this.#http.finish(op, { kind: 'answer', body: m.body, latencyMs: elapsed() });
+  }
+  /**
+   * Fetches /v3/certificates and keeps every certificate in it, by serial, beside those
+   * already known. The list is encrypted under the APIv3 key (AEAD: only WeChat and the
+   * merchant can have made it), and its answer must verify with a certificate we already
+   * trust or one it delivers, as WeChat's certificate downloader checks it. Concurrent
+   * calls share one fetch; a failed fetch changes nothing (the answer stays unverified).
+   */
+  #refreshPlatformCerts(): Promise<void> {
+    this.#refreshing ??= (async () => {
+      const c = this.#o.credentials;
+      const timestamp = String(Math.floor(this.#o.clock.now() / 1000));
+      const authorization = v3Authorization({ mchid: c.mchId, serialNo: c.serialNo!, key: c.merchantKey!, method: 'GET', url: CERTIFICATES_PATH, body: '', timestamp, nonce: newNonce() });
+      // Timed and counted as a query: it is a read, with a query's timeout.
+      const sent = await this.#http.send('query', { method: 'GET', url: CERTIFICATES_PATH, headers: { authorization, accept: 'application/json' } }, false);
+      if (!sent.ok || sent.exchange.status !== 200) return;
+      const x = sent.exchange;
+      const raw = x.raw.toString('utf8');
+      let fetched: Map<string, X509Certificate>;
+      try {
+        fetched = readCertificatesAnswer(raw, c.apiV3Key!);
+      } catch {
+        return;
+      }
+      const h = x.headers;
+      const serial = (h[V3_HEADERS.serial] ?? '').toUpperCase();
+      const signer = c.platformCerts!.get(serial) ?? fetched.get(serial);
+      const signature = h[V3_HEADERS.signature];
+      if (!signer || !signature || !rsaVerify(v3AnswerMessage(h[V3_HEADERS.timestamp] ?? '', h[V3_HEADERS.nonce] ?? '', raw), signature, signer)) return;
+      const now = this.#o.clock.now();
+      for (const [s, cert] of fetched) if (Date.parse(cert.validTo) > now) c.platformCerts!.set(s, cert);
+    })().finally(() => (this.#refreshing = undefined));
+    return this.#refreshing;
   }
 }
 

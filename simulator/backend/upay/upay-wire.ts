@@ -14,12 +14,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { beijingDay } from '../../../agent/backend/alipay/beijing-time.ts';
 import { parseAuthorization, signedWithOneOf } from '../../../agent/backend/upay/upay-sign.ts';
 import type { Operation, PayResponse, Trade } from '../../../agent/protocol/messages.ts';
 import type { WireDeps, WireProtocol } from '../build-backend.ts';
-import { runWireCall, type WireAnswer } from '../wire-call.ts';
+import { runWireCall, sendAnswer as send, type WireAnswer } from '../wire-call.ts';
 import { DEMO_UPAY_ACTIVATION_CODE, DEMO_UPAY_TERMINAL, DEMO_UPAY_VENDOR } from './demo-upay.ts';
 
 type Body = Record<string, unknown>;
@@ -171,7 +171,6 @@ function routes(deps: WireDeps, terminals: Map<string, UpayTerminalState>, codes
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     const rawOf = (req: FastifyRequest) => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
-    const send = (reply: FastifyReply, a: WireAnswer) => reply.code(a.status).type(a.type).send(a.body);
 
     app.post('/terminal/activate', async (req, reply) => {
       const raw = rawOf(req);

@@ -1,8 +1,9 @@
-/** Puts a simulated WeChat backend on a socket (HTTPS), with the v1 simulator's stop/restart/close. */
-import { serveBackend, type RunningBackend } from '../start-backend.ts';
-import { buildWechatBackend, type WechatBackendOptions } from './build-wechat-backend.ts';
+/** Puts a simulated WeChat backend on a socket (HTTPS): the protocol v1 simulator speaking WeChat's wire format. */
+import type { BackendOptions } from '../build-backend.ts';
+import { startBackend, type RunningBackend } from '../start-backend.ts';
+import { wechatWire, type WechatProtocol } from './wechat-wire.ts';
 
-export function startWechatBackend(o: WechatBackendOptions & { port?: number; host?: string }): Promise<RunningBackend> {
-  const { port, host, ...options } = o;
-  return serveBackend(buildWechatBackend(options), { port, host, scheme: 'https' });
+export function startWechatBackend(o: Omit<BackendOptions, 'wire'> & { protocol: WechatProtocol; port?: number; host?: string }): Promise<RunningBackend> {
+  const { protocol, ...options } = o;
+  return startBackend({ ...options, wire: wechatWire(protocol) });
 }

@@ -9,7 +9,7 @@ import { buildV2, parseV2, signV2, verifyV2, type V2Fields, type V2SignType } fr
 import { V2_PATHS } from '../../../agent/backend/wechat/wechat-v2-acquirer.ts';
 import { DEMO_MERCHANT } from './demo-merchant.ts';
 import type { WechatBook, WechatReverse } from './wechat-book.ts';
-import type { IncomingCall, Signing, Wire, WireProtocol } from './wire.ts';
+import type { IncomingCall, Signing, Wire, WechatFormat } from './wire.ts';
 
 export { V2_PATHS };
 
@@ -113,7 +113,7 @@ function badAmount(f: V2Fields): string | undefined {
   return undefined;
 }
 
-export const v2Wire: WireProtocol<V2Input, V2Answer> = {
+export const v2Wire: WechatFormat<V2Input, V2Answer> = {
   name: 'wechat-v2',
   routes: (Object.keys(V2_PATHS) as Operation[]).map((op) => ({ op, method: 'POST', url: V2_PATHS[op] })),
 

@@ -11,14 +11,12 @@ import { certSerial, parseV3Authorization, rsaSign, rsaVerify, v3AnswerMessage, 
 import { V3_PATHS } from '../../../agent/backend/wechat/wechat-v3-acquirer.ts';
 import { DEMO_FILES, DEMO_MERCHANT } from './demo-merchant.ts';
 import type { WechatBook, WechatReverse } from './wechat-book.ts';
-import type { IncomingCall, Signing, Wire, WireProtocol } from './wire.ts';
+import type { PlatformKeys } from './platform-keys.ts';
+import type { IncomingCall, Signing, Wire, WechatFormat } from './wire.ts';
 
 const merchantCert = new X509Certificate(readFileSync(DEMO_FILES.merchant.cert));
-const platformCert = new X509Certificate(readFileSync(DEMO_FILES.platform.cert));
-const platformKey = createPrivateKey(readFileSync(DEMO_FILES.platform.key));
 /** A key that is not the platform's, for the bad-signature fault. */
 const wrongKey = createPrivateKey(readFileSync(DEMO_FILES.merchant.key));
-export const DEMO_PLATFORM_SERIAL = certSerial(platformCert);
 const SKEW_S = 300;
 
 type V3Answer = { status: number; json?: unknown };
@@ -125,76 +123,92 @@ function header(call: IncomingCall, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Checks a request's Authorization as WeChat does: the merchant, its certificate serial, the time and the signature. */
+function authRefusal(call: IncomingCall, text: string): Wire | undefined {
+  const auth = parseV3Authorization(header(call, 'authorization'));
+  if (!auth) return refuse(401, 'SIGN_ERROR', 'Authorization头缺失或格式错误');
+  if (auth.mchid !== DEMO_MERCHANT.mchId) return refuse(401, 'SIGN_ERROR', 'mchid与签名不匹配');
+  if (auth.serial_no.toUpperCase() !== certSerial(merchantCert)) return refuse(401, 'SIGN_ERROR', '商户证书序列号错误');
+  if (Math.abs(Number(auth.timestamp) - Math.floor(call.now / 1000)) > SKEW_S) return refuse(401, 'SIGN_ERROR', '请求时间戳超出允许范围');
+  if (!rsaVerify(v3RequestMessage(call.method, call.url, auth.timestamp, auth.nonce_str, text), auth.signature, merchantCert)) return refuse(401, 'SIGN_ERROR', '签名错误');
+  return undefined;
+}
+
 /** An unsigned refusal of a request that did not verify. */
 function refuse(status: number, code: string, message: string): Wire {
   return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code, message }) };
 }
 
-export const v3Wire: WireProtocol<V3Input, V3Answer> = {
-  name: 'wechat-v3',
-  routes: [
-    { op: 'pay', method: 'POST', url: V3_PATHS.pay },
-    { op: 'query', method: 'GET', url: '/v3/pay/transactions/out-trade-no/:out_trade_no' },
-    { op: 'reverse', method: 'POST', url: '/v3/pay/transactions/out-trade-no/:out_trade_no/reverse' },
-    { op: 'refund', method: 'POST', url: V3_PATHS.refund },
-  ],
+/** WeChat Pay v3 signing its answers with the current certificate of `platform`, which may rotate. */
+export function v3Wire(platform: PlatformKeys): WechatFormat<V3Input, V3Answer> & { certificates(call: IncomingCall, now: number): Wire } {
+  return {
+    name: 'wechat-v3',
+    routes: [
+      { op: 'pay', method: 'POST', url: V3_PATHS.pay },
+      { op: 'query', method: 'GET', url: '/v3/pay/transactions/out-trade-no/:out_trade_no' },
+      { op: 'reverse', method: 'POST', url: '/v3/pay/transactions/out-trade-no/:out_trade_no/reverse' },
+      { op: 'refund', method: 'POST', url: V3_PATHS.refund },
+    ],
 
-  parse(op: Operation, call: IncomingCall) {
-    const text = call.body.toString('utf8');
-    let json: Record<string, unknown> = {};
-    try {
-      if (text) json = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      return { refuse: refuse(400, 'PARAM_ERROR', '请求体不是JSON') };
-    }
-    const orderNo = call.params.out_trade_no ?? (typeof json.out_trade_no === 'string' ? json.out_trade_no : undefined);
-    const auth = parseV3Authorization(header(call, 'authorization'));
-    if (!auth) return { refuse: refuse(401, 'SIGN_ERROR', 'Authorization头缺失或格式错误'), orderNo };
-    if (auth.mchid !== DEMO_MERCHANT.mchId) return { refuse: refuse(401, 'SIGN_ERROR', 'mchid与签名不匹配'), orderNo };
-    if (auth.serial_no.toUpperCase() !== certSerial(merchantCert)) return { refuse: refuse(401, 'SIGN_ERROR', '商户证书序列号错误'), orderNo };
-    if (Math.abs(Number(auth.timestamp) - Math.floor(call.now / 1000)) > SKEW_S) return { refuse: refuse(401, 'SIGN_ERROR', '请求时间戳超出允许范围'), orderNo };
-    if (!rsaVerify(v3RequestMessage(call.method, call.url, auth.timestamp, auth.nonce_str, text), auth.signature, merchantCert)) return { refuse: refuse(401, 'SIGN_ERROR', '签名错误'), orderNo };
-    const input = { orderNo: orderNo ?? '', json };
-    const schema = op === 'pay' ? codepayBody : op === 'reverse' ? reverseBody : op === 'refund' ? refundBody : undefined;
-    const r = schema?.safeParse(json);
-    if (r && !r.success) return { input, orderNo, invalid: error(400, 'PARAM_ERROR', r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')) };
-    const mchid = op === 'query' ? new URL(call.url, 'https://x').searchParams.get('mchid') : (json.mchid as string | undefined);
-    if (op !== 'refund' && mchid !== DEMO_MERCHANT.mchId) return { input, orderNo, invalid: error(400, 'APPID_MCHID_NOT_MATCH', 'mchid不匹配') };
-    return { input, orderNo };
-  },
-
-  process(op, { orderNo, json }, book: WechatBook) {
-    switch (op) {
-      case 'pay': {
-        const b = codepayBody.parse(json);
-        return payAnswer(book.pay({ orderNo, paymentCode: b.payer.auth_code, amount: b.amount.total, currency: b.amount.currency, description: b.description }));
+    parse(op: Operation, call: IncomingCall) {
+      const text = call.body.toString('utf8');
+      let json: Record<string, unknown> = {};
+      try {
+        if (text) json = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        return { refuse: refuse(400, 'PARAM_ERROR', '请求体不是JSON') };
       }
-      case 'query':
-        return queryAnswer(book.query(orderNo));
-      case 'reverse':
-        return reverseAnswer(book.reverse(orderNo), orderNo);
-      case 'refund': {
-        const b = refundBody.parse(json);
-        const q = book.query(b.out_trade_no);
-        if (q.trade && q.trade.amount !== b.amount.total) return error(400, 'PARAM_ERROR', 'amount.total与原订单金额不一致');
-        return refundAnswer(book.refund({ orderNo: b.out_trade_no, refundNo: b.out_refund_no, amount: b.amount.refund }), b.amount.total);
+      const orderNo = call.params.out_trade_no ?? (typeof json.out_trade_no === 'string' ? json.out_trade_no : undefined);
+      const refused = authRefusal(call, text);
+      if (refused) return { refuse: refused, orderNo };
+      const input = { orderNo: orderNo ?? '', json };
+      const schema = op === 'pay' ? codepayBody : op === 'reverse' ? reverseBody : op === 'refund' ? refundBody : undefined;
+      const r = schema?.safeParse(json);
+      if (r && !r.success) return { input, orderNo, invalid: error(400, 'PARAM_ERROR', r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')) };
+      const mchid = op === 'query' ? new URL(call.url, 'https://x').searchParams.get('mchid') : (json.mchid as string | undefined);
+      if (op !== 'refund' && mchid !== DEMO_MERCHANT.mchId) return { input, orderNo, invalid: error(400, 'APPID_MCHID_NOT_MATCH', 'mchid不匹配') };
+      return { input, orderNo };
+    },
+
+    process(op, { orderNo, json }, book: WechatBook) {
+      switch (op) {
+        case 'pay': {
+          const b = codepayBody.parse(json);
+          return payAnswer(book.pay({ orderNo, paymentCode: b.payer.auth_code, amount: b.amount.total, currency: b.amount.currency, description: b.description }));
+        }
+        case 'query':
+          return queryAnswer(book.query(orderNo));
+        case 'reverse':
+          return reverseAnswer(book.reverse(orderNo), orderNo);
+        case 'refund': {
+          const b = refundBody.parse(json);
+          const q = book.query(b.out_trade_no);
+          if (q.trade && q.trade.amount !== b.amount.total) return error(400, 'PARAM_ERROR', 'amount.total与原订单金额不一致');
+          return refundAnswer(book.refund({ orderNo: b.out_trade_no, refundNo: b.out_refund_no, amount: b.amount.refund }), b.amount.total);
+        }
       }
-    }
-  },
+    },
 
-  systemError: () => error(500, 'SYSTEM_ERROR', '系统异常，请稍后重试'),
+    systemError: () => error(500, 'SYSTEM_ERROR', '系统异常，请稍后重试'),
 
-  emit({ status, json }, signing: Signing, now: number): Wire {
-    const body = json === undefined ? '' : JSON.stringify(json);
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (signing !== 'unsigned') {
-      const timestamp = String(Math.floor(now / 1000));
-      const nonce = randomBytes(16).toString('hex');
-      headers[V3_HEADERS.serial] = DEMO_PLATFORM_SERIAL;
-      headers[V3_HEADERS.timestamp] = timestamp;
-      headers[V3_HEADERS.nonce] = nonce;
-      headers[V3_HEADERS.signature] = rsaSign(v3AnswerMessage(timestamp, nonce, body), signing === 'signed' ? platformKey : wrongKey);
-    }
-    return { status, headers, body };
-  },
-};
+    emit({ status, json }, signing: Signing, now: number): Wire {
+      const body = json === undefined ? '' : JSON.stringify(json);
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (signing !== 'unsigned') {
+        const timestamp = String(Math.floor(now / 1000));
+        const nonce = randomBytes(16).toString('hex');
+        headers[V3_HEADERS.serial] = platform.current.serial;
+        headers[V3_HEADERS.timestamp] = timestamp;
+        headers[V3_HEADERS.nonce] = nonce;
+        headers[V3_HEADERS.signature] = rsaSign(v3AnswerMessage(timestamp, nonce, body), signing === 'signed' ? platform.current.key : wrongKey);
+      }
+      return { status, headers, body };
+    },
+
+    /** GET /v3/certificates: every platform certificate, encrypted under the merchant's APIv3 key, the answer signed as any other. */
+    certificates(call: IncomingCall, now: number): Wire {
+      const refused = authRefusal(call, '');
+      return refused ?? this.emit({ status: 200, json: platform.certificatesBody(readFileSync(DEMO_FILES.apiV3Key, 'utf8').trim()) }, 'signed', now);
+    },
+  };
+}

@@ -1,12 +1,13 @@
 /**
- * What a WeChat wire layer (v2 XML, v3 JSON) provides to the simulated backend: its routes,
+ * What a WeChat wire layer (v2 XML, v3 JSON) provides to wechat-wire.ts: its routes,
  * how it reads and verifies a request, how it answers from the book, and how it writes an
  * answer signed, unsigned or signed with the wrong key (the injected faults).
  */
 import type { Operation } from '../../../agent/protocol/messages.ts';
+import type { Signing } from '../wire-call.ts';
 import type { WechatBook } from './wechat-book.ts';
 
-export type Signing = 'signed' | 'unsigned' | 'wrong-key';
+export type { Signing };
 
 export interface Wire {
   status: number;
@@ -32,7 +33,7 @@ export type Parsed<I, A> =
   /** Verified; `invalid` is a signed business refusal of bad parameters. */
   | { input: I; orderNo: string | undefined; invalid?: A };
 
-export interface WireProtocol<I, A> {
+export interface WechatFormat<I, A> {
   name: 'wechat-v2' | 'wechat-v3';
   routes: Array<{ op: Operation; method: 'GET' | 'POST'; url: string }>;
   parse(op: Operation, call: IncomingCall): Parsed<I, A>;
