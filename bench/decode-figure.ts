@@ -11,7 +11,7 @@ export async function decoding(): Promise<Figure> {
   const ours = rows[0]!;
   const others = rows.slice(1).filter((r) => r.ms !== undefined);
   const worker = loop.find((l) => l.name.startsWith('scanpay: zxing-wasm'))!;
-  const source = loop.find((l) => l.name.startsWith('scanpay: a pipe: source'))!;
+  const source = loop.find((l) => l.name.startsWith('scanpay: a pipe: source, 1280'))!;
   const idle = loop.find((l) => l.name.startsWith('nothing decoding'))!;
   const before = loop.find((l) => l.name.startsWith('@zxing/library on the main thread'))!;
   const fig = 'decoding';

@@ -4,13 +4,31 @@
  * is taken from the POS API and the payment machine, so both happen here and only the
  * text goes back.
  */
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isScanpayError } from '../../agent/errors.ts';
 import type { DecodeReply, DecodeRequest, DecoderName } from './decoder-client.ts';
 import type { Decoded, RawFrame } from './frame.ts';
 import { readImageFile } from './image-file.ts';
 
-const name = (workerData as { decoder: DecoderName }).decoder;
+/**
+ * On Linux a thread has its own nice level: this one gives way to the main thread, so a POS
+ * request or a payment step never queues for a core behind a frame. Elsewhere the thread
+ * keeps the process's priority.
+ */
+function giveWayToMainThread(nicerBy: number): void {
+  if (nicerBy <= 0) return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    setPriority(tid, Math.min(19, getPriority(tid) + nicerBy));
+  } catch {
+    // No /proc/thread-self (not Linux), or a sandbox refusing setpriority: decode as is.
+  }
+}
+const { decoder: name, nicerBy } = workerData as { decoder: DecoderName; nicerBy: number };
+giveWayToMainThread(nicerBy);
+
 // Only the chosen decoder is loaded: @zxing/library alone takes a second to load on a small box.
 const load = async (): Promise<(frame: RawFrame) => Promise<Decoded | undefined> | Decoded | undefined> => {
   if (name === 'zxing-js') {

@@ -12,6 +12,9 @@ import type { Decoded, PixelFormat, RawFrame } from './frame.ts';
 
 export type DecoderName = 'zxing-wasm' | 'zxing-js';
 
+/** How far below the agent's main thread the decoder thread runs, in nice levels. */
+export const DECODER_NICER_BY = 10;
+
 export type DecodeRequest =
   | { id: number; kind: 'frame'; data: ArrayBuffer; width: number; height: number; format: PixelFormat }
   | { id: number; kind: 'file'; path: string };
@@ -25,8 +28,9 @@ export class DecoderWorker {
   #nextId = 1;
   #failed: ScanpayError | undefined;
 
-  constructor(decoder: DecoderName) {
-    this.#worker = new Worker(new URL('./decode-worker.mjs', import.meta.url), { workerData: { decoder } });
+  /** `nicerBy`: Linux nice levels the decoder thread runs below the caller's (decode-worker.ts). */
+  constructor(decoder: DecoderName, o: { nicerBy?: number } = {}) {
+    this.#worker = new Worker(new URL('./decode-worker.mjs', import.meta.url), { workerData: { decoder, nicerBy: o.nicerBy ?? DECODER_NICER_BY } });
     this.#worker.unref();
     let ready!: () => void;
     this.#ready = new Promise((resolve) => (ready = resolve));

@@ -46,6 +46,7 @@ export class FrameSource implements ScannerSource {
   readonly #events = new Emitter<SourceEvents>();
   #stream: Readable | undefined;
   #running = false;
+  #opening: symbol | undefined;
 
   constructor(options: FrameSourceOptions, deps: FrameDeps) {
     this.id = options.id;
@@ -62,13 +63,19 @@ export class FrameSource implements ScannerSource {
   async open(): Promise<void> {
     if (this.#running) return;
     const frames = this.#input.kind === 'images' ? await this.#imageFrames(this.#input.path) : this.#rawFrames(this.#input);
-    this.#decoder = new DecoderWorker(this.#decoderName);
+    const decoder = new DecoderWorker(this.#decoderName);
+    const opening = (this.#opening = Symbol('opening'));
+    // Loaded before `connected`, as a camera's decoder is, so no frame waits behind the load.
+    await decoder.ready();
+    if (this.#opening !== opening) return void (await decoder.close()); // closed meanwhile
+    this.#decoder = decoder;
     this.#running = true;
     this.#events.emit('status', { source: this.id, status: 'connected', at: this.#clock.now() });
     void this.#run(frames);
   }
 
   async close(): Promise<void> {
+    this.#opening = undefined;
     this.#running = false;
     this.#stream?.destroy();
     this.#stream = undefined;

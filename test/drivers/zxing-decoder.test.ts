@@ -2,13 +2,13 @@
  * scanpay's default decoder (zxing-wasm, drivers/image/zxing-wasm.ts) and the way frames
  * reach its thread. zxing-wasm's own readBarcodes is the reference it is checked against.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBarcodes } from 'zxing-wasm/reader';
 import { isScanpayError } from '../../agent/errors.ts';
-import { DecoderWorker } from '../../drivers/image/decoder-client.ts';
+import { DECODER_NICER_BY, DecoderWorker } from '../../drivers/image/decoder-client.ts';
 import { smoothAlongBars } from '../../drivers/image/enhance.ts';
 import { FrameCutter } from '../../drivers/image/frame-cutter.ts';
 import { READER_OPTIONS, bindingOptions, decodeFrame, decodeWithZxingWasm, readGray } from '../../drivers/image/zxing-wasm.ts';
@@ -143,6 +143,14 @@ describe('frames on their way to the decoder thread', () => {
       const frame = { ...qr, data: shared.subarray(16) };
       expect((await worker.decode(frame, { move: true }))?.text).toBe(WECHAT);
       expect(shared.byteLength).toBe(qr.data.length + 16);
+    });
+
+    it.runIf(existsSync('/proc/thread-self'))('runs below the main thread, by DECODER_NICER_BY nice levels', async () => {
+      await worker.ready();
+      const nice = (task: string) => Number(readFileSync(`/proc/self/task/${task}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+      const main = nice(String(process.pid));
+      const levels = readdirSync('/proc/self/task').map(nice);
+      expect(levels).toContain(Math.min(19, main + DECODER_NICER_BY));
     });
 
     it('reads an image file itself, and reports an unreadable one with its code', async () => {
