@@ -63,7 +63,7 @@ export function prepareZxingWasm(): Promise<ZxingModule> {
 /**
  * The passes scanpay's decoder makes, cheapest first; the first read ends the frame. On
  * the benchmark's hard set zxing's try-harder mode read no whole frame that its quick mode
- * missed, at two to three times the cost, so it is spent only on the crop of a symbol
+ * missed, at nearly twice the cost, so it is spent only on the crop of a symbol
  * that was seen, a small image.
  */
 const PASSES = {
