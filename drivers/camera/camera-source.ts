@@ -14,6 +14,7 @@ import { stat } from 'node:fs/promises';
 import type { Clock } from '../../agent/clock.ts';
 import { ScanpayError, isScanpayError } from '../../agent/errors.ts';
 import { DecoderWorker, type DecoderName } from '../image/decoder-client.ts';
+import { FrameCutter } from '../image/frame-cutter.ts';
 import type { RawFrame } from '../image/frame.ts';
 import { Emitter, type Feedback, type ScannerSource, type SourceEvents } from '../source.ts';
 
@@ -112,16 +113,15 @@ export class CameraSource implements ScannerSource {
 
   #readFrames(child: ChildProcess, isDevice: boolean): void {
     const { width, height } = this.#options;
-    const frameBytes = width * height;
-    let pending: Buffer = Buffer.alloc(0);
+    const cutter = new FrameCutter(width * height);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-2000)));
     child.stdout!.on('data', (chunk: Buffer) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      while (pending.length >= frameBytes) {
-        const frame: RawFrame = { data: pending.subarray(0, frameBytes), width, height, format: 'gray' };
+      for (const data of cutter.push(chunk)) {
+        const frame: RawFrame = { data, width, height, format: 'gray' };
+        // A camera's older frame is dropped, not queued: the decoder is busy, and the code
+        // held up is in the newer one too.
         this.#waiting = isDevice ? [frame] : [...this.#waiting, frame];
-        pending = pending.subarray(frameBytes);
       }
       // A file waits for the decoder (the pipe fills and ffmpeg blocks); a camera does not.
       if (!isDevice && this.#waiting.length >= FILE_FRAMES_AHEAD) child.stdout!.pause();
@@ -139,7 +139,7 @@ export class CameraSource implements ScannerSource {
     for (let frame = this.#waiting.shift(); frame && this.#child === child; frame = this.#waiting.shift()) {
       if (this.#waiting.length < FILE_FRAMES_AHEAD) child.stdout!.resume();
       try {
-        const hit = await this.#decoder!.decode(frame);
+        const hit = await this.#decoder!.decode(frame, { move: true });
         if (hit && this.#child === child) this.#events.emit('scan', { text: hit.text, symbology: hit.symbology, source: this.id, at: this.#clock.now(), raw: Buffer.from(hit.text, 'utf8') });
       } catch (e) {
         if (this.#child !== child) return;

@@ -10,13 +10,19 @@
  */
 export function smoothAlongBars(gray: Uint8ClampedArray, width: number, height: number, r: number): Uint8ClampedArray {
   const out = new Uint8ClampedArray(gray.length);
+  // Row by row with a running sum per column, so memory is read in order.
+  const sums = new Uint32Array(width);
   const row = (y: number) => Math.min(height - 1, Math.max(0, y)) * width;
-  for (let x = 0; x < width; x++) {
-    let sum = 0;
-    for (let y = -r; y <= r; y++) sum += gray[row(y) + x]!;
-    for (let y = 0; y < height; y++) {
-      out[row(y) + x] = sum / (2 * r + 1);
-      sum += gray[row(y + r + 1) + x]! - gray[row(y - r) + x]!;
+  for (let y = -r; y <= r; y++) for (let x = 0, i = row(y); x < width; x++, i++) sums[x]! += gray[i]!;
+  // Integer rounding: storing a float in a Uint8ClampedArray takes V8's slow path.
+  const scale = Math.round(65536 / (2 * r + 1));
+  for (let y = 0; y < height; y++) {
+    const at = y * width;
+    const enter = row(y + r + 1);
+    const leave = row(y - r);
+    for (let x = 0; x < width; x++) {
+      out[at + x] = (sums[x]! * scale + 32768) >>> 16;
+      sums[x]! += gray[enter + x]! - gray[leave + x]!;
     }
   }
   return out;

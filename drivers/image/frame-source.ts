@@ -4,7 +4,9 @@
  * sequence) or from a raw stream of fixed-size grayscale/RGBA frames on a file, a named
  * pipe or stdin (e.g. `ffmpeg ... -f rawvideo -pix_fmt gray -`). When the input ends the
  * source reports `disconnected` with `ended`, since there is nothing to reconnect to.
- * Frames are decoded on a worker thread, one after another: none is skipped.
+ * Files and frames are decoded on a worker thread, one after another: none is skipped,
+ * the input waiting for the decoder (a recording, unlike a live camera, loses nothing by
+ * waiting). This thread only cuts the stream into frames and hands each over.
  */
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -14,8 +16,9 @@ import type { Clock } from '../../agent/clock.ts';
 import { ScanpayError, isScanpayError } from '../../agent/errors.ts';
 import { Emitter, type Feedback, type ScannerSource, type SourceEvents } from '../source.ts';
 import { DecoderWorker, type DecoderName } from './decoder-client.ts';
+import { FrameCutter } from './frame-cutter.ts';
 import { BYTES_PER_PIXEL, type PixelFormat, type RawFrame } from './frame.ts';
-import { IMAGE_EXTENSIONS, readImageFile } from './image-file.ts';
+import { IMAGE_EXTENSIONS } from './image-file.ts';
 
 export type FrameInput =
   | { kind: 'images'; path: string }
@@ -43,6 +46,7 @@ export class FrameSource implements ScannerSource {
   readonly #events = new Emitter<SourceEvents>();
   #stream: Readable | undefined;
   #running = false;
+  #opening: symbol | undefined;
 
   constructor(options: FrameSourceOptions, deps: FrameDeps) {
     this.id = options.id;
@@ -59,13 +63,19 @@ export class FrameSource implements ScannerSource {
   async open(): Promise<void> {
     if (this.#running) return;
     const frames = this.#input.kind === 'images' ? await this.#imageFrames(this.#input.path) : this.#rawFrames(this.#input);
-    this.#decoder = new DecoderWorker(this.#decoderName);
+    const decoder = new DecoderWorker(this.#decoderName);
+    const opening = (this.#opening = Symbol('opening'));
+    // Loaded before `connected`, as a camera's decoder is, so no frame waits behind the load.
+    await decoder.ready();
+    if (this.#opening !== opening) return void (await decoder.close()); // closed meanwhile
+    this.#decoder = decoder;
     this.#running = true;
     this.#events.emit('status', { source: this.id, status: 'connected', at: this.#clock.now() });
     void this.#run(frames);
   }
 
   async close(): Promise<void> {
+    this.#opening = undefined;
     this.#running = false;
     this.#stream?.destroy();
     this.#stream = undefined;
@@ -82,7 +92,7 @@ export class FrameSource implements ScannerSource {
     return false;
   }
 
-  async #run(frames: AsyncIterable<RawFrame | ScanpayError>): Promise<void> {
+  async #run(frames: AsyncIterable<RawFrame> | string[]): Promise<void> {
     try {
       for await (const frame of frames) {
         if (!this.#running) return;
@@ -98,10 +108,10 @@ export class FrameSource implements ScannerSource {
     this.#events.emit('status', { source: this.id, status: 'disconnected', at: this.#clock.now(), ended: true });
   }
 
-  async #decodeOne(frame: RawFrame | ScanpayError): Promise<void> {
+  /** A frame, or the path of an image file the decoder thread reads. */
+  async #decodeOne(frame: RawFrame | string): Promise<void> {
     try {
-      if (frame instanceof ScanpayError) throw frame;
-      const hit = await this.#decoder!.decode(frame);
+      const hit = typeof frame === 'string' ? await this.#decoder!.decodeFile(frame) : await this.#decoder!.decode(frame, { move: true });
       if (!this.#running) return;
       if (hit) this.#events.emit('scan', { text: hit.text, symbology: hit.symbology, source: this.id, at: this.#clock.now(), raw: Buffer.from(hit.text, 'utf8') });
     } catch (e) {
@@ -111,7 +121,7 @@ export class FrameSource implements ScannerSource {
     }
   }
 
-  async #imageFrames(path: string): Promise<AsyncIterable<RawFrame | ScanpayError>> {
+  async #imageFrames(path: string): Promise<string[]> {
     let files: string[];
     try {
       files = (await stat(path)).isDirectory()
@@ -123,24 +133,17 @@ export class FrameSource implements ScannerSource {
     } catch (e) {
       throw new ScanpayError('SCAN_DEVICE_NOT_FOUND', { message: `no image file or directory at ${path}`, cause: e, detail: { path } });
     }
-    return (async function* () {
-      for (const file of files) yield await readImageFile(file).catch((e: ScanpayError) => e);
-    })();
+    return files;
   }
 
   #rawFrames(input: Extract<FrameInput, { kind: 'raw' }>): AsyncIterable<RawFrame> {
     const stream = input.path === '-' ? this.#stdin : createReadStream(input.path);
     if (!stream) throw new ScanpayError('SCAN_SOURCE_SPEC_INVALID', { message: 'this process has no stdin to read frames from' });
     this.#stream = stream;
-    const frameBytes = input.width * input.height * BYTES_PER_PIXEL[input.format];
+    const cutter = new FrameCutter(input.width * input.height * BYTES_PER_PIXEL[input.format]);
     return (async function* () {
-      let pending = Buffer.alloc(0);
       for await (const chunk of stream as AsyncIterable<Buffer>) {
-        pending = Buffer.concat([pending, chunk]);
-        while (pending.length >= frameBytes) {
-          yield { data: pending.subarray(0, frameBytes), width: input.width, height: input.height, format: input.format };
-          pending = pending.subarray(frameBytes);
-        }
+        for (const data of cutter.push(chunk)) yield { data, width: input.width, height: input.height, format: input.format };
       }
     })();
   }
