@@ -343,8 +343,13 @@ export class PaymentEngine {
         // says where the payment stood: drive it again from there after a pause.
         this.#live.delete(row.order_no);
         this.#log.error({ orderNo: row.order_no, err }, 'payment actor failed; resuming from the journal');
-        // The POS must see why it stopped moving (a full disk): the journal still reads.
-        this.#emitRow(row.order_no);
+        // The POS must see why it stopped moving (a full disk). Reading may fail too (the journal
+        // closed, an I/O error): an error here would escape the actor and end the process.
+        try {
+          this.#emitRow(row.order_no);
+        } catch (readErr) {
+          this.#log.error({ orderNo: row.order_no, err: readErr }, 'cannot read the payment to tell the POS');
+        }
         this.#clock.setTimeout(() => {
           // Stopped meanwhile: the journal may already be closed.
           if (!this.#started) return;
