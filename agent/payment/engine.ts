@@ -350,15 +350,29 @@ export class PaymentEngine {
         } catch (readErr) {
           this.#log.error({ orderNo: row.order_no, err: readErr }, 'cannot read the payment to tell the POS');
         }
-        this.#clock.setTimeout(() => {
-          // Stopped meanwhile: the journal may already be closed.
-          if (!this.#started) return;
-          const again = this.#journal.getPayment(row.order_no);
-          if (again && !again.outcome && !this.#live.has(row.order_no)) this.#run(again);
-        }, profile.networkRetryMs);
+        this.#resumeLater(row.order_no, profile.networkRetryMs);
       },
     });
     actor.start();
+  }
+
+  /**
+   * Drives a payment whose actor failed again from what the journal says, after a pause.
+   * The journal may still refuse (a full or failing disk): then it waits again, since an
+   * error thrown from a timer would end the agent with payments under way.
+   */
+  #resumeLater(orderNo: string, ms: number): void {
+    this.#clock.setTimeout(() => {
+      // Stopped meanwhile: the journal may already be closed.
+      if (!this.#started) return;
+      try {
+        const again = this.#journal.getPayment(orderNo);
+        if (again && !again.outcome && !this.#live.has(orderNo)) this.#run(again);
+      } catch (err) {
+        this.#log.error({ orderNo, err }, 'cannot resume the payment from the journal yet; trying again');
+        this.#resumeLater(orderNo, ms);
+      }
+    }, ms);
   }
 
   #record(ctx: PaymentContext, state: PaymentState): void {

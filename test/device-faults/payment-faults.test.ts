@@ -6,7 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../agent/log.ts';
 import { createMetrics } from '../../agent/metrics.ts';
 import { alarmCounts, deviceAlarmWords } from '../../agent/payment/payment-alarms.ts';
@@ -111,6 +111,43 @@ describe('a journal that cannot be written', () => {
     expect(rig.engine.get(p.orderNo)).toMatchObject({ outcome: 'paid', alarms: [] });
     expect(await alarmMetric('journal_write_failed')).toBe(0);
     expect(net(p.orderNo)).toBe(1500);
+  });
+  it('a journal that cannot even be read when the stopped payment is retried: the agent keeps retrying, it does not end', async () => {
+    const cap = 512 * 1024;
+    rig = await createRig({ journalMaxBytes: cap });
+    const code = sim().issueCode('wechat', { kind: 'password', seconds: 20 });
+    const p = rig.engine.pay({ amount: 700, paymentCode: code });
+    await rig.drive(() => rig.engine.get(p.orderNo).customerPaying);
+    const getPayment = rig.journal.getPayment.bind(rig.journal);
+    let readsFail = false;
+    let refusedReads = 0;
+    // An I/O error on reads too, from the moment the disk is full: the retry timer meets it.
+    const spy = vi.spyOn(rig.journal, 'getPayment').mockImplementation((orderNo: string) => {
+      if (!readsFail) return getPayment(orderNo);
+      refusedReads++;
+      throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
+    });
+    const filler = new Database(join(rig.dir, 'journal.db'));
+    filler.pragma('foreign_keys = OFF');
+    filler.pragma(`max_page_count = ${cap / (filler.pragma('page_size', { simple: true }) as number)}`);
+    const fill = filler.prepare("INSERT INTO payment_events (order_no, at, state, cause, detail) VALUES ('FILLER', 0, 'filler', 'filler', ?)");
+    for (const size of [3000, 300, 30, 1]) {
+      try {
+        for (;;) fill.run('x'.repeat(size));
+      } catch (e) {
+        expect(e).toMatchObject({ code: 'SQLITE_FULL' });
+      }
+    }
+    readsFail = true;
+    // Without the retry's own guard, the first refused read is thrown from a timer and ends the process (here: this drive).
+    await rig.drive(() => refusedReads >= 8);
+    readsFail = false;
+    filler.exec("DELETE FROM payment_events WHERE order_no = 'FILLER'");
+    filler.close();
+    await rig.drive(() => getPayment(p.orderNo)?.outcome != null);
+    spy.mockRestore();
+    expect(rig.engine.get(p.orderNo).outcome).toBe('paid');
+    expect(net(p.orderNo)).toBe(700);
   });
 });
 
