@@ -27,17 +27,22 @@ export function noteForgotten(c: EngineCore, orderNo: string, at: number, op: 'q
 
 /**
  * "No such order" on a reverse is final for an order the acquirer never saw (its tombstone
- * rule, or once the code can no longer land). For an acknowledged one it is not: the
- * reverse is sent again once the code has expired, and only that answer confirms.
+ * rule, or once the code can no longer land). For an acknowledged one it is not, nor is a
+ * "reversed" from an acquirer that already forgot the order: the reverse is sent again once
+ * the code has expired, and only that answer confirms.
  */
 export function reverseUnlessForgotten(c: EngineCore, row: PaymentRow, outcome: ReverseOutcome): ReverseOutcome {
-  if (outcome.kind !== 'notFound' || !row.acknowledged) return outcome;
+  if (!row.acknowledged) return outcome;
+  // A backend that forgot the order once may forget its tombstone too: while the code can
+  // still be used, its "reversed" confirms no more than its "not found".
+  const doubtful = outcome.kind === 'notFound' || (outcome.kind === 'reversed' && row.contradiction_at !== null);
+  if (!doubtful) return outcome;
   noteForgotten(c, row.order_no, outcome.at, 'reverse');
   if (outcome.at >= row.code_expires_at) return { kind: 'reversed', at: outcome.at };
   return {
     kind: 'retry',
     at: outcome.at,
     retryAt: row.code_expires_at,
-    reason: 'the acquirer says it does not know this order, which it had acknowledged; reversing again once the payment code has expired',
+    reason: 'the acquirer forgot this order after acknowledging it; reversing again once the payment code has expired, and only that answer confirms',
   };
 }

@@ -74,6 +74,26 @@ describe('a decline whose answer was lost', () => {
   });
 });
 
+/**
+ * Another writer fills the journal to the agent's cap, down to the last byte of its pages
+ * (rows of shrinking size in the table every payment step appends to): the disk, as the
+ * agent sees it, is full. Deleting the FILLER rows makes room again.
+ */
+function fillJournal(cap: number): Database.Database {
+  const filler = new Database(join(rig.dir, 'journal.db'));
+  filler.pragma('foreign_keys = OFF');
+  filler.pragma(`max_page_count = ${cap / (filler.pragma('page_size', { simple: true }) as number)}`);
+  const fill = filler.prepare("INSERT INTO payment_events (order_no, at, state, cause, detail) VALUES ('FILLER', 0, 'filler', 'filler', ?)");
+  for (const size of [3000, 300, 30, 1]) {
+    try {
+      for (;;) fill.run('x'.repeat(size));
+    } catch (e) {
+      expect(e).toMatchObject({ code: 'SQLITE_FULL' });
+    }
+  }
+  return filler;
+}
+
 describe('a journal that cannot be written', () => {
   it('a full journal is shown on the payment in cashier words; nothing is sent or lost, and it ends paid once there is room', async () => {
     const cap = 512 * 1024;
@@ -81,19 +101,7 @@ describe('a journal that cannot be written', () => {
     const code = sim().issueCode('wechat', { kind: 'password', seconds: 20 });
     const p = rig.engine.pay({ amount: 1500, paymentCode: code });
     await rig.drive(() => rig.engine.get(p.orderNo).customerPaying);
-    // Another writer fills the journal to the agent's cap, down to the last byte of its pages
-    // (rows of shrinking size in the table every payment step appends to): the disk, as the agent sees it, is full.
-    const filler = new Database(join(rig.dir, 'journal.db'));
-    filler.pragma('foreign_keys = OFF');
-    filler.pragma(`max_page_count = ${cap / (filler.pragma('page_size', { simple: true }) as number)}`);
-    const fill = filler.prepare("INSERT INTO payment_events (order_no, at, state, cause, detail) VALUES ('FILLER', 0, 'filler', 'filler', ?)");
-    for (const size of [3000, 300, 30, 1]) {
-      try {
-        for (;;) fill.run('x'.repeat(size));
-      } catch (e) {
-        expect(e).toMatchObject({ code: 'SQLITE_FULL' });
-      }
-    }
+    const filler = fillJournal(cap);
     const callsBefore = sim().calls().length;
     await rig.drive(() => alarmCodes(p.orderNo).includes('JOURNAL_WRITE_FAILED'));
     const stuck = rig.engine.get(p.orderNo);
@@ -127,17 +135,7 @@ describe('a journal that cannot be written', () => {
       refusedReads++;
       throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
     });
-    const filler = new Database(join(rig.dir, 'journal.db'));
-    filler.pragma('foreign_keys = OFF');
-    filler.pragma(`max_page_count = ${cap / (filler.pragma('page_size', { simple: true }) as number)}`);
-    const fill = filler.prepare("INSERT INTO payment_events (order_no, at, state, cause, detail) VALUES ('FILLER', 0, 'filler', 'filler', ?)");
-    for (const size of [3000, 300, 30, 1]) {
-      try {
-        for (;;) fill.run('x'.repeat(size));
-      } catch (e) {
-        expect(e).toMatchObject({ code: 'SQLITE_FULL' });
-      }
-    }
+    const filler = fillJournal(cap);
     readsFail = true;
     // Without the retry's own guard, the first refused read is thrown from a timer and ends the process (here: this drive).
     await rig.drive(() => refusedReads >= 8);
