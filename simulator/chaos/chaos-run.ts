@@ -453,6 +453,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       payments.map((p) => ({ payment: p, events: journal.events(p.order_no), refunds: journal.refundsOf(p.order_no) })),
       backend.sim,
       toldRefunds,
+      told,
     ),
     ...unexpectedExits,
   ];

@@ -65,4 +65,27 @@ describe('chaos story check', () => {
     expect(about('XR', 'refunds recorded for a payment that was not paid')).toBe(true);
     expect(v).toHaveLength(8);
   });
+  it('a journal rebuilt by `scanpay recover`: its story starts at the recovery, its refunds carry the acquirer\'s numbers, a refund it lacks is still reported', () => {
+    const rebuilt = (orderNo: string, outcome: 'paid' | 'reversed', refunds: Array<[string, number, 'refunded']> = []): Story => {
+      const s = story(orderNo, outcome, { reason: 'RECOVERED', events: [ev(outcome, 'created'), ev(outcome, 'recovered from the acquirer')], refunds });
+      return { ...s, payment: { ...s.payment, pos_order_id: null } };
+    };
+    const v = checkStories(
+      [rebuilt('RA', 'paid', [['recovered:RFx', 40, 'refunded']]), rebuilt('RB', 'reversed'), rebuilt('RC', 'paid')],
+      {
+        orders: () => [order('RA', 'REFUND'), order('RB', 'REVOKED'), order('RC', 'REFUND')],
+        ledger: () => [entry('RA', 'charge', 100), entry('RA', 'refund', 40), entry('RB', 'charge', 100), entry('RB', 'reversal', 100), entry('RC', 'charge', 100), entry('RC', 'refund', 30)],
+      },
+      [
+        { id: 'P-RA', refundId: 'R1', amount: 40, seen: 'refunded' },
+        { id: 'P-RC', refundId: 'R1', amount: 30, seen: 'refunded' },
+      ],
+      [
+        { id: 'P-RA', amount: 100, result: 'paid', orderNo: 'RA' },
+        { id: 'P-RC', amount: 100, result: 'paid', orderNo: 'RC' },
+      ],
+    );
+    expect(v.some((x) => x.startsWith('RB') || x.startsWith('RA') || x.startsWith('P-RA'))).toBe(false);
+    expect(v).toContain('P-RC: the POS was told refund R1 refunded, the recovered journal has no refund of 30');
+  });
 });
