@@ -2,7 +2,7 @@
  * From `backend.protocol` to the adapter that speaks it and the profile of its rules: the
  * one place that knows which wire formats exist (docs/acquirers/).
  */
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type X509Certificate } from 'node:crypto';
 import os from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
@@ -27,6 +27,7 @@ import { readUpayTerminal, UpayTerminalClient } from './upay/upay-terminal.ts';
 import { DEMO_UPAY_TERMINAL } from '../../simulator/backend/upay/demo-upay.ts';
 import { demoWechatConfig } from '../../simulator/backend/wechat/demo-merchant.ts';
 import { loadWechatCredentials, type WechatConfig } from './wechat/credentials.ts';
+import { loadCachedPlatformCerts, platformCertCacheFile, saveCachedPlatformCerts } from './wechat/platform-cert-cache.ts';
 import { WECHAT_V2_PROFILE, WECHAT_V3_PROFILE } from './wechat/profile.ts';
 import { WechatV2Acquirer } from './wechat/wechat-v2-acquirer.ts';
 import { WechatV3Acquirer } from './wechat/wechat-v3-acquirer.ts';
@@ -83,7 +84,17 @@ function wechatSetup(protocol: 'wechat-v2' | 'wechat-v3', o: CreateAcquirerOptio
   const config = demoCreds ? demoWechatConfig(protocol, join(o.home, 'wechat-demo')) : configured;
   if (!config) throw new ScanpayError('CONFIG_WECHAT_CREDENTIALS', { message: `backend.protocol is ${protocol} but config.json has no backend.wechat section: run \`scanpay provision --protocol ${protocol} …\` (docs/acquirers/wechat.md)` });
   const credentials = loadWechatCredentials(protocol, config, !demoCreds);
-  const a = { ...common, baseUrl: o.backendUrl, credentials, terminalId: o.terminal.terminalId, onCall: o.onCall };
+  // v3: certificates a fetch learnt before this start (a rotation) are trusted again at once.
+  const cache = platformCertCacheFile(o.home);
+  if (credentials.platformCerts) for (const [s, cert] of loadCachedPlatformCerts(cache, common.clock.now())) credentials.platformCerts.set(s, cert);
+  const a = {
+    ...common,
+    baseUrl: o.backendUrl,
+    credentials,
+    terminalId: o.terminal.terminalId,
+    onCall: o.onCall,
+    onPlatformCerts: (certs: ReadonlyMap<string, X509Certificate>) => saveCachedPlatformCerts(cache, certs),
+  };
   return protocol === 'wechat-v2' ? { acquirer: new WechatV2Acquirer(a), profile: WECHAT_V2_PROFILE } : { acquirer: new WechatV3Acquirer(a), profile: WECHAT_V3_PROFILE };
 }
 

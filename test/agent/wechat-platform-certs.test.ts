@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../agent/clock.ts';
 import { loadWechatCredentials, type WechatConfig } from '../../agent/backend/wechat/credentials.ts';
+import { loadCachedPlatformCerts, saveCachedPlatformCerts } from '../../agent/backend/wechat/platform-cert-cache.ts';
 import { decryptResource, readCertificatesAnswer } from '../../agent/backend/wechat/platform-certs.ts';
 import { certSerial } from '../../agent/backend/wechat/v3-signing.ts';
 import { WechatV3Acquirer } from '../../agent/backend/wechat/wechat-v3-acquirer.ts';
@@ -94,5 +95,35 @@ describe('wechat-v3 platform certificate rotation', () => {
     const blind = await pay(withoutKey.acquirer);
     expect(blind).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_SIGNATURE_INVALID' } });
     expect(backend.sim.ledger().filter((e) => e.kind === 'charge')).toHaveLength(3);
+  });
+  it('keeps what a fetch learnt across a restart: the restarted agent, without the APIv3 key, verifies the rotated certificate at once', async () => {
+    const cache = join(dir, 'wechat-platform-certs.pem');
+    const credentials = loadWechatCredentials('wechat-v3', demoWechatConfig('wechat-v3'), false);
+    const saved: string[][] = [];
+    const learner = new WechatV3Acquirer({
+      baseUrl: backend.url,
+      credentials,
+      clock,
+      terminalId: 'T0000001',
+      onPlatformCerts: (certs) => (saved.push([...certs.keys()]), saveCachedPlatformCerts(cache, certs)),
+    });
+    const next = wire.platform!.rotate();
+    expect(await pay(learner)).toMatchObject({ kind: 'answer', body: { result: 'SUCCESS' } });
+    expect(saved.at(-1)).toContain(next);
+
+    // The restart: the configured certificate plus the cache, and no APIv3 key to fetch with.
+    const { apiV3KeyFile: _k, ...noKeyConfig } = demoWechatConfig('wechat-v3');
+    const restarted = loadWechatCredentials('wechat-v3', noKeyConfig, false);
+    expect(restarted.platformCerts!.has(next)).toBe(false);
+    for (const [serial, cert] of loadCachedPlatformCerts(cache, clock.now())) restarted.platformCerts!.set(serial, cert);
+    const after = new WechatV3Acquirer({ baseUrl: backend.url, credentials: restarted, clock, terminalId: 'T0000001' });
+    expect(await pay(after)).toMatchObject({ kind: 'answer', body: { result: 'SUCCESS' } });
+    // Expired certificates are not brought back, and a damaged cache is read as far as it goes.
+    const cached = [...loadCachedPlatformCerts(cache, clock.now()).values()];
+    const lastExpiry = Math.max(...cached.map((c) => Date.parse(c.validTo)));
+    expect(loadCachedPlatformCerts(cache, lastExpiry - 1).size).toBeGreaterThan(0);
+    expect(loadCachedPlatformCerts(cache, lastExpiry + 1).size).toBe(0);
+    writeFileSync(cache, `${readFileSync(cache, 'utf8')}-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n`);
+    expect(loadCachedPlatformCerts(cache, clock.now()).has(next)).toBe(true);
   });
 });

@@ -6,6 +6,7 @@
  */
 import { AxiosError, type AxiosInstance, type AxiosRequestConfig } from 'axios';
 import https from 'node:https';
+import type { X509Certificate } from 'node:crypto';
 import type { Clock } from '../../clock.ts';
 import { ScanpayError } from '../../errors.ts';
 import type { Operation, RefundRequest, RefundResponse } from '../../protocol/messages.ts';
@@ -45,6 +46,8 @@ export interface WechatHttpOptions {
 export interface WechatAcquirerOptions extends WechatHttpOptions {
   /** The terminal's id: v2's device_info, v3's scene_info.device_id, shown in the merchant platform's records. */
   terminalId: string;
+  /** v3: called with every trusted platform certificate after a fetch learnt new ones (to keep them across restarts). */
+  onPlatformCerts?: (certs: ReadonlyMap<string, X509Certificate>) => void;
 }
 
 /** Same idle limit as the protocol v1 client (see IDLE_SOCKET_MS there). */

@@ -132,7 +132,9 @@ export class WechatV3Acquirer implements Acquirer {
       const signature = h[V3_HEADERS.signature];
       if (!signer || !signature || !rsaVerify(v3AnswerMessage(h[V3_HEADERS.timestamp] ?? '', h[V3_HEADERS.nonce] ?? '', raw), signature, signer)) return;
       const now = this.#o.clock.now();
+      const known = c.platformCerts!.size;
       for (const [s, cert] of fetched) if (Date.parse(cert.validTo) > now) c.platformCerts!.set(s, cert);
+      if (c.platformCerts!.size > known) this.#o.onPlatformCerts?.(c.platformCerts!);
     })().finally(() => (this.#refreshing = undefined));
     return this.#refreshing;
   }
