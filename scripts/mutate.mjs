@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// `npm run mutate [-- GROUP... | --summary | --full]`: Stryker over the money core, group by
+// group (test/mutation/groups/*.json: the files mutated and the tests that aim at them), each
+// run incremental against its committed results (test/mutation/results/GROUP.json), then the
+// score per file and overall from every group's results. --summary prints the scores without
+// running; --full re-runs every mutant (Stryker's --force). Other arguments go to Stryker.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+
+const root = new URL('../', import.meta.url);
+const groupsDir = new URL('test/mutation/groups/', root);
+const resultsDir = new URL('test/mutation/results/', root);
+const all = readdirSync(groupsDir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+
+const args = process.argv.slice(2);
+const named = args.filter((a) => all.includes(a));
+const unknown = args.filter((a) => !a.startsWith('-') && !all.includes(a) && !args[args.indexOf(a) - 1]?.startsWith('--'));
+if (unknown.length) {
+  console.error(`unknown group(s) ${unknown.join(', ')}; groups: ${all.join(', ')}`);
+  process.exit(2);
+}
+const summaryOnly = args.includes('--summary');
+const strykerArgs = args.filter((a) => !all.includes(a) && a !== '--summary' && a !== '--full');
+if (args.includes('--full')) strykerArgs.push('--force');
+
+let failed = false;
+if (!summaryOnly) {
+  for (const group of named.length ? named : all) {
+    const started = Date.now();
+    console.log(`\n== mutation group ${group} ==`);
+    const r = spawnSync('npx', ['stryker', 'run', ...strykerArgs], { stdio: 'inherit', env: { ...process.env, MUTATE_GROUP: group }, cwd: root });
+    console.log(`== ${group}: ${r.status === 0 ? 'done' : `stryker exited ${r.status ?? r.signal}`} in ${Math.round((Date.now() - started) / 60_000)} min ==`);
+    failed ||= r.status !== 0;
+  }
+}
+
+// Stryker's score: killed and timed-out mutants over all that ran or were not covered
+// (https://stryker-mutator.io/docs/mutation-testing-elements/mutant-states-and-metrics/).
+const DETECTED = new Set(['Killed', 'Timeout']);
+const UNDETECTED = new Set(['Survived', 'NoCoverage']);
+const rows = [];
+for (const group of all) {
+  const file = new URL(`${group}.json`, resultsDir);
+  if (!existsSync(file)) {
+    rows.push({ group, file: '(not run yet)', detected: 0, undetected: 0, ignored: 0 });
+    continue;
+  }
+  const report = JSON.parse(readFileSync(file, 'utf8'));
+  for (const [path, { mutants }] of Object.entries(report.files)) {
+    const count = (set) => mutants.filter((m) => set.has(m.status)).length;
+    rows.push({ group, file: path, detected: count(DETECTED), undetected: count(UNDETECTED), ignored: mutants.filter((m) => m.status === 'Ignored').length });
+  }
+}
+const pct = (d, u) => (d + u === 0 ? '-' : `${((100 * d) / (d + u)).toFixed(1)}%`);
+const width = Math.max(...rows.map((r) => r.file.length), 10);
+console.log(`\n${'file'.padEnd(width)}  score   killed  survived  ignored  group`);
+for (const r of rows) console.log(`${r.file.padEnd(width)}  ${pct(r.detected, r.undetected).padStart(6)}  ${String(r.detected).padStart(6)}  ${String(r.undetected).padStart(8)}  ${String(r.ignored).padStart(7)}  ${r.group}`);
+const detected = rows.reduce((s, r) => s + r.detected, 0);
+const undetected = rows.reduce((s, r) => s + r.undetected, 0);
+console.log(`${'all files'.padEnd(width)}  ${pct(detected, undetected).padStart(6)}  ${String(detected).padStart(6)}  ${String(undetected).padStart(8)}`);
+console.log('(killed counts timeouts; survived counts mutants no test covers; survivors are explained in docs/testing.md)');
+process.exit(failed ? 1 : 0);
