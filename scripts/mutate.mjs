@@ -5,7 +5,7 @@
 // score per file and overall from every group's results. --summary prints the scores without
 // running; --full re-runs every mutant (Stryker's --force). Other arguments go to Stryker.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 const root = new URL('../', import.meta.url);
 const groupsDir = new URL('test/mutation/groups/', root);
@@ -28,10 +28,24 @@ if (!summaryOnly) {
   for (const group of named.length ? named : all) {
     const started = Date.now();
     console.log(`\n== mutation group ${group} ==`);
+    const results = new URL(`${group}.json`, resultsDir);
+    const before = existsSync(results) ? JSON.parse(readFileSync(results, 'utf8')) : undefined;
     const r = spawnSync('npx', ['stryker', 'run', ...strykerArgs], { stdio: 'inherit', env: { ...process.env, MUTATE_GROUP: group }, cwd: root });
+    if (before && existsSync(results)) keepUnmutated(results, before);
     console.log(`== ${group}: ${r.status === 0 ? 'done' : `stryker exited ${r.status ?? r.signal}`} in ${Math.round((Date.now() - started) / 60_000)} min ==`);
     failed ||= r.status !== 0;
   }
+}
+
+/**
+ * Stryker rewrites the results file with the files of this run only: a run narrowed with
+ * `--mutate one-file.ts` would drop the group's other files. Their earlier results are kept.
+ */
+function keepUnmutated(results, before) {
+  const after = JSON.parse(readFileSync(results, 'utf8'));
+  for (const [path, file] of Object.entries(before.files)) if (existsSync(new URL(path, root))) after.files[path] ??= file;
+  for (const [path, file] of Object.entries(before.testFiles ?? {})) (after.testFiles ??= {})[path] ??= file;
+  writeFileSync(results, JSON.stringify(after));
 }
 
 // Stryker's score: killed and timed-out mutants over all that ran or were not covered
