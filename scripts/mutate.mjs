@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// `npm run mutate [-- GROUP... | --summary | --full]`: Stryker over the money core, group by
+// `npm run mutate [-- GROUP... | --summary | --survivors | --full]`: Stryker over the money core, group by
 // group (test/mutation/groups/*.json: the files mutated and the tests that aim at them), each
 // run incremental against its committed results (test/mutation/results/GROUP.json), then the
 // score per file and overall from every group's results. --summary prints the scores without
-// running; --full re-runs every mutant (Stryker's --force). Other arguments go to Stryker.
+// running; --survivors also lists every surviving mutant (file:line, mutator, replacement) of
+// the groups named (all if none); --full re-runs every mutant (Stryker's --force). Other arguments go to Stryker.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
@@ -19,8 +20,9 @@ if (unknown.length) {
   console.error(`unknown group(s) ${unknown.join(', ')}; groups: ${all.join(', ')}`);
   process.exit(2);
 }
-const summaryOnly = args.includes('--summary');
-const strykerArgs = args.filter((a) => !all.includes(a) && a !== '--summary' && a !== '--full');
+const listSurvivors = args.includes('--survivors');
+const summaryOnly = args.includes('--summary') || listSurvivors;
+const strykerArgs = args.filter((a) => !all.includes(a) && !['--summary', '--survivors', '--full'].includes(a));
 if (args.includes('--full')) strykerArgs.push('--force');
 
 let failed = false;
@@ -63,6 +65,11 @@ for (const group of all) {
   for (const [path, { mutants }] of Object.entries(report.files)) {
     const count = (set) => mutants.filter((m) => set.has(m.status)).length;
     rows.push({ group, file: path, detected: count(DETECTED), undetected: count(UNDETECTED), ignored: mutants.filter((m) => m.status === 'Ignored').length });
+    if (listSurvivors && (named.length === 0 || named.includes(group))) {
+      for (const m of mutants.filter((x) => UNDETECTED.has(x.status))) {
+        console.log(`${path}:${m.location.start.line}:${m.location.start.column} ${m.status} ${m.mutatorName} -> ${JSON.stringify(m.replacement ?? '')}`);
+      }
+    }
   }
 }
 const pct = (d, u) => (d + u === 0 ? '-' : `${((100 * d) / (d + u)).toFixed(1)}%`);
