@@ -179,7 +179,7 @@ export async function startSimSession(o: SimSessionOptions): Promise<SimSession>
       network,
       // A fault that has fired its last call leaves `faults`: the log keeps what it did.
       backend: { up: backendUp, faults: backend.sim.faults(), fired: backend.sim.calls().flatMap((c) => (c.fault ? [{ at: c.at, op: c.op, orderNo: c.orderNo, fault: c.fault }] : [])).slice(-FIRED_SHOWN) },
-      ledger: { entries: backend.sim.ledger().slice(-LEDGER_SHOWN), audit: backend.sim.audit(), alarms: lastAlarms },
+      ledger: { entries: backend.sim.ledger(LEDGER_SHOWN), audit: backend.sim.audit(), alarms: lastAlarms },
     };
   };
   const after = async <T>(p: Promise<T>): Promise<T> => {

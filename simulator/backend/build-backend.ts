@@ -42,7 +42,7 @@ export interface BackendOptions {
   logger?: Logger;
   /** Another acquirer's wire format over the same wallets, ledger, faults and control API, in place of /v1 (simulator/backend/wechat, alipay, upay). */
   wire?: WireProtocol;
-  /** SQLite file keeping orders, codes, the ledger and terminals across restarts (backend-store.ts); in memory when absent. */
+  /** SQLite file keeping orders, codes, the ledger, calls and terminals across restarts (backend-store.ts); an in-memory database when absent. */
   storePath?: string | undefined;
 }
 
@@ -54,8 +54,8 @@ export interface WireDeps {
   logger: Logger;
   /** The rules the wallets enforce: protocol v1's, then the wire's, then the options'. */
   rules: WalletRules;
-  /** Adds a call to calls(). */
-  record(call: CallRecord): void;
+  /** Adds a call to calls(); the function returned saves later changes to it (a refusal). */
+  record(call: CallRecord): () => void;
   /** Waits on the clock as a parked call (see parkedCalls). */
   park(wait: Promise<void>): Promise<void>;
 }
@@ -112,7 +112,8 @@ export interface SimBackend {
   addFault(f: FaultSpec): string;
   clearFaults(): void;
   faults(): FaultState[];
-  ledger(): LedgerEntry[];
+  /** The whole ledger, or its newest `last` entries (oldest first). */
+  ledger(last?: number): LedgerEntry[];
   order(orderNo: string): OrderView | undefined;
   orders(): OrderView[];
   audit(): LedgerAudit;
@@ -147,10 +148,15 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
   const terminals = new TerminalRegistry(clock, opts.terminals ?? [DEMO_TERMINAL], store);
   const rules: WalletRules = { ...V1_RULES, ...o.wire?.rules, ...o.rules };
   const model = new WalletModel({ clock, codeTtlMs: opts.codeTtlMs, passwordAbandonMs: opts.passwordAbandonMs, reverseWindowMs: opts.reverseWindowMs, store, rules });
-  const device = new DeviceBackend({ clock, registry: terminals, book: model });
+  const device = new DeviceBackend({ clock, registry: terminals, book: model, store });
   const faults = new FaultTable(opts.seed);
   const nonces = new NonceCache();
-  let calls: CallRecord[] = [];
+  // On disk like the orders: one or more calls per payment.
+  const callLog = store.calls<CallRecord>();
+  const record = (call: CallRecord): (() => void) => {
+    const seq = callLog.append(call, call.orderNo);
+    return () => callLog.replace(seq, call);
+  };
   /** Held queries by order number: each entry releases one. */
   const held = new Map<string, Set<() => void>>();
   let parked = 0;
@@ -194,16 +200,16 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
     addFault: (f) => faults.add(f).id,
     clearFaults: () => faults.clear(),
     faults: () => faults.list(),
-    ledger: () => model.ledger(),
+    ledger: (last) => model.ledger(last),
     order: (orderNo) => model.order(orderNo),
     orders: () => model.orders(),
     audit: () => model.audit(),
     reset: () => {
       model.reset();
       faults.reset();
-      calls = [];
+      callLog.clear();
     },
-    calls: () => calls.map((c) => ({ ...c })),
+    calls: () => callLog.all(),
     now: () => clock.now(),
     parkedCalls: () => parked,
     device,
@@ -226,9 +232,9 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
   async function handle(op: Operation, req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const call: CallRecord = { op, at: clock.now(), ...orderNoOf(raw) };
-    calls.push(call);
     const pick = faults.pick(op);
     if (pick.label) call.fault = pick.label;
+    const saveCall = record(call);
     if (pick.latencyMs > 0) await park(new Promise<void>((resolve) => clock.setTimeout(resolve, pick.latencyMs)));
     const kind: FaultKind | undefined = pick.fault?.kind;
     const log = logger.child({ op, orderNo: call.orderNo, ...(call.fault ? { fault: call.fault } : {}) });
@@ -255,6 +261,7 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
     } catch (e) {
       if (!isScanpayError(e)) throw e;
       call.error = e.code;
+      saveCall();
       log.warn({ refusal: e.code }, 'request refused');
       return refuse(reply, e.status, e, clock.now());
     }
@@ -270,6 +277,7 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
     const input = parseBody(op, raw);
     if (input instanceof ScanpayError) {
       call.error = input.code;
+      saveCall();
       log.warn({ refusal: input.code, reason: input.message }, 'request refused');
       return send({ status: input.status, body: errorBody(input) });
     }
@@ -293,7 +301,7 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
     forceCloseConnections: true,
   }) as unknown as FastifyInstance;
 
-  if (o.wire) app.register(o.wire.routes({ model, faults, clock, logger, rules, park, record: (c) => calls.push(c) }));
+  if (o.wire) app.register(o.wire.routes({ model, faults, clock, logger, rules, park, record }));
   else app.register(async (v1) => {
     // Keep the exact bytes: the signature covers them, and JSON is parsed after verification.
     v1.removeAllContentTypeParsers();
@@ -309,8 +317,6 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
   });
   app.register(controlRoutes(sim), { prefix: '/control' });
   app.register(deviceRoutes({ device, registry: terminals, clock, nonces, logger, book: model }));
-  // What an answer reports is on disk before the answer leaves (backend-store.ts).
-  app.addHook('onSend', async () => store.flush());
   // Held queries wait on the clock: let them go, or a system clock keeps the process alive.
   app.addHook('onClose', async () => {
     for (const orderNo of [...held.keys()]) release(orderNo);

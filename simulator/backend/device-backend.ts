@@ -2,6 +2,8 @@
  * The acquirer's side of device management, as the simulated backend plays it:
  * activation codes, the parameter set, heartbeats, key rotation, transaction records and
  * end-of-day settlement. Pure state over the clock; device-routes.ts puts it on HTTP.
+ * What grows with payments (uploaded records, what was settled, the batches) lives in the
+ * backend's store (backend-store.ts); a terminal's few flags stay in memory.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Clock } from '../../agent/clock.ts';
@@ -27,8 +29,8 @@ import {
   type X25519Pair,
 } from '../../agent/protocol/device-messages.ts';
 import type { OrderView } from './wallet-model.ts';
-import type { LedgerEntry } from './ledger.ts';
 import type { TerminalRegistry } from './terminal-registry.ts';
+import { memoryStore, type BackendStore, type RecordTable } from './backend-store.ts';
 
 export const DEVICE_DEFAULTS = {
   /** A code is handed to the technician on site: an hour is plenty, and limits a leaked one. */
@@ -80,8 +82,7 @@ interface BackendRecord {
 
 /** What settlement reads of the payment side. */
 export interface PaymentBook {
-  orders(): OrderView[];
-  ledger(): LedgerEntry[];
+  order(orderNo: string): OrderView | undefined;
 }
 
 export interface TerminalStatus {
@@ -104,11 +105,6 @@ interface TerminalState {
   rotationRequested: boolean;
   compromiseSuspected: boolean;
   lastHeartbeat: (HeartbeatRequest & { receivedAt: number }) | null;
-  uploads: Map<string, TxRecord>;
-  settledOrders: Set<string>;
-  settledRefunds: Set<string>;
-  /** Final settlement answers by batch: a repeated settle gets the same one. */
-  batches: Map<string, SettleResponse>;
   /** QA changes to what the backend believes (changeSettlement). */
   extras: Array<{ orderNo: string; wallet: string; amount: number }>;
   dropped: Set<string>;
@@ -121,13 +117,23 @@ export class DeviceBackend {
   readonly #codes = new Map<string, ActivationCode>();
   readonly #sessions = new Map<string, ActivationSession>();
   readonly #terminals = new Map<string, TerminalState>();
+  /** Records uploaded, by `terminalId orderNo`, found by terminal. */
+  readonly #uploads: RecordTable<TxRecord & { terminalId: string }>;
+  /** `terminalId order orderNo` and `terminalId refund refundNo` of what a settled batch carried. */
+  readonly #settled: RecordTable<1>;
+  /** Final settlement answers by `terminalId batchNo`: a repeated settle gets the same one. */
+  readonly #batches: RecordTable<{ terminalId: string; answer: SettleResponse }>;
   #params: ParamsEnvelope = { ...DEFAULT_DEVICE_PARAMS };
   #nextTerminal = 1_000_001;
 
-  constructor(o: { clock: Clock; registry: TerminalRegistry; book: PaymentBook }) {
+  constructor(o: { clock: Clock; registry: TerminalRegistry; book: PaymentBook; store?: BackendStore }) {
     this.#clock = o.clock;
     this.#registry = o.registry;
     this.#book = o.book;
+    const store = o.store ?? memoryStore();
+    this.#uploads = store.table('uploads', (r) => ({ ref: r.terminalId }));
+    this.#settled = store.table('settled');
+    this.#batches = store.table('batches', (b) => ({ ref: b.terminalId }));
   }
 
   // ---- activation ----------------------------------------------------------------
@@ -309,13 +315,12 @@ export class DeviceBackend {
   // ---- records and settlement ----------------------------------------------------
 
   upload(terminalId: string, records: TxRecord[]): number {
-    const s = this.#state(terminalId);
-    for (const r of records) s.uploads.set(r.orderNo, r);
+    for (const r of records) this.#uploads.put(`${terminalId} ${r.orderNo}`, { ...r, terminalId });
     return records.length;
   }
 
   uploaded(terminalId: string): TxRecord[] {
-    return [...this.#state(terminalId).uploads.values()];
+    return this.#uploads.byRef(terminalId).map(([, { terminalId: _, ...r }]) => r);
   }
 
   /** QA: makes this backend's settlement records differ from what happened. */
@@ -327,49 +332,48 @@ export class DeviceBackend {
 
   settle(terminalId: string, req: SettleRequest): SettleResponse {
     const s = this.#state(terminalId);
-    const done = s.batches.get(req.batchNo);
-    if (done) return done;
+    const done = this.#batches.get(`${terminalId} ${req.batchNo}`);
+    if (done) return done.answer;
     const records = this.#unsettled(terminalId);
     const backendTotals = totalsOf(records);
-    if (sameTotals(req.totals, backendTotals)) return this.#close(s, req.batchNo, records, { result: 'MATCHED', batchNo: req.batchNo });
+    if (sameTotals(req.totals, backendTotals)) return this.#close(terminalId, s, req.batchNo, records, { result: 'MATCHED', batchNo: req.batchNo });
     if (!req.detailUploaded) return { result: 'DETAIL_REQUIRED', batchNo: req.batchNo, backendTotals };
-    const detail = [...s.uploads.values()].filter((r) => r.batchNo === req.batchNo);
-    return this.#close(s, req.batchNo, records, { result: 'MISMATCH', batchNo: req.batchNo, backendTotals, discrepancies: compare(detail, records) });
+    const detail = this.uploaded(terminalId).filter((r) => r.batchNo === req.batchNo);
+    return this.#close(terminalId, s, req.batchNo, records, { result: 'MISMATCH', batchNo: req.batchNo, backendTotals, discrepancies: compare(detail, records) });
   }
 
   terminals(): TerminalStatus[] {
     return this.#registry.ids().map((id) => {
       const s = this.#state(id);
-      return { terminalId: id, merchantId: s.merchantId, keyVersion: this.#registry.keyVersion(id), rotationRequested: s.rotationRequested, compromiseSuspected: s.compromiseSuspected, revoked: this.#registry.revoked(id), lastHeartbeat: s.lastHeartbeat, settledBatches: [...s.batches.keys()] };
+      return { terminalId: id, merchantId: s.merchantId, keyVersion: this.#registry.keyVersion(id), rotationRequested: s.rotationRequested, compromiseSuspected: s.compromiseSuspected, revoked: this.#registry.revoked(id), lastHeartbeat: s.lastHeartbeat, settledBatches: this.#batches.byRef(id).map(([, b]) => b.answer.batchNo) };
     });
   }
 
-  #close(s: TerminalState, batchNo: string, records: BackendRecord[], answer: SettleResponse): SettleResponse {
+  #close(terminalId: string, s: TerminalState, batchNo: string, records: BackendRecord[], answer: SettleResponse): SettleResponse {
     for (const r of records) {
-      s.settledOrders.add(r.orderNo);
-      for (const f of r.refunds) s.settledRefunds.add(f.refundNo);
+      this.#settled.put(`${terminalId} order ${r.orderNo}`, 1);
+      for (const f of r.refunds) this.#settled.put(`${terminalId} refund ${f.refundNo}`, 1);
     }
     s.extras = s.extras.filter((x) => !records.some((r) => r.orderNo === x.orderNo));
-    s.batches.set(batchNo, answer);
+    this.#batches.put(`${terminalId} ${batchNo}`, { terminalId, answer });
     return answer;
   }
 
-  /** This terminal's finished orders and refunds not yet in a settled batch, as the backend sees them. */
+  /**
+   * This terminal's finished orders and refunds not yet in a settled batch, as the backend
+   * sees them: read order by order from disk (the terminal's orders, not every order).
+   */
   #unsettled(terminalId: string): BackendRecord[] {
     const s = this.#state(terminalId);
-    const mine = this.#registry.ordersOf(terminalId);
-    const refunds = new Map<string, Array<{ refundNo: string; amount: number }>>();
-    for (const e of this.#book.ledger()) {
-      if (e.kind !== 'refund' || !e.refundNo || !mine.has(e.orderNo) || s.settledRefunds.has(e.refundNo)) continue;
-      refunds.set(e.orderNo, [...(refunds.get(e.orderNo) ?? []), { refundNo: e.refundNo, amount: e.amount }]);
-    }
     const out: BackendRecord[] = [];
-    for (const o of this.#book.orders()) {
-      if (!mine.has(o.orderNo) || s.dropped.has(o.orderNo)) continue;
+    for (const orderNo of this.#registry.ordersOf(terminalId)) {
+      const o = this.#book.order(orderNo);
+      if (!o || s.dropped.has(o.orderNo)) continue;
+      const refunds = o.refunds.filter((f) => !this.#settled.has(`${terminalId} refund ${f.refundNo}`)).map(({ refundNo, amount }) => ({ refundNo, amount }));
       const outcome = outcomeOf(o);
-      const carried = s.settledOrders.has(o.orderNo);
-      if (!outcome || (carried && !refunds.has(o.orderNo))) continue;
-      out.push({ orderNo: o.orderNo, wallet: o.wallet ?? 'unknown', outcome, amount: o.amount ?? 0, refunds: refunds.get(o.orderNo) ?? [], carried });
+      const carried = this.#settled.has(`${terminalId} order ${o.orderNo}`);
+      if (!outcome || (carried && refunds.length === 0)) continue;
+      out.push({ orderNo: o.orderNo, wallet: o.wallet ?? 'unknown', outcome, amount: o.amount ?? 0, refunds, carried });
     }
     for (const x of s.extras) out.push({ ...x, outcome: 'paid', refunds: [], carried: false });
     return out;
@@ -378,7 +382,7 @@ export class DeviceBackend {
   #state(terminalId: string): TerminalState {
     let s = this.#terminals.get(terminalId);
     if (!s) {
-      s = { merchantId: null, merchantName: null, rotationRequested: false, compromiseSuspected: false, lastHeartbeat: null, uploads: new Map(), settledOrders: new Set(), settledRefunds: new Set(), batches: new Map(), extras: [], dropped: new Set() };
+      s = { merchantId: null, merchantName: null, rotationRequested: false, compromiseSuspected: false, lastHeartbeat: null, extras: [], dropped: new Set() };
       this.#terminals.set(terminalId, s);
     }
     return s;

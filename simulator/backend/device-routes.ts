@@ -137,7 +137,7 @@ export function deviceRoutes(d: DeviceRouteDeps): FastifyPluginAsync {
         return { ...d.device.heartbeat(terminalId, hb), ...(known ? { journal: known } : {}) };
       }
       case 'orders':
-        return listOrders(d.book ?? { orders: () => [] }, d.registry.ordersOf(terminalId), input as z.output<typeof DEVICE_REQUESTS.orders>);
+        return listOrders(d.book ?? { order: () => undefined }, d.registry.ordersOf(terminalId), input as z.output<typeof DEVICE_REQUESTS.orders>);
       case 'activateHello':
         throw new ScanpayError('PROTO_BAD_REQUEST', { message: 'activate/hello is not signed' });
       case 'rotateKey': {

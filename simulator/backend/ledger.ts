@@ -32,69 +32,48 @@ export interface LedgerAudit {
   doubleCharges: string[];
 }
 
+/** The ledger on disk (backend-store.ts): nothing of it is held between calls. */
 export class Ledger {
-  readonly #rows: LedgerRows | undefined;
-  #entries: LedgerEntry[];
+  readonly #rows: LedgerRows;
+  #seq: number;
 
-  /** `rows` keeps the entries beyond the process (backend-store.ts); without it they live in memory. */
-  constructor(rows?: LedgerRows) {
+  constructor(rows: LedgerRows) {
     this.#rows = rows;
-    this.#entries = rows?.load() ?? [];
+    this.#seq = rows.lastSeq();
   }
 
-  append(entry: Omit<LedgerEntry, 'seq'>): LedgerEntry {
-    const e = { seq: this.#entries.length + 1, ...entry };
-    this.#rows?.append(e);
-    this.#entries.push(e);
+  /** `rawCode` is the unmasked payment code, kept for the audit only. */
+  append(entry: Omit<LedgerEntry, 'seq'>, rawCode: string): LedgerEntry {
+    const e = { seq: this.#seq + 1, ...entry };
+    this.#rows.append(e, rawCode);
+    this.#seq = e.seq;
     return e;
   }
 
   entries(): LedgerEntry[] {
-    return this.#entries.map((e) => ({ ...e }));
+    return this.#rows.all();
+  }
+
+  /** The newest `n` entries, oldest first. */
+  last(n: number): LedgerEntry[] {
+    return this.#rows.last(n);
   }
 
   /** Charges, net of reversals and refunds, for one order. */
   totals(orderNo: string): { charged: number; refunded: number; net: number } {
-    let charged = 0;
-    let refunded = 0;
-    for (const e of this.#entries) {
-      if (e.orderNo !== orderNo) continue;
-      if (e.kind === 'charge') charged += e.amount;
-      else refunded += e.amount;
-    }
+    const { charged, refunded } = this.#rows.totals(orderNo);
     return { charged, refunded, net: charged - refunded };
   }
 
-  /**
-   * `rawCodes` maps order numbers to their unmasked codes, so that two orders charged on
-   * one code are caught even when their masks collide.
-   */
-  audit(orderCount: number, rawCodes: ReadonlyMap<string, string>): LedgerAudit {
-    const chargesByOrder = new Map<string, number>();
-    const chargesByCode = new Map<string, { masked: string; n: number }>();
-    let charged = 0;
-    let undone = 0;
-    for (const e of this.#entries) {
-      if (e.kind !== 'charge') {
-        undone += e.amount;
-        continue;
-      }
-      charged += e.amount;
-      chargesByOrder.set(e.orderNo, (chargesByOrder.get(e.orderNo) ?? 0) + 1);
-      const raw = rawCodes.get(e.orderNo) ?? e.code;
-      const c = chargesByCode.get(raw) ?? { masked: e.code, n: 0 };
-      c.n += 1;
-      chargesByCode.set(raw, c);
-    }
-    const doubleCharges = [
-      ...[...chargesByOrder].filter(([, n]) => n > 1).map(([orderNo]) => `order:${orderNo}`),
-      ...[...chargesByCode.values()].filter((c) => c.n > 1).map((c) => `code:${c.masked}`),
-    ];
-    return { orders: orderCount, charged, netCharged: charged - undone, doubleCharges };
+  /** Two orders charged on one code are caught by the raw code, even when their masks collide. */
+  audit(orderCount: number): LedgerAudit {
+    const a = this.#rows.audit();
+    const doubleCharges = [...a.ordersChargedTwice.map((o) => `order:${o}`), ...a.codesChargedTwice.map((c) => `code:${c}`)];
+    return { orders: orderCount, charged: a.charged, netCharged: a.charged - a.undone, doubleCharges };
   }
 
   clear(): void {
-    this.#rows?.clear();
-    this.#entries = [];
+    this.#rows.clear();
+    this.#seq = 0;
   }
 }

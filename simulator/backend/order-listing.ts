@@ -8,13 +8,14 @@ import type { OrderSummary, ordersRequest } from '../../agent/protocol/device-me
 import type { OrderView } from './wallet-model.ts';
 
 export interface OrderBook {
-  orders(): OrderView[];
+  order(orderNo: string): OrderView | undefined;
 }
 
+/** Reads the terminal's own orders one by one (from disk), never every order of the backend. */
 export function listOrders(book: OrderBook, mine: ReadonlySet<string>, req: z.output<typeof ordersRequest>): { result: 'OK'; orders: OrderSummary[]; more: boolean } {
-  const all = book
-    .orders()
-    .filter((o) => mine.has(o.orderNo) && o.createdAt >= req.since)
+  const all = [...mine]
+    .flatMap((orderNo) => book.order(orderNo) ?? [])
+    .filter((o) => o.createdAt >= req.since)
     .sort((a, b) => a.createdAt - b.createdAt || a.orderNo.localeCompare(b.orderNo));
   const start = req.after === undefined ? 0 : all.findIndex((o) => o.orderNo === req.after) + 1;
   const page = all.slice(start, start + req.limit);

@@ -6,12 +6,14 @@
  * key at once, with no grace: only a new activation brings the terminal back. Also the
  * journal each terminal last reported (its identity and high-water mark, for `scanpay
  * recover`). Keys, orders and journals are kept in the backend's store, so a restarted
- * backend still knows them; a rotation under way or a revocation is not (it lives in memory).
+ * backend still knows them; a rotation under way or a revocation is not (it lives in memory,
+ * a few keys per terminal). The orders each terminal sent stay on disk only: they grow
+ * with payments.
  */
 import type { Clock } from '../../agent/clock.ts';
 import { isScanpayError, ScanpayError } from '../../agent/errors.ts';
 import { verifyRequest, type RequestParts, type VerifyOptions } from '../../agent/protocol/signing.ts';
-import { memoryStore, type BackendStore } from './backend-store.ts';
+import { memoryStore, type BackendStore, type RecordTable, type TerminalOrders } from './backend-store.ts';
 
 type HeaderBag = Parameters<typeof verifyRequest>[1];
 
@@ -37,7 +39,6 @@ interface TerminalEntry {
   revoked: boolean;
   /** The last key version before a revocation: a re-activated terminal counts on from it. */
   lastVersion?: number;
-  orders: Set<string>;
 }
 
 /** What a terminal last said of its journal (heartbeat `journal`, docs/protocol.md). */
@@ -53,34 +54,29 @@ type StoredKeys = Array<{ key: string; version: number; validUntil?: number }>;
 export class TerminalRegistry {
   readonly #clock: Clock;
   readonly #terminals = new Map<string, TerminalEntry>();
-  readonly #storedKeys: Map<string, StoredKeys>;
-  /** `terminalId orderNo` → 1 */
-  readonly #storedOrders: Map<string, 1>;
-  readonly #journals: Map<string, JournalMark>;
+  readonly #storedKeys: RecordTable<StoredKeys>;
+  readonly #orders: TerminalOrders;
+  readonly #journals: RecordTable<JournalMark>;
 
   /** `initial` terminals are added unless the store already knows them (a rotated key stays rotated). */
   constructor(clock: Clock, initial: Iterable<{ terminalId: string; key: Buffer }> = [], store: BackendStore = memoryStore()) {
     this.#clock = clock;
-    this.#storedKeys = store.map('terminal-keys');
-    this.#storedOrders = store.map('terminal-orders');
-    this.#journals = store.map('terminal-journals');
-    for (const [id, keys] of this.#storedKeys) {
-      this.#terminals.set(id, { keys: keys.map((k) => ({ key: Buffer.from(k.key, 'base64'), version: k.version, ...(k.validUntil !== undefined ? { validUntil: k.validUntil } : {}) })), revoked: false, orders: new Set() });
-    }
-    for (const k of this.#storedOrders.keys()) {
-      const [id, orderNo] = k.split(' ') as [string, string];
-      this.#terminals.get(id)?.orders.add(orderNo);
+    this.#storedKeys = store.table('terminal_keys');
+    this.#orders = store.terminalOrders();
+    this.#journals = store.table('terminal_journals');
+    for (const [terminalId, keys] of this.#storedKeys.all()) {
+      this.#terminals.set(terminalId, { keys: keys.map((k) => ({ key: Buffer.from(k.key, 'base64'), version: k.version, ...(k.validUntil !== undefined ? { validUntil: k.validUntil } : {}) })), revoked: false });
     }
     for (const t of initial) if (!this.has(t.terminalId)) this.add(t.terminalId, t.key);
   }
 
   #saveKeys(terminalId: string): void {
     const t = this.#terminals.get(terminalId);
-    if (t) this.#storedKeys.set(terminalId, t.keys.map((k) => ({ key: k.key.toString('base64'), version: k.version, ...(k.validUntil !== undefined ? { validUntil: k.validUntil } : {}) })));
+    if (t) this.#storedKeys.put(terminalId, t.keys.map((k) => ({ key: k.key.toString('base64'), version: k.version, ...(k.validUntil !== undefined ? { validUntil: k.validUntil } : {}) })));
   }
 
   noteJournal(terminalId: string, mark: Omit<JournalMark, 'reportedAt'>): void {
-    if (this.has(terminalId)) this.#journals.set(terminalId, { ...mark, reportedAt: this.#clock.now() });
+    if (this.has(terminalId)) this.#journals.put(terminalId, { ...mark, reportedAt: this.#clock.now() });
   }
 
   journalOf(terminalId: string): JournalMark | undefined {
@@ -92,7 +88,7 @@ export class TerminalRegistry {
   add(terminalId: string, key: Buffer): void {
     const before = this.#terminals.get(terminalId);
     const version = (before?.keys[0]?.version ?? before?.lastVersion ?? 0) + 1;
-    this.#terminals.set(terminalId, { keys: [{ key, version }], revoked: false, orders: before?.orders ?? new Set<string>() });
+    this.#terminals.set(terminalId, { keys: [{ key, version }], revoked: false });
     this.#saveKeys(terminalId);
   }
 
@@ -188,14 +184,12 @@ export class TerminalRegistry {
   }
 
   noteOrder(terminalId: string, orderNo: string | undefined): void {
-    const t = this.#terminals.get(terminalId);
-    if (!orderNo || !t || t.orders.has(orderNo)) return;
-    t.orders.add(orderNo);
-    this.#storedOrders.set(`${terminalId} ${orderNo}`, 1);
+    if (orderNo && this.has(terminalId)) this.#orders.note(terminalId, orderNo);
   }
 
+  /** Read from disk at each call (recovery and settlement ask, rarely). */
   ordersOf(terminalId: string): ReadonlySet<string> {
-    return this.#terminals.get(terminalId)?.orders ?? new Set();
+    return new Set(this.#orders.of(terminalId));
   }
 
   ids(): string[] {

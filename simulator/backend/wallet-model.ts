@@ -25,7 +25,7 @@ import {
 } from '../../agent/protocol/messages.ts';
 import { reverseWindowEnd, type ReverseWindow } from '../../agent/backend/acquirer-profile.ts';
 import { Ledger, type LedgerAudit, type LedgerEntry } from './ledger.ts';
-import { memoryStore, type BackendStore } from './backend-store.ts';
+import { memoryStore, type BackendStore, type RecordTable } from './backend-store.ts';
 
 export const behaviourSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('instant') }),
@@ -162,8 +162,14 @@ export interface WalletModelOptions {
   passwordAbandonMs: number;
   reverseWindowMs: number;
   rules?: Partial<WalletRules>;
-  /** Where orders, codes, refunds and the ledger live (backend-store.ts); in memory when absent. */
+  /** Where orders, codes, refunds and the ledger live (backend-store.ts); an in-memory database when absent. */
   store?: BackendStore | undefined;
+}
+
+interface RefundRecord {
+  orderNo: string;
+  amount: number;
+  at?: number;
 }
 
 export class WalletModel {
@@ -171,21 +177,24 @@ export class WalletModel {
   readonly #rules: WalletRules;
   readonly #ledger: Ledger;
   readonly #breaches: string[] = [];
-  readonly #codes: Map<string, CodeRecord>;
-  readonly #orders: Map<string, Order>;
-  readonly #refunds: Map<string, { orderNo: string; amount: number; at?: number }>;
+  readonly #store: BackendStore;
+  readonly #codes: RecordTable<CodeRecord>;
+  readonly #orders: RecordTable<Order>;
+  readonly #refunds: RecordTable<RefundRecord>;
   #tradeSeq: number;
 
   constructor(options: WalletModelOptions) {
     this.#o = options;
     this.#rules = { ...V1_RULES, ...options.rules };
     // device-faults hook (issue 12): the model's memory comes from a store that may outlive the process.
+    // Nothing that grows with payments stays on the heap: each call reads the records it touches.
     const store = options.store ?? memoryStore();
-    this.#codes = store.map('codes');
-    this.#orders = store.map('orders');
-    this.#refunds = store.map('refunds');
+    this.#store = store;
+    this.#codes = store.table('codes');
+    this.#orders = store.table('orders', (o: Order) => ({ due: this.#dueAt(o) }));
+    this.#refunds = store.table('refunds', (r: RefundRecord) => ({ ref: r.orderNo }));
     this.#ledger = new Ledger(store.ledgerRows());
-    this.#tradeSeq = this.#orders.size;
+    this.#tradeSeq = this.#orders.count();
   }
 
   get clock(): Clock {
@@ -199,73 +208,81 @@ export class WalletModel {
 
   /** A fresh code for `wallet` whose suffix encodes `behaviour`; it expires codeTtlMs from now. */
   issueCode(wallet: Wallet, behaviour: Behaviour): { code: string; expiresAt: number } {
-    const shape = CODE_SHAPE[wallet];
-    let code: string;
-    do code = shape.prefix + randomDigits(shape.body) + suffixFor(behaviour);
-    while (this.#codes.has(code));
-    const record = this.#register(code, wallet);
-    record.behaviour = behaviour;
-    return { code, expiresAt: record.expiresAt };
+    return this.#store.unit(() => {
+      const shape = CODE_SHAPE[wallet];
+      let code: string;
+      do code = shape.prefix + randomDigits(shape.body) + suffixFor(behaviour);
+      while (this.#codes.has(code));
+      const record = this.#register(code, wallet);
+      record.behaviour = behaviour;
+      return { code, expiresAt: record.expiresAt };
+    });
   }
 
   setBehaviour(code: string, behaviour: Behaviour): void {
-    const c = classifyCode(code);
-    if (c.kind !== 'payment') {
-      throw new ScanpayError('SIM_CONTROL_INVALID', { message: 'code: not a wallet payment code', detail: { code: maskCode(code) } });
-    }
-    const record = this.#codes.get(code) ?? this.#register(code, c.wallet);
-    record.behaviour = behaviour;
+    return this.#store.unit(() => {
+      const c = classifyCode(code);
+      if (c.kind !== 'payment') {
+        throw new ScanpayError('SIM_CONTROL_INVALID', { message: 'code: not a wallet payment code', detail: { code: maskCode(code) } });
+      }
+      const record = this.#codes.get(code) ?? this.#register(code, c.wallet);
+      record.behaviour = behaviour;
+    });
   }
 
   pay(req: PayInput): PayResponse {
-    const now = this.#settle();
-    const existing = this.#orders.get(req.orderNo);
-    if (existing) return this.#repeatPay(existing, req);
+    return this.#store.unit(() => {
+      const now = this.#settle();
+      const existing = this.#orders.get(req.orderNo);
+      if (existing) return this.#repeatPay(existing, req);
 
-    const c = classifyCode(req.paymentCode);
-    // Not a wallet's code at all: refused without an order, as the wallets do.
-    if (c.kind !== 'payment') return { result: 'FAIL', orderNo: req.orderNo, ...reason('AUTH_CODE_INVALID') };
+      const c = classifyCode(req.paymentCode);
+      // Not a wallet's code at all: refused without an order, as the wallets do.
+      if (c.kind !== 'payment') return { result: 'FAIL', orderNo: req.orderNo, ...reason('AUTH_CODE_INVALID') };
 
-    const record = this.#codes.get(req.paymentCode) ?? this.#register(req.paymentCode, c.wallet);
-    const behaviour = record.behaviour ?? behaviourFor(req.paymentCode, req.amount);
-    const order = this.#create(req.orderNo, { code: req.paymentCode, wallet: c.wallet, amount: req.amount, currency: req.currency, behaviour });
-    this.#log(order, `pay received (${describe(behaviour)})`);
+      const record = this.#codes.get(req.paymentCode) ?? this.#register(req.paymentCode, c.wallet);
+      const behaviour = record.behaviour ?? behaviourFor(req.paymentCode, req.amount);
+      const order = this.#create(req.orderNo, { code: req.paymentCode, wallet: c.wallet, amount: req.amount, currency: req.currency, behaviour });
+      this.#log(order, `pay received (${describe(behaviour)})`);
 
-    if (record.usedBy !== undefined) return this.#decline(order, 'AUTH_CODE_USED');
-    record.usedBy = order.orderNo;
-    if (now >= record.expiresAt) return this.#decline(order, 'AUTH_CODE_EXPIRED');
+      if (record.usedBy !== undefined) return this.#decline(order, 'AUTH_CODE_USED');
+      record.usedBy = order.orderNo;
+      if (now >= record.expiresAt) return this.#decline(order, 'AUTH_CODE_EXPIRED');
 
-    switch (behaviour.kind) {
-      case 'instant':
-        this.#charge(order, now);
-        return { result: 'SUCCESS', orderNo: order.orderNo, trade: tradeOf(order) };
-      case 'password':
-        order.state = 'USERPAYING';
-        order.confirmAt = now + behaviour.seconds * 1000;
-        this.#log(order, `customer entering the password, confirms at ${order.confirmAt}`);
-        return { result: 'USER_PAYING', orderNo: order.orderNo, trade: tradeOf(order) };
-      case 'walkaway':
-        order.state = 'USERPAYING';
-        order.abandonAt = now + this.#o.passwordAbandonMs;
-        this.#log(order, `customer walked away, gives up at ${order.abandonAt}`);
-        return { result: 'USER_PAYING', orderNo: order.orderNo, trade: tradeOf(order) };
-      case 'insufficient':
-        return this.#decline(order, 'NOT_ENOUGH');
-      case 'expired':
-        return this.#decline(order, 'AUTH_CODE_EXPIRED');
-      case 'invalid':
-        return this.#decline(order, 'AUTH_CODE_INVALID');
-    }
+      switch (behaviour.kind) {
+        case 'instant':
+          this.#charge(order, now);
+          return { result: 'SUCCESS', orderNo: order.orderNo, trade: tradeOf(order) };
+        case 'password':
+          order.state = 'USERPAYING';
+          order.confirmAt = now + behaviour.seconds * 1000;
+          this.#log(order, `customer entering the password, confirms at ${order.confirmAt}`);
+          return { result: 'USER_PAYING', orderNo: order.orderNo, trade: tradeOf(order) };
+        case 'walkaway':
+          order.state = 'USERPAYING';
+          order.abandonAt = now + this.#o.passwordAbandonMs;
+          this.#log(order, `customer walked away, gives up at ${order.abandonAt}`);
+          return { result: 'USER_PAYING', orderNo: order.orderNo, trade: tradeOf(order) };
+        case 'insufficient':
+          return this.#decline(order, 'NOT_ENOUGH');
+        case 'expired':
+          return this.#decline(order, 'AUTH_CODE_EXPIRED');
+        case 'invalid':
+          return this.#decline(order, 'AUTH_CODE_INVALID');
+      }
+    });
   }
 
   query(orderNo: string): QueryResponse {
-    this.#settle();
-    const order = this.#orders.get(orderNo);
-    if (!order) return { result: 'FAIL', orderNo, ...reason('ORDER_NOT_FOUND') };
-    // A tombstone has no amount or wallet, so no trade: the reason says what it is.
-    if (!order.detail) return { result: 'SUCCESS', orderNo, ...reason('ORDER_REVERSED') };
-    // Like WeChat's trade_state_desc: a failed trade says why, so a terminal that lost the pay's answer still learns it.
-    return { result: 'SUCCESS', orderNo, trade: tradeOf(order), ...(order.state === 'PAYERROR' && order.reason ? reason(order.reason) : {}) };
+    return this.#store.unit(() => {
+      this.#settle();
+      const order = this.#orders.get(orderNo);
+      if (!order) return { result: 'FAIL', orderNo, ...reason('ORDER_NOT_FOUND') };
+      // A tombstone has no amount or wallet, so no trade: the reason says what it is.
+      if (!order.detail) return { result: 'SUCCESS', orderNo, ...reason('ORDER_REVERSED') };
+      // Like WeChat's trade_state_desc: a failed trade says why, so a terminal that lost the pay's answer still learns it.
+      return { result: 'SUCCESS', orderNo, trade: tradeOf(order), ...(order.state === 'PAYERROR' && order.reason ? reason(order.reason) : {}) };
+    });
   }
 
   /**
@@ -274,49 +291,53 @@ export class WalletModel {
    * now when there is nothing to wait for (unknown, tombstone or final).
    */
   changesAt(orderNo: string): number {
-    const now = this.#settle();
-    const o = this.#orders.get(orderNo);
-    const revokes = o && this.#rules.revokeUnpaidAfterMs !== null ? o.createdAt + this.#rules.revokeUnpaidAfterMs : Number.POSITIVE_INFINITY;
-    if (o?.detail && o.state === 'USERPAYING') return Math.min(o.confirmAt ?? o.abandonAt ?? Number.POSITIVE_INFINITY, revokes);
-    if (o?.detail && o.state === 'NOTPAY') return revokes;
-    return now;
+    return this.#store.unit(() => {
+      const now = this.#settle();
+      const o = this.#orders.get(orderNo);
+      const revokes = o && this.#rules.revokeUnpaidAfterMs !== null ? o.createdAt + this.#rules.revokeUnpaidAfterMs : Number.POSITIVE_INFINITY;
+      if (o?.detail && o.state === 'USERPAYING') return Math.min(o.confirmAt ?? o.abandonAt ?? Number.POSITIVE_INFINITY, revokes);
+      if (o?.detail && o.state === 'NOTPAY') return revokes;
+      return now;
+    });
   }
 
   reverse(orderNo: string): ReverseResponse {
-    const now = this.#settle();
-    const order = this.#orders.get(orderNo);
-    if (!order) {
-      // Without a tombstone a pay still on its way lands later: the terminal must not take this as final.
-      if (!this.#rules.tombstone) return { result: 'FAIL', orderNo, recall: false, ...reason('ORDER_NOT_FOUND') };
-      // Principle 3: the pay may still be on its way; it must find the order reversed.
-      const tomb = this.#create(orderNo, undefined);
-      tomb.state = 'REVOKED';
-      this.#log(tomb, 'reversed before any pay was seen (tombstone)');
-      return { result: 'SUCCESS', orderNo, recall: false };
-    }
-    const done = (): ReverseResponse => ({ result: 'SUCCESS', orderNo, recall: false, ...tradeField(order) });
-    if (order.state === 'REVOKED' || order.state === 'CLOSED') return done();
-    if (order.detail && now < order.createdAt + this.#rules.earliestReverseMs) {
-      this.#breaches.push(`${orderNo}: reverse ${now - order.createdAt} ms after the pay arrived (earliest ${this.#rules.earliestReverseMs} ms)`);
-      this.#log(order, 'reverse refused: too soon after the pay');
-      return { result: 'RETRY', orderNo, recall: true, trade: tradeOf(order), reasonMessage: 'too soon after the pay: reverse again later' };
-    }
-    if (!this.#reversible(order, now)) {
-      this.#log(order, 'reverse refused: older than the reversal window');
-      return { result: 'FAIL', orderNo, recall: false, trade: tradeOf(order), ...reason('REVERSE_EXPIRED') };
-    }
-    if (order.state === 'USERPAYING' && this.#rules.refuseReverseWhilePaying) {
-      this.#log(order, 'reverse refused: customer still paying');
-      return { result: 'RETRY', orderNo, recall: true, trade: tradeOf(order), reasonCode: 'USER_PAYING', reasonMessage: 'the customer is still entering the password: reverse again later' };
-    }
-    if ((order.state === 'SUCCESS' || order.state === 'REFUND') && order.detail) {
-      const rest = order.detail.amount - order.refundedAmount;
-      if (rest > 0) this.#move(order, 'reversal', rest, now);
-      order.refundedAmount = order.detail.amount;
-    }
-    order.state = 'REVOKED';
-    this.#log(order, 'reversed');
-    return done();
+    return this.#store.unit(() => {
+      const now = this.#settle();
+      const order = this.#orders.get(orderNo);
+      if (!order) {
+        // Without a tombstone a pay still on its way lands later: the terminal must not take this as final.
+        if (!this.#rules.tombstone) return { result: 'FAIL', orderNo, recall: false, ...reason('ORDER_NOT_FOUND') };
+        // Principle 3: the pay may still be on its way; it must find the order reversed.
+        const tomb = this.#create(orderNo, undefined);
+        tomb.state = 'REVOKED';
+        this.#log(tomb, 'reversed before any pay was seen (tombstone)');
+        return { result: 'SUCCESS', orderNo, recall: false };
+      }
+      const done = (): ReverseResponse => ({ result: 'SUCCESS', orderNo, recall: false, ...tradeField(order) });
+      if (order.state === 'REVOKED' || order.state === 'CLOSED') return done();
+      if (order.detail && now < order.createdAt + this.#rules.earliestReverseMs) {
+        this.#breaches.push(`${orderNo}: reverse ${now - order.createdAt} ms after the pay arrived (earliest ${this.#rules.earliestReverseMs} ms)`);
+        this.#log(order, 'reverse refused: too soon after the pay');
+        return { result: 'RETRY', orderNo, recall: true, trade: tradeOf(order), reasonMessage: 'too soon after the pay: reverse again later' };
+      }
+      if (!this.#reversible(order, now)) {
+        this.#log(order, 'reverse refused: older than the reversal window');
+        return { result: 'FAIL', orderNo, recall: false, trade: tradeOf(order), ...reason('REVERSE_EXPIRED') };
+      }
+      if (order.state === 'USERPAYING' && this.#rules.refuseReverseWhilePaying) {
+        this.#log(order, 'reverse refused: customer still paying');
+        return { result: 'RETRY', orderNo, recall: true, trade: tradeOf(order), reasonCode: 'USER_PAYING', reasonMessage: 'the customer is still entering the password: reverse again later' };
+      }
+      if ((order.state === 'SUCCESS' || order.state === 'REFUND') && order.detail) {
+        const rest = order.detail.amount - order.refundedAmount;
+        if (rest > 0) this.#move(order, 'reversal', rest, now);
+        order.refundedAmount = order.detail.amount;
+      }
+      order.state = 'REVOKED';
+      this.#log(order, 'reversed');
+      return done();
+    });
   }
 
   #reversible(order: Order, now: number): boolean {
@@ -325,67 +346,77 @@ export class WalletModel {
   }
 
   refund(req: RefundInput): RefundResponse {
-    const now = this.#settle();
-    const { orderNo, refundNo, amount } = req;
-    const previous = this.#refunds.get(refundNo);
-    if (previous) {
-      if (previous.orderNo !== orderNo || previous.amount !== amount) {
-        return { result: 'FAIL', orderNo, refundNo, reasonCode: 'ORDER_NO_USED', reasonMessage: 'the refund number was used with other details' };
+    return this.#store.unit(() => {
+      const now = this.#settle();
+      const { orderNo, refundNo, amount } = req;
+      const previous = this.#refunds.get(refundNo);
+      if (previous) {
+        if (previous.orderNo !== orderNo || previous.amount !== amount) {
+          return { result: 'FAIL', orderNo, refundNo, reasonCode: 'ORDER_NO_USED', reasonMessage: 'the refund number was used with other details' };
+        }
+        const order = this.#orders.get(orderNo);
+        return { result: 'SUCCESS', orderNo, refundNo, refundedAmount: amount, ...(order ? tradeField(order) : {}) };
       }
       const order = this.#orders.get(orderNo);
-      return { result: 'SUCCESS', orderNo, refundNo, refundedAmount: amount, ...(order ? tradeField(order) : {}) };
-    }
-    const order = this.#orders.get(orderNo);
-    if (!order) return { result: 'FAIL', orderNo, refundNo, ...reason('ORDER_NOT_FOUND') };
-    if (!order.detail || (order.state !== 'SUCCESS' && order.state !== 'REFUND')) {
-      return { result: 'FAIL', orderNo, refundNo, ...tradeField(order), ...reason('REFUND_NOT_PAID') };
-    }
-    if (amount > order.detail.amount - order.refundedAmount) {
-      return { result: 'FAIL', orderNo, refundNo, trade: tradeOf(order), ...reason('REFUND_EXCEEDS') };
-    }
-    this.#refunds.set(refundNo, { orderNo, amount, at: now });
-    order.refundedAmount += amount;
-    order.state = 'REFUND';
-    this.#move(order, 'refund', amount, now, refundNo);
-    this.#log(order, `refund ${refundNo} of ${amount}`);
-    return { result: 'SUCCESS', orderNo, refundNo, refundedAmount: amount, trade: tradeOf(order) };
+      if (!order) return { result: 'FAIL', orderNo, refundNo, ...reason('ORDER_NOT_FOUND') };
+      if (!order.detail || (order.state !== 'SUCCESS' && order.state !== 'REFUND')) {
+        return { result: 'FAIL', orderNo, refundNo, ...tradeField(order), ...reason('REFUND_NOT_PAID') };
+      }
+      if (amount > order.detail.amount - order.refundedAmount) {
+        return { result: 'FAIL', orderNo, refundNo, trade: tradeOf(order), ...reason('REFUND_EXCEEDS') };
+      }
+      this.#refunds.put(refundNo, { orderNo, amount, at: now });
+      order.refundedAmount += amount;
+      order.state = 'REFUND';
+      this.#move(order, 'refund', amount, now, refundNo);
+      this.#log(order, `refund ${refundNo} of ${amount}`);
+      return { result: 'SUCCESS', orderNo, refundNo, refundedAmount: amount, trade: tradeOf(order) };
+    });
   }
 
   order(orderNo: string): OrderView | undefined {
-    this.#settle();
-    const o = this.#orders.get(orderNo);
-    return o && this.#view(o);
+    return this.#store.unit(() => {
+      this.#settle();
+      const o = this.#orders.get(orderNo);
+      return o && this.#view(o);
+    });
   }
 
   orders(): OrderView[] {
-    this.#settle();
-    return [...this.#orders.values()].map((o) => this.#view(o));
+    return this.#store.unit(() => {
+      this.#settle();
+      return Array.from(this.#orders.all(), ([, o]) => this.#view(o));
+    });
   }
 
-  ledger(): LedgerEntry[] {
-    this.#settle();
-    return this.#ledger.entries();
+  /** The whole ledger, or its newest `last` entries (oldest first). */
+  ledger(last?: number): LedgerEntry[] {
+    return this.#store.unit(() => {
+      this.#settle();
+      return last === undefined ? this.#ledger.entries() : this.#ledger.last(last);
+    });
   }
 
   audit(): LedgerAudit {
-    this.#settle();
-    const raw = new Map<string, string>();
-    for (const o of this.#orders.values()) if (o.detail) raw.set(o.orderNo, o.detail.code);
-    return this.#ledger.audit(this.#orders.size, raw);
+    return this.#store.unit(() => {
+      this.#settle();
+      return this.#ledger.audit(this.#orders.count());
+    });
   }
 
   reset(): void {
-    // device-faults hook (issue 12): cleared in place, so a stored map is cleared in its store too.
-    this.#codes.clear();
-    this.#orders.clear();
-    this.#refunds.clear();
-    this.#ledger.clear();
+    return this.#store.unit(() => {
+      this.#codes.clear();
+      this.#orders.clear();
+      this.#refunds.clear();
+      this.#ledger.clear();
+    });
   }
 
   #register(code: string, wallet: Wallet): CodeRecord {
     const now = this.#o.clock.now();
     const record: CodeRecord = { wallet, issuedAt: now, expiresAt: now + this.#o.codeTtlMs };
-    this.#codes.set(code, record);
+    this.#codes.put(code, record);
     return record;
   }
 
@@ -399,7 +430,7 @@ export class WalletModel {
       acquirerTradeNo: `SIM${String(++this.#tradeSeq).padStart(10, '0')}`,
       history: [],
     };
-    this.#orders.set(orderNo, order);
+    this.#orders.put(orderNo, order);
     return order;
   }
 
@@ -448,14 +479,32 @@ export class WalletModel {
   #move(order: Order, kind: LedgerEntry['kind'], amount: number, at: number, refundNo?: string): void {
     const d = order.detail;
     if (!d) return;
-    this.#ledger.append({ at, kind, orderNo: order.orderNo, amount, currency: d.currency, wallet: d.wallet, code: maskCode(d.code), ...(refundNo ? { refundNo } : {}) });
+    this.#ledger.append({ at, kind, orderNo: order.orderNo, amount, currency: d.currency, wallet: d.wallet, code: maskCode(d.code), ...(refundNo ? { refundNo } : {}) }, d.code);
   }
 
-  /** Applies every customer decision and acquirer revoke due by now, earliest first; returns now. */
+  /**
+   * When #settle must next look at the order (its `due` key on disk): the customer's
+   * decision or the acquirer's revoke, whichever comes first; never for a final order.
+   */
+  #dueAt(o: Order): number | undefined {
+    if (!o.detail || (o.state !== 'USERPAYING' && o.state !== 'NOTPAY')) return undefined;
+    const revokeAfter = this.#rules.revokeUnpaidAfterMs;
+    const revokes = revokeAfter === null ? Number.POSITIVE_INFINITY : o.createdAt + revokeAfter;
+    const decides = o.state === 'USERPAYING' ? (o.confirmAt ?? o.abandonAt ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
+    const at = Math.min(decides, revokes);
+    return at === Number.POSITIVE_INFINITY ? undefined : at;
+  }
+
+  /**
+   * Applies every customer decision and acquirer revoke due by now, earliest first; returns
+   * now. Reads only the orders due (an index on disk), however many orders there are.
+   */
   #settle(): number {
     const now = this.#o.clock.now();
     const revokeAfter = this.#rules.revokeUnpaidAfterMs;
-    const due = [...this.#orders.values()]
+    const due = this.#orders
+      .dueBy(now)
+      .map((k) => this.#orders.get(k)!)
       .filter((o) => o.detail && (o.state === 'USERPAYING' || (o.state === 'NOTPAY' && revokeAfter !== null)))
       .map((o) => {
         const decides = o.state === 'USERPAYING' ? (o.confirmAt ?? o.abandonAt ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
@@ -499,7 +548,7 @@ export class WalletModel {
       ...(o.paidAt !== undefined ? { paidAt: o.paidAt } : {}),
       ...this.#ledger.totals(o.orderNo),
       history: o.history.map((h) => ({ ...h })),
-      refunds: [...this.#refunds].filter(([, r]) => r.orderNo === o.orderNo).map(([refundNo, r]) => ({ refundNo, amount: r.amount, at: r.at ?? o.createdAt })),
+      refunds: this.#refunds.byRef(o.orderNo).map(([refundNo, r]) => ({ refundNo, amount: r.amount, at: r.at ?? o.createdAt })),
     };
   }
 }

@@ -33,9 +33,9 @@ export interface WireCall {
 
 export async function runWireCall(deps: WireDeps, reply: FastifyReply, call: WireCall): Promise<void> {
   const record: CallRecord = { op: call.op, at: deps.clock.now(), ...(call.orderNo ? { orderNo: call.orderNo.slice(0, 64) } : {}) };
-  deps.record(record);
   const pick = deps.faults.pick(call.op);
   if (pick.label) record.fault = pick.label;
+  const saveRecord = deps.record(record);
   if (pick.latencyMs > 0) await deps.park(new Promise<void>((resolve) => deps.clock.setTimeout(resolve, pick.latencyMs)));
   const kind = pick.fault?.kind;
   const send = (a: WireAnswer) => sendAnswer(reply, a);
@@ -47,6 +47,7 @@ export async function runWireCall(deps: WireDeps, reply: FastifyReply, call: Wir
   if (refusal) {
     // A wire's refusal is not always an HTTP error (WeChat v2 refuses with 200 and return_code FAIL).
     record.error = 'REFUSED';
+    saveRecord();
     log.warn({ status: refusal.status }, 'request refused');
     return send(refusal);
   }

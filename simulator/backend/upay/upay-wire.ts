@@ -47,6 +47,8 @@ const PAY_FAILS: Record<string, string> = {
   NOT_ENOUGH: 'INSUFFICIENT_FUND',
   AMOUNT_LIMIT: 'BUYER_OVER_DAILY_LIMIT',
 };
+/** Log uploads remembered per terminal. */
+const UPLOADED_LOGS_KEPT = 100;
 const OPS: Record<string, Operation> = { pay: 'pay', query: 'query', cancel: 'reverse', revoke: 'reverse', refund: 'refund' };
 
 export function upayWire(o: { activationCodes?: Record<string, number> } = {}): UpayWire {
@@ -208,6 +210,8 @@ function routes(deps: WireDeps, terminals: Map<string, UpayTerminalState>, codes
         return send(reply, refused('INVALID_PARAMS', '日志不是gzip格式'));
       }
       s.terminal.logs.push({ at: clock.now(), bytes: raw.length });
+      // A QA record of the latest uploads, not an archive: it must not grow for the life of the simulator.
+      if (s.terminal.logs.length > UPLOADED_LOGS_KEPT) s.terminal.logs.shift();
       return send(reply, json(200, { result_code: '200', error_code: 'SUCCESS', error_message: 'ok' }));
     });
 
