@@ -63,8 +63,6 @@ export interface EventLog<E> {
   append(e: E, orderNo?: string): number;
   replace(seq: number, e: E): void;
   all(): E[];
-  /** The newest `n`, oldest first. */
-  last(n: number): E[];
   byOrder(orderNo: string): E[];
   clear(): void;
 }
@@ -228,7 +226,6 @@ export function sqliteStore(path: string): BackendStore {
         append: (e, orderNo) => Number(insert.run(orderNo ?? null, JSON.stringify(e)).lastInsertRowid),
         replace: (seq, e) => void update.run(JSON.stringify(e), seq),
         all: () => parse(db.prepare('SELECT call FROM calls ORDER BY seq').pluck().all()),
-        last: (n) => parse(db.prepare('SELECT call FROM calls ORDER BY seq DESC LIMIT ?').pluck().all(n)).reverse(),
         byOrder: (orderNo) => parse(db.prepare('SELECT call FROM calls WHERE order_no = ? ORDER BY seq').pluck().all(orderNo)),
         clear: () => void db.exec('DELETE FROM calls'),
       };
@@ -238,8 +235,10 @@ export function sqliteStore(path: string): BackendStore {
       const of = db.prepare('SELECT order_no FROM terminal_orders WHERE terminal_id = ?').pluck();
       return { note: (t, o) => void note.run(t, o), of: (t) => of.all(t) as string[] };
     },
+    // An in-memory database stays readable after its backend stopped, as a file's rows stay
+    // on disk: tests and the QA page read the ledger of a backend they just closed.
     close: () => {
-      if (db.open) db.close();
+      if (path !== ':memory:' && db.open) db.close();
     },
   };
 }

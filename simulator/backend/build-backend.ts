@@ -119,7 +119,8 @@ export interface SimBackend {
   audit(): LedgerAudit;
   /** Forgets orders, codes, faults, the ledger and calls (not the nonces seen). */
   reset(): void;
-  calls(): CallRecord[];
+  /** Every call received, or those naming `orderNo`, oldest first. */
+  calls(orderNo?: string): CallRecord[];
   /** The time on the backend's clock. */
   now(): number;
   /**
@@ -209,7 +210,7 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
       faults.reset();
       callLog.clear();
     },
-    calls: () => callLog.all(),
+    calls: (orderNo) => (orderNo === undefined ? callLog.all() : callLog.byOrder(orderNo)),
     now: () => clock.now(),
     parkedCalls: () => parked,
     device,

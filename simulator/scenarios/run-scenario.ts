@@ -143,7 +143,7 @@ class ScenarioRun {
       if (outcome !== want.outcome) this.failures.push(`${id}: expected ${want.outcome}, got ${outcome}${reason ? ` (${reason})` : ''}`);
       if (want.reasonCode !== undefined && reason !== want.reasonCode) this.failures.push(`${id}: expected reason ${want.reasonCode}, got ${reason}`);
       if (want.backendCalls !== undefined) {
-        const calls = t.orderNo ? this.#sim.calls().filter((c) => c.orderNo === t.orderNo).length : 0;
+        const calls = t.orderNo ? this.#sim.calls(t.orderNo).length : 0;
         if (calls !== want.backendCalls) this.failures.push(`${id}: expected ${want.backendCalls} backend call(s), got ${calls}`);
       }
     }
