@@ -37,6 +37,34 @@ afterAll(async () => {
   await browser?.close();
 });
 
+/**
+ * A simulator session (a real one, or `o.session`) served to a fresh browser page, loaded
+ * (and live, for a real session); the page, the server and a session started here are
+ * closed after `fn`, whatever happens. `failed` lists the page's HTTP answers of 400 and up.
+ */
+async function withPage(fn: (t: { page: Page; session: SimSession; url: string; failed: string[] }) => Promise<void>, o: { session?: SimSession; height?: number } = {}): Promise<void> {
+  const session = o.session ?? (await startSimSession({ logger: silentLogger, ...DEMO_PROFILES }));
+  try {
+    const { app, url } = await serve(session);
+    try {
+      const page = await browser.newPage({ viewport: { width: 1440, height: o.height ?? 1000 } });
+      const failed: string[] = [];
+      page.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.url()}`));
+      try {
+        await page.goto(url);
+        if (!o.session) await page.locator('#conn', { hasText: 'live' }).waitFor();
+        await fn({ page, session, url, failed });
+      } finally {
+        await page.close();
+      }
+    } finally {
+      await app.close();
+    }
+  } finally {
+    if (!o.session) await session.close();
+  }
+}
+
 async function statusIs(page: Page, text: string) {
   await page.locator('#pos-status', { hasText: text }).waitFor({ timeout: 20_000 });
 }
@@ -52,13 +80,7 @@ async function codeShownAndPaymentStarted(page: Page, amount: string) {
 
 describe('desktop simulator page', () => {
   it('pays with a slow customer, loses the network mid-payment, queues the reversal and delivers it when the network returns', async () => {
-    const session = await startSimSession({ logger: silentLogger, ...DEMO_PROFILES });
-    const { app, url } = await serve(session);
-    const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
-    try {
-      await page.goto(url);
-      await page.locator('#conn', { hasText: 'live' }).waitFor();
-
+    await withPage(async ({ page, session }) => {
       await page.selectOption('#behaviour', 'password');
       await page.fill('#seconds', '5');
       await codeShownAndPaymentStarted(page, '12.34');
@@ -81,22 +103,11 @@ describe('desktop simulator page', () => {
       const ledger = session.snapshot().ledger;
       expect(ledger.entries.map((e) => e.kind)).toEqual(['charge', 'reversal']);
       expect(ledger.audit.netCharged).toBe(0);
-    } finally {
-      await page.close();
-      await app.close();
-      await session.close();
-    }
+    });
   });
 
   it('QA items (issue 19): POS errors on the POS, clear badges, a used code leaves the phone, fired faults stay logged, layout fits, favicon, restart feedback, hang honours --fast', async () => {
-    const session = await startSimSession({ logger: silentLogger, ...DEMO_PROFILES });
-    const { app, url } = await serve(session);
-    const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
-    const failed: string[] = [];
-    page.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.url()}`));
-    try {
-      await page.goto(url);
-      await page.locator('#conn', { hasText: 'live' }).waitFor();
+    await withPage(async ({ page, session, url, failed }) => {
       expect((await page.request.get(`${url}favicon.ico`)).status()).toBe(200);
 
       // A bad amount is the cashier's mistake: shown in the POS panel, not under the phone.
@@ -157,20 +168,11 @@ describe('desktop simulator page', () => {
       await page.locator('#agent-note', { hasText: 'agent restarted at' }).waitFor({ timeout: 20_000 });
       await page.screenshot({ path: `${ARTIFACTS}sim-qa-3-restarted.png`, fullPage: true });
       expect(failed).toEqual([]);
-    } finally {
-      await page.close();
-      await app.close();
-      await session.close();
-    }
+    });
   });
 
   it('switches the acquirer protocol: the backend restarts speaking it, the agent follows, and a payment goes through on each', async () => {
-    const session = await startSimSession({ logger: silentLogger, ...DEMO_PROFILES });
-    const { app, url } = await serve(session);
-    const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
-    try {
-      await page.goto(url);
-      await page.locator('#conn', { hasText: 'live' }).waitFor();
+    await withPage(async ({ page, session }) => {
       expect(await page.locator('#protocol option').allTextContents()).toHaveLength(5);
 
       // A payment under way pins the acquirer: only the one that took it can settle it.
@@ -203,11 +205,7 @@ describe('desktop simulator page', () => {
         await page.screenshot({ path: `${ARTIFACTS}sim-protocol-${protocol}-paid.png`, fullPage: true });
         cents += 101;
       }
-    } finally {
-      await page.close();
-      await app.close();
-      await session.close();
-    }
+    });
   }, 600_000);
 
   it('shows a double charge as an unmistakable red alarm', async () => {
@@ -230,17 +228,14 @@ describe('desktop simulator page', () => {
       },
     };
     const session = { snapshot: () => snapshot, onChange: () => () => {} } as unknown as SimSession;
-    const { app, url } = await serve(session);
-    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    try {
-      await page.goto(url);
-      await page.locator('#alarm', { hasText: 'DOUBLE-CHARGE' }).waitFor();
-      expect(await page.textContent('#balance')).toBe('ledger NOT balanced');
-      expect(await page.locator('tr.alarm-row').count()).toBe(2);
-      await page.screenshot({ path: `${ARTIFACTS}sim-alarm.png`, fullPage: true });
-    } finally {
-      await page.close();
-      await app.close();
-    }
+    await withPage(
+      async ({ page }) => {
+        await page.locator('#alarm', { hasText: 'DOUBLE-CHARGE' }).waitFor();
+        expect(await page.textContent('#balance')).toBe('ledger NOT balanced');
+        expect(await page.locator('tr.alarm-row').count()).toBe(2);
+        await page.screenshot({ path: `${ARTIFACTS}sim-alarm.png`, fullPage: true });
+      },
+      { session, height: 900 },
+    );
   });
 });
