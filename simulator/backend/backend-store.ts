@@ -159,6 +159,8 @@ export function sqliteStore(path: string): BackendStore {
     const get = db.prepare<[string], { v: string; ref: string | null; due: number | null }>(`SELECT v, ref, due FROM ${name} WHERE k = ?`);
     const has = db.prepare(`SELECT 1 FROM ${name} WHERE k = ?`).pluck();
     const page = db.prepare(`SELECT rowid, k, v FROM ${name} WHERE rowid > ? ORDER BY rowid LIMIT ${PAGE}`).raw();
+    const byRef = db.prepare(`SELECT k, v FROM ${name} WHERE ref = ? ORDER BY rowid`).raw();
+    const dueBy = db.prepare(`SELECT k FROM ${name} WHERE due <= ? ORDER BY due, rowid`).pluck();
     const id = (k: string) => `${name}\n${k}`;
     // Outside a unit a read is a copy nobody writes back, and a put is a unit of its own.
     const track = (k: string, l: Omit<Loaded, 'table'>): V => {
@@ -174,8 +176,8 @@ export function sqliteStore(path: string): BackendStore {
       },
       has: (k) => loaded?.has(id(k)) || has.get(k) !== undefined,
       put: (k, v) => unit(() => void track(k, { v, text: undefined, keys: undefined })),
-      byRef: (ref) => (db.prepare(`SELECT k, v FROM ${name} WHERE ref = ? ORDER BY rowid`).raw().all(ref) as Array<[string, string]>).map(([k, v]) => [k, JSON.parse(v) as V]),
-      dueBy: (now) => db.prepare(`SELECT k FROM ${name} WHERE due <= ? ORDER BY due, rowid`).pluck().all(now) as string[],
+      byRef: (ref) => (byRef.all(ref) as Array<[string, string]>).map(([k, v]) => [k, JSON.parse(v) as V]),
+      dueBy: (now) => dueBy.all(now) as string[],
       // Page by page: an open iterator would keep the connection busy for the caller's own reads.
       all: function* () {
         for (let after = 0, rows: Array<[number, string, string]>; (rows = page.all(after) as Array<[number, string, string]>).length > 0; after = rows.at(-1)![0]) {
