@@ -10,7 +10,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Acquirer, CallResult } from '../../agent/backend/acquirer.ts';
 import { SCANPAY_V1_PROFILE, type AcquirerProfile } from '../../agent/backend/acquirer-profile.ts';
 import { ManualClock } from '../../agent/clock.ts';
 import { ScanpayError } from '../../agent/errors.ts';
@@ -28,41 +27,11 @@ import { unprovided } from '../../agent/payment/unprovided.ts';
 import { paymentView, refundedAmount, refundView } from '../../agent/payment/views.ts';
 import type { PayResponse, QueryResponse, RefundResponse, ReverseResponse } from '../../agent/protocol/messages.ts';
 import { createActor, toPromise } from 'xstate';
+import { answer, notSent, ScriptedAcquirer, trade, unknown, type Answer } from '../support/scripted-acquirer.ts';
 
 const T0 = Date.UTC(2026, 5, 1, 10, 0, 0);
 const DAY = 24 * 3_600_000;
 
-type Calls = { op: string; req: Record<string, unknown> }[];
-type Answer<T> = CallResult<T> | ((req: Record<string, unknown>) => CallResult<T>);
-
-/** An acquirer that answers from a script and records every request that left. */
-class ScriptedAcquirer implements Acquirer {
-  readonly calls: Calls = [];
-  readonly script: { pay: Answer<PayResponse>[]; query: Answer<QueryResponse>[]; reverse: Answer<ReverseResponse>[]; refund: Answer<RefundResponse>[] } = { pay: [], query: [], reverse: [], refund: [] };
-  #next<T>(op: keyof ScriptedAcquirer['script'], req: object): Promise<CallResult<T>> {
-    this.calls.push({ op, req: { ...req } });
-    const a = (this.script[op] as Answer<T>[]).shift();
-    if (!a) throw new Error(`no scripted answer for ${op}`);
-    return Promise.resolve(typeof a === 'function' ? a(req as Record<string, unknown>) : a);
-  }
-  pay(req: object) {
-    return this.#next<PayResponse>('pay', req);
-  }
-  query(req: object) {
-    return this.#next<QueryResponse>('query', req);
-  }
-  reverse(req: object) {
-    return this.#next<ReverseResponse>('reverse', req);
-  }
-  refund(req: object) {
-    return this.#next<RefundResponse>('refund', req);
-  }
-}
-
-const answer = <T>(body: T): CallResult<T> => ({ kind: 'answer', body, latencyMs: 3 });
-const unknown = (): CallResult<never> => ({ kind: 'unknown', error: new ScanpayError('BACKEND_UNKNOWN', { message: 'response lost' }), latencyMs: 3 });
-const notSent = (): CallResult<never> => ({ kind: 'not_sent', error: new ScanpayError('BACKEND_NOT_SENT', { message: 'connection refused' }), latencyMs: 3 });
-const trade = (orderNo: string, state: string) => ({ orderNo, state, amount: 1000, currency: 'CNY', wallet: 'wechat', acquirerTradeNo: 'TN-1', refundedAmount: 0 }) as QueryResponse['trade'];
 
 let dir: string;
 let journal: Journal;
