@@ -287,3 +287,171 @@ describe('the outbox through the engine', () => {
     expect(r.state).toBe('pending');
   });
 });
+
+describe('restart facts and shutdown', () => {
+  /** A payment driven to USER_PAYING and left querying, then the engine stopped as a power cut would. */
+  async function leftQuerying(o: Partial<EngineOptions> = {}): Promise<string> {
+    startEngine(o);
+    acquirer.script.pay.push(pays('USER_PAYING'));
+    const p = engine.pay({ amount: 100, paymentCode: WECHAT });
+    await settle();
+    await engine.stop();
+    return p.orderNo;
+  }
+  const opsAt = () => acquirer.calls.map((c) => c.op);
+
+  it('a cancel asked before the power cut is honoured after it: reversed, not queried', async () => {
+    startEngine();
+    acquirer.script.pay.push(pays('USER_PAYING'));
+    const p = engine.pay({ amount: 100, paymentCode: WECHAT });
+    await settle();
+    await engine.stop();
+    // Asked while the engine was down (another process, or just before the cut).
+    journal.transition(p.orderNo, 'querying', clock.now(), 'cancel requested', { cancel_requested: 1 });
+    acquirer.script.reverse.push(reverses('SUCCESS'));
+    startEngine();
+    await settle();
+    while (engine.get(p.orderNo).outcome === null && clock.advanceToNext()) await settle();
+    expect(engine.get(p.orderNo).outcome).toBe('reversed');
+    expect(opsAt()).toEqual(['pay', 'reverse']);
+  });
+
+  it('the queries already made count after a restart: the schedule goes on where it was', async () => {
+    const profiles = { wechat: { firstQueryDelayMs: 1_000, queryScheduleMs: [1_000, 7_000] } };
+    const orderNo = await leftQuerying({ profiles });
+    journal.beforeQuery(orderNo, clock.now());
+    journal.transition(orderNo, 'querying', clock.now(), 'query: USERPAYING', { next_action_at: clock.now() + 1_000 });
+    acquirer.script.query.push(queries('USERPAYING'), queries('SUCCESS'));
+    startEngine({ profiles });
+    await settle();
+    expect(clock.advanceToNext()).toBe(true);
+    await settle();
+    const second = clock.now();
+    expect(opsAt()).toEqual(['pay', 'query']);
+    expect(clock.advanceToNext()).toBe(true);
+    // Third query: the schedule's second entry, 7 s (1 s had the count restarted at zero).
+    expect(clock.now() - second).toBe(7_000);
+    await settle();
+    expect(engine.get(orderNo).outcome).toBe('paid');
+  });
+
+  it('the reverse attempts already made count after a restart: the backoff goes on where it was', async () => {
+    const orderNo = await leftQuerying();
+    for (let i = 0; i < 3; i++) journal.beforeReverse(orderNo, clock.now());
+    journal.transition(orderNo, 'reversing', clock.now(), 'reverse: retry', { next_action_at: clock.now() });
+    acquirer.script.reverse.push((req) => answer<ReverseResponse>({ result: 'RETRY', orderNo: req.orderNo as string, recall: true }), reverses('SUCCESS'));
+    startEngine();
+    await settle();
+    while (opsAt().length < 2 && clock.advanceToNext()) await settle();
+    const retriedAt = clock.now();
+    while (engine.get(orderNo).outcome === null && clock.advanceToNext()) await settle();
+    // Fourth attempt: half (the engine's jitter) of 1 s doubled three times.
+    expect(clock.now() - retriedAt).toBe(4_000);
+    expect(engine.get(orderNo).outcome).toBe('reversed');
+  });
+
+  it('stop waits for the call under way to settle', async () => {
+    startEngine();
+    let answerPay!: () => void;
+    acquirer.script.pay.push((req) => new Promise((resolve) => (answerPay = () => resolve(pays('SUCCESS')(req)))));
+    const p = engine.pay({ amount: 100, paymentCode: WECHAT });
+    await Promise.resolve();
+    let stopped = false;
+    const stopping = engine.stop().then(() => (stopped = true));
+    await new Promise((r) => setImmediate(r));
+    expect(stopped).toBe(false);
+    answerPay();
+    await stopping;
+    expect(stopped).toBe(true);
+    expect(journal.getPayment(p.orderNo)!.pay_in_flight).toBe(0);
+  });
+
+  it('a payment whose write failed is not resumed by a stopped engine', async () => {
+    const errors: string[] = [];
+    const logger = { error: (_o: unknown, msg: string) => errors.push(msg), warn: () => undefined, info: () => undefined, debug: () => undefined, trace: () => undefined, child: () => logger } as unknown as Logger;
+    startEngine({ logger });
+    acquirer.script.pay.push(pays('USER_PAYING'));
+    engine.pay({ amount: 100, paymentCode: WECHAT });
+    await settle();
+    const disk = fillDisk(journal);
+    while (!errors.includes('payment actor failed; resuming from the journal') && clock.advanceToNext()) await settle();
+    await engine.stop();
+    disk.restore();
+    const calls = acquirer.calls.length;
+    while (clock.advanceToNext()) await Promise.resolve();
+    expect(acquirer.calls).toHaveLength(calls);
+  });
+
+  it('waitFor ignores other payments’ changes', async () => {
+    startEngine();
+    acquirer.script.pay.push(pays('USER_PAYING'), pays('SUCCESS'));
+    const a = engine.pay({ amount: 100, paymentCode: WECHAT });
+    let aFinal = false;
+    void engine.waitFinal(a.orderNo).then(() => (aFinal = true));
+    const b = engine.pay({ amount: 100, paymentCode: ALIPAY });
+    await settle();
+    expect(engine.get(b.orderNo).outcome).toBe('paid');
+    await new Promise((r) => setImmediate(r));
+    expect(aFinal).toBe(false);
+  });
+
+  it('a reversal the backend did not answer is queued and delivered by the outbox, the POS told', async () => {
+    startEngine();
+    acquirer.script.pay.push(pays('USER_PAYING'));
+    acquirer.script.reverse.push(unknown, reverses('SUCCESS'));
+    const p = engine.pay({ amount: 100, paymentCode: WECHAT });
+    await settle();
+    engine.cancel(p.orderNo);
+    await settle();
+    while (engine.get(p.orderNo).outcome === null && clock.advanceToNext()) await settle();
+    expect(engine.get(p.orderNo).outcome).toBe('reversed');
+    expect(seen.filter((v) => v.orderNo === p.orderNo).map((v) => v.state)).toContain('reversal_queued');
+    expect(acquirer.calls.map((c) => c.op)).toEqual(['pay', 'reverse', 'reverse']);
+    expect(journal.outbox('done')).toEqual([expect.objectContaining({ kind: 'reverse', order_no: p.orderNo })]);
+    expect(seen.at(-1)).toMatchObject({ orderNo: p.orderNo, outcome: 'reversed' });
+  });
+
+  it('a refund left unknown is due a second later by default and delivered by the outbox; the POS told each time', async () => {
+    startEngine();
+    acquirer.script.pay.push(pays('SUCCESS'));
+    const p = engine.pay({ amount: 500, paymentCode: WECHAT });
+    await settle();
+    acquirer.script.refund.push(unknown, (req) => answer({ result: 'SUCCESS' as const, orderNo: req.orderNo as string, refundNo: req.refundNo as string }));
+    const shown = seen.length;
+    const r = await engine.refund(p.orderNo, { refundId: 'R1' });
+    expect(seen.length).toBe(shown + 1);
+    expect(r.state).toBe('pending');
+    expect(journal.outbox('pending')).toEqual([expect.objectContaining({ kind: 'refund', created_at: T0, next_attempt_at: T0 + 1_000 })]);
+    // Not raced by the outbox at once: its first try is a second later.
+    await settle();
+    expect(acquirer.calls.filter((c) => c.op === 'refund')).toHaveLength(1);
+    while (engine.refunds(p.orderNo)[0]!.state === 'pending' && clock.advanceToNext()) await settle();
+    expect(engine.refunds(p.orderNo)).toEqual([{ ...r, state: 'refunded' }]);
+    expect(clock.now()).toBe(T0 + 1_000);
+    await settle();
+    expect(journal.outbox('done')).toHaveLength(1);
+    expect(acquirer.calls.filter((c) => c.op === 'refund').map((c) => c.req.refundNo)).toEqual([r.refundNo, r.refundNo]);
+  });
+
+  it('a refund confirmed at once marks its outbox copy done', async () => {
+    startEngine();
+    acquirer.script.pay.push(pays('SUCCESS'));
+    const p = engine.pay({ amount: 500, paymentCode: WECHAT });
+    await settle();
+    acquirer.script.refund.push((req) => answer({ result: 'SUCCESS' as const, orderNo: req.orderNo as string, refundNo: req.refundNo as string }));
+    await engine.refund(p.orderNo, { refundId: 'R1' });
+    expect(journal.outbox('pending')).toEqual([]);
+    expect(journal.outbox('done')).toEqual([expect.objectContaining({ kind: 'refund', done_at: clock.now() })]);
+  });
+
+  it('kickOutbox picks up an item queued by another process', async () => {
+    const delivered: string[] = [];
+    startEngine({ outboxHandlers: { upload: async (item) => (delivered.push(item.dedupe_key), { kind: 'done' }) } });
+    journal.enqueue({ kind: 'upload', dedupeKey: 'upload:7', payload: {}, at: clock.now() });
+    await settle();
+    expect(delivered).toEqual([]);
+    engine.kickOutbox();
+    await settle();
+    expect(delivered).toEqual(['upload:7']);
+  });
+});

@@ -12,15 +12,14 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SCANPAY_V1_PROFILE, type AcquirerProfile } from '../../agent/backend/acquirer-profile.ts';
 import { ManualClock } from '../../agent/clock.ts';
-import { ScanpayError } from '../../agent/errors.ts';
 import { Journal, type OutboxRow, type PaymentRow } from '../../agent/journal/journal.ts';
-import { silentLogger } from '../../agent/log.ts';
+import { silentLogger, type Logger } from '../../agent/log.ts';
 import type { Wallet } from '../../agent/payment-code.ts';
 import { backoff, backoffCap } from '../../agent/payment/backoff.ts';
-import { enqueueReversal, requirePayment, type EngineCore } from '../../agent/payment/engine-core.ts';
+import { enqueueReversal, logCall, requirePayment, type EngineCore } from '../../agent/payment/engine-core.ts';
 import { alarmCounts, deviceAlarmWords, paymentAlarms, storageWords, type AlarmSource } from '../../agent/payment/payment-alarms.ts';
 import { PaymentActors } from '../../agent/payment/payment-actors.ts';
-import { DEFAULT_PROFILES, mergeOverrides, queryWait, resolveProfiles, type ProfileOverrides, type WalletProfile } from '../../agent/payment/profiles.ts';
+import { DEFAULT_PROFILES, resolveProfiles, type WalletProfile } from '../../agent/payment/profiles.ts';
 import { PaymentRecorder } from '../../agent/payment/record.ts';
 import { Refunds } from '../../agent/payment/refunds.ts';
 import { unprovided } from '../../agent/payment/unprovided.ts';
@@ -215,77 +214,6 @@ describe('payment alarms', () => {
       '2 reversal(s) or refund(s) have not reached the acquirer for days: customers may still be charged. They are still being tried; call the technician.',
       'The acquirer lost track of 3 payment(s) it had received: they are being reversed to be sure. Call the technician.',
     ]);
-  });
-});
-
-describe('wallet profiles', () => {
-  it('defaults follow each wallet’s published guidance (payment-rules.md)', () => {
-    const common = { reverseRetryBaseMs: 1_000, reverseRetryMaxMs: 30_000, networkRetryMs: 2_000, codeTtlMs: 60_000, queryWaitMs: 20_000 };
-    expect(resolveProfiles()).toEqual({
-      wechat: { ...common, firstQueryDelayMs: 5_000, queryScheduleMs: [10_000], queryDeadlineMs: 45_000 },
-      alipay: { ...common, firstQueryDelayMs: 5_000, queryScheduleMs: [4_000], queryDeadlineMs: 60_000 },
-      unionpay: { ...common, firstQueryDelayMs: 3_000, queryScheduleMs: [5_000], queryDeadlineMs: 60_000 },
-      ecny: { ...common, firstQueryDelayMs: 5_000, queryScheduleMs: [5_000], queryDeadlineMs: 60_000 },
-    });
-    expect(resolveProfiles()).toEqual(DEFAULT_PROFILES);
-  });
-
-  it('overrides apply field by field, wallet by wallet', () => {
-    const p = resolveProfiles({ alipay: { queryDeadlineMs: 90_000, queryScheduleMs: [3_000, 5_000] } });
-    expect(p.alipay).toEqual({ ...DEFAULT_PROFILES.alipay, queryDeadlineMs: 90_000, queryScheduleMs: [3_000, 5_000] });
-    expect(p.wechat).toEqual(DEFAULT_PROFILES.wechat);
-  });
-
-  it.each<[string, ProfileOverrides, string]>([
-    ['a fractional wait', { wechat: { firstQueryDelayMs: 1.5 } }, 'profiles.wechat.firstQueryDelayMs: '],
-    ['a zero wait', { alipay: { networkRetryMs: 0 } }, 'profiles.alipay.networkRetryMs: '],
-    ['a negative deadline', { ecny: { queryDeadlineMs: -1 } }, 'profiles.ecny.queryDeadlineMs: '],
-    ['an empty schedule', { unionpay: { queryScheduleMs: [] } }, 'profiles.unionpay.queryScheduleMs: '],
-    ['a zero step in the schedule', { wechat: { queryScheduleMs: [1_000, 0] } }, 'profiles.wechat.queryScheduleMs.1: '],
-    ['a fractional step in the schedule', { wechat: { queryScheduleMs: [1.5] } }, 'profiles.wechat.queryScheduleMs.0: '],
-    ['a held query longer than the protocol allows', { wechat: { queryWaitMs: 25_001 } }, 'profiles.wechat.queryWaitMs: '],
-    ['a negative hold', { wechat: { queryWaitMs: -1 } }, 'profiles.wechat.queryWaitMs: '],
-    ['a fractional hold', { wechat: { queryWaitMs: 0.5 } }, 'profiles.wechat.queryWaitMs: '],
-    ['a fractional reverse backoff', { wechat: { reverseRetryBaseMs: 0.5 } }, 'profiles.wechat.reverseRetryBaseMs: '],
-    ['a zero reverse backoff', { wechat: { reverseRetryBaseMs: 0 } }, 'profiles.wechat.reverseRetryBaseMs: '],
-    ['a zero backoff cap', { wechat: { reverseRetryMaxMs: 0 } }, 'profiles.wechat.reverseRetryMaxMs: '],
-    ['a fractional backoff cap', { wechat: { reverseRetryMaxMs: 1.5 } }, 'profiles.wechat.reverseRetryMaxMs: '],
-    ['a fractional network retry', { wechat: { networkRetryMs: 1.5 } }, 'profiles.wechat.networkRetryMs: '],
-    ['a zero code lifetime', { wechat: { codeTtlMs: 0 } }, 'profiles.wechat.codeTtlMs: '],
-    ['a fractional code lifetime', { wechat: { codeTtlMs: 1.5 } }, 'profiles.wechat.codeTtlMs: '],
-    ['a zero first wait', { wechat: { firstQueryDelayMs: 0 } }, 'profiles.wechat.firstQueryDelayMs: '],
-    ['a fractional deadline', { wechat: { queryDeadlineMs: 1.5 } }, 'profiles.wechat.queryDeadlineMs: '],
-  ])('refuses %s with CONFIG_INVALID naming the field', (_name, overrides, prefix) => {
-    let error: unknown;
-    try {
-      resolveProfiles(overrides);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(ScanpayError);
-    expect(error).toMatchObject({ code: 'CONFIG_INVALID' });
-    expect((error as Error).message.startsWith(prefix)).toBe(true);
-  });
-
-  it('accepts the edges: a hold of 0 (never held) and of the protocol maximum', () => {
-    expect(resolveProfiles({ wechat: { queryWaitMs: 0 }, alipay: { queryWaitMs: 25_000 } })).toMatchObject({ wechat: { queryWaitMs: 0 }, alipay: { queryWaitMs: 25_000 } });
-  });
-
-  it('queryWait: the first delay, then the schedule, whose last entry repeats', () => {
-    const p = { ...DEFAULT_PROFILES.wechat, firstQueryDelayMs: 7, queryScheduleMs: [100, 200, 300] };
-    expect([0, 1, 2, 3, 4, 10].map((n) => queryWait(p, n))).toEqual([7, 100, 200, 300, 300, 300]);
-  });
-
-  it('mergeOverrides lays one set of overrides field by field over another', () => {
-    expect(mergeOverrides()).toEqual({});
-    const base: ProfileOverrides = { wechat: { queryDeadlineMs: 50_000, codeTtlMs: 30_000 }, alipay: { networkRetryMs: 9 } };
-    expect(mergeOverrides(base, { wechat: { codeTtlMs: 40_000 }, ecny: { queryWaitMs: 0 } })).toEqual({
-      wechat: { queryDeadlineMs: 50_000, codeTtlMs: 40_000 },
-      alipay: { networkRetryMs: 9 },
-      ecny: { queryWaitMs: 0 },
-    });
-    expect(mergeOverrides(undefined, { unionpay: { codeTtlMs: 1 } })).toEqual({ unionpay: { codeTtlMs: 1 } });
-    expect(base).toEqual({ wechat: { queryDeadlineMs: 50_000, codeTtlMs: 30_000 }, alipay: { networkRetryMs: 9 } });
   });
 });
 
@@ -487,6 +415,17 @@ describe('engine core', () => {
     const p = newPayment();
     expect(requirePayment(journal, p.order_no).order_no).toBe(p.order_no);
     expect(() => requirePayment(journal, 'T1NOSUCH0000')).toThrow(expect.objectContaining({ code: 'PAY_NOT_FOUND', detail: { orderNo: 'T1NOSUCH0000' } }));
+  });
+
+  it('logCall: an answer at debug level; no verified answer is a warning with its error code, never the body', () => {
+    const lines: { level: string; fields: Record<string, unknown>; msg: string }[] = [];
+    const log = { debug: (fields: Record<string, unknown>, msg: string) => lines.push({ level: 'debug', fields, msg }), warn: (fields: Record<string, unknown>, msg: string) => lines.push({ level: 'warn', fields, msg }) } as unknown as Logger;
+    logCall(log, 'query', 'O1', { ...answer({ result: 'SUCCESS' }), latencyMs: 12 });
+    logCall(log, 'pay', 'O2', unknown());
+    expect(lines).toEqual([
+      { level: 'debug', fields: { orderNo: 'O1', op: 'query', result: 'answer', latencyMs: 12 }, msg: 'query answered' },
+      { level: 'warn', fields: { orderNo: 'O2', op: 'pay', result: 'unknown', latencyMs: 3, error: 'BACKEND_UNKNOWN', message: 'response lost' }, msg: 'pay: no verified answer' },
+    ]);
   });
 
   it('an actor a machine was not given fails loudly, naming it', async () => {

@@ -9,7 +9,8 @@ import { ScanpayError } from '../../agent/errors.ts';
 import type { PayResponse, QueryResponse, RefundResponse, ReverseResponse } from '../../agent/protocol/messages.ts';
 
 export type Calls = { op: string; req: Record<string, unknown> }[];
-export type Answer<T> = CallResult<T> | ((req: Record<string, unknown>) => CallResult<T>);
+/** An answer, or a function of the request giving one (a promise: an answer that takes its time). */
+export type Answer<T> = CallResult<T> | ((req: Record<string, unknown>) => CallResult<T> | Promise<CallResult<T>>);
 
 /** An acquirer that answers from a script and records every request that left. */
 export class ScriptedAcquirer implements Acquirer {
