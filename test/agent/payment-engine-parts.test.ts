@@ -114,6 +114,7 @@ describe('views: what the POS and the cashier see', () => {
 
   it('shows every field of the row, the masked code only, and the last cause from the journal', () => {
     const p = newPayment({ amount: 1234, wallet: 'alipay' });
+    journal.transition(p.order_no, 'submitting', T0 + 1, 'pay-sent');
     journal.transition(p.order_no, 'querying', T0 + 5, 'pay USER_PAYING', { next_action_at: T0 + 5_000 });
     const v = paymentView(journal, row(p.order_no), undefined);
     expect(v).toEqual({
@@ -240,7 +241,7 @@ describe('record: the journal facts a restart decides from', () => {
     expect(row(p.order_no).outcome).toBeNull();
   });
 
-  it('"submitting" writes nothing: the pay actor writes it itself, right before the request', () => {
+  it('submitting writes nothing: the pay actor writes it itself, right before the request', () => {
     const p = newPayment();
     const before = journal.events(p.order_no).length;
     recorder.record(p.order_no, 'submitting', { cause: 'start' });
@@ -531,7 +532,7 @@ describe('actors: the journal first, then the request', () => {
     expect(row(p.order_no).acknowledged).toBe(0);
   });
 
-  it('query "not found" for an acknowledged order: a contradiction alarm, still pending; for an unacknowledged one, nothing', async () => {
+  it('query ORDER_NOT_FOUND for an acknowledged order: a contradiction alarm, still pending; for an unacknowledged one, nothing', async () => {
     const notFound = (req: Record<string, unknown>) => answer<QueryResponse>({ result: 'FAIL', orderNo: req.orderNo as string, reasonCode: 'ORDER_NOT_FOUND' });
     const fresh = newPayment();
     acquirer.script.query.push(notFound);
