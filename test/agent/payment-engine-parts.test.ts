@@ -201,6 +201,15 @@ describe('payment alarms', () => {
     ]);
   });
 
+  it('the metric counts overdue items still pending only: one delivered since is no alarm', () => {
+    const p = newPayment();
+    const item = journal.enqueue({ kind: 'reverse', orderNo: p.order_no, dedupeKey: `reverse:${p.order_no}`, payload: {}, at: T0 });
+    journal.outboxOverdue(item.id, T0 + DAY, DAY);
+    expect(alarmCounts(journal).follow_up_overdue).toBe(1);
+    journal.outboxDone(item.id, T0 + DAY + 1);
+    expect(alarmCounts(journal).follow_up_overdue).toBe(0);
+  });
+
   it('counts for the metric and the device words', () => {
     const source = (o: { fault?: boolean; overdue?: number; forgotten?: number }): AlarmSource => ({
       writeFault: o.fault ? { detail: { sqliteCode: 'SQLITE_FULL' } } : undefined,
