@@ -54,6 +54,23 @@ const reverses = (result: ReverseResponse['result']) => (req: Record<string, unk
 /** Lets answers land: the scripted acquirer answers on the next turn. */
 const settle = () => engine.idle();
 
+/**
+ * A payment left USER_PAYING, then a full disk until its actor fails on a journal write (the
+ * engine logs it and schedules the resumption); `shown`: the views emitted before the failure.
+ */
+async function payThenFailAWrite(): Promise<{ orderNo: string; disk: ReturnType<typeof fillDisk>; shown: number }> {
+  const errors: string[] = [];
+  const logger = { error: (_o: unknown, msg: string) => errors.push(msg), warn: () => undefined, info: () => undefined, debug: () => undefined, trace: () => undefined, child: () => logger } as unknown as Logger;
+  startEngine({ logger });
+  acquirer.script.pay.push(pays('USER_PAYING'));
+  const p = engine.pay({ amount: 100, paymentCode: WECHAT });
+  await settle();
+  const disk = fillDisk(journal);
+  const shown = seen.length;
+  while (!errors.includes('payment actor failed; resuming from the journal') && clock.advanceToNext()) await settle();
+  return { orderNo: p.orderNo, disk, shown };
+}
+
 describe('accepting a payment', () => {
   it('refuses before it is started', () => {
     engine = new PaymentEngine({ journal, acquirer, clock, terminalId: 'T1' });
@@ -220,15 +237,8 @@ describe('driving payments', () => {
   });
 
   it('when its own code fails (a full disk refuses the journal write), the POS is told and the payment is driven again from the journal after a pause', async () => {
-    const errors: string[] = [];
-    const logger = { error: (_o: unknown, msg: string) => errors.push(msg), warn: () => undefined, info: () => undefined, debug: () => undefined, trace: () => undefined, child: () => logger } as unknown as Logger;
-    startEngine({ logger });
-    acquirer.script.pay.push(pays('USER_PAYING'));
-    const p = engine.pay({ amount: 100, paymentCode: WECHAT });
-    await settle();
-    const disk = fillDisk(journal);
-    const shown = seen.length;
-    while (!errors.includes('payment actor failed; resuming from the journal') && clock.advanceToNext()) await settle();
+    const { orderNo, disk, shown } = await payThenFailAWrite();
+    const p = { orderNo };
     // The POS is shown the payment again (with whatever alarm the journal reports).
     expect(seen.length).toBe(shown + 1);
     const failedAt = clock.now();
@@ -367,14 +377,7 @@ describe('restart facts and shutdown', () => {
   });
 
   it('a payment whose write failed is not resumed by a stopped engine', async () => {
-    const errors: string[] = [];
-    const logger = { error: (_o: unknown, msg: string) => errors.push(msg), warn: () => undefined, info: () => undefined, debug: () => undefined, trace: () => undefined, child: () => logger } as unknown as Logger;
-    startEngine({ logger });
-    acquirer.script.pay.push(pays('USER_PAYING'));
-    engine.pay({ amount: 100, paymentCode: WECHAT });
-    await settle();
-    const disk = fillDisk(journal);
-    while (!errors.includes('payment actor failed; resuming from the journal') && clock.advanceToNext()) await settle();
+    const { disk } = await payThenFailAWrite();
     await engine.stop();
     disk.restore();
     const calls = acquirer.calls.length;
