@@ -119,7 +119,7 @@ export class Journal {
 
   // ---- outbox (outbox-store.ts) --------------------------------------------------------
 
-  enqueue(item: { kind: string; orderNo?: string; dedupeKey: string; payload: unknown; at: number }): OutboxRow {
+  enqueue(item: { kind: string; orderNo?: string; dedupeKey: string; payload: unknown; at: number; dueAt?: number }): OutboxRow {
     return this.#outbox.enqueue(item);
   }
   outbox(status?: OutboxStatus): OutboxRow[] {

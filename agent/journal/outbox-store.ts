@@ -9,15 +9,19 @@ export class OutboxStore {
     this.#db = db;
   }
 
-  /** Adds a follow-up to deliver; a second enqueue with the same dedupe key is a no-op. */
-  enqueue(item: { kind: string; orderNo?: string; dedupeKey: string; payload: unknown; at: number }): OutboxRow {
+  /**
+   * Adds a follow-up to deliver; a second enqueue with the same dedupe key is a no-op. `at`: when it
+   * was made; `dueAt` (default `at`): its first attempt. A creation time in the future would read as a
+   * clock that went back, and the worker would deliver it at once.
+   */
+  enqueue(item: { kind: string; orderNo?: string; dedupeKey: string; payload: unknown; at: number; dueAt?: number }): OutboxRow {
     return this.#db.write(() => {
       this.#db
         .stmt(
           `INSERT INTO outbox (kind, order_no, dedupe_key, payload, created_at, next_attempt_at)
            VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
         )
-        .run(item.kind, item.orderNo ?? null, item.dedupeKey, JSON.stringify(item.payload), item.at, item.at);
+        .run(item.kind, item.orderNo ?? null, item.dedupeKey, JSON.stringify(item.payload), item.at, item.dueAt ?? item.at);
       return this.#db.stmt('SELECT * FROM outbox WHERE dedupe_key = ?').get(item.dedupeKey) as OutboxRow;
     });
   }

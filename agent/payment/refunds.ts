@@ -45,7 +45,7 @@ export class Refunds {
     const { row, item } = journal.atomically(() => {
       const { row, created } = journal.createRefund({ refundNo: `RF${randomBytes(10).toString('hex')}`, posRefundId: req.refundId, orderNo, amount, at: now });
       // Due a little later: the first attempt is made right here, not raced by the outbox.
-      const item = created ? journal.enqueue({ kind: REFUND_KIND, orderNo, dedupeKey: `${REFUND_KIND}:${row.refund_no}`, payload: { refundNo: row.refund_no }, at: now + this.#h.retryBaseMs }) : undefined;
+      const item = created ? journal.enqueue({ kind: REFUND_KIND, orderNo, dedupeKey: `${REFUND_KIND}:${row.refund_no}`, payload: { refundNo: row.refund_no }, at: now, dueAt: now + this.#h.retryBaseMs }) : undefined;
       return { row, item };
     });
     if (item) {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ScanpayError } from '../../agent/errors.ts';
-import { as, payOutcome, queryOutcome, reverseOutcome } from '../../agent/payment/outcomes.ts';
+import { answer as output, as, payOutcome, queryOutcome, refundInsteadOutcome, reverseGuards, reverseOutcome } from '../../agent/payment/outcomes.ts';
 
 const AT = 1_700_000_000_000;
 const notSent = { kind: 'not_sent' as const, latencyMs: 1, error: new ScanpayError('BACKEND_NOT_SENT', { message: 'connection refused' }) };
@@ -73,5 +73,44 @@ describe('as', () => {
     const o = { kind: 'paid' as const, at: AT };
     expect(as(o, 'paid')).toBe(o);
     expect(() => as<{ kind: string }, string>(o, 'declined')).toThrow('expected a declined outcome, got paid');
+  });
+});
+
+describe('a refund sent instead of a refused reverse', () => {
+  it.each<[string, unknown, unknown]>([
+    ['no verified answer: unanswered, never failed', unknown, { kind: 'unanswered', at: AT, reason: 'BACKEND_UNKNOWN: response lost' }],
+    ['not sent: unanswered', notSent, { kind: 'unanswered', at: AT, reason: 'BACKEND_NOT_SENT: connection refused' }],
+    ['SUCCESS', answer({ result: 'SUCCESS', orderNo: 'O1', refundNo: 'R1' }), { kind: 'refunded', at: AT }],
+    ['FAIL REFUND_NOT_PAID: nothing was paid to refund', answer({ result: 'FAIL', orderNo: 'O1', refundNo: 'R1', reasonCode: 'REFUND_NOT_PAID' }), { kind: 'notPaid', at: AT }],
+    ['FAIL ORDER_NOT_FOUND', answer({ result: 'FAIL', orderNo: 'O1', refundNo: 'R1', reasonCode: 'ORDER_NOT_FOUND' }), { kind: 'notPaid', at: AT }],
+    ['UNKNOWN: asked again, never failed', answer({ result: 'UNKNOWN', orderNo: 'O1', refundNo: 'R1', reasonCode: 'SYSTEM_ERROR' }), { kind: 'unknown', at: AT }],
+    ['FAIL with a reason', answer({ result: 'FAIL', orderNo: 'O1', refundNo: 'R1', reasonCode: 'NOT_ENOUGH' }), { kind: 'failed', at: AT, reasonCode: 'NOT_ENOUGH' }],
+    ['FAIL bare', answer({ result: 'FAIL', orderNo: 'O1', refundNo: 'R1' }), { kind: 'failed', at: AT, reasonCode: 'FAIL' }],
+  ])('%s', (_name, result, outcome) => {
+    expect(refundInsteadOutcome(result as never, AT)).toStrictEqual(outcome);
+  });
+});
+
+describe('the reverse guards both machines share', () => {
+  const ctx = (unseenReverseIsFinal: boolean) => ({ context: { unseenReverseIsFinal, codeExpiresAt: AT } });
+  const notFound = (at: number) => ({ kind: 'notFound' as const, at });
+
+  it('"reversed" confirms; nothing else does', () => {
+    expect(reverseGuards.reverseConfirmed(undefined, { kind: 'reversed', at: AT })).toBe(true);
+    expect(reverseGuards.reverseConfirmed(undefined, notFound(AT))).toBe(false);
+  });
+
+  it('"not found" is final under a tombstone rule, or once the code can no longer land; before that it could still land', () => {
+    expect(reverseGuards.unseenAndCannotLand(ctx(true), notFound(AT - 1))).toBe(true);
+    expect(reverseGuards.unseenAndCannotLand(ctx(false), notFound(AT - 1))).toBe(false);
+    expect(reverseGuards.unseenAndCannotLand(ctx(false), notFound(AT))).toBe(true);
+    expect(reverseGuards.unseenAndCannotLand(ctx(true), { kind: 'reversed', at: AT })).toBe(false);
+    expect(reverseGuards.unseenButCouldLand(undefined, notFound(AT - 1))).toBe(true);
+    expect(reverseGuards.unseenButCouldLand(undefined, { kind: 'reversed', at: AT })).toBe(false);
+  });
+
+  it('a guard reads the output of the actor that just finished', () => {
+    const o = notFound(AT);
+    expect(output({ event: { output: o } })).toBe(o);
   });
 });
