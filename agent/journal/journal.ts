@@ -49,6 +49,25 @@ export class Journal {
     return this.#db.writeFault;
   }
 
+  /**
+   * Resolves once the grouped writes made so far (beforePayAttempt, beforeQuery,
+   * beforeReverse) are on disk; their request leaves only after it. Rejects with
+   * JOURNAL_WRITE_FAILED when the disk refuses: then it must not leave.
+   */
+  synced(): Promise<void> {
+    return this.#db.synced();
+  }
+
+  /** Whether a grouped write is not yet known to be on disk. */
+  get unsynced(): boolean {
+    return this.#db.unsynced;
+  }
+
+  /** Grouped syncs running now in this process (a manual-clock test moves time only when none is). */
+  static syncsUnderWay(): number {
+    return JournalDb.syncsUnderWay;
+  }
+
   /** Runs several journal writes as one durable transaction. */
   atomically<T>(fn: () => T): T {
     return this.#db.write(fn);

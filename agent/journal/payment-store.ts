@@ -103,7 +103,10 @@ export class PaymentStore {
     });
   }
 
-  /** Called immediately before a pay request is handed to the network. Durable: rule 1. */
+  /**
+   * Called immediately before a pay request is handed to the network. Grouped: the request
+   * waits for `synced()` (rule 1), so the pays of several lanes share one fsync off the event loop.
+   */
   beforePayAttempt(orderNo: string, at: number): number {
     return this.#db.write(() => {
       this.#db
@@ -112,7 +115,7 @@ export class PaymentStore {
       const n = this.get(orderNo)!.pay_attempts;
       this.#db.event(orderNo, at, 'submitting', 'pay-sent', { attempt: n });
       return n;
-    });
+    }, 'grouped');
   }
 
   /**
@@ -127,20 +130,22 @@ export class PaymentStore {
     }, 'lazy');
   }
 
+  /** Before a query request. Grouped, like beforePayAttempt: the query waits for `synced()`. */
   beforeQuery(orderNo: string, at: number): void {
     this.#db.write(() => {
       this.#db.stmt("UPDATE payments SET query_count = query_count + 1, state = 'querying', updated_at = ? WHERE order_no = ?").run(at, orderNo);
       this.#db.event(orderNo, at, 'querying', 'query-sent');
-    });
+    }, 'grouped');
   }
 
+  /** Before a reverse request. Grouped, like beforePayAttempt: the reverse waits for `synced()`. */
   beforeReverse(orderNo: string, at: number): void {
     this.#db.write(() => {
       this.#db
         .stmt("UPDATE payments SET reverse_attempts = reverse_attempts + 1, state = CASE WHEN state = 'reversal_queued' THEN state ELSE 'reversing' END, updated_at = ? WHERE order_no = ?")
         .run(at, orderNo);
       this.#db.event(orderNo, at, 'reversing', 'reverse-sent');
-    });
+    }, 'grouped');
   }
 
   /** Records what an answer said, without a change of state. Lazy: history only; the state it explains is written on its own. */
