@@ -111,11 +111,14 @@ export class Journal {
   beforeReverse(orderNo: string, at: number): void {
     this.#payments.beforeReverse(orderNo, at);
   }
+  acknowledge(orderNo: string, at: number, state: PaymentState): void {
+    this.#payments.acknowledge(orderNo, at, state);
+  }
   note(orderNo: string, at: number, state: PaymentState, cause: string, detail?: unknown): void {
     this.#payments.note(orderNo, at, state, cause, detail);
   }
-  finish(orderNo: string, outcome: Outcome, at: number, cause: string, patch: PaymentPatch = {}, detail?: unknown): void {
-    this.#payments.finish(orderNo, outcome, at, cause, patch, detail);
+  finish(orderNo: string, outcome: Outcome, at: number, cause: string, patch: PaymentPatch = {}, detail?: unknown, paid: 'durable' | 'grouped' = 'durable'): void {
+    this.#payments.finish(orderNo, outcome, at, cause, patch, detail, paid);
   }
 
   // ---- refunds (refund-store.ts) -------------------------------------------------------

@@ -30,6 +30,7 @@ const pay = (orderNo, code) => ({ orderNo, amount: 100, currency: 'CNY', descrip
 mark('create'); j.createPayment(pay('A', '134567890123456789'));
 mark('before-pay'); j.beforePayAttempt('A', 2); await j.synced();
 mark('after-pay'); j.afterPayAttempt('A', 3, true, 'pay SUCCESS');
+mark('acknowledge'); j.acknowledge('A', 3, 'submitting');
 mark('finish-paid'); j.finish('A', 'paid', 4, 'paid');
 mark('create-2'); j.createPayment(pay('B', '134567890123456790'));
 mark('before-pay-2'); j.beforePayAttempt('B', 5); await j.synced();
@@ -40,6 +41,7 @@ mark('scrub'); scrubWal(process.argv[2]);
 mark('create-3'); j.createPayment(pay('C', '134567890123456791'));
 mark('before-pay-3'); j.beforePayAttempt('C', 9); await j.synced();
 mark('unsynced'); j.beforePayAttempt('C', 10);
+mark('finish-paid-grouped'); j.finish('C', 'paid', 11, 'paid', {}, undefined, 'grouped'); await j.synced();
 mark('end');
 j.close();
 `;
@@ -82,7 +84,7 @@ async function syncsPerStep(): Promise<Record<string, number>> {
 describe('journal durability', () => {
   it('syncs the write before a pay and a paid outcome; leaves the new payment, the answer and the other outcomes to the next sync', async () => {
     const n = await syncsPerStep();
-    expect(Object.keys(n)).toEqual(['create', 'before-pay', 'after-pay', 'finish-paid', 'create-2', 'before-pay-2', 'after-pay-2', 'finish-declined', 'transition', 'scrub', 'create-3', 'before-pay-3', 'unsynced', 'end']);
+    expect(Object.keys(n)).toEqual(['create', 'before-pay', 'after-pay', 'acknowledge', 'finish-paid', 'create-2', 'before-pay-2', 'after-pay-2', 'finish-declined', 'transition', 'scrub', 'create-3', 'before-pay-3', 'unsynced', 'finish-paid-grouped', 'end']);
     // Money-safety rule 1: on disk before the request leaves, i.e. once synced() resolved;
     // also after a checkpoint emptied the WAL and SQLite started it again from its header.
     expect(n['before-pay']).toBeGreaterThanOrEqual(1);
@@ -90,13 +92,15 @@ describe('journal durability', () => {
     expect(n['before-pay-3']).toBeGreaterThanOrEqual(1);
     // The grouped write alone does not sync: the sync is the caller's await (payment-actors.ts).
     expect(n.unsynced).toBe(0);
-    // On disk before the cashier is told "paid".
+    // On disk before the cashier is told "paid": when it returns, or (the engine's) once synced() resolved.
     expect(n['finish-paid']).toBeGreaterThanOrEqual(1);
+    expect(n['finish-paid-grouped']).toBeGreaterThanOrEqual(1);
     // Every other write not named in docs/performance.md's list stays durable.
     expect(n.transition).toBeGreaterThanOrEqual(1);
-    expect({ create: n.create, 'after-pay': n['after-pay'], 'create-2': n['create-2'], 'after-pay-2': n['after-pay-2'], 'finish-declined': n['finish-declined'] }).toEqual({
+    expect({ create: n.create, 'after-pay': n['after-pay'], acknowledge: n.acknowledge, 'create-2': n['create-2'], 'after-pay-2': n['after-pay-2'], 'finish-declined': n['finish-declined'] }).toEqual({
       create: 0,
       'after-pay': 0,
+      acknowledge: 0,
       'create-2': 0,
       'after-pay-2': 0,
       'finish-declined': 0,

@@ -36,6 +36,8 @@ describe('grouped journal writes', () => {
       refund: async () => unknown(),
     };
     const engine = new PaymentEngine({ journal, acquirer, clock, terminalId: 'T1', random: () => 0.5 });
+    const paidSeenUnsynced: boolean[] = [];
+    engine.onChange((v) => v.outcome === 'paid' && paidSeenUnsynced.push(journal.unsynced));
     engine.start();
     try {
       const p = engine.pay({ amount: 100, paymentCode: '134567890123456789' });
@@ -44,6 +46,8 @@ describe('grouped journal writes', () => {
         clock.advanceToNext();
       }
       expect(engine.get(p.orderNo).outcome).toBe('paid');
+      // "paid" was shown to nobody while its write was not yet synced.
+      expect(paidSeenUnsynced).toEqual([false]);
       expect(unsyncedAtSend.pay).toEqual([false]);
       expect(unsyncedAtSend.query!.length).toBeGreaterThan(0);
       expect(unsyncedAtSend.query!.every((u) => !u)).toBe(true);
