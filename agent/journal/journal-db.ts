@@ -10,8 +10,7 @@
  * writes may be which, and why, is docs/performance.md's list (payment-store.ts marks them).
  */
 import Database from 'better-sqlite3';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { chmodSync, closeSync, existsSync, fstatSync, fsync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ScanpayError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
@@ -49,6 +48,8 @@ export class JournalDb {
   #grouped = 0;
   #groupedSynced = 0;
   #syncing: Promise<void> | undefined;
+  /** The WAL file descriptor the grouped syncs use, and the inode it was opened on. */
+  #wal: { fd: number; ino: number } | undefined;
   /**
    * A failed fsync of the WAL, kept until a restart: Linux may drop the pages it could not
    * write and report success on the next fsync, and a lost frame ends the WAL for recovery,
@@ -131,6 +132,25 @@ export class JournalDb {
 
   close(): void {
     if (this.#db.open) this.#db.close();
+    const wal = this.#wal;
+    this.#wal = undefined;
+    if (wal) void (this.#syncing ?? Promise.resolve()).catch(() => {}).finally(() => closeSync(wal.fd));
+  }
+
+  /**
+   * The descriptor of the file now at the WAL's path: kept between syncs, and opened again
+   * when the path names another inode (SQLite deletes the WAL only when its last connection
+   * closes, but a sync of a file SQLite no longer writes must never count). A stat on the
+   * event loop is microseconds; the fsync is the thread pool's.
+   */
+  #walFd(path: string): number {
+    const ino = statSync(path).ino;
+    if (this.#wal?.ino !== ino) {
+      if (this.#wal) closeSync(this.#wal.fd);
+      const fd = openSync(path, 'r');
+      this.#wal = { fd, ino: fstatSync(fd).ino };
+    }
+    return this.#wal.fd;
   }
 
   /** The statement for this text, prepared on its first use and kept. */
@@ -198,15 +218,10 @@ export class JournalDb {
     const covers = this.#grouped;
     try {
       if (this.#walPath !== undefined) {
+        const fd = this.#walFd(this.#walPath);
         JournalDb.syncsUnderWay += 1;
         try {
-          // Opened for each sync, not kept: SQLite may have recreated the WAL file since the last.
-          const wal = await open(this.#walPath, 'r');
-          try {
-            await wal.sync();
-          } finally {
-            await wal.close();
-          }
+          await new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
         } finally {
           JournalDb.syncsUnderWay -= 1;
         }
