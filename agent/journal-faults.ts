@@ -18,6 +18,7 @@ export const JOURNAL_WRITES = [
   'beforeQuery',
   'beforeReverse',
   'note',
+  'acknowledge',
   'finish',
   'createRefund',
   'settleRefund',

@@ -42,6 +42,12 @@ function withProbe(s: Spawned, gcFile: string | undefined): Measured {
   };
 }
 
+/** The agent writes a V8 CPU profile into SCANPAY_BENCH_CPU_PROF (a directory) when it exits, if that is set. */
+function cpuProfArgs(): string[] {
+  const dir = process.env.SCANPAY_BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
+}
+
 /** A port free right now (the simulator prints its URL on stdout, which spawnUntilReady does not read). */
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -77,7 +83,7 @@ export async function startAgentProcess(home: string, o: { backendUrl?: string; 
   const gcFile = o.gcProbe ? join(home, 'agent.gc.json') : undefined;
   rmSync(join(home, 'agent.json'), { force: true });
   const s = await spawnUntilReady({
-    args: [...gcArgs(gcFile), BIN, 'run', '--demo', '--port', '0', ...(o.backendUrl ? ['--backend', o.backendUrl] : [])],
+    args: [...gcArgs(gcFile), ...cpuProfArgs(), BIN, 'run', '--demo', '--port', '0', ...(o.backendUrl ? ['--backend', o.backendUrl] : [])],
     env: { ...process.env, SCANPAY_HOME: home, ...(gcFile ? { SCANPAY_BENCH_GC_FILE: gcFile } : {}) },
     logFile: `${home}.log`,
     timeoutMs: START_TIMEOUT_MS,

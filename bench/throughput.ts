@@ -71,7 +71,7 @@ function cpuSeconds(pid: number): number {
 }
 
 /** The built agent in its own process, one till per lane creating payments through the POS API, the backend in a third process. */
-async function throughPosApi(n: number, lanes: number, floor: Floor): Promise<{ paymentsPerS: number; floorPerS: number; cpuMsPerPayment: number; allPaid: boolean }> {
+export async function throughPosApi(n: number, lanes: number, floor: Floor): Promise<{ paymentsPerS: number; floorPerS: number; cpuMsPerPayment: number; allPaid: boolean }> {
   const dir = tempDir();
   const sim = await startSimulatorProcess(dir);
   try {

@@ -1,13 +1,16 @@
 /**
  * The journal's one SQLite database and its one statement cache, shared by the payment,
- * refund, outbox and settlement stores. Writes are synchronous; each transaction is either
- * durable (WAL, synchronous=FULL: on disk when the commit returns) or lazy (synchronous=NORMAL:
- * atomic, and on disk at the next durable commit or checkpoint, since the WAL is synced
- * whole and in order). Rule 1 needs the durable kind before every request; which writes may
- * be lazy, and why, is docs/performance.md's list (payment-store.ts marks them).
+ * refund, outbox and settlement stores. Writes are synchronous; each transaction is durable
+ * (WAL, synchronous=FULL: on disk when the commit returns), grouped (synchronous=NORMAL, on
+ * disk once `synced()` resolves: one fsync of the WAL file in libuv's thread pool covers
+ * every write committed before it started, so lanes that write together share a sync and
+ * the event loop never waits on the disk) or lazy (synchronous=NORMAL: atomic, and on disk
+ * at the next durable commit, grouped sync or checkpoint, since the WAL is synced whole and
+ * in order). Rule 1 needs a durable or a synced grouped write before every request; which
+ * writes may be which, and why, is docs/performance.md's list (payment-store.ts marks them).
  */
 import Database from 'better-sqlite3';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fstatSync, fsync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ScanpayError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
@@ -15,8 +18,11 @@ import { MIGRATIONS } from './migrations.ts';
 /** SQLite result codes that mean "this device cannot write right now". */
 const WRITE_FAILURES = /^SQLITE_(FULL|READONLY|IOERR|CANTOPEN|BUSY|LOCKED|PERM)/;
 
-/** `durable`: synced before the commit returns; `lazy`: may be lost to a power cut until the next durable commit. */
-export type Durability = 'durable' | 'lazy';
+/**
+ * `durable`: synced before the commit returns; `grouped`: synced once `synced()` resolves;
+ * `lazy`: may be lost to a power cut until the next durable commit or grouped sync.
+ */
+export type Durability = 'durable' | 'grouped' | 'lazy';
 
 function asJournalError(e: unknown, what: string): never {
   if (e instanceof ScanpayError) throw e;
@@ -28,15 +34,32 @@ function asJournalError(e: unknown, what: string): never {
 }
 
 export class JournalDb {
+  /** WAL syncs running in the thread pool, in every journal of this process: a manual-clock test waits for them before it moves time. */
+  static syncsUnderWay = 0;
   readonly #db: Database.Database;
   /** Prepared once per text: preparing on every call cost a compile per write and kept the heap churning. */
   readonly #statements = new Map<string, Database.Statement>();
   #writeFault: ScanpayError | undefined;
   /** The synchronous setting the connection has now (set per transaction, only when it changes). */
-  #sync: Durability = 'durable';
+  #sync: 'FULL' | 'NORMAL' = 'FULL';
+  /** The WAL file a grouped sync flushes; none for an in-memory journal. */
+  readonly #walPath: string | undefined;
+  /** Grouped commits made, and how many of them a completed fsync covers. */
+  #grouped = 0;
+  #groupedSynced = 0;
+  #syncing: Promise<void> | undefined;
+  /** The WAL file descriptor the grouped syncs use, and the inode it was opened on. */
+  #wal: { fd: number; ino: number } | undefined;
+  /**
+   * A failed fsync of the WAL, kept until a restart: Linux may drop the pages it could not
+   * write and report success on the next fsync, and a lost frame ends the WAL for recovery,
+   * so no later grouped write can be called synced.
+   */
+  #syncFault: ScanpayError | undefined;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, walPath: string | undefined) {
     this.#db = db;
+    this.#walPath = walPath;
   }
 
   /**
@@ -85,7 +108,7 @@ export class JournalDb {
       }
     }
     JournalDb.#migrate(db);
-    return new JournalDb(db);
+    return new JournalDb(db, path === ':memory:' ? undefined : `${path}-wal`);
   }
 
   static #migrate(db: Database.Database): void {
@@ -109,6 +132,25 @@ export class JournalDb {
 
   close(): void {
     if (this.#db.open) this.#db.close();
+    const wal = this.#wal;
+    this.#wal = undefined;
+    if (wal) void (this.#syncing ?? Promise.resolve()).catch(() => {}).finally(() => closeSync(wal.fd));
+  }
+
+  /**
+   * The descriptor of the file now at the WAL's path: kept between syncs, and opened again
+   * when the path names another inode (SQLite deletes the WAL only when its last connection
+   * closes, but a sync of a file SQLite no longer writes must never count). A stat on the
+   * event loop is microseconds; the fsync is the thread pool's.
+   */
+  #walFd(path: string): number {
+    const ino = statSync(path).ino;
+    if (this.#wal?.ino !== ino) {
+      if (this.#wal) closeSync(this.#wal.fd);
+      const fd = openSync(path, 'r');
+      this.#wal = { fd, ino: fstatSync(fd).ino };
+    }
+    return this.#wal.fd;
   }
 
   /** The statement for this text, prepared on its first use and kept. */
@@ -124,11 +166,13 @@ export class JournalDb {
    */
   write<T>(fn: () => T, durability: Durability = 'durable'): T {
     let result: T;
+    const outermost = !this.#db.inTransaction;
     try {
-      if (!this.#db.inTransaction && durability !== this.#sync) {
+      const sync = durability === 'durable' ? 'FULL' : 'NORMAL';
+      if (outermost && sync !== this.#sync) {
         // Not a prepared statement kept for reuse: SQLite applies this pragma when it compiles it.
-        this.#db.pragma(`synchronous = ${durability === 'durable' ? 'FULL' : 'NORMAL'}`);
-        this.#sync = durability;
+        this.#db.pragma(`synchronous = ${sync}`);
+        this.#sync = sync;
       }
       result = this.#db.transaction(fn)();
     } catch (e) {
@@ -140,8 +184,55 @@ export class JournalDb {
         throw failed;
       }
     }
-    this.#writeFault = undefined;
+    if (outermost && durability === 'grouped') this.#grouped += 1;
+    this.#writeFault = this.#syncFault;
     return result;
+  }
+
+  /**
+   * Resolves once every grouped write committed so far is on disk: one fsync of the WAL file
+   * off the event loop, shared by every write committed before it started (a write committed
+   * while one runs waits for the next). Rejects with JOURNAL_WRITE_FAILED when the disk
+   * refuses the sync; what waited for it must not be sent.
+   */
+  synced(): Promise<void> {
+    if (this.#syncFault) return Promise.reject(this.#syncFault);
+    return this.#groupedSynced >= this.#grouped ? Promise.resolve() : this.#syncUpTo(this.#grouped);
+  }
+
+  /** Whether a grouped write awaits its sync. */
+  get unsynced(): boolean {
+    return this.#groupedSynced < this.#grouped;
+  }
+
+  async #syncUpTo(target: number): Promise<void> {
+    while (this.#groupedSynced < target) {
+      this.#syncing ??= this.#syncWal().finally(() => (this.#syncing = undefined));
+      await this.#syncing;
+    }
+  }
+
+  async #syncWal(): Promise<void> {
+    if (this.#syncFault) throw this.#syncFault;
+    // Counted before the fsync starts: a write committed after this point may miss it.
+    const covers = this.#grouped;
+    try {
+      if (this.#walPath !== undefined) {
+        const fd = this.#walFd(this.#walPath);
+        JournalDb.syncsUnderWay += 1;
+        try {
+          await new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
+        } finally {
+          JournalDb.syncsUnderWay -= 1;
+        }
+      }
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? 'EIO';
+      this.#syncFault = new ScanpayError('JOURNAL_WRITE_FAILED', { message: `journal sync failed (${code}): nothing was sent; restart the agent`, cause: e, detail: { syscall: 'fsync', code } });
+      this.#writeFault = this.#syncFault;
+      throw this.#syncFault;
+    }
+    this.#groupedSynced = Math.max(this.#groupedSynced, covers);
   }
 
   /**

@@ -49,6 +49,25 @@ export class Journal {
     return this.#db.writeFault;
   }
 
+  /**
+   * Resolves once the grouped writes made so far (beforePayAttempt, beforeQuery,
+   * beforeReverse) are on disk; their request leaves only after it. Rejects with
+   * JOURNAL_WRITE_FAILED when the disk refuses: then it must not leave.
+   */
+  synced(): Promise<void> {
+    return this.#db.synced();
+  }
+
+  /** Whether a grouped write is not yet known to be on disk. */
+  get unsynced(): boolean {
+    return this.#db.unsynced;
+  }
+
+  /** Grouped syncs running now in this process (a manual-clock test moves time only when none is). */
+  static syncsUnderWay(): number {
+    return JournalDb.syncsUnderWay;
+  }
+
   /** Runs several journal writes as one durable transaction. */
   atomically<T>(fn: () => T): T {
     return this.#db.write(fn);
@@ -92,11 +111,14 @@ export class Journal {
   beforeReverse(orderNo: string, at: number): void {
     this.#payments.beforeReverse(orderNo, at);
   }
+  acknowledge(orderNo: string, at: number, state: PaymentState): void {
+    this.#payments.acknowledge(orderNo, at, state);
+  }
   note(orderNo: string, at: number, state: PaymentState, cause: string, detail?: unknown): void {
     this.#payments.note(orderNo, at, state, cause, detail);
   }
-  finish(orderNo: string, outcome: Outcome, at: number, cause: string, patch: PaymentPatch = {}, detail?: unknown): void {
-    this.#payments.finish(orderNo, outcome, at, cause, patch, detail);
+  finish(orderNo: string, outcome: Outcome, at: number, cause: string, patch: PaymentPatch = {}, detail?: unknown, paid: 'durable' | 'grouped' = 'durable'): void {
+    this.#payments.finish(orderNo, outcome, at, cause, patch, detail, paid);
   }
 
   // ---- refunds (refund-store.ts) -------------------------------------------------------

@@ -103,7 +103,10 @@ export class PaymentStore {
     });
   }
 
-  /** Called immediately before a pay request is handed to the network. Durable: rule 1. */
+  /**
+   * Called immediately before a pay request is handed to the network. Grouped: the request
+   * waits for `synced()` (rule 1), so the pays of several lanes share one fsync off the event loop.
+   */
   beforePayAttempt(orderNo: string, at: number): number {
     return this.#db.write(() => {
       this.#db
@@ -112,7 +115,7 @@ export class PaymentStore {
       const n = this.get(orderNo)!.pay_attempts;
       this.#db.event(orderNo, at, 'submitting', 'pay-sent', { attempt: n });
       return n;
-    });
+    }, 'grouped');
   }
 
   /**
@@ -127,20 +130,35 @@ export class PaymentStore {
     }, 'lazy');
   }
 
+  /** Before a query request. Grouped, like beforePayAttempt: the query waits for `synced()`. */
   beforeQuery(orderNo: string, at: number): void {
     this.#db.write(() => {
       this.#db.stmt("UPDATE payments SET query_count = query_count + 1, state = 'querying', updated_at = ? WHERE order_no = ?").run(at, orderNo);
       this.#db.event(orderNo, at, 'querying', 'query-sent');
-    });
+    }, 'grouped');
   }
 
+  /** Before a reverse request. Grouped, like beforePayAttempt: the reverse waits for `synced()`. */
   beforeReverse(orderNo: string, at: number): void {
     this.#db.write(() => {
       this.#db
         .stmt("UPDATE payments SET reverse_attempts = reverse_attempts + 1, state = CASE WHEN state = 'reversal_queued' THEN state ELSE 'reversing' END, updated_at = ? WHERE order_no = ?")
         .run(at, orderNo);
       this.#db.event(orderNo, at, 'reversing', 'reverse-sent');
-    });
+    }, 'grouped');
+  }
+
+  /**
+   * Notes that an answer named the order (a later "not found" is then a contradiction).
+   * Lazy: whatever follows the answer syncs it before any request (paid's durable finish,
+   * the durable "querying" before a query, the grouped write before a reverse); lost with a
+   * "declined" or "reversed" end, no money moved and recovery asks the same order again.
+   */
+  acknowledge(orderNo: string, at: number, state: PaymentState): void {
+    this.#db.write(() => {
+      this.#update(orderNo, { acknowledged: 1, updated_at: at });
+      this.#db.event(orderNo, at, state, 'the acquirer acknowledged the order');
+    }, 'lazy');
   }
 
   /** Records what an answer said, without a change of state. Lazy: history only; the state it explains is written on its own. */
@@ -154,13 +172,14 @@ export class PaymentStore {
    * again, and a backend out of reach until the query deadline would make it reverse a sale
    * whose goods are gone. "declined" and "reversed" are lazy: lost, recovery queries or
    * reverses the same order again and reaches the same end (rules 2 and 4), and the code,
-   * on disk since the durable beforePayAttempt, is erased again.
+   * on disk since the synced beforePayAttempt, is erased again. `paid: 'grouped'` (the
+   * engine's): "paid" is synced with the next `synced()`, and the engine tells nobody before.
    */
-  finish(orderNo: string, outcome: Outcome, at: number, cause: string, patch: PaymentPatch = {}, detail?: unknown): void {
+  finish(orderNo: string, outcome: Outcome, at: number, cause: string, patch: PaymentPatch = {}, detail?: unknown, paid: 'durable' | 'grouped' = 'durable'): void {
     this.#db.write(() => {
       this.#update(orderNo, { ...patch, state: outcome, outcome, final_at: at, updated_at: at, code: null, pay_in_flight: 0 });
       this.#db.event(orderNo, at, outcome, cause, detail);
-    }, outcome === 'paid' ? 'durable' : 'lazy');
+    }, outcome === 'paid' ? paid : 'lazy');
   }
 
   /** One statement per set of columns, prepared once like every other. */

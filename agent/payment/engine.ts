@@ -84,6 +84,8 @@ export class PaymentEngine {
   #enabledWallets: ReadonlySet<Wallet> | undefined;
   readonly #live = new Map<string, PaymentActor>();
   readonly #listeners = new Set<EngineListener>();
+  /** Payments whose "paid" is committed but not yet synced, with the row as it stood before: what the POS sees meanwhile. */
+  readonly #paidUnsynced = new Map<string, PaymentRow>();
   readonly #calls = new Set<Promise<unknown>>();
   readonly #outbox: OutboxWorker;
   readonly #core: EngineCore;
@@ -376,8 +378,29 @@ export class PaymentEngine {
   }
 
   #record(ctx: PaymentContext, state: PaymentState): void {
+    if (state !== 'paid') {
+      this.#recorder.record(ctx.orderNo, state, ctx);
+      this.#emit(this.#view(this.#require(ctx.orderNo), ctx));
+      return;
+    }
+    // "paid" is a grouped write: until its sync returns, the POS (events and reads alike)
+    // sees the payment as it stood, so a power cut cannot take back a "paid" a cashier saw.
+    this.#paidUnsynced.set(ctx.orderNo, this.#require(ctx.orderNo));
     this.#recorder.record(ctx.orderNo, state, ctx);
-    this.#emit(this.#view(this.#require(ctx.orderNo), ctx));
+    const show = () => {
+      this.#paidUnsynced.delete(ctx.orderNo);
+      try {
+        this.#emit(this.#view(this.#require(ctx.orderNo), ctx));
+      } catch (err) {
+        this.#log.error({ orderNo: ctx.orderNo, err }, 'cannot read the payment to tell the POS');
+      }
+    };
+    // Tracked like a backend call: idle() (tests, shutdown) waits for it.
+    void this.#track(this.#journal.synced()).then(show, (err: unknown) => {
+      // The backend said paid (rule 3): the cashier is told; the journal's fault is an alarm on every payment.
+      this.#log.error({ orderNo: ctx.orderNo, err }, 'the paid outcome may not be on disk');
+      show();
+    });
   }
 
   #track<T>(p: Promise<T>): Promise<T> {
@@ -413,6 +436,8 @@ export class PaymentEngine {
   }
 
   #view(row: PaymentRow, ctx?: PaymentContext): PaymentView {
+    const before = this.#paidUnsynced.get(row.order_no);
+    if (before) return paymentView(this.#journal, before, undefined);
     return paymentView(this.#journal, row, ctx ?? this.#live.get(row.order_no)?.getSnapshot().context);
   }
 }

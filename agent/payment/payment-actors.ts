@@ -22,6 +22,7 @@ export class PaymentActors {
     const row = requirePayment(journal, orderNo);
     if (row.code === null) throw new Error('payment code already erased');
     journal.beforePayAttempt(orderNo, clock.now());
+    await journal.synced();
     crashPoint('pay:after-journal');
     const result = await this.#c.acquirer.pay({
       orderNo,
@@ -49,6 +50,7 @@ export class PaymentActors {
     const row = requirePayment(journal, orderNo);
     const sentAt = clock.now();
     journal.beforeQuery(orderNo, sentAt);
+    await journal.synced();
     // Long-poll: the gateway may hold the answer until the trade changes, never past the deadline.
     const waitMs = Math.max(0, Math.min(this.#c.profileOf(row.wallet).queryWaitMs, row.query_deadline_at - sentAt));
     const result = await this.#c.acquirer.query({ orderNo, traceId: row.trace_id, ...(waitMs > 0 ? { waitMs } : {}) });
@@ -71,6 +73,7 @@ export class PaymentActors {
       return { kind: 'refused', at: clock.now(), reasonCode: 'REVERSE_EXPIRED' };
     }
     journal.beforeReverse(orderNo, clock.now());
+    await journal.synced();
     crashPoint('reverse:after-journal');
     const result = await this.#c.acquirer.reverse({ orderNo, traceId: row.trace_id });
     crashPoint('reverse:after-answer');

@@ -49,11 +49,20 @@ export class PaymentRecorder {
       case 'paid':
       case 'declined':
       case 'reversed':
-        journal.finish(orderNo, state, at, f.cause, {
-          reason_code: f.reasonCode ?? null,
-          reason_message: f.reasonMessage ?? null,
-          ...(f.tradeNo ? { acquirer_trade_no: f.tradeNo } : {}),
-        });
+        // "paid" grouped: the engine shows it once journal.synced() says it is on disk.
+        journal.finish(
+          orderNo,
+          state,
+          at,
+          f.cause,
+          {
+            reason_code: f.reasonCode ?? null,
+            reason_message: f.reasonMessage ?? null,
+            ...(f.tradeNo ? { acquirer_trade_no: f.tradeNo } : {}),
+          },
+          undefined,
+          'grouped',
+        );
         this.#c.log.info({ orderNo, outcome: state, reasonCode: f.reasonCode }, `payment ${state}`);
         break;
     }

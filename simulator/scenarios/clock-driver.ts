@@ -5,6 +5,7 @@
  * query schedule runs in milliseconds, and the same scenario takes the same path each run.
  */
 import type { ManualClock } from '../../agent/clock.ts';
+import { Journal } from '../../agent/journal/journal.ts';
 
 export interface DriverDeps {
   clock: ManualClock;
@@ -20,13 +21,14 @@ const MAX_TURNS = 500_000;
 /**
  * Resolves once every call in flight is parked on the backend's clock and the agent has had
  * a few turns to act on what came back, several times running. `<=`, not `==`: a backend
- * taken down holds on to queries whose clients are gone.
+ * taken down holds on to queries whose clients are gone. A journal sync in the thread pool
+ * counts as on its way: its request leaves when it returns.
  */
 export async function settleCalls(inFlight: () => number, parkedCalls: () => number): Promise<void> {
   for (let stable = 0, turns = 0; stable < 3; turns++) {
     if (turns > MAX_TURNS) throw new Error('backend calls still in flight after many turns of the event loop');
     await new Promise((r) => setImmediate(r));
-    stable = inFlight() <= parkedCalls() ? stable + 1 : 0;
+    stable = inFlight() <= parkedCalls() && Journal.syncsUnderWay() === 0 ? stable + 1 : 0;
   }
 }
 
