@@ -85,6 +85,8 @@ describe('payment machine', () => {
     expect(s.output?.outcome).toBe('paid');
     expect(h.calls.map((c) => c.op)).toEqual(['pay']);
     expect(h.recorded).toEqual(['submitting', 'paid']);
+    // What the POS shows while the pay is on its way.
+    expect(h.rows[0]).toEqual({ state: 'submitting', cause: 'accepted' });
   });
 
   it('queries an unknown pay on the wallet schedule, then reverses at the deadline', async () => {
