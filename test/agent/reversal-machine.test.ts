@@ -9,25 +9,43 @@ const CODE_EXPIRES = START + 60_000;
 
 /** One outbox delivery of a queued reversal, the acquirer's answers scripted. */
 async function deliver(
-  answers: { reverse: ReverseOutcome['kind'] | ReverseOutcome; refund?: RefundInsteadOutcome; query?: QueryOutcome },
+  answers: { reverse: ReverseOutcome['kind'] | ReverseOutcome | Error | string; refund?: RefundInsteadOutcome | Error; query?: QueryOutcome | Error },
   input: Partial<ReversalInput> = {},
 ) {
   const clock = new ManualClock(START);
   const calls: string[] = [];
-  const recorded: Array<{ state: string; cause: string }> = [];
-  const reverse: ReverseOutcome = typeof answers.reverse === 'string' ? ({ kind: answers.reverse, at: clock.now() } as ReverseOutcome) : answers.reverse;
+  const orderNos: string[] = [];
+  const recorded: Array<{ state: string; cause: string; reasonCode?: string; reasonMessage?: string }> = [];
+  // A string that names no outcome is thrown as it is (a non-Error failure of our own code).
+  const reverse = typeof answers.reverse === 'string' && !answers.reverse.startsWith('!') ? ({ kind: answers.reverse, at: clock.now() } as ReverseOutcome) : answers.reverse;
+  const reply = async <T>(op: string, orderNo: string, answer: T | Error | string): Promise<T> => {
+    calls.push(op);
+    orderNos.push(orderNo);
+    if (answer instanceof Error || typeof answer === 'string') throw answer;
+    return answer;
+  };
   const machine = reversalMachine.provide({
     actors: {
-      reverse: fromPromise(async () => (calls.push('reverse'), reverse)),
-      refundInstead: fromPromise(async () => (calls.push('refund'), answers.refund ?? { kind: 'unknown', at: clock.now() })),
-      query: fromPromise(async () => (calls.push('query'), answers.query ?? { kind: 'pending', at: clock.now(), customerPaying: false, reason: 'NOTPAY' })),
+      reverse: fromPromise<ReverseOutcome, { orderNo: string }>(({ input }) => reply('reverse', input.orderNo, reverse)),
+      refundInstead: fromPromise<RefundInsteadOutcome, { orderNo: string }>(({ input }) => reply('refund', input.orderNo, answers.refund ?? { kind: 'unknown', at: clock.now() })),
+      query: fromPromise<QueryOutcome, { orderNo: string }>(({ input }) =>
+        reply('query', input.orderNo, answers.query ?? { kind: 'pending', at: clock.now(), customerPaying: false, reason: 'NOTPAY' }),
+      ),
     },
-    actions: { record: ({ context }, p) => void recorded.push({ state: p.state, cause: context.cause }) },
+    actions: {
+      record: ({ context }, p) =>
+        void recorded.push({
+          state: p.state,
+          cause: context.cause,
+          ...(context.reasonCode !== undefined ? { reasonCode: context.reasonCode } : {}),
+          ...(context.reasonMessage !== undefined ? { reasonMessage: context.reasonMessage } : {}),
+        }),
+    },
   });
   const actor = createActor(machine, { clock, input: { orderNo: 'T1-0001', codeExpiresAt: CODE_EXPIRES, unseenReverseIsFinal: true, ...input } });
   actor.start();
   const result = await toPromise(actor);
-  return { result, calls, recorded, state: actor.getSnapshot().value };
+  return { result, calls, orderNos, recorded, state: actor.getSnapshot().value };
 }
 
 describe('reversal machine (one outbox delivery)', () => {
@@ -83,6 +101,73 @@ describe('reversal machine (one outbox delivery)', () => {
     expect((await deliver({ reverse: refused, refund: { kind: 'unanswered', at: START, reason: 'NET_TIMEOUT: x' } })).result).toEqual({
       kind: 'retry',
       error: 'reverse refused (REVERSE_EXPIRED); refund: NET_TIMEOUT: x',
+    });
+  });
+
+  it('every call names the order being reversed', async () => {
+    const refused: ReverseOutcome = { kind: 'refused', at: START, reasonCode: 'REVERSE_EXPIRED' };
+    const d = await deliver({ reverse: refused, refund: { kind: 'notPaid', at: START } }, { orderNo: 'T9-0042' });
+    expect(d.calls).toEqual(['reverse', 'refund', 'query']);
+    expect(d.orderNos).toEqual(['T9-0042', 'T9-0042', 'T9-0042']);
+  });
+
+  it('without a tombstone, "no such order" once the code has expired is final: the payment can no longer land', async () => {
+    const d = await deliver({ reverse: { kind: 'notFound', at: CODE_EXPIRES } }, { unseenReverseIsFinal: false });
+    expect(d.result).toEqual({ kind: 'done' });
+    expect(d.recorded).toEqual([{ state: 'reversed', cause: 'the acquirer never received the payment and the code can no longer be used: not charged' }]);
+  });
+
+  it('a failure in our own code at any step is retried with its message, nothing recorded', async () => {
+    const refused: ReverseOutcome = { kind: 'refused', at: START, reasonCode: 'REVERSE_EXPIRED' };
+    const cases = [
+      await deliver({ reverse: new Error('JOURNAL_WRITE_FAILED: disk full') }),
+      await deliver({ reverse: refused, refund: new Error('JOURNAL_WRITE_FAILED: disk full') }),
+      await deliver({ reverse: refused, refund: { kind: 'notPaid', at: START }, query: new Error('JOURNAL_WRITE_FAILED: disk full') }),
+    ];
+    for (const d of cases) {
+      expect(d.result).toEqual({ kind: 'retry', error: 'JOURNAL_WRITE_FAILED: disk full' });
+      expect(d.recorded).toEqual([]);
+    }
+    expect((await deliver({ reverse: '!not an Error' })).result).toEqual({ kind: 'retry', error: '!not an Error' });
+  });
+
+  describe('a refund that found nothing paid: the query decides', () => {
+    const refused: ReverseOutcome = { kind: 'refused', at: START, reasonCode: 'REVERSE_EXPIRED' };
+    const settle = (query: QueryOutcome) => deliver({ reverse: refused, refund: { kind: 'notPaid', at: START }, query });
+
+    it('a decline closes it, and its reason reaches the payment', async () => {
+      const d = await settle({ kind: 'declined', at: START, reasonCode: 'NOT_ENOUGH', reasonMessage: 'insufficient balance' });
+      expect(d.result).toEqual({ kind: 'done' });
+      expect(d.recorded).toEqual([
+        { state: 'reversed', cause: 'reverse refused (REVERSE_EXPIRED); the order was never paid and is closed: not charged', reasonCode: 'NOT_ENOUGH', reasonMessage: 'insufficient balance' },
+      ]);
+    });
+
+    it('a reversed order closes it, with no decline reason', async () => {
+      const d = await settle({ kind: 'reversed', at: START });
+      expect(d.result).toEqual({ kind: 'done' });
+      expect(d.recorded).toEqual([{ state: 'reversed', cause: 'reverse refused (REVERSE_EXPIRED); the order was never paid and is closed: not charged' }]);
+    });
+
+    it('"not found" closes it only once the code has expired', async () => {
+      expect((await settle({ kind: 'pending', at: CODE_EXPIRES, customerPaying: false, reason: 'query FAIL ORDER_NOT_FOUND', notFound: true })).result).toEqual({ kind: 'done' });
+      expect((await settle({ kind: 'pending', at: CODE_EXPIRES - 1, customerPaying: false, reason: 'query FAIL ORDER_NOT_FOUND', notFound: true })).result).toEqual({
+        kind: 'retry',
+        error: 'reverse refused (REVERSE_EXPIRED); the refund found the order unpaid, the query query FAIL ORDER_NOT_FOUND: trying again',
+        notBefore: CODE_EXPIRES,
+      });
+    });
+
+    it('a customer still paying is never closed, even past the code expiry; retried on the outbox backoff', async () => {
+      const d = await settle({ kind: 'pending', at: CODE_EXPIRES + 1, customerPaying: true, reason: 'USERPAYING' });
+      expect(d.result).toEqual({ kind: 'retry', error: 'reverse refused (REVERSE_EXPIRED); the refund found the order unpaid, the query USERPAYING: trying again' });
+      expect(d.recorded).toEqual([]);
+    });
+
+    it('a query that says paid contradicts the refund: never confirmed, retried', async () => {
+      const d = await settle({ kind: 'paid', at: START });
+      expect(d.result).toEqual({ kind: 'retry', error: 'reverse refused (REVERSE_EXPIRED); the refund found the order unpaid, the query paid: trying again' });
+      expect(d.recorded).toEqual([]);
     });
   });
 });
