@@ -93,7 +93,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const log = o.logger;
   const demo = o.demo ?? false;
   const config = loadConfig(o.home, { backendUrl: o.backendUrl, port: o.port, host: o.host, protocol: o.protocol });
-  const terminal = loadAcquirerTerminal(o.home, config, demo);
+  const terminal = await loadAcquirerTerminal(o.home, config, demo);
   const token = ensureToken(o.home);
   const cleanup: Array<() => Promise<void> | void> = [];
   const stopAll = async () => {
@@ -131,7 +131,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       clockSkewMs: () => clockOffset.skewMs(), // device-faults hook (issue 12)
       alarms: () => ({ ...alarmCounts(journal) }), // issue 12
     });
-    const { acquirer, profile, setKey, background } = createAcquirer({ config, home: o.home, backendUrl, terminal, clock, onCall: metrics.backendCall, demo, clockOffset, logger: log.child({ component: 'acquirer' }) });
+    const { acquirer, profile, setKey, background } = await createAcquirer({ config, home: o.home, backendUrl, terminal, clock, onCall: metrics.backendCall, demo, clockOffset, logger: log.child({ component: 'acquirer' }) });
     const engine = new PaymentEngine({
       journal,
       acquirer,

@@ -12,9 +12,9 @@ import { rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './agent-under-test.ts';
 import { openPosDriver, posClient } from './pos-driver.ts';
-import { RUNS, startAgentProcess, startSimulatorProcess, type Measured } from './processes.ts';
+import { RUNS, startAgentProcess, startSimulatorProcess } from './processes.ts';
 import { rssMb, sleep, spawnUntilReady, type Spawned } from './spawned.ts';
-import { median, row, type Figure } from './stats.ts';
+import { median, row, type Figure, type Row } from './stats.ts';
 
 /** Before each memory reading: time for the last payment's work and timers to settle. */
 const IDLE_MS = 2_000;
@@ -86,46 +86,79 @@ async function memoryRun(dir: string, checkpoints: number[]): Promise<MemoryRun>
   }
 }
 
+type Kind = 'agent' | 'demo' | 'bare' | 'before';
+
+export interface Starts {
+  readyMs: Record<Kind, number[]>;
+  /** CPU time used by ready (user + system). */
+  cpuMs: Record<Kind, number[]>;
+  /** RSS at idle after the last start. */
+  idleMb: Record<Kind, number>;
+}
+
+/**
+ * `starts` starts of each kind, the kinds alternating so they share the machine's noise
+ * (round 0, untimed, warms the disk cache and creates the homes); RSS read after the last.
+ */
+export async function measureStarts(dir: string, starts: number, o: { /** `before`: `scanpay run` of this bin too (another checkout, built) */ beforeBin?: string } = {}): Promise<Starts> {
+  const sim = await startSimulatorProcess(dir);
+  const kinds: Partial<Record<Kind, () => Promise<Spawned>>> = {
+    agent: () => startAgentProcess(join(dir, 'agent'), { backendUrl: sim.url }),
+    ...(o.beforeBin ? { before: () => startAgentProcess(join(dir, 'before'), { backendUrl: sim.url, bin: o.beforeBin }) } : {}),
+    demo: () => startAgentProcess(join(dir, 'demo')),
+    bare: () => startBare(dir),
+  };
+  const r: Starts = { readyMs: { agent: [], demo: [], bare: [], before: [] }, cpuMs: { agent: [], demo: [], bare: [], before: [] }, idleMb: { agent: 0, demo: 0, bare: 0, before: 0 } };
+  try {
+    for (let round = 0; round <= starts; round++) {
+      for (const [name, start] of Object.entries(kinds) as Array<[Kind, () => Promise<Spawned>]>) {
+        const s = await start();
+        if (round > 0) {
+          r.readyMs[name].push(s.readyMs);
+          r.cpuMs[name].push(s.cpuMs);
+        }
+        if (round === starts) {
+          await sleep(IDLE_MS);
+          r.idleMb[name] = rssMb(s.pid);
+        }
+        await s.stop();
+      }
+    }
+  } finally {
+    await sim.stop();
+  }
+  return r;
+}
+
+const BARE = 'bare node http server';
+
+/** The start-up and idle rows of the figure (targets: RSS <= 1.5x, start to ready <= 2x). */
+export function startRows(r: Starts, starts: number): Row[] {
+  const fig = 'footprint';
+  const ready = (k: Kind) => median(r.readyMs[k]);
+  const cpu = (k: Kind) => median(r.cpuMs[k]);
+  return [
+    row({ figure: fig, measure: 'RSS at idle, scanpay run (real acquirer)', value: r.idleMb.agent, reference: BARE, refValue: r.idleMb.bare, unit: 'MB', better: 'lower', target: '<= 1.5', met: r.idleMb.agent <= 1.5 * r.idleMb.bare }),
+    row({ figure: fig, measure: 'RSS at idle, npm start (demo, embedded simulator)', value: r.idleMb.demo, reference: BARE, refValue: r.idleMb.bare, unit: 'MB', better: 'lower' }),
+    row({ figure: fig, measure: `start to ready, scanpay run (real acquirer), median of ${starts}`, value: ready('agent'), reference: BARE, refValue: ready('bare'), unit: 'ms', better: 'lower', target: '<= 2', met: ready('agent') <= 2 * ready('bare') }),
+    row({ figure: fig, measure: `start to ready, npm start (demo, embedded simulator), median of ${starts}`, value: ready('demo'), reference: BARE, refValue: ready('bare'), unit: 'ms', better: 'lower' }),
+    row({ figure: fig, measure: `CPU time by ready, scanpay run (real acquirer), median of ${starts}`, value: cpu('agent'), reference: BARE, refValue: cpu('bare'), unit: 'ms', better: 'lower' }),
+  ];
+}
+
 export async function footprint(o: { payments: number; starts: number }): Promise<Figure> {
   const dir = tempDir();
   const checkpoints = [o.payments / 10, o.payments / 2, o.payments];
   const [first, , last] = checkpoints as [number, number, number];
   try {
-    const sim = await startSimulatorProcess(dir);
-    const kinds = {
-      agent: () => startAgentProcess(join(dir, 'agent'), { backendUrl: sim.url }),
-      demo: () => startAgentProcess(join(dir, 'demo')),
-      bare: () => startBare(dir),
-    };
-    const readyMs: Record<keyof typeof kinds, number[]> = { agent: [], demo: [], bare: [] };
-    const idleMb: Partial<Record<keyof typeof kinds, number>> = {};
-    try {
-      // Round 0 warms the disk cache and creates the homes; the kinds alternate so they share the noise.
-      for (let round = 0; round <= o.starts; round++) {
-        for (const [name, start] of Object.entries(kinds) as Array<[keyof typeof kinds, () => Promise<Spawned | Measured>]>) {
-          const s = await start();
-          if (round > 0) readyMs[name].push(s.readyMs);
-          if (round === o.starts) {
-            await sleep(IDLE_MS);
-            idleMb[name] = rssMb(s.pid);
-          }
-          await s.stop();
-        }
-      }
-    } finally {
-      await sim.stop();
-    }
+    const starts = await measureStarts(dir, o.starts);
     const mem = await memoryRun(dir, checkpoints);
 
     const fig = 'footprint';
     const growth = (m: Record<number, AfterGc>, k: keyof AfterGc) => m[last]![k] / m[first]![k];
     const perThousand = (m: Record<number, AfterGc>, k: keyof AfterGc) => ((m[last]![k] - m[first]![k]) / (last - first)) * 1000;
-    const bare = 'bare node http server';
     const rows = [
-      row({ figure: fig, measure: 'RSS at idle, scanpay run (real acquirer)', value: idleMb.agent!, reference: bare, refValue: idleMb.bare!, unit: 'MB', better: 'lower', target: '<= 1.5', met: idleMb.agent! <= 1.5 * idleMb.bare! }),
-      row({ figure: fig, measure: 'RSS at idle, npm start (demo, embedded simulator)', value: idleMb.demo!, reference: bare, refValue: idleMb.bare!, unit: 'MB', better: 'lower' }),
-      row({ figure: fig, measure: `start to ready, scanpay run (real acquirer), median of ${o.starts}`, value: median(readyMs.agent), reference: bare, refValue: median(readyMs.bare), unit: 'ms', better: 'lower', target: '<= 2', met: median(readyMs.agent) <= 2 * median(readyMs.bare) }),
-      row({ figure: fig, measure: `start to ready, npm start (demo, embedded simulator), median of ${o.starts}`, value: median(readyMs.demo), reference: bare, refValue: median(readyMs.bare), unit: 'ms', better: 'lower' }),
+      ...startRows(starts, o.starts),
       row({ figure: fig, measure: `agent heap after forced GC, after ${last} payments`, value: mem.agent[last]!.heapUsedMb, reference: `same after ${first}`, refValue: mem.agent[first]!.heapUsedMb, unit: 'MB', better: 'lower', target: `<= ${FLAT}`, met: growth(mem.agent, 'heapUsedMb') <= FLAT }),
       row({ figure: fig, measure: `agent RSS after forced GC, after ${last} payments`, value: mem.agent[last]!.rssMb, reference: `same after ${first}`, refValue: mem.agent[first]!.rssMb, unit: 'MB', better: 'lower', target: `<= ${FLAT}`, met: growth(mem.agent, 'rssMb') <= FLAT }),
       row({ figure: fig, measure: `simulator heap after forced GC, after ${last} payments`, value: mem.simulator[last]!.heapUsedMb, reference: `same after ${first}`, refValue: mem.simulator[first]!.heapUsedMb, unit: 'MB', better: 'lower', target: `<= ${FLAT}`, met: growth(mem.simulator, 'heapUsedMb') <= FLAT }),
@@ -138,8 +171,9 @@ export async function footprint(o: { payments: number; starts: number }): Promis
         runs: RUNS,
         payments: o.payments,
         idleMs: IDLE_MS,
-        idleRssMb: idleMb,
-        readyMs,
+        idleRssMb: starts.idleMb,
+        readyMs: starts.readyMs,
+        cpuMs: starts.cpuMs,
         afterGcMb: { agent: mem.agent, simulator: mem.simulator },
         growthMbPer1000: {
           agentHeap: perThousand(mem.agent, 'heapUsedMb'),

@@ -77,13 +77,13 @@ export async function startSimulatorProcess(dir: string, o: { gcProbe?: boolean 
  * `scanpay run` in `home`: against `backendUrl` (the demo terminal's identity, no embedded
  * simulator, as a provisioned device runs) or, without it, `run --demo` with its embedded simulator.
  */
-export async function startAgentProcess(home: string, o: { backendUrl?: string; lanes?: number; gcProbe?: boolean } = {}): Promise<Measured> {
+export async function startAgentProcess(home: string, o: { backendUrl?: string; lanes?: number; gcProbe?: boolean; /** another checkout's agent/bin/scanpay.js (a before/after comparison) */ bin?: string } = {}): Promise<Measured> {
   mkdirSync(home, { recursive: true });
   if (o.lanes) writeFileSync(join(home, 'config.json'), JSON.stringify({ lanes: Array.from({ length: o.lanes }, (_, i) => ({ id: String(i + 1), scanners: [] })) }));
   const gcFile = o.gcProbe ? join(home, 'agent.gc.json') : undefined;
   rmSync(join(home, 'agent.json'), { force: true });
   const s = await spawnUntilReady({
-    args: [...gcArgs(gcFile), ...cpuProfArgs(), BIN, 'run', '--demo', '--port', '0', ...(o.backendUrl ? ['--backend', o.backendUrl] : [])],
+    args: [...gcArgs(gcFile), ...cpuProfArgs(), o.bin ?? BIN, 'run', '--demo', '--port', '0', ...(o.backendUrl ? ['--backend', o.backendUrl] : [])],
     env: { ...process.env, SCANPAY_HOME: home, ...(gcFile ? { SCANPAY_BENCH_GC_FILE: gcFile } : {}) },
     logFile: `${home}.log`,
     timeoutMs: START_TIMEOUT_MS,

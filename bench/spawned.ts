@@ -11,6 +11,8 @@ export interface Spawned {
   url: string;
   /** Milliseconds from spawn until `probe` first said yes. */
   readyMs: number;
+  /** CPU time (user + system) the process had used when it was ready: less distorted by a loaded machine than `readyMs`. */
+  cpuMs: number;
   stop(): Promise<void>;
 }
 
@@ -19,6 +21,13 @@ export function rssMb(pid: number): number {
   const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
   if (!kb) throw new Error(`/proc/${pid}/status has no VmRSS: has the process exited?`);
   return Number(kb) / 1024;
+}
+
+/** utime + stime of a live process, in ms (Linux, clock ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -48,7 +57,10 @@ export async function spawnUntilReady(o: { args: string[]; env?: NodeJS.ProcessE
   const deadline = t0 + (o.timeoutMs ?? 30_000);
   for (;;) {
     const url = o.url();
-    if (url && (await o.probe(url).catch(() => false))) return { pid: child.pid!, url, readyMs: now() - t0, stop };
+    if (url && (await o.probe(url).catch(() => false))) {
+      const readyMs = now() - t0;
+      return { pid: child.pid!, url, readyMs, cpuMs: cpuMs(child.pid!), stop };
+    }
     if (gone || now() > deadline) {
       // Read before stop(), which makes every child gone.
       const exitedByItself = gone;

@@ -96,6 +96,10 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
 });
+// `import { z } from 'zod'` re-exports a namespace esbuild cannot shake: every locale (260 KB)
+// lands in the chunk `scanpay run` parses at start. `import * as z from 'zod'` keeps English only.
+const locales = Object.values(result.metafile.outputs).flatMap((o) => Object.keys(o.inputs)).filter((i) => /zod\/v4\/locales\/(?!en\.js$)/.test(i));
+if (locales.length) throw new Error(`zod's locales are bundled (${locales.length} files, e.g. ${locales[0]}): some module imports \`{ z }\` from 'zod'; write \`import * as z from 'zod'\``);
 for (const [from, to] of Object.entries(ASSETS)) cpSync(join(root, from), join(dist, to), { recursive: true });
 writeFileSync(join(dist, 'decode-worker.mjs'), "import './decode-worker-bundle.js';\n");
 // What went into each file, for anyone asking why a chunk is big (esbuild's analyzer reads it).

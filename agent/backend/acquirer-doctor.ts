@@ -12,9 +12,9 @@ export async function acquirerChecks(home: string, config: AgentConfig, clock: C
   const protocol = config.backend.protocol;
   let setup;
   try {
-    const terminal = loadAcquirerTerminal(home, config, false);
+    const terminal = await loadAcquirerTerminal(home, config, false);
     if (!config.backend.url) throw new Error('backend.url is not set');
-    setup = createAcquirer({ config, home, backendUrl: config.backend.url, terminal, clock });
+    setup = await createAcquirer({ config, home, backendUrl: config.backend.url, terminal, clock });
   } catch (e) {
     const detail = (e as Error).message;
     const fix = protocol === 'upay' ? 'scanpay provision --protocol upay --backend URL --activation-code CODE' : 'set backend.url and backend.alipay (docs/acquirers/alipay.md)';

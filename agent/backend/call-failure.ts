@@ -3,14 +3,14 @@
  * connection never opened) or unknown (the request may have arrived). One place, so every
  * wire format classifies transport failures the same way.
  */
-import { AxiosError } from 'axios';
+import { isAxiosError } from './protocol-http.ts';
 import { isScanpayError, ScanpayError } from '../errors.ts';
 import type { Operation } from '../protocol/messages.ts';
 import type { CallResult } from './acquirer.ts';
 import { NOT_SENT_CODES } from './http-acquirer.ts';
 
 export function transportFailure(op: string, e: unknown): { kind: 'not_sent' | 'unknown'; error: ScanpayError } {
-  const code = e instanceof AxiosError ? (e.code ?? '') : '';
+  const code = isAxiosError(e) ? (e.code ?? '') : '';
   const cause = (e as { cause?: { code?: string } }).cause?.code ?? code;
   if (NOT_SENT_CODES.has(code) || NOT_SENT_CODES.has(cause)) {
     return { kind: 'not_sent', error: new ScanpayError('BACKEND_NOT_SENT', { message: `backend unreachable (${cause || code})`, cause: e, detail: { op } }) };

@@ -1,6 +1,8 @@
 /**
  * From `backend.protocol` to the adapter that speaks it and the profile of its rules: the
- * one place that knows which wire formats exist (docs/acquirers/).
+ * one place that knows which wire formats exist (docs/acquirers/). Only the configured
+ * protocol's adapter is loaded (WeChat's XML codec, Alipay's and Upay's modules stay on disk
+ * for a protocol v1 agent): less for `scanpay run` to parse before it is ready.
  */
 import { createPrivateKey, createPublicKey, type X509Certificate } from 'node:crypto';
 import os from 'node:os';
@@ -14,23 +16,13 @@ import type { Operation } from '../protocol/messages.ts';
 import { assertOwnerOnly } from '../secret-file.ts';
 import type { Acquirer, CallResult } from './acquirer.ts';
 import { SCANPAY_V1_PROFILE, type AcquirerProfile } from './acquirer-profile.ts';
-import { AlipayAcquirer, type AlipayCredentials } from './alipay/alipay-acquirer.ts';
+import type { AlipayCredentials } from './alipay/alipay-acquirer.ts';
 import { ALIPAY_PROFILE } from './alipay/alipay-profile.ts';
-import { demoAlipayCredentials } from './alipay/demo-alipay.ts';
 import { HttpAcquirer } from './http-acquirer.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { scrub, buildBundle } from '../support-bundle.ts';
-import { UpayAcquirer } from './upay/upay-acquirer.ts';
-import { UpayDeviceSync } from './upay/upay-device-sync.ts';
 import { UPAY_PROFILE } from './upay/upay-profile.ts';
-import { readUpayTerminal, UpayTerminalClient } from './upay/upay-terminal.ts';
-import { DEMO_UPAY_TERMINAL } from '../../simulator/backend/upay/demo-upay.ts';
-import { demoWechatConfig } from '../../simulator/backend/wechat/demo-merchant.ts';
-import { loadWechatCredentials, type WechatConfig } from './wechat/credentials.ts';
-import { loadCachedPlatformCerts, platformCertCacheFile, saveCachedPlatformCerts } from './wechat/platform-cert-cache.ts';
+import type { WechatConfig } from './wechat/credentials.ts';
 import { WECHAT_V2_PROFILE, WECHAT_V3_PROFILE } from './wechat/profile.ts';
-import { WechatV2Acquirer } from './wechat/wechat-v2-acquirer.ts';
-import { WechatV3Acquirer } from './wechat/wechat-v3-acquirer.ts';
 
 export interface AcquirerSetup {
   acquirer: Acquirer;
@@ -55,7 +47,7 @@ export interface CreateAcquirerOptions {
   clockOffset?: ClockOffset;
 }
 
-export function createAcquirer(o: CreateAcquirerOptions): AcquirerSetup {
+export async function createAcquirer(o: CreateAcquirerOptions): Promise<AcquirerSetup> {
   const { config, clock, terminal } = o;
   const timeoutMs = config.backend.timeoutMs;
   const common = { clock, timeoutMs, ...(o.onCall ? { onCall: o.onCall } : {}) };
@@ -65,7 +57,8 @@ export function createAcquirer(o: CreateAcquirerOptions): AcquirerSetup {
       return { acquirer: http, profile: SCANPAY_V1_PROFILE, setKey: (k) => http.setKey(k) };
     }
     case 'alipay': {
-      const credentials = alipayCredentials(o.home, config, terminal.demo);
+      const credentials = await alipayCredentials(o.home, config, terminal.demo);
+      const { AlipayAcquirer } = await import('./alipay/alipay-acquirer.ts');
       return { acquirer: new AlipayAcquirer({ ...common, ...credentials, gatewayUrl: o.backendUrl, terminalId: terminal.terminalId }), profile: ALIPAY_PROFILE };
     }
     case 'upay':
@@ -76,7 +69,12 @@ export function createAcquirer(o: CreateAcquirerOptions): AcquirerSetup {
   }
 }
 
-function wechatSetup(protocol: 'wechat-v2' | 'wechat-v3', o: CreateAcquirerOptions, common: { clock: Clock; timeoutMs: AgentConfig['backend']['timeoutMs'] }): AcquirerSetup {
+async function wechatSetup(protocol: 'wechat-v2' | 'wechat-v3', o: CreateAcquirerOptions, common: { clock: Clock; timeoutMs: AgentConfig['backend']['timeoutMs'] }): Promise<AcquirerSetup> {
+  const [{ demoWechatConfig }, { loadWechatCredentials }, { loadCachedPlatformCerts, platformCertCacheFile, saveCachedPlatformCerts }] = await Promise.all([
+    import('../../simulator/backend/wechat/demo-merchant.ts'),
+    import('./wechat/credentials.ts'),
+    import('./wechat/platform-cert-cache.ts'),
+  ]);
   const configured = o.config.backend.wechat as WechatConfig | undefined;
   // Demo mode without credentials uses the published demo merchant (not owner-only: it is public).
   const demoCreds = (o.demo ?? false) && !configured;
@@ -95,7 +93,8 @@ function wechatSetup(protocol: 'wechat-v2' | 'wechat-v3', o: CreateAcquirerOptio
     onCall: o.onCall,
     onPlatformCerts: (certs: ReadonlyMap<string, X509Certificate>) => saveCachedPlatformCerts(cache, certs),
   };
-  return protocol === 'wechat-v2' ? { acquirer: new WechatV2Acquirer(a), profile: WECHAT_V2_PROFILE } : { acquirer: new WechatV3Acquirer(a), profile: WECHAT_V3_PROFILE };
+  if (protocol === 'wechat-v2') return { acquirer: new (await import('./wechat/wechat-v2-acquirer.ts')).WechatV2Acquirer(a), profile: WECHAT_V2_PROFILE };
+  return { acquirer: new (await import('./wechat/wechat-v3-acquirer.ts')).WechatV3Acquirer(a), profile: WECHAT_V3_PROFILE };
 }
 
 /**
@@ -103,11 +102,11 @@ function wechatSetup(protocol: 'wechat-v2' | 'wechat-v3', o: CreateAcquirerOptio
  * elsewhere the acquirer's own identity names the device in order numbers: the Upay
  * terminal_sn, or the Alipay app id.
  */
-export function loadAcquirerTerminal(home: string, config: AgentConfig, demo: boolean): TerminalIdentity {
+export async function loadAcquirerTerminal(home: string, config: AgentConfig, demo: boolean): Promise<TerminalIdentity> {
   const p = config.backend.protocol;
   if (p === 'scanpay-v1' || demo || existsSync(join(home, 'terminal.json'))) return loadTerminal(home, demo);
   if (p === 'upay') {
-    const r = readUpayTerminal(home);
+    const r = (await import('./upay/upay-terminal.ts')).readUpayTerminal(home);
     if (!r) throw new ScanpayError('CONFIG_TERMINAL_MISSING', { message: 'no Upay terminal: run `scanpay provision --protocol upay --backend URL --activation-code CODE`' });
     return { terminalId: r.terminalSn, key: Buffer.alloc(0), demo: false };
   }
@@ -118,10 +117,10 @@ export function loadAcquirerTerminal(home: string, config: AgentConfig, demo: bo
 }
 
 /** The app's keys from backend.alipay, or in demo mode the published demo app. */
-function alipayCredentials(home: string, config: AgentConfig, demo: boolean): AlipayCredentials {
+async function alipayCredentials(home: string, config: AgentConfig, demo: boolean): Promise<AlipayCredentials> {
   const a = config.backend.alipay;
   if (!a) {
-    if (demo) return demoAlipayCredentials();
+    if (demo) return (await import('./alipay/demo-alipay.ts')).demoAlipayCredentials();
     throw new ScanpayError('CONFIG_INVALID', { message: 'backend.alipay: set appId, appPrivateKeyFile and alipayPublicKeyFile (docs/acquirers/alipay.md), or run with --demo' });
   }
   const path = (p: string) => (isAbsolute(p) ? p : join(home, p));
@@ -146,10 +145,16 @@ function alipayCredentials(home: string, config: AgentConfig, demo: boolean): Al
  * A provisioned Upay terminal signs with the key its daily check-in keeps fresh; in demo
  * mode without one, the simulator's demo terminal is used as it is.
  */
-function upaySetup(o: CreateAcquirerOptions, common: { clock: Clock; timeoutMs: AgentConfig['backend']['timeoutMs'] }): AcquirerSetup {
+async function upaySetup(o: CreateAcquirerOptions, common: { clock: Clock; timeoutMs: AgentConfig['backend']['timeoutMs'] }): Promise<AcquirerSetup> {
+  const [{ UpayAcquirer }, { UpayDeviceSync }, { readUpayTerminal, UpayTerminalClient }] = await Promise.all([
+    import('./upay/upay-acquirer.ts'),
+    import('./upay/upay-device-sync.ts'),
+    import('./upay/upay-terminal.ts'),
+  ]);
   const record = readUpayTerminal(o.home);
   if (!record) {
     if (!o.terminal.demo) throw new ScanpayError('CONFIG_TERMINAL_MISSING', { message: 'no Upay terminal: run `scanpay provision --protocol upay --activation-code CODE`, or run with --demo' });
+    const { DEMO_UPAY_TERMINAL } = await import('../../simulator/backend/upay/demo-upay.ts');
     const acquirer = new UpayAcquirer({ ...common, ...(o.onCall ? { onCall: o.onCall } : {}), baseUrl: o.backendUrl, credentials: () => DEMO_UPAY_TERMINAL });
     return { acquirer, profile: UPAY_PROFILE };
   }
@@ -160,6 +165,7 @@ function upaySetup(o: CreateAcquirerOptions, common: { clock: Clock; timeoutMs: 
       clock: o.clock,
       logger: o.logger ?? silentLogger,
       logBundle: async () => {
+        const { buildBundle, scrub } = await import('../support-bundle.ts');
         const bundle = await buildBundle({ home: o.home, now: o.clock.now(), doctor: async () => [], recentLogs: () => ({ source: 'none', lines: [] }) });
         const keys = readUpayTerminal(o.home);
         return scrub(bundle, [keys?.terminalKey, keys?.previousKey].filter((k): k is string => Boolean(k))) as Record<string, unknown>;

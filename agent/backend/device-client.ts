@@ -3,14 +3,13 @@
  * settle) over HTTP. Unlike payments, these are all safe to repeat, so every failure is
  * just a typed error; the caller retries on its own schedule.
  */
-import { AxiosError, type AxiosInstance } from 'axios';
 import type { z } from 'zod';
 import type { Clock } from '../clock.ts';
 import { ScanpayError, isScanpayError } from '../errors.ts';
 import { activateHelloResponse, DEVICE_PATHS, DEVICE_REQUESTS, DEVICE_RESPONSES, type ActivateHelloResponse, type DeviceOperation } from '../protocol/device-messages.ts';
 import { HEADER, NonceCache, signRequest, verifyResponse } from '../protocol/signing.ts';
 import { NOT_SENT_CODES } from './http-acquirer.ts';
-import { createProtocolHttp } from './protocol-http.ts';
+import { createProtocolHttp, isAxiosError, type ProtocolHttp } from './protocol-http.ts';
 
 export interface Credentials {
   terminalId: string;
@@ -34,7 +33,7 @@ type Answer<Op extends DeviceOperation> = z.output<(typeof DEVICE_RESPONSES)[Op]
 
 export class DeviceClient {
   readonly #o: DeviceClientOptions;
-  readonly #http: AxiosInstance;
+  readonly #http: ProtocolHttp;
   readonly #nonces = new NonceCache();
 
   constructor(o: DeviceClientOptions) {
@@ -97,7 +96,7 @@ export class DeviceClient {
 }
 
 function transportError(op: DeviceOperation, baseUrl: string, e: unknown): ScanpayError {
-  const code = e instanceof AxiosError ? (e.code ?? '') : '';
+  const code = isAxiosError(e) ? (e.code ?? '') : '';
   const cause = (e as { cause?: { code?: string } }).cause?.code ?? code;
   const notSent = NOT_SENT_CODES.has(code) || NOT_SENT_CODES.has(cause);
   return new ScanpayError(notSent ? 'BACKEND_NOT_SENT' : 'BACKEND_UNKNOWN', { message: `${op}: no answer from ${baseUrl} (${cause || code || (e as Error).message})`, cause: e, detail: { op } });

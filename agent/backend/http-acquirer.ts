@@ -3,7 +3,6 @@
  * answer against the request it answers, and classifies every failure as either "provably
  * not sent" or "unknown". Nothing here ever turns a failure into a decline.
  */
-import { AxiosError, type AxiosInstance } from 'axios';
 import http from 'node:http';
 import https from 'node:https';
 import type { z } from 'zod';
@@ -12,7 +11,7 @@ import { ScanpayError } from '../errors.ts';
 import { PATHS, RESPONSE_SCHEMAS, type Operation } from '../protocol/messages.ts';
 import { HEADER, NonceCache, signRequest, verifyResponse, DEFAULT_SKEW_MS } from '../protocol/signing.ts';
 import type { Acquirer, CallResult } from './acquirer.ts';
-import { createProtocolHttp } from './protocol-http.ts';
+import { createProtocolHttp, isAxiosError, type ProtocolHttp } from './protocol-http.ts';
 import type { ClockOffset } from '../clock-offset.ts';
 
 export interface HttpAcquirerOptions {
@@ -48,7 +47,7 @@ const IDLE_SOCKET_MS = 4_000;
 export const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN']);
 
 export class HttpAcquirer implements Acquirer {
-  readonly #http: AxiosInstance;
+  readonly #http: ProtocolHttp;
   readonly #o: HttpAcquirerOptions;
   readonly #timeouts: Record<Operation, number>;
   readonly #nonces: NonceCache;
@@ -123,7 +122,7 @@ export class HttpAcquirer implements Acquirer {
         // axios's timeout stops counting once the headers are in; a peer dripping the body
         // would hold the call (and a cashier's cancel behind it) for minutes. One wall-clock
         // deadline covers the whole exchange.
-        signal: AbortSignal.timeout(deadlineMs),
+        deadlineMs,
         ...(req.waitMs ? { httpAgent: this.#holdAgent, httpsAgent: this.#holdHttpsAgent } : {}),
         headers: {
           'content-type': 'application/json; charset=utf-8',
@@ -133,7 +132,7 @@ export class HttpAcquirer implements Acquirer {
         },
       });
     } catch (e) {
-      const code = e instanceof AxiosError ? (e.code === 'ERR_CANCELED' ? 'DEADLINE' : (e.code ?? '')) : '';
+      const code = isAxiosError(e) ? (e.code === 'ERR_CANCELED' ? 'DEADLINE' : (e.code ?? '')) : '';
       const cause = (e as { cause?: { code?: string } }).cause?.code ?? code;
       if (NOT_SENT_CODES.has(code) || NOT_SENT_CODES.has(cause)) {
         return finish({ kind: 'not_sent', latencyMs: elapsed(), error: new ScanpayError('BACKEND_NOT_SENT', { message: `backend unreachable (${cause || code})`, cause: e, detail: { op } }) });

@@ -6,6 +6,7 @@
  */
 import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, scryptSync, type KeyObject } from 'node:crypto';
 import * as z from 'zod';
+import { lazySchema } from './lazy-schema.ts';
 import { WALLETS } from '../payment-code.ts';
 import { TRADE_STATES } from './messages.ts';
 
@@ -87,7 +88,7 @@ export function x25519(mine: KeyObject, peerPublic: string): Buffer {
   return shared;
 }
 
-const x25519Key = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be a base64 X25519 public key (32 bytes)');
+const x25519Key = lazySchema(() => z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be a base64 X25519 public key (32 bytes)'));
 
 /**
  * The key that signs the activation exchange (and wraps the terminal key): HKDF over two
@@ -132,20 +133,20 @@ export function unwrapKey(wrapped: string, under: Buffer): Buffer {
   return Buffer.concat([d.update(raw.subarray(28)), d.final()]);
 }
 
-const walletEnum = z.enum(WALLETS as unknown as [string, ...string[]]);
-const minorUnits = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const walletEnum = lazySchema(() => z.enum(WALLETS as unknown as [string, ...string[]]));
+const minorUnits = lazySchema(() => z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER));
 
 /**
  * Parameters as they travel: only the version is checked here. The agent validates the
  * rest itself (agent/params.ts) so that a bad set is refused by the terminal, which keeps
  * its last good one, rather than dropped as "no answer".
  */
-export const paramsEnvelope = z.looseObject({ version: z.number().int().positive() });
+export const paramsEnvelope = lazySchema(() => z.looseObject({ version: z.number().int().positive() }));
 export type ParamsEnvelope = z.infer<typeof paramsEnvelope>;
 
 /** Step 1, unsigned: names the code by its locator and brings the device's two public keys. */
-export const activateHelloRequest = z.object({ codeId: z.string().regex(/^[A-Z0-9]{4}$/), ephemeralKey: x25519Key, deviceKey: x25519Key });
-export const activateHelloResponse = z.object({
+export const activateHelloRequest = lazySchema(() => z.object({ codeId: z.string().regex(/^[A-Z0-9]{4}$/), ephemeralKey: x25519Key, deviceKey: x25519Key }));
+export const activateHelloResponse = lazySchema(() => z.object({
   result: z.literal('HELLO'),
   /** Server-random: names this exchange in step 2's X-Scanpay-Terminal. */
   activationId: z.string().regex(/^S-[0-9a-f]{32}$/),
@@ -153,12 +154,12 @@ export const activateHelloResponse = z.object({
   /** The code's salt and scrypt parameters (the backend keeps only the verifier). */
   salt: z.string().max(64),
   kdf: z.object({ N: z.number().int().min(ACTIVATION_KDF_MIN_N).max(2 ** 20), r: z.number().int().min(8).max(16), p: z.number().int().min(1).max(4) }),
-});
+}));
 export type ActivateHelloResponse = z.infer<typeof activateHelloResponse>;
 
 /** Step 2, signed with activationSigningKey. */
-export const activateRequest = z.object({ deviceName: z.string().max(64), agentVersion: z.string().max(32) });
-export const activateResponse = z.object({
+export const activateRequest = lazySchema(() => z.object({ deviceName: z.string().max(64), agentVersion: z.string().max(32) }));
+export const activateResponse = lazySchema(() => z.object({
   result: z.literal('ACTIVATED'),
   terminalId: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
   merchantId: z.string().max(32),
@@ -166,16 +167,16 @@ export const activateResponse = z.object({
   /** The terminal key, wrapped (wrapKey) under the key that signed the exchange. */
   wrappedKey: z.string().max(256),
   params: paramsEnvelope,
-});
+}));
 export type ActivateResponse = z.infer<typeof activateResponse>;
 
-export const paramsRequest = z.object({ version: z.number().int().nonnegative() });
-export const paramsResponse = z.discriminatedUnion('result', [
+export const paramsRequest = lazySchema(() => z.object({ version: z.number().int().nonnegative() }));
+export const paramsResponse = lazySchema(() => z.discriminatedUnion('result', [
   z.object({ result: z.literal('UNCHANGED'), version: z.number().int().positive() }),
   z.object({ result: z.literal('NEW'), params: paramsEnvelope }),
-]);
+]));
 
-export const heartbeatRequest = z.object({
+export const heartbeatRequest = lazySchema(() => z.object({
   agentVersion: z.string().max(32),
   /** The device's clock when it sent this, ms since epoch. */
   clock: z.number().int(),
@@ -191,32 +192,32 @@ export const heartbeatRequest = z.object({
   skewMs: z.number().int().optional(),
   /** The journal the device writes to and the last payment in it (agent/journal-guard.ts). */
   journal: z.lazy(() => journalMark).optional(),
-});
+}));
 export type HeartbeatRequest = z.infer<typeof heartbeatRequest>;
 
-export const heartbeatResponse = z.object({
+export const heartbeatResponse = lazySchema(() => z.object({
   result: z.literal('OK'),
   serverTime: z.number().int(),
   paramsVersion: z.number().int().positive(),
   rotateKey: z.boolean(),
   /** What the backend knew of the device's journal before this heartbeat. */
   journal: z.lazy(() => journalMark.extend({ reportedAt: z.number().int() })).optional(),
-});
+}));
 export type HeartbeatResponse = z.infer<typeof heartbeatResponse>;
 
 /** Signed with the current key; `ephemeralKey` is the device's X25519 share for this rotation. */
-export const rotateKeyRequest = z.object({ reason: z.string().max(64), ephemeralKey: x25519Key });
-export const rotateKeyResponse = z.object({
+export const rotateKeyRequest = lazySchema(() => z.object({ reason: z.string().max(64), ephemeralKey: x25519Key }));
+export const rotateKeyResponse = lazySchema(() => z.object({
   result: z.literal('ROTATED'),
   /** The backend's X25519 share: the new key is rotatedKey(...) of the two. */
   ephemeralKey: x25519Key,
   keyVersion: z.number().int().positive(),
-});
+}));
 
 export const OUTCOMES = ['paid', 'declined', 'reversed'] as const;
 
 /** One finished transaction, for the acquirer's records. */
-export const txRecord = z.object({
+export const txRecord = lazySchema(() => z.object({
   orderNo: z.string().regex(/^[A-Za-z0-9_-]{6,32}$/),
   wallet: walletEnum,
   amount: minorUnits,
@@ -229,61 +230,61 @@ export const txRecord = z.object({
   batchNo: z.string().max(32).optional(),
   /** The payment was settled in an earlier batch: only its refunds listed here count in this one. */
   carried: z.boolean().default(false),
-});
+}));
 export type TxRecord = z.input<typeof txRecord>;
 
-export const uploadRequest = z.object({ records: z.array(txRecord).min(1).max(200) });
-export const uploadResponse = z.object({ result: z.literal('OK'), accepted: z.number().int().nonnegative() });
+export const uploadRequest = lazySchema(() => z.object({ records: z.array(txRecord).min(1).max(200) }));
+export const uploadResponse = lazySchema(() => z.object({ result: z.literal('OK'), accepted: z.number().int().nonnegative() }));
 
 /** Count and amount of one kind of movement. */
-const tally = z.object({ count: z.number().int().nonnegative(), amount: minorUnits });
+const tally = lazySchema(() => z.object({ count: z.number().int().nonnegative(), amount: minorUnits }));
 export type Tally = z.infer<typeof tally>;
-export const walletTotals = z.object({ payments: tally, reversals: tally, refunds: tally });
+export const walletTotals = lazySchema(() => z.object({ payments: tally, reversals: tally, refunds: tally }));
 export type WalletTotals = z.infer<typeof walletTotals>;
-export const totals = z.partialRecord(walletEnum, walletTotals);
+export const totals = lazySchema(() => z.partialRecord(walletEnum, walletTotals));
 export type Totals = z.infer<typeof totals>;
 
 export const DISCREPANCY_KINDS = ['missing-at-backend', 'missing-at-terminal', 'outcome-differs', 'amount-differs', 'refund-differs'] as const;
-export const discrepancy = z.object({
+export const discrepancy = lazySchema(() => z.object({
   orderNo: z.string().max(32),
   wallet: z.string().max(16),
   kind: z.enum(DISCREPANCY_KINDS),
   terminal: z.object({ outcome: z.string(), amount: z.number().int(), refunded: z.number().int() }).nullable(),
   backend: z.object({ outcome: z.string(), amount: z.number().int(), refunded: z.number().int() }).nullable(),
-});
+}));
 export type Discrepancy = z.infer<typeof discrepancy>;
 
-export const settleRequest = z.object({
+export const settleRequest = lazySchema(() => z.object({
   batchNo: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
   closedAt: z.number().int(),
   totals,
   /** Set on the second call, once every record of the batch was sent with /v1/upload. */
   detailUploaded: z.boolean().default(false),
-});
+}));
 export type SettleRequest = z.input<typeof settleRequest>;
-export const settleResponse = z.discriminatedUnion('result', [
+export const settleResponse = lazySchema(() => z.discriminatedUnion('result', [
   z.object({ result: z.literal('MATCHED'), batchNo: z.string() }),
   /** Totals differ: upload the batch's detail, then settle again with detailUploaded. */
   z.object({ result: z.literal('DETAIL_REQUIRED'), batchNo: z.string(), backendTotals: totals }),
   z.object({ result: z.literal('MISMATCH'), batchNo: z.string(), backendTotals: totals, discrepancies: z.array(discrepancy).max(5000) }),
-]);
+]));
 export type SettleResponse = z.infer<typeof settleResponse>;
 
 /** A journal's identity and high-water mark: the last payment it recorded. */
-export const journalMark = z.object({
+export const journalMark = lazySchema(() => z.object({
   journalId: z.string().regex(/^[0-9a-f]{8,64}$/),
   lastOrderNo: z.string().max(64).nullable(),
   lastAt: z.number().int().nullable(),
-});
+}));
 export type JournalMarkReport = z.infer<typeof journalMark>;
 
 /** The terminal's orders since a time, oldest first, for `scanpay recover`; `after` pages on. */
-export const ordersRequest = z.object({
+export const ordersRequest = lazySchema(() => z.object({
   since: z.number().int().nonnegative(),
   after: z.string().max(64).optional(),
   limit: z.number().int().min(1).max(200).default(100),
-});
-export const orderSummary = z.object({
+}));
+export const orderSummary = lazySchema(() => z.object({
   orderNo: z.string().max(64),
   state: z.enum(TRADE_STATES),
   /** Absent for an order reversed before any pay arrived (a tombstone). */
@@ -296,9 +297,9 @@ export const orderSummary = z.object({
   acquirerTradeNo: z.string().max(64).optional(),
   /** The refunds that succeeded, so `scanpay recover` records them too (absent from older backends). */
   refunds: z.array(z.object({ refundNo: z.string().max(64), amount: minorUnits, at: z.number().int() })).max(100).optional(),
-});
+}));
 export type OrderSummary = z.infer<typeof orderSummary>;
-export const ordersResponse = z.object({ result: z.literal('OK'), orders: z.array(orderSummary).max(200), more: z.boolean() });
+export const ordersResponse = lazySchema(() => z.object({ result: z.literal('OK'), orders: z.array(orderSummary).max(200), more: z.boolean() }));
 
 export const DEVICE_REQUESTS = {
   activateHello: activateHelloRequest,

@@ -3,6 +3,7 @@
  * A body that fails its schema is, for the agent, no answer at all.
  */
 import * as z from 'zod';
+import { lazySchema } from './lazy-schema.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -15,14 +16,14 @@ export const PATHS = {
 
 export type Operation = keyof typeof PATHS;
 
-const orderNo = z.string().regex(/^[A-Za-z0-9_-]{6,32}$/, 'order numbers are 6–32 characters of A–Z, a–z, 0–9, _ and -');
-const minorUnits = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
-const currency = z.string().regex(/^[A-Z]{3}$/);
+const orderNo = lazySchema(() => z.string().regex(/^[A-Za-z0-9_-]{6,32}$/, 'order numbers are 6–32 characters of A–Z, a–z, 0–9, _ and -'));
+const minorUnits = lazySchema(() => z.number().int().positive().max(Number.MAX_SAFE_INTEGER));
+const currency = lazySchema(() => z.string().regex(/^[A-Z]{3}$/));
 
 export const TRADE_STATES = ['SUCCESS', 'NOTPAY', 'USERPAYING', 'CLOSED', 'REVOKED', 'REFUND', 'PAYERROR'] as const;
 export type TradeState = (typeof TRADE_STATES)[number];
 
-export const trade = z.object({
+export const trade = lazySchema(() => z.object({
   orderNo,
   state: z.enum(TRADE_STATES),
   amount: minorUnits,
@@ -31,7 +32,7 @@ export const trade = z.object({
   acquirerTradeNo: z.string().optional(),
   paidAt: z.number().int().optional(),
   refundedAmount: z.number().int().nonnegative().default(0),
-});
+}));
 export type Trade = z.infer<typeof trade>;
 
 const reason = {
@@ -39,22 +40,22 @@ const reason = {
   reasonMessage: z.string().max(256).optional(),
 };
 
-export const payRequest = z.object({
+export const payRequest = lazySchema(() => z.object({
   orderNo,
   paymentCode: z.string().min(1).max(64),
   amount: minorUnits,
   currency,
   description: z.string().max(128).default(''),
   traceId: z.string().max(64).optional(),
-});
+}));
 export type PayRequest = z.input<typeof payRequest>;
 
-export const payResponse = z.object({
+export const payResponse = lazySchema(() => z.object({
   result: z.enum(['SUCCESS', 'USER_PAYING', 'FAIL', 'UNKNOWN']),
   orderNo,
   trade: trade.optional(),
   ...reason,
-});
+}));
 export type PayResponse = z.infer<typeof payResponse>;
 
 /** Longest a terminal may ask the gateway to hold a query (docs/protocol.md, long-poll). */
@@ -64,51 +65,51 @@ export const MAX_QUERY_WAIT_MS = 25_000;
  * `waitMs` asks the gateway to hold the answer until the trade leaves USERPAYING/NOTPAY or
  * that long has passed. Optional both ways: a gateway that ignores it answers at once.
  */
-export const queryRequest = z.object({ orderNo, traceId: z.string().max(64).optional(), waitMs: z.number().int().min(0).max(MAX_QUERY_WAIT_MS).optional() });
+export const queryRequest = lazySchema(() => z.object({ orderNo, traceId: z.string().max(64).optional(), waitMs: z.number().int().min(0).max(MAX_QUERY_WAIT_MS).optional() }));
 export type QueryRequest = z.input<typeof queryRequest>;
 
 /** `result` says whether the query itself worked; the order's state is `trade.state`. */
-export const queryResponse = z.object({
+export const queryResponse = lazySchema(() => z.object({
   result: z.enum(['SUCCESS', 'FAIL', 'UNKNOWN']),
   orderNo,
   trade: trade.optional(),
   ...reason,
-});
+}));
 export type QueryResponse = z.infer<typeof queryResponse>;
 
-export const reverseRequest = z.object({ orderNo, traceId: z.string().max(64).optional() });
+export const reverseRequest = lazySchema(() => z.object({ orderNo, traceId: z.string().max(64).optional() }));
 export type ReverseRequest = z.input<typeof reverseRequest>;
 
-export const reverseResponse = z.object({
+export const reverseResponse = lazySchema(() => z.object({
   result: z.enum(['SUCCESS', 'RETRY', 'FAIL', 'UNKNOWN']),
   orderNo,
   /** WeChat's `recall`, Alipay's `retry_flag`: true means "call reverse again". */
   recall: z.boolean(),
   trade: trade.optional(),
   ...reason,
-});
+}));
 export type ReverseResponse = z.infer<typeof reverseResponse>;
 
-export const refundRequest = z.object({
+export const refundRequest = lazySchema(() => z.object({
   orderNo,
   refundNo: orderNo,
   amount: minorUnits,
   traceId: z.string().max(64).optional(),
-});
+}));
 export type RefundRequest = z.input<typeof refundRequest>;
 
-export const refundResponse = z.object({
+export const refundResponse = lazySchema(() => z.object({
   result: z.enum(['SUCCESS', 'FAIL', 'UNKNOWN']),
   orderNo,
   refundNo: orderNo,
   refundedAmount: z.number().int().nonnegative().optional(),
   trade: trade.optional(),
   ...reason,
-});
+}));
 export type RefundResponse = z.infer<typeof refundResponse>;
 
 /** Body of a non-200 answer: a protocol-level refusal, never a business outcome. */
-export const errorResponse = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+export const errorResponse = lazySchema(() => z.object({ error: z.object({ code: z.string(), message: z.string() }) }));
 
 export const REQUEST_SCHEMAS = { pay: payRequest, query: queryRequest, reverse: reverseRequest, refund: refundRequest } as const;
 export const RESPONSE_SCHEMAS = { pay: payResponse, query: queryResponse, reverse: reverseResponse, refund: refundResponse } as const;

@@ -20,7 +20,12 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 /** Modules no command but `run --demo`, `sim` and `scanners` may load. */
 const SIMULATOR = /\/simulator\/backend\/start-backend\.ts$/;
 const FASTIFY = /\/node_modules\/fastify\//;
-const DECODER = /\/node_modules\/@zxing\//;
+/** The POS API's server (node:http since issue 18): only `run` serves it. */
+const POS_API = /\/agent\/pos-api\/build-pos-api\.ts$/;
+const DECODER = /\/node_modules\/(@zxing|zxing-wasm)\//;
+/** Loaded by `run` only when needed: axios at the first backend call, another protocol's adapter only when configured. */
+const FIRST_CALL = /\/node_modules\/axios\//;
+const OTHER_PROTOCOLS = /\/agent\/backend\/(wechat\/wechat-v[23]|alipay\/alipay|upay\/upay)-acquirer\.ts$|\/node_modules\/fast-xml-parser\//;
 /** Each test starts node with tsx: on a loaded shared machine that alone can take tens of seconds. */
 const PROCESS_TEST_MS = 120_000;
 
@@ -48,19 +53,19 @@ describe('scanpay start-up', () => {
     expect(r.modules.filter((m) => m.includes('/agent/cli/'))).toEqual([expect.stringMatching(/\/agent\/cli\/main\.ts$/)]);
   }, PROCESS_TEST_MS);
 
-  it('`pay` loads neither the simulator, Fastify nor a decoder', async () => {
+  it('`pay` loads neither the simulator, the POS API server, Fastify nor a decoder', async () => {
     const r = await traced(['pay', '1.00']);
     // No agent runs in this home: the command got as far as looking for it.
     expect(r.status).toBe(4);
     expect(r.modules).toContainEqual(expect.stringMatching(/\/agent\/cli\/pay\.ts$/));
-    for (const heavy of [SIMULATOR, FASTIFY, DECODER, /\/agent\/daemon\.ts$/]) expect(r.modules.filter((m) => heavy.test(m))).toEqual([]);
+    for (const heavy of [SIMULATOR, POS_API, FASTIFY, DECODER, /\/agent\/daemon\.ts$/]) expect(r.modules.filter((m) => heavy.test(m))).toEqual([]);
   }, PROCESS_TEST_MS);
 
-  it('`doctor` loads neither the simulator nor Fastify', async () => {
+  it('`doctor` loads neither the simulator, the POS API server nor Fastify', async () => {
     // drivers/create-source.ts still loads every driver, decoder included (issue 16 makes it lazy).
     const r = await traced(['doctor', '--json']);
     expect(r.stdout).toContain('"checks"');
-    for (const heavy of [SIMULATOR, FASTIFY]) expect(r.modules.filter((m) => heavy.test(m))).toEqual([]);
+    for (const heavy of [SIMULATOR, POS_API, FASTIFY]) expect(r.modules.filter((m) => heavy.test(m))).toEqual([]);
   }, PROCESS_TEST_MS);
 
   it('help still lists every command', async () => {
@@ -68,7 +73,7 @@ describe('scanpay start-up', () => {
     for (const c of ['sim', 'scanners', 'run', 'pay', 'show', 'list', 'cancel', 'refund', 'token', 'provision', 'doctor', 'queue', 'logs', 'settle']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
   }, PROCESS_TEST_MS);
 
-  it('`run` with a real acquirer does not load the simulator, and GET /v1/agent reports the version', async () => {
+  it('`run` with a real acquirer and no image source is ready without the simulator, Fastify, a decoder, axios or another protocol\'s adapter, and GET /v1/agent reports the version', async () => {
     const home = join(dir, 'run-home');
     const trace = join(dir, 'trace-run.txt');
     const child = spawn(process.execPath, ['--import', TRACE, BIN, 'run', '--demo', '--backend', 'http://127.0.0.1:9', '--port', '0'], {
@@ -86,7 +91,8 @@ describe('scanpay start-up', () => {
       expect(info).toMatchObject({ version: VERSION, simulatorUrl: null });
       const modules = readFileSync(trace, 'utf8').split('\n');
       expect(modules).toContainEqual(expect.stringMatching(/\/agent\/daemon\.ts$/));
-      expect(modules.filter((m) => SIMULATOR.test(m))).toEqual([]);
+      expect(modules).toContainEqual(expect.stringMatching(POS_API));
+      for (const heavy of [SIMULATOR, FASTIFY, DECODER, FIRST_CALL, OTHER_PROTOCOLS]) expect(modules.filter((m) => heavy.test(m))).toEqual([]);
     } finally {
       child.kill('SIGKILL');
     }

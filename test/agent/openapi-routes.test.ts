@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newChallenge } from '../../agent/agent-proof.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { buildPosApi } from '../../agent/pos-api/build-pos-api.ts';
+import { listenPosApi } from '../../agent/pos-api/listen.ts';
 import type { PosService } from '../../agent/pos-service.ts';
 
 type Operation = { security?: unknown[]; parameters?: Array<{ name: string; in: string; required?: boolean }> };
@@ -30,24 +31,14 @@ const app = buildPosApi({
   },
   startOfToday: () => 0,
 });
-beforeAll(() => app.ready());
+let base: string;
+beforeAll(async () => {
+  base = await listenPosApi(app, { host: '127.0.0.1', port: 0 });
+});
 afterAll(() => app.close());
 
-/** "METHOD /path/{param}" for every route Fastify holds, from its route tree (HEAD is Fastify's automatic twin of GET). */
-function served(): string[] {
-  const out: string[] = [];
-  const stack: Array<{ depth: number; path: string }> = [];
-  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
-    const m = /^([│├└─ ]*)(\/\S*) \(([A-Z, ]+)\)$/.exec(line);
-    if (!m) continue;
-    const depth = m[1]!.length;
-    while (stack.length && stack[stack.length - 1]!.depth >= depth) stack.pop();
-    const path = (stack[stack.length - 1]?.path ?? '') + m[2]!;
-    stack.push({ depth, path });
-    for (const method of m[3]!.split(', ')) if (method !== 'HEAD') out.push(`${method} ${path.replace(/:(\w+)/g, '{$1}')}`);
-  }
-  return out.sort();
-}
+/** Every route the server answers: its route table, the one it dispatches on. */
+const served = () => [...app.routes].sort();
 
 function documented(): string[] {
   return Object.entries(openapi.paths)
@@ -61,19 +52,33 @@ describe('docs/openapi.json', () => {
     expect(documented()).toEqual(served());
   });
 
+  it('every documented operation is answered over HTTP, and a path or method not documented is not found', async () => {
+    const notFound = async (method: string, path: string) => {
+      const res = await fetch(`${base}${path.replace(/\{\w+\}/g, 'X1')}`, { method, headers: { authorization: `Bearer ${TOKEN}` } });
+      const body = res.headers.get('content-type')?.startsWith('application/json') ? ((await res.json()) as { error?: { code: string } }) : (await res.body?.cancel(), {});
+      return body.error?.code === 'API_NOT_FOUND';
+    };
+    for (const op of documented()) {
+      const [method, path] = op.split(' ') as [string, string];
+      expect(await notFound(method, path), op).toBe(false);
+    }
+    expect(await notFound('GET', '/v1/payments/X1/nothing')).toBe(true);
+    expect(await notFound('DELETE', '/v1/payments/X1')).toBe(true);
+    expect(await notFound('GET', '/v1/payments/')).toBe(true);
+  });
+
   it('documents the proof endpoint as open, with its challenge, and the agent answers it without a token as documented', async () => {
     const op = openapi.paths['/v1/agent/proof']!.get!;
     expect(op.security).toEqual([]);
     expect(op.parameters).toEqual([expect.objectContaining({ name: 'challenge', in: 'query', required: true })]);
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const port = (app.server.address() as { port: number }).port;
+    const port = Number(new URL(base).port);
     const challenge = newChallenge();
-    const res = await fetch(`http://127.0.0.1:${port}/v1/agent/proof?challenge=${challenge}`);
+    const res = await fetch(`${base}/v1/agent/proof?challenge=${challenge}`);
     expect(res.status).toBe(200);
     const { proof } = (await res.json()) as { proof: string };
     // The documented construction, computed by openssl: HMAC-SHA256 under the token, base64url.
     const mac = execFileSync('openssl', ['dgst', '-sha256', '-mac', 'HMAC', '-macopt', `key:${TOKEN}`, '-binary'], { input: `scanpay-agent-proof-v1\n${challenge}\n${port}` });
     expect(proof).toBe(mac.toString('base64url'));
-    expect((await fetch(`http://127.0.0.1:${port}/v1/agent/proof?challenge=short`)).status).toBe(400);
+    expect((await fetch(`${base}/v1/agent/proof?challenge=short`)).status).toBe(400);
   });
 });

@@ -130,6 +130,40 @@ describe('validation', () => {
     expect((await api('GET', '/v2/anything')).body.error.code).toBe('API_NOT_FOUND');
   });
 
+  it('on the wire: a chunked body over the limit, prototype keys, bad percent-encoding, HEAD, and a JSON type with a charset', async () => {
+    // No Content-Length: the limit must hold while the chunks arrive, and the answer still reach the client.
+    const chunks = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < 20; i++) c.enqueue(new TextEncoder().encode(' '.repeat(8_192)));
+        c.close();
+      },
+    });
+    const chunked = await fetch(`${agent.apiUrl}/v1/payments`, { method: 'POST', headers: { authorization: `Bearer ${agent.token}`, 'content-type': 'application/json' }, body: chunks, duplex: 'half' } as RequestInit);
+    expect([chunked.status, ((await chunked.json()) as { error: { code: string } }).error.code]).toEqual([413, 'API_BODY_TOO_LARGE']);
+    for (const raw of ['{"__proto__":{"amount":1},"amount":100}', '{"amount":100,"constructor":{"prototype":{}}}']) {
+      expect((await api('POST', '/v1/payments', undefined, { raw })).body.error).toMatchObject({ code: 'API_BAD_REQUEST', message: expect.stringContaining('not valid JSON') });
+    }
+    expect((await api('GET', '/v1/payments/%E0%A4%A')).body.error.code).toBe('API_BAD_REQUEST');
+    const head = await fetch(`${agent.apiUrl}/v1/agent`, { method: 'HEAD', headers: { authorization: `Bearer ${agent.token}` } });
+    expect([head.status, await head.text()]).toEqual([200, '']);
+    const created = await api('POST', '/v1/payments', undefined, { raw: '{"id":"CS","amount":100}', contentType: 'Application/JSON; charset=utf-8' });
+    expect([created.status, created.body.id]).toEqual([201, 'CS']);
+  });
+
+  it('a waiting payment held by an event stream is cancelled when that client goes away', async () => {
+    const abort = new AbortController();
+    const res = await fetch(`${agent.apiUrl}/v1/events?hold=H`, { headers: { authorization: `Bearer ${agent.token}` }, signal: abort.signal });
+    expect(res.status).toBe(200);
+    expect((await api('POST', '/v1/payments', { id: 'H', amount: 100 })).status).toBe(201);
+    abort.abort();
+    let state = '';
+    for (let i = 0; i < 200 && state !== 'cancelled'; i++) {
+      state = (await api('GET', '/v1/payments/H')).body.state;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(state).toBe('cancelled');
+  });
+
   it('refuses amounts outside the limit and bad codes with the payment codes (422) and stays up', async () => {
     for (const amount of [0, -5, 500_001]) {
       const r = await api('POST', '/v1/payments', { amount });

@@ -7,7 +7,7 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import fastify from 'fastify';
+import { createServer } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../agent/clock.ts';
 import { loadTerminal } from '../../agent/config.ts';
@@ -68,9 +68,9 @@ describe('secrets at rest', () => {
 
 describe('POS API exposure', () => {
   it('will not listen beyond loopback unless told to in so many words', async () => {
-    const app = fastify();
-    await expect(listenPosApi(app, { host: '0.0.0.0', port: 0 })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
-    await app.close();
+    const server = createServer();
+    await expect(listenPosApi({ server }, { host: '0.0.0.0', port: 0 })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    expect(server.listening).toBe(false);
   });
 
   describe('against a running agent', () => {

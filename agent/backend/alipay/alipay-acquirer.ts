@@ -5,7 +5,6 @@
  * `*_response` text before a single field is read. Nothing unverified is an answer.
  */
 import type { KeyObject } from 'node:crypto';
-import type { AxiosInstance } from 'axios';
 import http from 'node:http';
 import https from 'node:https';
 import type { Clock } from '../../clock.ts';
@@ -14,7 +13,7 @@ import type { Operation, PayRequest, QueryRequest, RefundRequest, ReverseRequest
 import type { Acquirer, CallResult } from '../acquirer.ts';
 import { judgedCall, noAnswer, transportFailure } from '../call-failure.ts';
 import { DEFAULT_TIMEOUTS } from '../http-acquirer.ts';
-import { createProtocolHttp } from '../protocol-http.ts';
+import { createProtocolHttp, type ProtocolHttp } from '../protocol-http.ts';
 import { AnswerUnreadable, cancelAnswer, METHODS, payAnswer, queryAnswer, refundAnswer, responseKeyOf } from './alipay-answers.ts';
 import { rsa2Sign, signContent, verifyAnswer } from './alipay-sign.ts';
 import { beijingTimestamp } from './beijing-time.ts';
@@ -43,7 +42,7 @@ const URL_PARAMS = ['app_id', 'method', 'format', 'charset', 'sign_type', 'sign'
 
 export class AlipayAcquirer implements Acquirer {
   readonly #o: AlipayAcquirerOptions;
-  readonly #http: AxiosInstance;
+  readonly #http: ProtocolHttp;
   readonly #timeouts: Record<Operation, number>;
 
   constructor(o: AlipayAcquirerOptions) {

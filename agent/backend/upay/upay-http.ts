@@ -4,11 +4,10 @@
  * gateway would let anyone on the path forge "PAY_SUCCESS": only https is accepted, except
  * on loopback (the simulator).
  */
-import type { AxiosInstance } from 'axios';
 import http from 'node:http';
 import https from 'node:https';
 import { ScanpayError } from '../../errors.ts';
-import { createProtocolHttp } from '../protocol-http.ts';
+import { createProtocolHttp, type ProtocolHttp } from '../protocol-http.ts';
 import { transportFailure, type Exchange } from '../call-failure.ts';
 import { authorization } from './upay-sign.ts';
 
@@ -35,7 +34,7 @@ export function assertSafeGateway(baseUrl: string): void {
 }
 
 export class UpayHttp {
-  readonly #http: AxiosInstance;
+  readonly #http: ProtocolHttp;
 
   constructor(baseUrl: string) {
     assertSafeGateway(baseUrl);

@@ -7,7 +7,7 @@
  * `Wechatpay-Serial`, so the adapter keeps several, by serial.
  */
 import { createDecipheriv, X509Certificate } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { certSerial } from './v3-signing.ts';
 
 export const CERTIFICATES_PATH = '/v3/certificates';

@@ -4,7 +4,7 @@
  * rejected by us, our client certificate expired) is `not_sent`; everything after is
  * `unknown`. Raw answer bytes come back for the caller to verify before it reads them.
  */
-import { AxiosError, type AxiosInstance, type AxiosRequestConfig } from 'axios';
+import type { AxiosRequestConfig } from 'axios';
 import https from 'node:https';
 import type { X509Certificate } from 'node:crypto';
 import type { Clock } from '../../clock.ts';
@@ -12,7 +12,7 @@ import { ScanpayError } from '../../errors.ts';
 import type { Operation, RefundRequest, RefundResponse } from '../../protocol/messages.ts';
 import type { Acquirer, CallResult } from '../acquirer.ts';
 import { DEFAULT_TIMEOUTS, NOT_SENT_CODES } from '../http-acquirer.ts';
-import { createProtocolHttp } from '../protocol-http.ts';
+import { createProtocolHttp, isAxiosError, type ProtocolHttp } from '../protocol-http.ts';
 import type { ClientCert, WechatCredentials } from './credentials.ts';
 
 /** Our own check of the server's certificate failed during the handshake: no request was written. */
@@ -55,9 +55,9 @@ const IDLE_SOCKET_MS = 4_000;
 
 export class WechatHttp {
   readonly #o: WechatHttpOptions;
-  readonly #plain: AxiosInstance;
+  readonly #plain: ProtocolHttp;
   readonly #timeouts: Record<Operation, number>;
-  #secure: { cert: ClientCert; http: AxiosInstance } | undefined;
+  #secure: { cert: ClientCert; http: ProtocolHttp } | undefined;
 
   constructor(o: WechatHttpOptions) {
     this.#o = o;
@@ -65,14 +65,14 @@ export class WechatHttp {
     this.#plain = this.#client(undefined);
   }
 
-  #client(cert: ClientCert | undefined): AxiosInstance {
+  #client(cert: ClientCert | undefined): ProtocolHttp {
     const ca = this.#o.credentials.ca;
     const agent = new https.Agent({ keepAlive: true, maxSockets: 8, timeout: IDLE_SOCKET_MS, ...(ca ? { ca } : {}), ...(cert ? cert.tls : {}) });
     return createProtocolHttp(this.#o.baseUrl, { httpsAgent: agent });
   }
 
   /** The client with the merchant certificate, rebuilt when the certificate file changed. */
-  #withCert(): AxiosInstance | ScanpayError {
+  #withCert(): ProtocolHttp | ScanpayError {
     const load = this.#o.credentials.clientCert;
     if (!load) return new ScanpayError('CONFIG_WECHAT_CREDENTIALS', { message: 'no merchant API certificate configured (backend.wechat.clientCertFile): reverse and refund need it' });
     let cert: ClientCert;
@@ -105,7 +105,7 @@ export class WechatHttp {
       for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers[k.toLowerCase()] = v;
       return { ok: true, exchange: { status: res.status, headers, raw: Buffer.from(res.data as ArrayBuffer) }, elapsed };
     } catch (e) {
-      const code = e instanceof AxiosError ? (e.code ?? '') : '';
+      const code = isAxiosError(e) ? (e.code ?? '') : '';
       const cause = (e as { cause?: { code?: string } }).cause?.code ?? code;
       if (NOT_SENT_CODES.has(code) || NOT_SENT_CODES.has(cause) || TLS_REJECTED_CODES.has(code) || TLS_REJECTED_CODES.has(cause)) {
         const error = new ScanpayError('BACKEND_NOT_SENT', { message: `WeChat Pay unreachable (${cause || code})`, cause: e, detail: { op } });
