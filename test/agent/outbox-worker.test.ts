@@ -222,6 +222,31 @@ describe('outbox worker', () => {
       await w3.stop();
     });
 
+    it('clock 8 days ahead mid-backoff: each item is tried when its backoff ends, not at once, and an item queued after the jump at once', async () => {
+      enqueue('a');
+      const tries: Array<[string, number]> = [];
+      const w = worker(async (item) => (tries.push([item.dedupe_key, clock.monotonic() - 1_000_000]), { kind: 'retry', error: 'down' }), {
+        random: () => 0.999,
+      });
+      w.start();
+      await runFor(1_500);
+      // Tried at 0 and, after a 1 s backoff, at 999; the next wait is just under 2 s.
+      expect(tries).toEqual([['a', 0], ['a', 999]]);
+      clock.jump(8 * day);
+      enqueue('b');
+      w.kick();
+      await runFor(1_000);
+      // 'b' at once and after its own first backoff; 'a' not before its backoff ends (2997).
+      expect(tries.slice(2)).toEqual([['b', 1_500], ['b', 2_499]]);
+      await runFor(1_000);
+      expect(tries.slice(4)).toEqual([['a', 2_997]]);
+      clock.jump(-8 * day);
+      await runFor(3_990);
+      // Back again: the backoffs written on the wrong clock hold as if it had never moved.
+      expect(tries.slice(5)).toEqual([['b', 4_497], ['a', 6_993]]);
+      await w.stop();
+    });
+
     it('the age survives restarts: two runs of 15 s each pass a 20 s maximum', async () => {
       enqueue('slow');
       const first = worker(async () => ({ kind: 'retry', error: 'down' }), { maxAgeMs: { test: 20_000 } });
@@ -406,6 +431,40 @@ describe('outbox worker', () => {
     // Each once: an item under way is never handed out again to the free slot.
     expect(started).toEqual(['a', 'b', 'c']);
     expect(journal.outbox('done')).toHaveLength(3);
+  });
+
+  it('a kick reads the few items due soonest, not the whole queue (10,000 queued reversals drain without rereading them)', async () => {
+    journal.atomically(() => {
+      for (let i = 0; i < 300; i++) enqueue(`k${i}`);
+    });
+    const read = { full: 0, rows: 0, kicks: 0 };
+    const j = journal as unknown as Record<string, (...a: unknown[]) => unknown>;
+    for (const name of ['outbox', 'dueOutbox', 'getOutboxItem', 'pendingOutboxOf']) {
+      const own = j[name]!.bind(journal);
+      j[name] = (...a: unknown[]) => {
+        const r = own(...a);
+        if (name === 'outbox') read.full++;
+        read.rows += Array.isArray(r) ? r.length : r ? 1 : 0;
+        return r;
+      };
+    }
+    const tried = new Set<string>();
+    const w = worker(async (item) => (tried.has(item.dedupe_key) ? { kind: 'done' } : (tried.add(item.dedupe_key), { kind: 'retry', error: 'down', notBefore: clock.now() + 60_000 })), {
+      concurrency: 2,
+    });
+    const kick = w.kick.bind(w);
+    w.kick = () => (read.kicks++, kick());
+    w.start();
+    // The first look reads the queue once, for items last written in the clock's future.
+    expect(read.full).toBe(1);
+    read.rows = 0;
+    await runFor(120_000);
+    await w.stop();
+    expect(journal.outbox('done')).toHaveLength(300);
+    expect(read.full).toBe(2);
+    // Each item tried twice, each attempt ending in a kick; each kick read a free slot's worth and one more at most.
+    expect(read.kicks).toBeGreaterThanOrEqual(600);
+    expect(read.rows).toBeLessThanOrEqual(read.kicks * 3);
   });
 
   it('enqueue is idempotent by dedupe key', () => {
