@@ -121,13 +121,14 @@ export class OutboxWorker {
     // With every slot taken, the next finishing delivery kicks again; items under way or
     // resting are left out, or their stale due time would spin the timer.
     if (free > 0) {
-      // One item more than there are slots: the first one left over sets the timer.
+      // As many as there are free slots: when all are due, every slot is taken and no timer is needed.
       const skip = [...this.#busy, ...this.#resting.keys(), ...this.#shifted.keys()];
       const waiting: Array<{ id: number; at: number; item?: OutboxRow }> = this.#o.journal
-        .dueOutbox(free + 1, skip)
+        .dueOutbox(free, skip)
         .map((item) => ({ id: item.id, at: mono + item.next_attempt_at - now, item }));
       for (const [id, { at }] of this.#shifted) if (!this.#busy.has(id) && !this.#resting.has(id)) waiting.push({ id, at });
-      waiting.sort((a, b) => a.at - b.at || a.id - b.id);
+      // Stable: at equal times the journal's order, then the memory schedule's.
+      waiting.sort((a, b) => a.at - b.at);
       let started = 0;
       for (const w of waiting) {
         if (started === free) break;
