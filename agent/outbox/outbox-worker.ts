@@ -62,17 +62,11 @@ const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600_000;
  */
 const JUMP_MS = 1_000;
 
-/** An item's schedule in this run: due at `at` (monotonic), derived from the stored `from` (next_attempt_at). */
-interface Due {
-  from: number;
-  at: number;
-}
-
 export class OutboxWorker {
   readonly #o: Required<Omit<OutboxWorkerOptions, 'onSettled' | 'onOverdue'>> & Pick<OutboxWorkerOptions, 'onSettled' | 'onOverdue'>;
   readonly #busy = new Set<number>();
-  /** Items whose stored schedule the wall clock cannot be trusted for, scheduled on the monotonic clock instead. */
-  readonly #shifted = new Map<number, Due>();
+  /** Items whose stored schedule the wall clock cannot be trusted for: when each is due, on the monotonic clock. */
+  readonly #shifted = new Map<number, number>();
   /** Wall minus monotonic time when the worker last looked; undefined until its first kick. */
   #offset: number | undefined;
   /** Monotonic reading up to which each item's age has been counted into its `age_ms`. */
@@ -126,7 +120,7 @@ export class OutboxWorker {
       const waiting: Array<{ id: number; at: number; item?: OutboxRow }> = this.#o.journal
         .dueOutbox(free, skip)
         .map((item) => ({ id: item.id, at: mono + item.next_attempt_at - now, item }));
-      for (const [id, { at }] of this.#shifted) if (!this.#busy.has(id) && !this.#resting.has(id)) waiting.push({ id, at });
+      for (const [id, at] of this.#shifted) if (!this.#busy.has(id) && !this.#resting.has(id)) waiting.push({ id, at });
       // Stable: at equal times the journal's order, then the memory schedule's.
       waiting.sort((a, b) => a.at - b.at);
       let started = 0;
@@ -160,24 +154,20 @@ export class OutboxWorker {
       if (this.#shifted.has(item.id)) continue;
       const wrote = Math.max(item.last_attempt_at ?? item.created_at, item.revived_at ?? 0);
       if (before === undefined) {
-        if (wrote > now) this.#shifted.set(item.id, { from: item.next_attempt_at, at: mono });
+        if (wrote > now) this.#shifted.set(item.id, mono);
       } else if (wrote - before <= mono) {
         // Written in the monotonic future on the old clock: written since the jump, on the new one.
-        this.#shifted.set(item.id, { from: item.next_attempt_at, at: item.next_attempt_at - before });
+        this.#shifted.set(item.id, item.next_attempt_at - before);
       }
     }
   }
 
-  /**
-   * A due item of the memory schedule, read again. Gone or ended: forgotten. Rescheduled by
-   * someone else (`scanpay queue retry`): that stored time was written on the clock as it
-   * is now, so it is trusted again, and the item is due.
-   */
+  /** A due item of the memory schedule, read again: one someone else ended meanwhile is forgotten. */
   #shiftedItem(id: number): OutboxRow | undefined {
     const item = this.#o.journal.getOutboxItem(id);
-    if (item?.status === 'pending' && item.next_attempt_at === this.#shifted.get(id)!.from) return item;
+    if (item?.status === 'pending') return item;
     this.#shifted.delete(id);
-    return item?.status === 'pending' ? item : undefined;
+    return undefined;
   }
 
   #schedule(next: number | undefined, mono: number): void {
@@ -269,7 +259,7 @@ export class OutboxWorker {
         // Written on the clock as the worker last saw it: the stored time holds. Written
         // after a jump the next kick has yet to notice: kept in memory, as the rest will be.
         if (this.#offset !== undefined && Math.abs(now - mono - this.#offset) <= JUMP_MS) this.#shifted.delete(item.id);
-        else this.#shifted.set(item.id, { from: now + wait, at: mono + wait });
+        else this.#shifted.set(item.id, mono + wait);
         log.warn({ error: result.error, retryInMs: wait }, 'outbox delivery failed; will retry');
         return;
       }

@@ -471,6 +471,8 @@ describe('outbox worker', () => {
   });
 
   it('a kick reads the few items due soonest, not the whole queue (10,000 queued reversals drain without rereading them)', async () => {
+    // A wall clock that differs from the monotonic one, steadily: no jump.
+    clock.jump(5_000);
     journal.atomically(() => {
       for (let i = 0; i < 60; i++) enqueue(`k${i}`);
     });
@@ -512,5 +514,132 @@ describe('outbox worker', () => {
     enqueue('same');
     enqueue('same');
     expect(journal.outbox()).toHaveLength(1);
+  });
+
+  describe('the schedule at its edges', () => {
+    const day = 24 * 3600_000;
+
+    it('kicked before start or after stop, it starts nothing; stopped or idle, it leaves no timer behind', async () => {
+      enqueue('x');
+      let calls = 0;
+      const w = worker(async () => (calls++, { kind: 'retry', error: 'down' }));
+      w.kick();
+      await runFor(1_000);
+      expect(calls).toBe(0);
+      w.start();
+      await settle();
+      expect(calls).toBe(1);
+      expect(clock.nextAt()).toBeDefined();
+      await w.stop();
+      expect(clock.nextAt()).toBeUndefined();
+      w.kick();
+      await runFor(60_000);
+      expect(calls).toBe(1);
+      journal.outboxDone(journal.outbox('pending')[0]!.id, clock.now());
+      const idle = worker(async () => ({ kind: 'done' }));
+      idle.start();
+      await settle();
+      expect(clock.nextAt()).toBeUndefined();
+      await idle.stop();
+    });
+
+    it('an earlier retry re-arms a timer armed for a later one', async () => {
+      enqueue('late');
+      const tries: Array<[string, number]> = [];
+      const w = worker(async (item) => (tries.push([item.dedupe_key, clock.monotonic() - 1_000_000]), { kind: 'retry', error: 'down', notBefore: item.dedupe_key === 'late' ? clock.now() + 10_000 : undefined }));
+      w.start();
+      await runFor(100);
+      enqueue('soon');
+      w.kick();
+      await runFor(1_000);
+      expect(tries).toEqual([['late', 0], ['soon', 100], ['soon', 600]]);
+      await w.stop();
+    });
+
+    it('after a jump: no more than `concurrency` items in memory start, and one under way is not started twice', async () => {
+      for (const k of ['a', 'b', 'c']) enqueue(k);
+      const started: string[] = [];
+      const hold = new Map<string, () => void>();
+      let holding = false;
+      const w = worker(
+        (item) => {
+          if (!holding) return Promise.resolve({ kind: 'retry', error: 'down' });
+          started.push(item.dedupe_key);
+          return new Promise((r) => hold.set(item.dedupe_key, () => r({ kind: 'done' })));
+        },
+        { concurrency: 2 },
+      );
+      w.start();
+      // a, b, then c tried at 0, each due again at 500.
+      await runFor(100);
+      holding = true;
+      clock.jump(8 * day);
+      w.kick();
+      await runFor(500);
+      expect(started).toEqual(['a', 'b']);
+      hold.get('b')!();
+      await settle();
+      await settle();
+      expect(started).toEqual(['a', 'b', 'c']);
+      hold.get('a')!();
+      hold.get('c')!();
+      await w.stop();
+      expect(journal.outbox('done')).toHaveLength(3);
+    });
+
+    it('revived by a technician right after a jump, before any kick noticed it: tried at once', async () => {
+      enqueue('x');
+      const tries: number[] = [];
+      const w = worker(async () => (tries.push(clock.monotonic() - 1_000_000), { kind: tries.length > 1 ? 'done' : 'retry', error: 'down', notBefore: clock.now() + 60_000 }) as DeliveryResult);
+      w.start();
+      await runFor(100);
+      clock.jump(8 * day);
+      expect(journal.outboxRetryNow(journal.outbox('pending')[0]!.id, clock.now())).toBe(true);
+      w.kick();
+      await runFor(100);
+      expect(tries).toEqual([0, 100]);
+      await w.stop();
+    });
+
+    it('clock put back in the very millisecond of a retry: that retry keeps its backoff', async () => {
+      enqueue('x');
+      const tries: number[] = [];
+      const w = worker(async () => (tries.push(clock.monotonic() - 1_000_000), { kind: 'retry', error: 'down' }), { random: () => 0.999 });
+      w.start();
+      await settle();
+      clock.jump(-3_600_000);
+      w.kick();
+      await runFor(1_500);
+      expect(tries).toEqual([0, 999]);
+      await w.stop();
+    });
+
+    it('an age already past the maximum when the agent starts: a dead letter before any delivery; an overdue reversal goes on without an onOverdue listener', async () => {
+      const old = enqueue('old');
+      journal.outboxAttemptFailed(old.id, clock.now(), 'down', clock.now(), 30_000);
+      const fresh = enqueue('fresh');
+      journal.outboxDone(fresh.id, clock.now());
+      journal.enqueue({ kind: 'reverse', orderNo: 'O3', dedupeKey: 'reverse:O3', payload: {}, at: clock.now() });
+      let calls = 0;
+      const w = new OutboxWorker({
+        journal, clock, logger: silentLogger, random: () => 0.5,
+        handlers: { test: async () => (calls++, { kind: 'done' }), reverse: async () => (calls++, { kind: 'done' }) },
+        maxAgeMs: { test: 20_000, reverse: -1 }, keepTrying: ['reverse'],
+      });
+      w.start();
+      await settle();
+      await settle();
+      await w.stop();
+      expect(journal.outbox('dead')).toEqual([expect.objectContaining({ dedupe_key: 'old', last_error: 'older than 0 h without delivery (last error: down)' })]);
+      // Delivered at its first attempt, the alarm recorded.
+      expect(calls).toBe(1);
+      expect(journal.outbox('done').map((i) => [i.dedupe_key, i.overdue_at !== null])).toEqual([['fresh', false], ['reverse:O3', true]]);
+      const never = enqueue('never');
+      const w2 = worker(async () => ({ kind: 'done' }), { maxAgeMs: { test: -1 } });
+      w2.start();
+      await settle();
+      await w2.stop();
+      expect(journal.getOutboxItem(never.id)!.last_error).toBe('older than 0 h without delivery (last error: none)');
+    });
   });
 });
