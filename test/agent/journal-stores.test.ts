@@ -3,7 +3,7 @@
  * the rows and the history, and each refusal's error code (docs/errors.md). The engine's
  * tests reach these through payments; here each rule fails on its own when it breaks.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -478,5 +478,14 @@ describe('journal database', () => {
     check.close();
     j.createPayment(pay());
     expect(j.unfinished()).toHaveLength(1);
+  });
+
+  it('WAL and shared-memory files a crash left with a wider mode are owner-only again at the next open', () => {
+    j.createPayment(pay());
+    // The agent still has it open (a power cut would leave it so): widen its files' modes.
+    for (const f of [`${path}-wal`, `${path}-shm`]) chmodSync(f, 0o644);
+    const next = Journal.open(path);
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) expect((statSync(f).mode & 0o777).toString(8), f).toBe('600');
+    next.close();
   });
 });
