@@ -147,6 +147,9 @@ export class Journal {
   outbox(status?: OutboxStatus): OutboxRow[] {
     return this.#outbox.list(status);
   }
+  dueOutbox(limit: number, exceptIds: readonly number[] = []): OutboxRow[] {
+    return this.#outbox.due(limit, exceptIds);
+  }
   getOutboxItem(id: number): OutboxRow | undefined {
     return this.#outbox.get(id);
   }

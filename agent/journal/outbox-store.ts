@@ -30,6 +30,20 @@ export class OutboxStore {
     return (status ? this.#db.stmt('SELECT * FROM outbox WHERE status = ? ORDER BY id').all(status) : this.#db.stmt('SELECT * FROM outbox ORDER BY id').all()) as OutboxRow[];
   }
 
+  /**
+   * Pending items in the order their stored schedule makes them due, at most `limit`,
+   * leaving out the ids given (items under way, resting, or scheduled in memory). The
+   * outbox_due index gives the order, so a kick reads a few rows, not the whole queue.
+   */
+  due(limit: number, exceptIds: readonly number[]): OutboxRow[] {
+    return this.#db
+      .stmt(
+        `SELECT * FROM outbox WHERE status = 'pending' AND id NOT IN (SELECT value FROM json_each(?))
+         ORDER BY next_attempt_at, id LIMIT ?`,
+      )
+      .all(JSON.stringify(exceptIds), limit) as OutboxRow[];
+  }
+
   get(id: number): OutboxRow | undefined {
     return this.#db.stmt('SELECT * FROM outbox WHERE id = ?').get(id) as OutboxRow | undefined;
   }

@@ -13,8 +13,6 @@ export type PaymentState =
 
 export type Outcome = 'paid' | 'declined' | 'reversed';
 
-export const FINAL_STATES: ReadonlySet<PaymentState> = new Set(['paid', 'declined', 'reversed']);
-
 export interface PaymentRow {
   order_no: string;
   pos_order_id: string | null;

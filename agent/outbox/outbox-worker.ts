@@ -6,10 +6,14 @@
  * except the kinds that give a customer's money back, which raise an alarm and go on.
  *
  * Neither schedules nor ages trust the wall clock, which a technician or a bad NTP server
- * can move by days. Within a run they are measured on the monotonic clock; the age is
- * written back at every attempt (`age_ms`), so it survives restarts (time the agent was
- * stopped does not count). A stored schedule (`next_attempt_at`, wall time) is believed
- * only while the clock has not gone back past the item's last attempt.
+ * can move by days. Ages are measured on the monotonic clock and written back at every
+ * attempt (`age_ms`), so they survive restarts (time the agent was stopped does not count).
+ * Schedules are stored as wall time (`next_attempt_at`), and a kick reads only the few
+ * items due soonest through the outbox_due index, never the whole queue: while the wall
+ * clock keeps step with the monotonic one, the stored time says when an item is due. Only
+ * the items whose stored time it cannot be trusted for are scheduled in memory, on the
+ * monotonic clock: those written before the clock jumped in this run, and those whose last
+ * attempt is in the clock's future at start (the clock went back: due now).
  */
 import { elapsedNow, type Clock } from '../clock.ts';
 import type { Journal, OutboxRow } from '../journal/journal.ts';
@@ -51,16 +55,20 @@ export interface OutboxWorkerOptions {
 
 const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600_000;
 
-/** An item's schedule in this run: due at `at` (monotonic), derived from the stored `from` (next_attempt_at). */
-interface Due {
-  from: number;
-  at: number;
-}
+/**
+ * How far the wall clock may move against the monotonic one before it counts as a jump:
+ * more than the drift NTP slewing and timer jitter cause between two kicks, less than any
+ * backoff that matters.
+ */
+const JUMP_MS = 1_000;
 
 export class OutboxWorker {
   readonly #o: Required<Omit<OutboxWorkerOptions, 'onSettled' | 'onOverdue'>> & Pick<OutboxWorkerOptions, 'onSettled' | 'onOverdue'>;
   readonly #busy = new Set<number>();
-  readonly #due = new Map<number, Due>();
+  /** Items whose stored schedule the wall clock cannot be trusted for: when each is due, on the monotonic clock. */
+  readonly #shifted = new Map<number, number>();
+  /** Wall minus monotonic time when the worker last looked; undefined until its first kick. */
+  #offset: number | undefined;
   /** Monotonic reading up to which each item's age has been counted into its `age_ms`. */
   readonly #counted = new Map<number, number>();
   /** Items whose attempt the journal could not record, left alone until the (monotonic) time given. */
@@ -99,35 +107,67 @@ export class OutboxWorker {
   kick(): void {
     if (!this.#running) return;
     const mono = elapsedNow(this.#o.clock);
+    const now = this.#o.clock.now();
+    this.#noticeJump(now, mono);
     for (const [id, until] of this.#resting) if (until <= mono) this.#resting.delete(id);
-    const waiting = this.#o.journal
-      .outbox('pending')
-      .filter((item) => !this.#busy.has(item.id) && !this.#resting.has(item.id))
-      .map((item) => ({ item, at: this.#dueAt(item, mono) }))
-      .sort((a, b) => a.at - b.at || a.item.id - b.item.id);
+    let next = Math.min(Number.POSITIVE_INFINITY, ...this.#resting.values());
     const free = this.#o.concurrency - this.#busy.size;
-    const starting = waiting.filter((w) => w.at <= mono).slice(0, Math.max(0, free));
-    for (const { item } of starting) this.#deliver(item);
     // With every slot taken, the next finishing delivery kicks again; items under way or
     // resting are left out, or their stale due time would spin the timer.
-    const due = this.#busy.size >= this.#o.concurrency ? undefined : waiting.find((w) => !starting.includes(w))?.at;
-    const next = Math.min(due ?? Number.POSITIVE_INFINITY, ...this.#resting.values());
+    if (free > 0) {
+      // As many as there are free slots: when all are due, every slot is taken and no timer is needed.
+      const skip = [...this.#busy, ...this.#resting.keys(), ...this.#shifted.keys()];
+      const waiting: Array<{ id: number; at: number; item?: OutboxRow }> = this.#o.journal
+        .dueOutbox(free, skip)
+        .map((item) => ({ id: item.id, at: mono + item.next_attempt_at - now, item }));
+      for (const [id, at] of this.#shifted) if (!this.#busy.has(id) && !this.#resting.has(id)) waiting.push({ id, at });
+      // Stable: at equal times the journal's order, then the memory schedule's.
+      waiting.sort((a, b) => a.at - b.at);
+      let started = 0;
+      for (const w of waiting) {
+        if (started === free) break;
+        if (w.at > mono) {
+          next = Math.min(next, w.at);
+          break;
+        }
+        const item = w.item ?? this.#shiftedItem(w.id);
+        if (item) {
+          this.#deliver(item);
+          started++;
+        }
+      }
+    }
     this.#schedule(next === Number.POSITIVE_INFINITY ? undefined : next, mono);
   }
 
   /**
-   * When an item is due, on the monotonic clock. The stored wall-clock schedule is read
-   * once per run (and again when someone else changed it, e.g. `scanpay queue retry`);
-   * when the clock is now earlier than the item's last attempt, it says nothing: due now.
+   * Moves to the memory schedule the items whose stored time the wall clock can no longer
+   * be trusted for: at the first kick, those last written in the clock's future (it went
+   * back: due now); after a jump, those written before it (due when they were, on the
+   * monotonic clock). Reads the whole queue, but only then.
    */
-  #dueAt(item: OutboxRow, mono: number): number {
-    const known = this.#due.get(item.id);
-    if (known?.from === item.next_attempt_at) return known.at;
-    const now = this.#o.clock.now();
-    const wentBack = (item.last_attempt_at ?? item.created_at) > now;
-    const at = mono + (wentBack ? 0 : Math.max(0, item.next_attempt_at - now));
-    this.#due.set(item.id, { from: item.next_attempt_at, at });
-    return at;
+  #noticeJump(now: number, mono: number): void {
+    const before = this.#offset;
+    this.#offset = now - mono;
+    if (before !== undefined && Math.abs(this.#offset - before) <= JUMP_MS) return;
+    for (const item of this.#o.journal.outbox('pending')) {
+      if (this.#shifted.has(item.id)) continue;
+      const wrote = Math.max(item.last_attempt_at ?? item.created_at, item.revived_at ?? 0);
+      if (before === undefined) {
+        if (wrote > now) this.#shifted.set(item.id, mono);
+      } else if (wrote - before <= mono) {
+        // Written in the monotonic future on the old clock: written since the jump, on the new one.
+        this.#shifted.set(item.id, item.next_attempt_at - before);
+      }
+    }
+  }
+
+  /** A due item of the memory schedule, read again: one someone else ended meanwhile is forgotten. */
+  #shiftedItem(id: number): OutboxRow | undefined {
+    const item = this.#o.journal.getOutboxItem(id);
+    if (item?.status === 'pending') return item;
+    this.#shifted.delete(id);
+    return undefined;
   }
 
   #schedule(next: number | undefined, mono: number): void {
@@ -216,7 +256,10 @@ export class OutboxWorker {
         const ageMs = this.#age(item, mono);
         journal.outboxAttemptFailed(item.id, now, result.error, now + wait, ageMs);
         this.#counted.set(item.id, mono);
-        this.#due.set(item.id, { from: now + wait, at: mono + wait });
+        // Written on the clock as the worker last saw it: the stored time holds. Written
+        // after a jump the next kick has yet to notice: kept in memory, as the rest will be.
+        if (this.#offset !== undefined && Math.abs(now - mono - this.#offset) <= JUMP_MS) this.#shifted.delete(item.id);
+        else this.#shifted.set(item.id, mono + wait);
         log.warn({ error: result.error, retryInMs: wait }, 'outbox delivery failed; will retry');
         return;
       }
@@ -226,7 +269,7 @@ export class OutboxWorker {
   }
 
   #forget(id: number): void {
-    this.#due.delete(id);
+    this.#shifted.delete(id);
     this.#counted.delete(id);
   }
 }

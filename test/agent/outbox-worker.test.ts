@@ -222,6 +222,68 @@ describe('outbox worker', () => {
       await w3.stop();
     });
 
+    it('clock 8 days ahead mid-backoff: each item is tried when its backoff ends, not at once, and an item queued after the jump at once', async () => {
+      enqueue('a');
+      const tries: Array<[string, number]> = [];
+      const w = worker(async (item) => (tries.push([item.dedupe_key, clock.monotonic() - 1_000_000]), { kind: 'retry', error: 'down' }), {
+        random: () => 0.999,
+      });
+      w.start();
+      await runFor(1_500);
+      // Tried at 0 and, after a 1 s backoff, at 999; the next wait is just under 2 s.
+      expect(tries).toEqual([['a', 0], ['a', 999]]);
+      clock.jump(8 * day);
+      enqueue('b');
+      w.kick();
+      await runFor(1_000);
+      // 'b' at once and after its own first backoff; 'a' not before its backoff ends (2997).
+      expect(tries.slice(2)).toEqual([['b', 1_500], ['b', 2_499]]);
+      await runFor(1_000);
+      expect(tries.slice(4)).toEqual([['a', 2_997]]);
+      clock.jump(-8 * day);
+      await runFor(3_990);
+      // Back again: the backoffs written on the wrong clock hold as if it had never moved.
+      expect(tries.slice(5)).toEqual([['b', 4_497], ['a', 6_993]]);
+      await w.stop();
+    });
+
+    it('clock put back 1 h while a delivery is under way: its retry keeps its backoff', async () => {
+      enqueue('x');
+      const tries: number[] = [];
+      let answer!: (r: DeliveryResult) => void;
+      const w = worker((): Promise<DeliveryResult> => (tries.push(clock.monotonic() - 1_000_000), tries.length === 1 ? new Promise((r) => (answer = r)) : Promise.resolve({ kind: 'retry', error: 'down' })), {
+        random: () => 0.999,
+      });
+      w.start();
+      await settle();
+      clock.jump(-3_600_000);
+      answer({ kind: 'retry', error: 'down' });
+      await runFor(1_500);
+      expect(tries).toEqual([0, 999]);
+      await w.stop();
+    });
+
+    it('after a jump, an item waiting on the monotonic clock that someone else ends is not tried again; one a technician retries is', async () => {
+      enqueue('ended');
+      enqueue('revived');
+      const tries: Array<[string, number]> = [];
+      let up = false;
+      const w = worker(async (item) => (tries.push([item.dedupe_key, clock.monotonic() - 1_000_000]), up ? { kind: 'done' } : { kind: 'retry', error: 'down' }), { random: () => 0.999 });
+      w.start();
+      await runFor(1_500);
+      clock.jump(8 * day);
+      w.kick();
+      const [ended, revived] = journal.outbox('pending');
+      journal.outboxDone(ended!.id, clock.now());
+      expect(journal.outboxRetryNow(revived!.id, clock.now())).toBe(true);
+      up = true;
+      w.kick();
+      await runFor(5_000);
+      await w.stop();
+      expect(tries.slice(4).map(([key]) => key)).toEqual(['revived']);
+      expect(journal.outbox('done')).toHaveLength(2);
+    });
+
     it('the age survives restarts: two runs of 15 s each pass a 20 s maximum', async () => {
       enqueue('slow');
       const first = worker(async () => ({ kind: 'retry', error: 'down' }), { maxAgeMs: { test: 20_000 } });
@@ -408,9 +470,176 @@ describe('outbox worker', () => {
     expect(journal.outbox('done')).toHaveLength(3);
   });
 
+  it('a kick reads the few items due soonest, not the whole queue (10,000 queued reversals drain without rereading them)', async () => {
+    // A wall clock that differs from the monotonic one, steadily: no jump.
+    clock.jump(5_000);
+    journal.atomically(() => {
+      for (let i = 0; i < 60; i++) enqueue(`k${i}`);
+    });
+    const read = { full: 0, rows: 0, kicks: 0 };
+    const j = journal as unknown as Record<string, (...a: unknown[]) => unknown>;
+    let skipped = 0;
+    for (const name of ['outbox', 'dueOutbox', 'getOutboxItem', 'pendingOutboxOf']) {
+      const own = j[name]!.bind(journal);
+      j[name] = (...a: unknown[]) => {
+        const r = own(...a);
+        if (name === 'outbox') read.full++;
+        if (name === 'dueOutbox') skipped = Math.max(skipped, (a[1] as number[]).length);
+        read.rows += Array.isArray(r) ? r.length : r ? 1 : 0;
+        return r;
+      };
+    }
+    const tried = new Set<string>();
+    const w = worker(async (item) => (tried.has(item.dedupe_key) ? { kind: 'done' } : (tried.add(item.dedupe_key), { kind: 'retry', error: 'down', notBefore: clock.now() + 60_000 })), {
+      concurrency: 2,
+    });
+    const kick = w.kick.bind(w);
+    w.kick = () => (read.kicks++, kick());
+    w.start();
+    // The first look reads the queue once, for items last written in the clock's future.
+    expect(read.full).toBe(1);
+    read.rows = 0;
+    await runFor(120_000);
+    await w.stop();
+    expect(journal.outbox('done')).toHaveLength(60);
+    expect(read.full).toBe(2);
+    // Each item tried twice, each attempt ending in a kick; each kick read a free slot's worth at most.
+    expect(read.kicks).toBeGreaterThanOrEqual(120);
+    expect(read.rows).toBeLessThanOrEqual(read.kicks * 2);
+    // Nothing is kept in memory but the items under way.
+    expect(skipped).toBeLessThanOrEqual(2);
+  });
+
   it('enqueue is idempotent by dedupe key', () => {
     enqueue('same');
     enqueue('same');
     expect(journal.outbox()).toHaveLength(1);
+  });
+
+  describe('the schedule at its edges', () => {
+    const day = 24 * 3600_000;
+
+    it('kicked before start or after stop, it starts nothing; stopped or idle, it leaves no timer behind', async () => {
+      enqueue('x');
+      let calls = 0;
+      const w = worker(async () => (calls++, { kind: 'retry', error: 'down' }));
+      w.kick();
+      await runFor(1_000);
+      expect(calls).toBe(0);
+      w.start();
+      await settle();
+      expect(calls).toBe(1);
+      expect(clock.nextAt()).toBeDefined();
+      await w.stop();
+      expect(clock.nextAt()).toBeUndefined();
+      w.kick();
+      await runFor(60_000);
+      expect(calls).toBe(1);
+      journal.outboxDone(journal.outbox('pending')[0]!.id, clock.now());
+      const idle = worker(async () => ({ kind: 'done' }));
+      idle.start();
+      await settle();
+      expect(clock.nextAt()).toBeUndefined();
+      await idle.stop();
+    });
+
+    it('an earlier retry re-arms a timer armed for a later one', async () => {
+      enqueue('late');
+      const tries: Array<[string, number]> = [];
+      const w = worker(async (item) => (tries.push([item.dedupe_key, clock.monotonic() - 1_000_000]), { kind: 'retry', error: 'down', notBefore: item.dedupe_key === 'late' ? clock.now() + 10_000 : undefined }));
+      w.start();
+      await runFor(100);
+      enqueue('soon');
+      w.kick();
+      await runFor(1_000);
+      expect(tries).toEqual([['late', 0], ['soon', 100], ['soon', 600]]);
+      await w.stop();
+    });
+
+    it('after a jump: no more than `concurrency` items in memory start, and one under way is not started twice', async () => {
+      for (const k of ['a', 'b', 'c']) enqueue(k);
+      const started: string[] = [];
+      const hold = new Map<string, () => void>();
+      let holding = false;
+      const w = worker(
+        (item) => {
+          if (!holding) return Promise.resolve({ kind: 'retry', error: 'down' });
+          started.push(item.dedupe_key);
+          return new Promise((r) => hold.set(item.dedupe_key, () => r({ kind: 'done' })));
+        },
+        { concurrency: 2 },
+      );
+      w.start();
+      // a, b, then c tried at 0, each due again at 500.
+      await runFor(100);
+      holding = true;
+      clock.jump(8 * day);
+      w.kick();
+      await runFor(500);
+      expect(started).toEqual(['a', 'b']);
+      hold.get('b')!();
+      await settle();
+      await settle();
+      expect(started).toEqual(['a', 'b', 'c']);
+      hold.get('a')!();
+      hold.get('c')!();
+      await w.stop();
+      expect(journal.outbox('done')).toHaveLength(3);
+    });
+
+    it('revived by a technician right after a jump, before any kick noticed it: tried at once', async () => {
+      enqueue('x');
+      const tries: number[] = [];
+      const w = worker(async () => (tries.push(clock.monotonic() - 1_000_000), { kind: tries.length > 1 ? 'done' : 'retry', error: 'down', notBefore: clock.now() + 60_000 }) as DeliveryResult);
+      w.start();
+      await runFor(100);
+      clock.jump(8 * day);
+      expect(journal.outboxRetryNow(journal.outbox('pending')[0]!.id, clock.now())).toBe(true);
+      w.kick();
+      await runFor(100);
+      expect(tries).toEqual([0, 100]);
+      await w.stop();
+    });
+
+    it('clock put back in the very millisecond of a retry: that retry keeps its backoff', async () => {
+      enqueue('x');
+      const tries: number[] = [];
+      const w = worker(async () => (tries.push(clock.monotonic() - 1_000_000), { kind: 'retry', error: 'down' }), { random: () => 0.999 });
+      w.start();
+      await settle();
+      clock.jump(-3_600_000);
+      w.kick();
+      await runFor(1_500);
+      expect(tries).toEqual([0, 999]);
+      await w.stop();
+    });
+
+    it('an age already past the maximum when the agent starts: a dead letter before any delivery; an overdue reversal goes on without an onOverdue listener', async () => {
+      const old = enqueue('old');
+      journal.outboxAttemptFailed(old.id, clock.now(), 'down', clock.now(), 30_000);
+      const fresh = enqueue('fresh');
+      journal.outboxDone(fresh.id, clock.now());
+      journal.enqueue({ kind: 'reverse', orderNo: 'O3', dedupeKey: 'reverse:O3', payload: {}, at: clock.now() });
+      let calls = 0;
+      const w = new OutboxWorker({
+        journal, clock, logger: silentLogger, random: () => 0.5,
+        handlers: { test: async () => (calls++, { kind: 'done' }), reverse: async () => (calls++, { kind: 'done' }) },
+        maxAgeMs: { test: 20_000, reverse: -1 }, keepTrying: ['reverse'],
+      });
+      w.start();
+      await settle();
+      await settle();
+      await w.stop();
+      expect(journal.outbox('dead')).toEqual([expect.objectContaining({ dedupe_key: 'old', last_error: 'older than 0 h without delivery (last error: down)' })]);
+      // Delivered at its first attempt, the alarm recorded.
+      expect(calls).toBe(1);
+      expect(journal.outbox('done').map((i) => [i.dedupe_key, i.overdue_at !== null])).toEqual([['fresh', false], ['reverse:O3', true]]);
+      const never = enqueue('never');
+      const w2 = worker(async () => ({ kind: 'done' }), { maxAgeMs: { test: -1 } });
+      w2.start();
+      await settle();
+      await w2.stop();
+      expect(journal.getOutboxItem(never.id)!.last_error).toBe('older than 0 h without delivery (last error: none)');
+    });
   });
 });
