@@ -402,3 +402,24 @@ describe('v3 answers, row by row', () => {
     expect(mapRefundV3(200, r({ status: undefined }), NO, 'R1')).toHaveProperty('malformed');
   });
 });
+
+describe('survivors of the first mutation run, killed', () => {
+  it('v2: a payment time only when time_end is there; the PAYERROR description is cut to 256', () => {
+    const b = body(mapMicropay({ result_code: 'SUCCESS', out_trade_no: NO, transaction_id: 'T1', total_fee: '100' }, NO));
+    expect(b.trade).not.toHaveProperty('paidAt');
+    expect(body(mapOrderQuery({ result_code: 'SUCCESS', out_trade_no: NO, trade_state: 'PAYERROR', total_fee: '5', trade_state_desc: 'p'.repeat(300) }, NO)).reasonMessage).toHaveLength(256);
+  });
+
+  it('v3: a complete paid answer about another order is no answer', () => {
+    const other = JSON.stringify({ out_trade_no: 'OTHER00001', transaction_id: 'T1', trade_state: 'SUCCESS', amount: { total: 7 } });
+    expect(mapCodepay(200, other, NO)).toHaveProperty('malformed');
+    expect(mapQueryV3(200, other, NO)).toHaveProperty('malformed');
+  });
+
+  it('v3 reverse: recall must be a boolean, a 204 is reversed with nothing to recall, and a 204 with a garbled body is no answer', () => {
+    expect(mapReverseV3(200, JSON.stringify({ out_trade_no: NO, recall: 'true' }), NO)).toHaveProperty('malformed');
+    expect(mapReverseV3(200, JSON.stringify({ out_trade_no: 7 }), NO)).toHaveProperty('malformed');
+    expect(body(mapReverseV3(204, '', NO))).toEqual({ result: 'SUCCESS', orderNo: NO, recall: false });
+    expect(mapReverseV3(204, 'garbled', NO)).toHaveProperty('malformed');
+  });
+});
