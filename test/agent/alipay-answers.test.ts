@@ -184,3 +184,8 @@ it('the answer member is named after the method', () => {
   expect(responseKeyOf('alipay.trade.pay')).toBe('alipay_trade_pay_response');
   expect(responseKeyOf('alipay.trade.cancel')).toBe('alipay_trade_cancel_response');
 });
+
+it('a query whose total_amount is not exact yuan is no answer (never a trade of no amount)', () => {
+  for (const total_amount of ['88.001', '8e1', '-1.00'])
+    expect(() => queryAnswer({ code: '10000', out_trade_no: NO, trade_status: 'TRADE_SUCCESS', total_amount }, NO), total_amount).toThrow(AnswerUnreadable);
+});

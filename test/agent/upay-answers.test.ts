@@ -183,3 +183,23 @@ describe('/upay/v2/refund answers', () => {
     expect([long.reasonCode!.length, long.reasonMessage!.length]).toEqual([64, 256]);
   });
 });
+
+describe('the data block, read strictly', () => {
+  it('a null field is an absent one; data without client_sn is ours; a null data is no data', () => {
+    const t = payAnswer(biz({ result_code: 'PAY_SUCCESS', data: paidData({ sn: null, client_sn: undefined }) }), PAY);
+    expect(t.result).toBe('SUCCESS');
+    expect(t.trade).not.toHaveProperty('acquirerTradeNo');
+    expect(payAnswer(biz({ result_code: 'PAY_IN_PROGRESS', data: null }), PAY)).toEqual({ result: 'USER_PAYING', orderNo: NO });
+    expect(queryAnswer(biz({ result_code: 'SUCCESS', data: null }), NO)).toMatchObject({ result: 'UNKNOWN' });
+  });
+
+  it('a garbled data block makes even a decline no answer', () => {
+    unreadable(() => payAnswer(biz({ result_code: 'PAY_FAIL', error_code: 'INVALID_BARCODE', data: 'garbled' }), PAY));
+    unreadable(() => queryAnswer(biz({ result_code: 'SUCCESS', data: 7 }), NO));
+  });
+
+  it('a query amount that is not whole cents is no answer; a FAIL carrying a paid order is still unknown', () => {
+    for (const total_amount of ['12.34', '', '01']) unreadable(() => queryAnswer(biz({ result_code: 'SUCCESS', data: paidData({ total_amount }) }), NO));
+    expect(queryAnswer(biz({ result_code: 'FAIL', error_code: 'UNKNOWN_SYSTEM_ERROR', data: paidData() }), NO)).toMatchObject({ result: 'UNKNOWN', reasonCode: 'UNKNOWN_SYSTEM_ERROR' });
+  });
+});
