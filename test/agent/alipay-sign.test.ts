@@ -96,3 +96,61 @@ describe('Beijing time, whatever the device zone', () => {
     expect(beijingDay(Date.UTC(2026, 0, 1, 16, 0, 0))).toBe(beijingDay(Date.UTC(2026, 0, 1, 15, 59, 59)) + 1);
   });
 });
+
+describe('cutting the signed member out of the raw body', () => {
+  it('finds the member among others, whatever their kind of value', () => {
+    const text = `{ "a" : 1 , "b":"x,}\\"]" ,"c":[1,{"d":"}"}],"e":true,"f":null,"${KEY}" :\t{"k":[{}]} , "sign":"s"}`;
+    expect(rawMember(text, KEY)).toBe('{"k":[{}]}');
+    expect(rawMember(text, 'a')).toBe('1');
+    expect(rawMember(text, 'b')).toBe('"x,}\\"]"');
+    expect(rawMember(text, 'c')).toBe('[1,{"d":"}"}]');
+    expect(rawMember(text, 'e')).toBe('true');
+    expect(rawMember(text, 'f')).toBe('null');
+    expect(rawMember(text, 'sign')).toBe('"s"');
+    expect(rawMember(text, 'missing')).toBeNull();
+  });
+
+  it('gives nothing for text that is not one JSON object', () => {
+    for (const bad of ['', '[]', `"${KEY}"`, '{', '{}', `{"${KEY}"}`, `{"${KEY}" 1}`, `{"${KEY}":}`, `{"${KEY}`, `{${KEY}:1}`, '{"a":1 "b":2}', `{"a":1;"${KEY}":2}`, `{"${KEY}":"open}`, `{"${KEY}":{"a":"open}}`])
+      expect(rawMember(bad, KEY), bad).toBeNull();
+    expect(rawMember(` \r\n\t{"${KEY}":{}}`, KEY)).toBe('{}');
+  });
+});
+
+describe('answer verification: every way it can be no answer', () => {
+  const alipayKey = createPrivateKey(DEMO_ALIPAY_PRIVATE_KEY);
+  const signed = (inner: string, key = KEY) => `{"${key}":${inner},"sign":"${rsa2Sign(inner, alipayKey)}"}`;
+
+  it('a gateway error arrives signed under error_response and is read like an answer', () => {
+    const inner = '{"code":"40002","msg":"Invalid Arguments","sub_code":"isv.invalid-signature"}';
+    expect(verifyAnswer(signed(inner, 'error_response'), KEY, alipayPub)).toEqual({ ok: true, data: { code: '40002', msg: 'Invalid Arguments', sub_code: 'isv.invalid-signature' } });
+    // The named response wins over an error_response beside it.
+    const both = `{"error_response":{"code":"40002"},"${KEY}":{"code":"10000"},"sign":"${rsa2Sign('{"code":"10000"}', alipayKey)}"}`;
+    expect(verifyAnswer(both, KEY, alipayPub)).toMatchObject({ ok: true, data: { code: '10000' } });
+  });
+
+  it.each([
+    ['not JSON', 'nope', 'the body is not JSON'],
+    ['an array', '[1]', 'the body is not a JSON object'],
+    ['null', 'null', 'the body is not a JSON object'],
+    ['a number', '7', 'the body is not a JSON object'],
+    ['an empty sign', `{"${KEY}":{},"sign":""}`, 'the answer is unsigned'],
+    ['a sign that is not text', `{"${KEY}":{},"sign":5}`, 'the answer is unsigned'],
+    ['another method’s answer', `{"alipay_trade_query_response":{},"sign":"x"}`, `no ${KEY} in the answer`],
+  ])('%s', (_, text, why) => {
+    expect(verifyAnswer(text, KEY, alipayPub)).toEqual({ ok: false, why });
+  });
+
+  it('a signed value that is not an object, or a key that cannot verify, is no answer', () => {
+    expect(verifyAnswer(signed('[1]'), KEY, alipayPub)).toEqual({ ok: false, why: `${KEY} is not an object` });
+    expect(verifyAnswer(signed('"text"'), KEY, alipayPub)).toEqual({ ok: false, why: `${KEY} is not an object` });
+    expect(verifyAnswer(signed('null'), KEY, alipayPub)).toEqual({ ok: false, why: `${KEY} is not an object` });
+    expect(verifyAnswer(signed('{"code":"10000"}'), KEY, 'not a key')).toMatchObject({ ok: false });
+    expect(rsa2Verify(REQUEST_CONTENT, REQUEST_SIGNATURE, DEMO_APP_PUBLIC_KEY)).toBe(true);
+    expect(rsa2Sign(REQUEST_CONTENT, DEMO_APP_PRIVATE_KEY)).toBe(REQUEST_SIGNATURE);
+  });
+
+  it('leaves out undefined parameters as it does empty ones', () => {
+    expect(signContent({ b: '2', a: '1', c: undefined, d: '', sign: 's' })).toBe('a=1&b=2');
+  });
+});

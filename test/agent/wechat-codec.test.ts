@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { buildV2, parseV2, signV2, v2SigningString, verifyV2, V2FormatError } from '../../agent/backend/wechat/v2-codec.ts';
-import { certSerial, parseV3Authorization, rsaSign, rsaVerify, v3AnswerMessage, v3Authorization, v3RequestMessage } from '../../agent/backend/wechat/v3-signing.ts';
+import { certSerial, newNonce, parseV3Authorization, rsaSign, rsaVerify, V3_HEADERS, V3_SCHEME, v3AnswerMessage, v3Authorization, v3RequestMessage } from '../../agent/backend/wechat/v3-signing.ts';
 
 const KEYS = new URL('../../simulator/backend/wechat/demo-keys/', import.meta.url);
 const read = (f: string) => readFileSync(new URL(f, KEYS));
@@ -102,5 +102,76 @@ describe('v3 RSA signatures against openssl', () => {
     expect(parseV3Authorization(header)).toEqual({ mchid: '10000100', nonce_str: '593BEC0C930BF1AFEB40B4A08C8FB242', timestamp: '1554208460', serial_no: '3D8E410E8738566B541395DDE3FF7373B577E0DA', signature: OPENSSL_REQUEST_SIGNATURE });
     expect(parseV3Authorization('Bearer x')).toBeUndefined();
     expect(parseV3Authorization('WECHATPAY2-SHA256-RSA2048 mchid="1"')).toBeUndefined();
+  });
+});
+
+describe('v2 answers as WeChat writes them', () => {
+  const key = '192006250b4c09247ec02edce69f6a2d';
+  const vector = { appid: 'wxd930ea5d5a258f4f', mch_id: '10000100', device_info: '1000', body: 'test', nonce_str: 'ibuaiVcKdpRxkhJA' };
+
+  it('the line breaks and indentation between fields are not a field: the published vector verifies when written one field a line', () => {
+    const text = `<xml>\n  <appid><![CDATA[wxd930ea5d5a258f4f]]></appid>\n  <mch_id>10000100</mch_id>\n\t<device_info>1000</device_info>\r\n  <body><![CDATA[test]]></body>\n  <nonce_str>ibuaiVcKdpRxkhJA</nonce_str>\n  <sign><![CDATA[9A0A8659F005D6984697E2CA0A9CF3B7]]></sign>\n</xml>\n`;
+    const fields = parseV2(text);
+    expect(fields).toEqual({ ...vector, sign: '9A0A8659F005D6984697E2CA0A9CF3B7' });
+    expect(verifyV2(fields, key, 'MD5')).toBe(true);
+  });
+
+  it('text beside the fields, an empty <xml>, empty fields and attributes', () => {
+    expect(() => parseV2('<xml>stray<a>1</a></xml>')).toThrow(V2FormatError);
+    expect(() => parseV2('<xml>only text</xml>')).toThrow(V2FormatError);
+    expect(parseV2('<xml></xml>')).toEqual({});
+    expect(parseV2('<xml/>')).toEqual({});
+    expect(parseV2('<?xml version="1.0" encoding="UTF-8"?><xml><a></a><b/><c><![CDATA[]]></c><d> 1 </d></xml>')).toEqual({ a: '', b: '', c: '', d: ' 1 ' });
+    expect(parseV2('<xml lang="zh"><a x="1">v</a></xml>')).toEqual({ a: 'v' });
+    expect(() => parseV2('<xml><a>1</a></xml><xml><a>2</a></xml>')).toThrow(V2FormatError);
+  });
+
+  it('a signature in lower case verifies; one of another length, or made with the other algorithm, does not', () => {
+    expect(verifyV2({ ...vector, sign: '9a0a8659f005d6984697e2ca0a9cf3b7' }, key, 'MD5')).toBe(true);
+    expect(verifyV2({ ...vector, sign: '9A0A8659F005D6984697E2CA0A9CF3B' }, key, 'MD5')).toBe(false);
+    expect(verifyV2({ ...vector, sign: '9A0A8659F005D6984697E2CA0A9CF3B7' }, key, 'HMAC-SHA256')).toBe(false);
+    expect(verifyV2({ ...vector, sign: '6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6' }, key, 'HMAC-SHA256')).toBe(true);
+    expect(verifyV2({ ...vector, sign: '' }, key, 'MD5')).toBe(false);
+    // An answer naming MD5 is checked with MD5 even after an HMAC-SHA256 request; an unknown name falls back to the request's.
+    const md5 = { ...vector, sign_type: 'MD5' };
+    expect(verifyV2({ ...md5, sign: signV2(md5, key, 'MD5') }, key, 'HMAC-SHA256')).toBe(true);
+    const odd = { ...vector, sign_type: 'SHA1' };
+    expect(verifyV2({ ...odd, sign: signV2(odd, key, 'HMAC-SHA256') }, key, 'HMAC-SHA256')).toBe(true);
+    expect(verifyV2({ ...odd, sign: signV2(odd, key, 'MD5') }, key, 'HMAC-SHA256')).toBe(false);
+    expect(signV2(vector, key)).toBe('9A0A8659F005D6984697E2CA0A9CF3B7');
+  });
+
+  it('builds only valid element names, each value in CDATA', () => {
+    expect(buildV2({ _a: '1', b2: '<x>' })).toBe('<xml><_a><![CDATA[1]]></_a><b2><![CDATA[<x>]]></b2></xml>');
+    for (const bad of ['2a', 'a-b', 'a b', '', 'a>', 'é']) expect(() => buildV2({ [bad]: '1' }), bad).toThrow(V2FormatError);
+  });
+});
+
+describe('v3 headers', () => {
+  it('names the answer headers as WeChat sends them, and makes 32-hex-digit nonces', () => {
+    expect(V3_HEADERS).toEqual({ signature: 'wechatpay-signature', serial: 'wechatpay-serial', timestamp: 'wechatpay-timestamp', nonce: 'wechatpay-nonce' });
+    expect(newNonce()).toMatch(/^[0-9A-F]{32}$/);
+    expect(newNonce()).not.toBe(newNonce());
+  });
+
+  it('reads an Authorization header only when it is complete', () => {
+    const full = { mchid: '1', nonce_str: 'N', timestamp: '2', serial_no: 'S', signature: 'X' };
+    const header = (p: Record<string, string>) => `${V3_SCHEME} ${Object.entries(p).map(([k, v]) => `${k}="${v}"`).join(',')}`;
+    expect(parseV3Authorization(header(full))).toEqual(full);
+    for (const k of Object.keys(full)) {
+      const { [k]: _, ...rest } = full as Record<string, string>;
+      expect(parseV3Authorization(header(rest)), k).toBeUndefined();
+      expect(parseV3Authorization(header({ ...full, [k]: '' })), k).toBeUndefined();
+    }
+    expect(parseV3Authorization(undefined)).toBeUndefined();
+    expect(parseV3Authorization(header(full).replace(' ', ''))).toBeUndefined();
+    expect(parseV3Authorization(`x${header(full)}`)).toBeUndefined();
+  });
+
+  it('verifies with a PEM string as well as a certificate, and a bad key is false, not a throw', () => {
+    const message = v3AnswerMessage('1', 'n', '{}');
+    const sig = rsaSign(message, createPrivateKey(read('platform.key')));
+    expect(rsaVerify(message, sig, new X509Certificate(read('platform.crt')).publicKey.export({ type: 'spki', format: 'pem' }) as string)).toBe(true);
+    expect(rsaVerify(message, sig, 'not a key')).toBe(false);
   });
 });

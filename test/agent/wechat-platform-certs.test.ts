@@ -47,12 +47,21 @@ describe('AEAD_AES_256_GCM resources', () => {
     flipped[10]! ^= 1;
     expect(() => decryptResource(API_V3_KEY, { ...r, ciphertext: flipped.toString('base64') })).toThrow();
     expect(() => decryptResource(API_V3_KEY, { ...r, algorithm: 'AES_128_CBC' })).toThrow(/unsupported/);
+    expect(() => decryptResource(API_V3_KEY.slice(1), r)).toThrow(/32 bytes/);
+    expect(() => decryptResource(`${API_V3_KEY}x`, r)).toThrow(/32 bytes/);
+    expect(() => decryptResource(API_V3_KEY, { ...r, ciphertext: Buffer.alloc(16).toString('base64') })).toThrow(/too short/);
+    // Without associated_data WeChat's AAD is empty, as Python's None.
+    const noAad = execFileSync('python3', ['-c', script.replace('aad.encode()', 'None'), API_V3_KEY, 'a1b2c3d4e5f6', '', join(dir, 'plain.pem')]).toString().trim();
+    expect(decryptResource(API_V3_KEY, { algorithm: 'AEAD_AES_256_GCM', nonce: 'a1b2c3d4e5f6', ciphertext: noAad })).toBe(plain);
   });
 
   it('reads a certificate list only when each certificate has the serial it is listed under', () => {
     const keys = new PlatformKeys();
     const body = keys.certificatesBody(API_V3_KEY) as { data: Array<{ serial_no: string }> };
     expect([...readCertificatesAnswer(JSON.stringify(body), API_V3_KEY).keys()]).toEqual([keys.current.serial]);
+    body.data[0]!.serial_no = keys.current.serial.toLowerCase();
+    expect([...readCertificatesAnswer(JSON.stringify(body), API_V3_KEY).keys()]).toEqual([keys.current.serial]);
+    expect(() => readCertificatesAnswer('{"data":[{"serial_no":"1"}]}', API_V3_KEY)).toThrow();
     body.data[0]!.serial_no = 'ABCDEF0123';
     expect(() => readCertificatesAnswer(JSON.stringify(body), API_V3_KEY)).toThrow(/has serial/);
   });

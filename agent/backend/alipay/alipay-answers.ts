@@ -117,7 +117,7 @@ export function payAnswer(d: Data, req: { orderNo: string; amount: number }): Pa
   if (code === '10003') return { result: 'USER_PAYING', orderNo };
   // The gateway refused the request itself (bad signature, app id, parameters): no trade was made.
   if (GATEWAY_REFUSALS.has(code)) return { result: 'FAIL', orderNo, ...subReason(d) };
-  if (code === '40004' && sub !== undefined && sub in PAY_DECLINES) {
+  if (code === '40004' && sub !== undefined && Object.hasOwn(PAY_DECLINES, sub)) {
     const mapped = PAY_DECLINES[sub];
     return { result: 'FAIL', orderNo, ...(mapped ? reason(mapped, sub) : subReason(d)) };
   }
@@ -130,7 +130,7 @@ export function queryAnswer(d: Data, orderNo: string): QueryResponse {
   const sub = text(d, 'sub_code');
   if (code === '10000') {
     const status = need(d, 'trade_status');
-    const state = TRADE_STATUS[status];
+    const state = Object.hasOwn(TRADE_STATUS, status) ? TRADE_STATUS[status] : undefined;
     if (!state) throw new AnswerUnreadable(`unknown trade_status ${status}`);
     return { result: 'SUCCESS', orderNo, trade: trade(d, orderNo, state, fen(d, 'total_amount')) };
   }
@@ -178,7 +178,7 @@ export function refundAnswer(d: Data, req: { orderNo: string; refundNo: string; 
     if (fen(d, 'refund_fee') < req.amount) throw new AnswerUnreadable('refund_fee is less than this refund');
     return { result: 'SUCCESS', orderNo, refundNo, refundedAmount: req.amount };
   }
-  if (code === '40004' && sub !== undefined && sub in REFUND_FAILS) {
+  if (code === '40004' && sub !== undefined && Object.hasOwn(REFUND_FAILS, sub)) {
     const mapped = REFUND_FAILS[sub];
     return { result: 'FAIL', orderNo, refundNo, ...(mapped ? reason(mapped, sub) : subReason(d)) };
   }

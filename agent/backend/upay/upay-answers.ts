@@ -68,6 +68,11 @@ const STATES: Record<string, TradeState | null> = {
   CANCEL_ERROR: null,
 };
 
+/** Own keys only: a payway spelled like an Object.prototype member is no wallet. */
+function wallet(payway = ''): Wallet {
+  return Object.hasOwn(PAYWAYS, payway) ? PAYWAYS[payway]! : 'wechat';
+}
+
 function str(d: Data, k: string): string | undefined {
   const v = d[k];
   if (v === undefined || v === null) return undefined;
@@ -109,7 +114,7 @@ function tradeOf(d: Data, orderNo: string, state: TradeState): Trade {
     state,
     amount: total,
     currency: 'CNY',
-    wallet: PAYWAYS[str(d, 'payway') ?? ''] ?? 'wechat',
+    wallet: wallet(str(d, 'payway')),
     ...(sn ? { acquirerTradeNo: sn } : {}),
     ...(state === 'SUCCESS' && finish && /^\d{13}$/.test(finish) ? { paidAt: Number(finish) } : {}),
     refundedAmount: Math.max(0, total - net),
@@ -133,7 +138,7 @@ export function payAnswer(e: Envelope, req: { orderNo: string; amount: number })
     case 'PAY_FAIL':
     case 'FAIL': {
       const code = str(biz, 'error_code') ?? '';
-      if (code in PAY_FAILS) {
+      if (Object.hasOwn(PAY_FAILS, code)) {
         const mapped = PAY_FAILS[code];
         return { result: 'FAIL', orderNo, ...(mapped ? reason(mapped, code) : own(biz)) };
       }
@@ -155,7 +160,7 @@ export function queryAnswer(e: Envelope, orderNo: string): QueryResponse {
   const d = dataOf(biz, orderNo);
   if (str(biz, 'result_code') !== 'SUCCESS' || !d) return { result: 'UNKNOWN', orderNo, ...own(biz) };
   const status = str(d, 'order_status') ?? '';
-  if (!(status in STATES)) throw new UpayUnreadable(`unknown order_status ${status}`);
+  if (!Object.hasOwn(STATES, status)) throw new UpayUnreadable(`unknown order_status ${status}`);
   const state = STATES[status];
   if (!state) return { result: 'UNKNOWN', orderNo, reasonCode: status };
   return { result: 'SUCCESS', orderNo, trade: tradeOf(d, orderNo, state) };
@@ -200,7 +205,7 @@ export function refundAnswer(e: Envelope, req: { orderNo: string; refundNo: stri
   const code = str(biz, 'error_code') ?? '';
   const result = str(biz, 'result_code');
   if (result === 'REFUND_SUCCESS' || (result === 'FAIL' && code === 'UPAY_REFUND_ORDER_NOOP')) return { result: 'SUCCESS', orderNo, refundNo, refundedAmount: req.amount };
-  if (result === 'FAIL' && code in REFUND_FAILS) {
+  if (result === 'FAIL' && Object.hasOwn(REFUND_FAILS, code)) {
     const mapped = REFUND_FAILS[code];
     return { result: 'FAIL', orderNo, refundNo, ...(mapped ? reason(mapped, code) : own(biz)) };
   }

@@ -46,6 +46,14 @@ export const V2_TRADE_STATES: Record<string, TradeState> = {
   ACCEPT: 'USERPAYING',
 };
 
+/**
+ * The protocol state of a wire trade_state. Own keys only: a code spelled like an
+ * Object.prototype member ("constructor") is an unknown state, not a function.
+ */
+export function tradeState(wire = ''): TradeState | undefined {
+  return Object.hasOwn(V2_TRADE_STATES, wire) ? V2_TRADE_STATES[wire] : undefined;
+}
+
 export function reason(code: string, des?: string): { reasonCode: string; reasonMessage: string } {
   return { reasonCode: code, reasonMessage: (des || (REASONS as Record<string, string>)[code] || code).slice(0, 256) };
 }
@@ -96,7 +104,7 @@ export function mapMicropay(f: V2Fields, orderNo: string): Mapped<PayResponse> {
   if (f.result_code !== 'FAIL') return { malformed: `result_code ${JSON.stringify(f.result_code ?? '')}` };
   const err = f.err_code ?? '';
   if (err === 'USERPAYING') return { body: { result: 'USER_PAYING', orderNo, reasonCode: 'USER_PAYING', reasonMessage: 'the customer is entering the password' } };
-  const decline = V2_PAY_DECLINES[err];
+  const decline = Object.hasOwn(V2_PAY_DECLINES, err) ? V2_PAY_DECLINES[err] : undefined;
   if (decline) return { body: { result: 'FAIL', orderNo, ...reason(decline, f.err_code_des) } };
   return { body: { result: 'UNKNOWN', orderNo, reasonCode: V2_PAY_UNKNOWN.has(err) ? err : `WECHAT_${err || 'NO_ERR_CODE'}`, reasonMessage: (f.err_code_des || 'outcome unknown: query').slice(0, 256) } };
 }
@@ -109,7 +117,7 @@ export function mapOrderQuery(f: V2Fields, orderNo: string): Mapped<QueryRespons
     return { body: { result: 'UNKNOWN', orderNo, reasonCode: `WECHAT_${f.err_code || 'NO_ERR_CODE'}`, reasonMessage: (f.err_code_des || 'query failed').slice(0, 256) } };
   }
   if (f.result_code !== 'SUCCESS') return { malformed: `result_code ${JSON.stringify(f.result_code ?? '')}` };
-  const state = V2_TRADE_STATES[f.trade_state ?? ''];
+  const state = tradeState(f.trade_state);
   if (!state) return { malformed: `trade_state ${JSON.stringify(f.trade_state ?? '')}` };
   const trade = tradeOf(f, orderNo, state);
   if (!trade) return { malformed: 'an orderquery answer without total_fee' };
@@ -157,7 +165,8 @@ export function mapRefund(f: V2Fields, orderNo: string, refundNo: string): Mappe
     return { body: { result: 'SUCCESS', orderNo, refundNo, refundedAmount: refunded } };
   }
   if (f.result_code !== 'FAIL') return { malformed: `result_code ${JSON.stringify(f.result_code ?? '')}` };
-  const decline = V2_REFUND_DECLINES[f.err_code ?? ''];
+  const err = f.err_code ?? '';
+  const decline = Object.hasOwn(V2_REFUND_DECLINES, err) ? V2_REFUND_DECLINES[err] : undefined;
   if (decline) return { body: { result: 'FAIL', orderNo, refundNo, ...reason(decline, f.err_code_des) } };
   return { body: { result: 'UNKNOWN', orderNo, refundNo, reasonCode: `WECHAT_${f.err_code || 'NO_ERR_CODE'}`, reasonMessage: (f.err_code_des || 'refund outcome unknown').slice(0, 256) } };
 }

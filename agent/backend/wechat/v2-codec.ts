@@ -12,7 +12,11 @@ import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
 export type V2Fields = Record<string, string>;
 export type V2SignType = 'MD5' | 'HMAC-SHA256';
 
+/** Where the parser puts text that is not inside a field (a tag name cannot contain '#'). */
+const TEXT = '#text';
+
 const parser = new XMLParser({
+  textNodeName: TEXT,
   // Every value stays the string that was signed: "0010" must not become 10.
   parseTagValue: false,
   trimValues: false,
@@ -39,9 +43,11 @@ export function parseV2(text: string): V2Fields {
   if (typeof root !== 'object' || root === null || Array.isArray(root)) throw new V2FormatError('<xml> holds no fields');
   const fields: V2Fields = {};
   for (const [k, v] of Object.entries(root)) {
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') fields[k] = String(v);
+    // The line breaks WeChat writes between fields come back as text of <xml>: not a field, never signed.
+    if (k === TEXT && typeof v === 'string' && v.trim() === '') continue;
+    if (k === TEXT) throw new V2FormatError('<xml> holds text outside its fields');
+    if (typeof v === 'string') fields[k] = v;
     else if (Array.isArray(v)) throw new V2FormatError(`field ${k} appears more than once`);
-    else if (v === null || v === undefined || v === '') fields[k] = '';
     else throw new V2FormatError(`field ${k} is not a plain value`);
   }
   return fields;

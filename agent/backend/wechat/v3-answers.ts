@@ -6,7 +6,7 @@
  */
 import * as z from 'zod';
 import type { PayResponse, QueryResponse, RefundResponse, ReverseResponse, Trade, TradeState } from '../../protocol/messages.ts';
-import { reason, V2_TRADE_STATES, type Mapped } from './v2-answers.ts';
+import { reason, tradeState, type Mapped } from './v2-answers.ts';
 
 /** Error codes that end a codepay, with the reason the POS shows. Both spellings WeChat uses across its docs are listed. */
 export const V3_PAY_DECLINES: Record<string, string> = {
@@ -79,7 +79,7 @@ function read(status: number, text: string, orderNo: string): Parsed {
   const t = trade.safeParse(json);
   if (!t.success) return { kind: 'malformed', why: t.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
   if (t.data.out_trade_no !== orderNo) return { kind: 'malformed', why: 'the answer names another out_trade_no' };
-  const state = V2_TRADE_STATES[t.data.trade_state];
+  const state = tradeState(t.data.trade_state);
   if (!state) return { kind: 'malformed', why: `trade_state ${JSON.stringify(t.data.trade_state)}` };
   return { kind: 'trade', t: t.data, state };
 }
@@ -93,7 +93,7 @@ export function mapCodepay(status: number, text: string, orderNo: string): Mappe
   if (r.kind === 'malformed') return { malformed: r.why };
   if (r.kind === 'error') {
     if (r.code === 'USERPAYING') return { body: { result: 'USER_PAYING', orderNo, reasonCode: 'USER_PAYING', reasonMessage: r.message } };
-    const decline = V3_PAY_DECLINES[r.code];
+    const decline = Object.hasOwn(V3_PAY_DECLINES, r.code) ? V3_PAY_DECLINES[r.code] : undefined;
     if (decline) return { body: { result: 'FAIL', orderNo, ...reason(decline, r.message) } };
     return { body: { result: 'UNKNOWN', orderNo, reasonCode: V3_UNKNOWN.has(r.code) ? r.code : `WECHAT_${r.code}`, reasonMessage: r.message.slice(0, 256) } };
   }
@@ -172,7 +172,7 @@ export function mapRefundV3(status: number, text: string, orderNo: string, refun
   if (status >= 400) {
     const e = errorBody.safeParse(json);
     if (!e.success) return { malformed: `HTTP ${status} without {code, message}` };
-    const decline = V3_REFUND_DECLINES[e.data.code];
+    const decline = Object.hasOwn(V3_REFUND_DECLINES, e.data.code) ? V3_REFUND_DECLINES[e.data.code] : undefined;
     const message = e.data.message ?? e.data.code;
     if (decline) return { body: { result: 'FAIL', orderNo, refundNo, ...reason(decline, message) } };
     return { body: { result: 'UNKNOWN', orderNo, refundNo, reasonCode: `WECHAT_${e.data.code}`, reasonMessage: message.slice(0, 256) } };
