@@ -288,4 +288,36 @@ describe('HTTP acquirer client', () => {
     expect(await d.pay(payReq)).toMatchObject({ kind: 'unknown', error: refusal });
     expect(noted).toEqual([true, false]);
   });
+
+  it('takes a base URL with trailing slashes as the same gateway', async () => {
+    const g = gateway();
+    const url = await serve(g.handler);
+    expect((await client(`${url}///`).pay(payReq)).kind).toBe('answer');
+    expect(g.seen.map((r) => r.url)).toEqual(['/v1/pay']);
+  });
+
+  it('never follows a redirect: the request may have been processed where it was sent', async () => {
+    const g = gateway();
+    const target = await serve(g.handler);
+    const url = await serve((req, res) => {
+      req.resume();
+      res.writeHead(307, { location: `${target}/v1/pay` }).end();
+    });
+    expect(await client(url).pay(payReq)).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_HTTP_STATUS', detail: { status: 307 } } });
+    expect(g.seen).toEqual([]);
+  });
+
+  it('talks to the gateway directly whatever proxy the environment names', async () => {
+    const url = await serve(gateway().handler);
+    const saved = { HTTP_PROXY: process.env.HTTP_PROXY, http_proxy: process.env.http_proxy, NO_PROXY: process.env.NO_PROXY, no_proxy: process.env.no_proxy };
+    Object.assign(process.env, { HTTP_PROXY: 'http://127.0.0.1:9', http_proxy: 'http://127.0.0.1:9' });
+    delete process.env.NO_PROXY;
+    delete process.env.no_proxy;
+    try {
+      expect((await client(url).pay(payReq)).kind).toBe('answer');
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
 });
