@@ -55,9 +55,12 @@ describe('judgedCall', () => {
 
   it('takes a 200 answer the wire reads, and reports the call', async () => {
     calls.length = 0;
+    const before = performance.now();
     const r = await judge({ kind: 'answer', status: 200, body: '{"ok":true}' });
     expect(r).toMatchObject({ kind: 'answer', body: { ok: true } });
+    // The latency of the call, not a time since some origin: at most the time the test waited.
     expect(r.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(r.latencyMs).toBeLessThanOrEqual(Math.ceil(performance.now() - before));
     expect(calls).toEqual([['pay', 'answer', r.latencyMs]]);
   });
 
@@ -95,5 +98,10 @@ describe('judgedCall', () => {
         throw bug;
       }),
     ).rejects.toBe(bug);
+  });
+
+  it('needs no metrics callback', async () => {
+    const r = await judgedCall({ op: 'query', acquirer: 'Upay', exchange: async () => ({ kind: 'answer', status: 200, body: '1' }), read: JSON.parse, unreadable: () => false });
+    expect(r).toMatchObject({ kind: 'answer', body: 1 });
   });
 });

@@ -72,12 +72,12 @@ describe('HTTP acquirer client', () => {
     const url = await serve(() => {});
     await new Promise((r) => servers.pop()!.close(r));
     const r = await client(url).pay(payReq);
-    expect(r.kind).toBe('not_sent');
+    expect(r).toMatchObject({ kind: 'not_sent', error: { code: 'BACKEND_NOT_SENT', detail: { op: 'pay' }, message: expect.stringContaining('ECONNREFUSED') } });
   });
 
   it('a timeout is unknown, never a failure', async () => {
     const r = await client(await serve(() => {}), 100).pay(payReq);
-    expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_UNKNOWN' } });
+    expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_UNKNOWN', detail: { op: 'pay' } } });
   });
 
   it('a connection cut after the request is unknown', async () => {
@@ -87,7 +87,10 @@ describe('HTTP acquirer client', () => {
 
   it('a body changed after signing is unknown', async () => {
     const url = await serve(signedAnswer(success, (_, b) => Buffer.from(b.toString().replace('SUCCESS', 'SUCCESS '))));
-    expect(await client(url).pay(payReq)).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_SIGNATURE_INVALID' } });
+    expect(await client(url).pay(payReq)).toMatchObject({
+      kind: 'unknown',
+      error: { code: 'BACKEND_SIGNATURE_INVALID', detail: { op: 'pay', status: 200, body: '{"result":"SUCCESS ","orderNo":"ORDER0001"}' } },
+    });
   });
 
   it('a genuine signed answer replayed for another request is unknown', async () => {
@@ -127,7 +130,7 @@ describe('HTTP acquirer client', () => {
 
   it('a verified answer about another order is unknown', async () => {
     const r = await client(await serve(signedAnswer(() => success('SOMEONEELSE')))).pay(payReq);
-    expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_MALFORMED' } });
+    expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_MALFORMED', detail: { op: 'pay' } } });
   });
 
   it('a verified answer of the wrong shape is unknown', async () => {
@@ -239,7 +242,7 @@ describe('HTTP acquirer client', () => {
       const drip = setInterval(() => res.write(' '), 20);
       res.on('close', () => clearInterval(drip));
     });
-    expect(await client(url, 200).pay(payReq)).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_UNKNOWN' } });
+    expect(await client(url, 200).pay(payReq)).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_UNKNOWN', message: 'no answer to pay (DEADLINE)' } });
   });
 
   it('a verified refusal (HTTP 401) is no answer, with its status', async () => {
@@ -273,12 +276,13 @@ describe('HTTP acquirer client', () => {
 
   it('signs and verifies with the corrected clock, and tells it every answer; its skew refusal is the error', async () => {
     const noted: boolean[] = [];
+    const answers: Array<{ status: number; body: Buffer; headers: Record<string, unknown>; sentAt: number }> = [];
     const g = gateway();
     const url = await serve(g.handler);
     let refusal: ScanpayError | undefined;
     // A device clock an hour behind, corrected by the offset: the gateway sees a fresh timestamp.
     const deviceClock = { ...systemClock, now: () => Date.now() - 3_600_000 };
-    const offset = { now: () => Date.now(), noteAnswer: (a: { verified: boolean }) => (noted.push(a.verified), a.verified ? undefined : refusal) } as unknown as ClockOffset;
+    const offset = { now: () => Date.now(), noteAnswer: (a: (typeof answers)[number] & { verified: boolean }) => (answers.push(a), noted.push(a.verified), a.verified ? undefined : refusal) } as unknown as ClockOffset;
     const c = new HttpAcquirer({ baseUrl: url, terminalId, key, clock: deviceClock, clockOffset: offset });
     expect((await c.pay(payReq)).kind).toBe('answer');
     expect(g.seen[0]!.verified).toBe('ok');
@@ -287,6 +291,10 @@ describe('HTTP acquirer client', () => {
     const d = new HttpAcquirer({ baseUrl: unsigned, terminalId, key, clock: deviceClock, clockOffset: offset });
     expect(await d.pay(payReq)).toMatchObject({ kind: 'unknown', error: refusal });
     expect(noted).toEqual([true, false]);
+    // What the offset measures from: the status, the signed headers, and when the request left by the device clock.
+    expect(answers[0]).toMatchObject({ status: 200, body: Buffer.from(JSON.stringify(success('ORDER0001'))), headers: { [HEADER.nonce]: expect.any(String) } });
+    expect(Math.abs(answers[0]!.sentAt - (Date.now() - 3_600_000))).toBeLessThan(60_000);
+    expect(answers[1]).toMatchObject({ status: 401 });
   });
 
   it('takes a base URL with trailing slashes as the same gateway', async () => {
@@ -319,5 +327,33 @@ describe('HTTP acquirer client', () => {
       for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
+  });
+
+  it('keeps connections alive: consecutive calls share one, held queries another of their own', async () => {
+    const g = gateway();
+    const url = await serve(g.handler);
+    let connections = 0;
+    servers.at(-1)!.on('connection', () => connections++);
+    const c = client(url);
+    await c.pay(payReq);
+    await c.pay({ ...payReq, orderNo: 'ORDER0002' });
+    await c.query({ orderNo: 'ORDER0001', waitMs: 1 });
+    await c.query({ orderNo: 'ORDER0002', waitMs: 1 });
+    expect(g.seen.map((r) => r.verified)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(connections).toBe(2);
+  });
+
+  it('verifies the exact bytes the gateway signed, even bytes that are not UTF-8', async () => {
+    const raw = (orderNo: string) => Buffer.concat([Buffer.from(`{"result":"FAIL","orderNo":"${orderNo}","reasonMessage":"`), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    const url = await serve((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (ch) => chunks.push(ch));
+      req.on('end', () => {
+        const body = raw((JSON.parse(Buffer.concat(chunks).toString()) as { orderNo: string }).orderNo);
+        const headers = signResponse({ method: 'POST', path: req.url!, terminalId, body, status: 200, requestNonce: String(req.headers[HEADER.nonce]) }, key, Date.now());
+        res.writeHead(200, { 'content-type': 'application/json', ...headers }).end(body);
+      });
+    });
+    expect(await client(url).pay(payReq)).toMatchObject({ kind: 'answer', body: { result: 'FAIL', orderNo: 'ORDER0001' } });
   });
 });

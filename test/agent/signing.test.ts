@@ -182,6 +182,9 @@ describe('protocol signing: the wire format as docs/protocol.md writes it', () =
     const res = { ...req, status: 200, requestNonce: n };
     expect(codeOf(() => verifyResponse(res, signResponse(res, key, now, n), key, { now, nonces }))).toBeUndefined();
     expect(nonces.size).toBe(3);
+    const otherRes = { ...other, status: 200, requestNonce: n };
+    expect(codeOf(() => verifyResponse(otherRes, signResponse(otherRes, key, now, n), key, { now, nonces }))).toBeUndefined();
+    expect(nonces.size).toBe(4);
   });
 
   it('keeps a nonce for twice the skew window, counted from when it was seen', () => {
