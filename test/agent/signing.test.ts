@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HEADER, NonceCache, signRequest, signResponse, verifyRequest, verifyResponse } from '../../agent/protocol/signing.ts';
+import { createHash, createHmac } from 'node:crypto';
+import { DEFAULT_SKEW_MS, HEADER, NonceCache, signRequest, signResponse, verifyRequest, verifyResponse } from '../../agent/protocol/signing.ts';
 
 const key = Buffer.from('k'.repeat(32));
 const req = { method: 'POST', path: '/v1/pay', terminalId: 'T1', body: Buffer.from('{"orderNo":"A1"}') };
@@ -52,5 +53,149 @@ describe('protocol signing', () => {
     expect(cache.add('t', 'n1', 1500)).toBe(false);
     expect(cache.add('t', 'n2', 2500)).toBe(true);
     expect(cache.size).toBe(1);
+  });
+});
+
+// Test vectors from a second implementation: the canonical strings as docs/protocol.md
+// ("Signing") writes them, signed by the openssl command line, e.g. for the request:
+//   printf 'SCANPAY-V1-REQ\nPOST\n/v1/pay\nT1\n1800000000000\n0123…cdef\n<sha256 of body>' |
+//     openssl dgst -sha256 -mac HMAC -macopt hexkey:$(printf k%.0s {1..32} | xxd -p) -binary | base64
+const OPENSSL_REQUEST_SIGNATURE = 'v1=fii/0Ej3xemi122Vz18Hvgwfic9ANSZ/T9AZGvTQCtY=';
+// …and the response line by line: SCANPAY-V1-RES, 200, POST, /v1/pay, T1, 1800000000000, 0123…cdef, f×32, sha256 of body.
+const OPENSSL_RESPONSE_SIGNATURE = 'v1=XNyMLis6ZugUV/QvxoshVXCP81Wre2OAliLHlWq7aKQ=';
+/** The same canonical request string, HMAC'd here: to sign headers the agent would never produce. */
+function hmacRequest(ts: string, n: string): string {
+  const digest = createHash('sha256').update(req.body).digest('hex');
+  return `v1=${createHmac('sha256', key).update(['SCANPAY-V1-REQ', 'POST', '/v1/pay', 'T1', ts, n, digest].join('\n')).digest('base64')}`;
+}
+
+describe('protocol signing: the wire format as docs/protocol.md writes it', () => {
+  const nonce = '0123456789abcdef0123456789abcdef';
+
+  it('signs a request over the documented canonical string (an openssl vector), method in upper case', () => {
+    const h = signRequest({ ...req, method: 'post' }, key, now, nonce);
+    expect(Object.keys(h).sort()).toEqual(['x-scanpay-nonce', 'x-scanpay-signature', 'x-scanpay-timestamp']);
+    expect(h['x-scanpay-timestamp']).toBe(String(now));
+    expect(h['x-scanpay-nonce']).toBe(nonce);
+    expect(h['x-scanpay-signature']).toBe(OPENSSL_REQUEST_SIGNATURE);
+    expect(HEADER).toEqual({
+      terminal: 'x-scanpay-terminal',
+      timestamp: 'x-scanpay-timestamp',
+      nonce: 'x-scanpay-nonce',
+      signature: 'x-scanpay-signature',
+      trace: 'x-scanpay-trace',
+    });
+  });
+
+  it('signs a response over status, request method and path, both nonces and the body (an openssl vector)', () => {
+    const requestNonce = 'f'.repeat(32);
+    const body = Buffer.from('{"result":"SUCCESS"}');
+    const h = signResponse({ ...req, method: 'post', status: 200, requestNonce, body }, key, now, nonce);
+    expect(h['x-scanpay-signature']).toBe(OPENSSL_RESPONSE_SIGNATURE);
+  });
+
+  it('draws a fresh 32-hex-digit nonce for every message', () => {
+    const a = signRequest(req, key, now)[HEADER.nonce];
+    const b = signRequest(req, key, now)[HEADER.nonce];
+    expect(a).toMatch(/^[0-9a-f]{32}$/);
+    expect(b).not.toBe(a);
+    expect(signResponse({ ...req, status: 200, requestNonce: a }, key, now)[HEADER.nonce]).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('refuses a message missing any one of the three headers', () => {
+    const h = signRequest(req, key, now);
+    for (const name of [HEADER.timestamp, HEADER.nonce, HEADER.signature]) {
+      const without: Record<string, string> = { ...h };
+      delete without[name];
+      expect(codeOf(() => verifyRequest(req, without, key, { now, nonces: new NonceCache() })), name).toBe('PROTO_SIGNATURE_MISSING');
+    }
+  });
+
+  it('refuses a malformed timestamp or nonce even when the signature over it is genuine', () => {
+    const forge = (ts: string, n: string) => ({
+      [HEADER.timestamp]: ts,
+      [HEADER.nonce]: n,
+      [HEADER.signature]: hmacRequest(ts, n),
+    });
+    const v = (ts: string, n: string) => codeOf(() => verifyRequest(req, forge(ts, n), key, { now, nonces: new NonceCache() }));
+    expect(v(String(now), nonce)).toBeUndefined();
+    expect(v(` ${now}`, nonce)).toBe('PROTO_SIGNATURE_INVALID');
+    expect(v(`${now}.0`, nonce)).toBe('PROTO_SIGNATURE_INVALID');
+    expect(v(String(now), nonce.toUpperCase())).toBe('PROTO_SIGNATURE_INVALID');
+    expect(v(String(now), 'ab'.repeat(7))).toBe('PROTO_SIGNATURE_INVALID');
+    expect(v(String(now), `${nonce}!`)).toBe('PROTO_SIGNATURE_INVALID');
+    expect(v(String(now), `!${nonce}`)).toBe('PROTO_SIGNATURE_INVALID');
+  });
+
+  it('refuses a truncated or over-long signature as invalid (not a crash of the constant-time compare)', () => {
+    const h = signRequest(req, key, now);
+    const sig = h[HEADER.signature];
+    for (const s of [sig.slice(0, -1), `${sig}=`, 'v1=']) {
+      expect(codeOf(() => verifyRequest(req, { ...h, [HEADER.signature]: s }, key, { now, nonces: new NonceCache() }))).toBe('PROTO_SIGNATURE_INVALID');
+    }
+  });
+
+  it('takes the first value when a header arrives twice', () => {
+    const h = signRequest(req, key, now);
+    const doubled = { [HEADER.timestamp]: [h[HEADER.timestamp], '1'], [HEADER.nonce]: [h[HEADER.nonce], 'ab'], [HEADER.signature]: [h[HEADER.signature], 'x'] };
+    expect(verifyRequest(req, doubled, key, { now, nonces: new NonceCache() })).toBe(h[HEADER.nonce]);
+  });
+
+  it('accepts a clock exactly 5 minutes off either way, refuses one millisecond more, and reports the skew', () => {
+    const at = (t: number, o: { skewMs?: number } = {}) => {
+      try {
+        verifyRequest(req, signRequest(req, key, t), key, { now, nonces: new NonceCache(), ...o });
+        return 'ok';
+      } catch (e) {
+        return e as { code: string; detail: { skewMs: number } };
+      }
+    };
+    expect(at(now - 5 * 60_000)).toBe('ok');
+    expect(at(now + 5 * 60_000)).toBe('ok');
+    expect(at(now - 5 * 60_000 - 1)).toMatchObject({ code: 'PROTO_TIMESTAMP_SKEW', detail: { skewMs: 5 * 60_000 + 1 } });
+    expect(at(now + 5 * 60_000 + 1)).toMatchObject({ code: 'PROTO_TIMESTAMP_SKEW', detail: { skewMs: -(5 * 60_000 + 1) } });
+    expect(at(now - 1001, { skewMs: 1000 })).toMatchObject({ code: 'PROTO_TIMESTAMP_SKEW' });
+    expect(at(now - 1000, { skewMs: 1000 })).toBe('ok');
+    expect(DEFAULT_SKEW_MS).toBe(5 * 60_000);
+  });
+
+  it('refuses a replayed signed answer through the nonce cache, and a forged one never burns a genuine nonce', () => {
+    const res = { ...req, status: 200, requestNonce: 'a'.repeat(32), body: Buffer.from('{"result":"SUCCESS"}') };
+    const h = signResponse(res, key, now);
+    const nonces = new NonceCache();
+    expect(codeOf(() => verifyResponse(res, h, key, { now, nonces }))).toBeUndefined();
+    expect(codeOf(() => verifyResponse(res, h, key, { now, nonces }))).toBe('PROTO_NONCE_REUSED');
+
+    const fresh = new NonceCache();
+    const g = signRequest(req, key, now);
+    expect(codeOf(() => verifyRequest(req, { ...g, [HEADER.signature]: `v1=${'A'.repeat(43)}=` }, key, { now, nonces: fresh }))).toBe('PROTO_SIGNATURE_INVALID');
+    expect(codeOf(() => verifyRequest(req, g, key, { now, nonces: fresh }))).toBeUndefined();
+  });
+
+  it('keeps request and response nonces, and each terminal\'s, apart', () => {
+    const n = 'c'.repeat(32);
+    const nonces = new NonceCache();
+    const h = signRequest(req, key, now, n);
+    expect(codeOf(() => verifyRequest(req, h, key, { now, nonces }))).toBeUndefined();
+    const other = { ...req, terminalId: 'T2' };
+    expect(codeOf(() => verifyRequest(other, signRequest(other, key, now, n), key, { now, nonces }))).toBeUndefined();
+    const res = { ...req, status: 200, requestNonce: n };
+    expect(codeOf(() => verifyResponse(res, signResponse(res, key, now, n), key, { now, nonces }))).toBeUndefined();
+    expect(nonces.size).toBe(3);
+    const otherRes = { ...other, status: 200, requestNonce: n };
+    expect(codeOf(() => verifyResponse(otherRes, signResponse(otherRes, key, now, n), key, { now, nonces }))).toBeUndefined();
+    expect(nonces.size).toBe(4);
+  });
+
+  it('keeps a nonce for twice the skew window, counted from when it was seen', () => {
+    const cache = new NonceCache(1000);
+    expect(cache.add('t', 'n1', 0)).toBe(true);
+    expect(cache.add('t', 'n1', 2000)).toBe(false);
+    expect(cache.add('t', 'n2', 2001)).toBe(true);
+    expect(cache.size).toBe(1);
+    const byDefault = new NonceCache();
+    byDefault.add('t', 'n1', 0);
+    expect(byDefault.add('t', 'n1', 2 * DEFAULT_SKEW_MS)).toBe(false);
+    expect(byDefault.add('t', 'n1', 2 * DEFAULT_SKEW_MS + 1)).toBe(true);
   });
 });

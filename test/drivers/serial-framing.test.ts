@@ -151,6 +151,119 @@ describe('Framer', () => {
   });
 });
 
+describe('Framer: edges of length, terminators and silence', () => {
+  it('refuses options it cannot frame with', () => {
+    expect(() => framer({ terminator: 'none', idleMs: 0 })).toThrow(TypeError);
+    expect(() => framer({ terminator: 'none', idleMs: -5 })).toThrow(TypeError);
+    expect(() => framer({ terminator: 'cr', maxBytes: 0 })).toThrow('"maxBytes" must be positive');
+    expect(() => framer({ terminator: 'cr', maxBytes: Number.NaN })).toThrow(TypeError);
+    expect(() => framer({ terminator: 'none', idleMs: 1, maxBytes: 1 })).not.toThrow();
+  });
+
+  it('splits at LF, at CR, and at CRLF only as a pair', () => {
+    const lf = framer({ terminator: 'lf' });
+    lf.push('12\r3\n45\n');
+    expect(lf.frames).toEqual(['12\r3', '45']);
+    const crlf = framer({ terminator: 'crlf' });
+    crlf.push('1\r2\n3\r\n');
+    expect(crlf.frames).toEqual(['1\r2\n3']);
+  });
+
+  it('takes a frame one byte shorter than maxBytes and drops one of maxBytes, reporting it with the limit', () => {
+    const errors: unknown[] = [];
+    const frames: string[] = [];
+    const f = new Framer({ terminator: 'cr', maxBytes: 8 }, new ManualClock(), (r) => ('frame' in r ? frames.push(r.frame.toString()) : errors.push(r.error)));
+    f.push(Buffer.from('1234567\r'));
+    f.push(Buffer.from('12345678\r'));
+    f.push(Buffer.from('1234567'));
+    f.push(Buffer.from('\r'));
+    expect(frames).toEqual(['1234567', '1234567']);
+    expect(errors).toMatchObject([{ code: 'SCAN_FRAME_TOO_LONG', detail: { maxBytes: 8 } }]);
+  });
+
+  it('reports an overflowing frame once, however many reads it takes', () => {
+    const f = framer({ terminator: 'cr', maxBytes: 4 });
+    for (const piece of ['12345', '67890', 'abcde', '\r', 'ok\r']) f.push(piece);
+    expect(f.errors).toEqual(['SCAN_FRAME_TOO_LONG']);
+    expect(f.frames).toEqual(['ok']);
+  });
+
+  it('finds a CRLF that straddles two reads after an overflow', () => {
+    const f = framer({ terminator: 'crlf', maxBytes: 8 });
+    f.push('0123456789\r');
+    f.push('\nabc\r\n');
+    expect(f.errors).toEqual(['SCAN_FRAME_TOO_LONG']);
+    expect(f.frames).toEqual(['abc']);
+  });
+
+  it('with a terminator and idle time, strips the terminator that silence confirms, and passes no empty frame', () => {
+    const cr = framer({ terminator: 'cr', idleMs: 30 });
+    cr.push('abc\r');
+    cr.clock.advance(30);
+    cr.push('\r');
+    cr.clock.advance(30);
+    cr.push('de');
+    cr.clock.advance(30);
+    expect(cr.frames).toEqual(['abc', 'de']);
+    const crlf = framer({ terminator: 'crlf', idleMs: 30 });
+    crlf.push('xyz\r\n');
+    crlf.clock.advance(30);
+    crlf.push('\n');
+    crlf.clock.advance(30);
+    expect(crlf.frames).toEqual(['xyz', '\n']);
+  });
+
+  it('after a too-long frame ended by silence, the next frame is whole', () => {
+    const f = framer({ terminator: 'none', idleMs: 50, maxBytes: 8 });
+    f.push('0123456789');
+    f.clock.advance(50);
+    f.push('abc');
+    f.clock.advance(50);
+    expect(f.errors).toEqual(['SCAN_FRAME_TOO_LONG']);
+    expect(f.frames).toEqual(['abc']);
+  });
+
+  it('a discard mid-overflow loses no scan (nothing of a scan was buffered) and ends the overflow', () => {
+    const f = framer({ terminator: 'crlf', maxBytes: 4 });
+    f.push('123456\r');
+    expect(f.discard()).toBe(0);
+    f.push('ab\r\n');
+    expect(f.frames).toEqual(['ab']);
+    expect(f.discard()).toBe(0);
+  });
+
+  it('believes a timer up to 10 ms late, and re-checks one later than that', () => {
+    const onTime = new StallableClock();
+    const a = framer({ terminator: 'none', idleMs: 50 }, onTime);
+    a.push('abc');
+    onTime.stall(60);
+    onTime.run();
+    expect(a.frames).toEqual(['abc']);
+    const late = new StallableClock();
+    const b = framer({ terminator: 'none', idleMs: 50 }, late);
+    b.push('abc');
+    late.stall(61);
+    late.run();
+    expect(b.frames).toEqual([]);
+    late.idle(50);
+    expect(b.frames).toEqual(['abc']);
+  });
+
+  it('re-checks a late silence five times, then believes it', () => {
+    const clock = new StallableClock();
+    const f = framer({ terminator: 'none', idleMs: 50 }, clock);
+    f.push('abc');
+    for (let i = 0; i < 5; i++) {
+      clock.stall(100);
+      clock.run();
+    }
+    expect(f.frames).toEqual([]);
+    clock.stall(100);
+    clock.run();
+    expect(f.frames).toEqual(['abc']);
+  });
+});
+
 describe('AIM identifiers', () => {
   it.each([
     [']Q1', 'QR Code'],
