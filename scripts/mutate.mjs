@@ -39,6 +39,15 @@ if (!summaryOnly) {
   }
 }
 
+/** Every file some group mutates: the money core as the groups define it. */
+function coreFiles() {
+  const toRegex = (glob) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\//g, '(?:.*/)?').replace(/\*/g, '[^/]*')}$`);
+  const patterns = all.flatMap((g) => JSON.parse(readFileSync(new URL(`${g}.json`, groupsDir), 'utf8')).mutate).map(toRegex);
+  const files = readdirSync(new URL('agent/', root), { recursive: true }).map((f) => `agent/${f}`)
+    .concat(readdirSync(new URL('drivers/', root), { recursive: true }).map((f) => `drivers/${f}`));
+  return files.filter((f) => f.endsWith('.ts') && patterns.some((re) => re.test(f))).sort();
+}
+
 /**
  * Stryker rewrites the results file with the files of this run only: a run narrowed with
  * `--mutate one-file.ts` would drop the group's other files. Their earlier results are kept.
@@ -79,5 +88,8 @@ for (const r of rows) console.log(`${r.file.padEnd(width)}  ${pct(r.detected, r.
 const detected = rows.reduce((s, r) => s + r.detected, 0);
 const undetected = rows.reduce((s, r) => s + r.undetected, 0);
 console.log(`${'all files'.padEnd(width)}  ${pct(detected, undetected).padStart(6)}  ${String(detected).padStart(6)}  ${String(undetected).padStart(8)}`);
+const measured = new Set(rows.map((r) => r.file));
+const unmeasured = coreFiles().filter((f) => !measured.has(f));
+console.log(`measured ${measured.size - (measured.has('(not run yet)') ? 1 : 0)} files of the money core; not measured yet (${unmeasured.length}): ${unmeasured.join(', ') || 'none'}`);
 console.log('(killed counts timeouts; survived counts mutants no test covers; survivors are explained in docs/testing.md)');
 process.exit(failed ? 1 : 0);
