@@ -30,6 +30,8 @@ export interface Row {
   target?: string;
   /** Whether the target is met; undefined when there is none. */
   met?: boolean;
+  /** What stands between the figure and its target, printed when the target is missed. */
+  whyMissed?: string;
 }
 
 export function row(r: Omit<Row, 'ratio'>): Row {
@@ -62,7 +64,11 @@ export function table(rows: readonly Row[]): string {
         return `| ${r.figure} | ${r.measure} | ${fmt(r.value)} ${r.unit} | ${r.reference}: ${fmt(r.refValue)} ${r.unit} | ${formatRatio(r)} | ${target} |`;
       })
       .join('\n') +
-    '\n'
+    '\n' +
+    rows
+      .filter((r) => r.target && !r.met)
+      .map((r) => `- missed: ${r.measure}: ${formatRatio(r)} against ${r.target}x${r.whyMissed ? `: ${r.whyMissed}` : ''}\n`)
+      .join('')
   );
 }
 

@@ -365,7 +365,8 @@ describe('restart facts and shutdown', () => {
     let answerPay!: () => void;
     acquirer.script.pay.push((req) => new Promise((resolve) => (answerPay = () => resolve(pays('SUCCESS')(req)))));
     const p = engine.pay({ amount: 100, paymentCode: WECHAT });
-    await Promise.resolve();
+    // The pay leaves once the journal's group sync has returned (a thread-pool fsync).
+    while (answerPay === undefined) await new Promise((r) => setImmediate(r));
     let stopped = false;
     const stopping = engine.stop().then(() => (stopped = true));
     await new Promise((r) => setImmediate(r));
