@@ -9,11 +9,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Journal, type NewPayment } from '../../agent/journal/journal.ts';
 import { scrubWal } from '../../agent/wal-scrub.ts';
+import { newPayment } from '../support/new-payment.ts';
 
 const CODE = '134567890123456789';
-const payment = (orderNo: string, code: string): NewPayment => ({
-  orderNo, amount: 100, currency: 'CNY', description: '', wallet: 'wechat', code, codeMasked: '13************6789', traceId: 't', createdAt: 1, codeExpiresAt: 60_001, queryDeadlineAt: 45_001,
-});
+const payment = (orderNo: string, code: string): NewPayment => newPayment({ orderNo, code });
 
 let dir: string;
 let path: string;

@@ -13,6 +13,7 @@ import { silentLogger } from '../../agent/log.ts';
 import type { EngineCore } from '../../agent/payment/engine-core.ts';
 import { noteAcknowledged, noteForgotten, reverseUnlessForgotten } from '../../agent/payment/forgotten-order.ts';
 import type { ReverseOutcome } from '../../agent/payment/outcomes.ts';
+import { newPayment } from '../support/new-payment.ts';
 
 const ORDER = 'T1260101000000abcd';
 const CREATED = 1_000_000;
@@ -25,19 +26,7 @@ let c: EngineCore;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'scanpay-forgotten-'));
   journal = Journal.open(join(dir, 'journal.db'));
-  journal.createPayment({
-    orderNo: ORDER,
-    amount: 900,
-    currency: 'CNY',
-    description: '',
-    wallet: 'wechat',
-    code: '134567890123456789',
-    codeMasked: '13************6789',
-    traceId: 't',
-    createdAt: CREATED,
-    codeExpiresAt: EXPIRES,
-    queryDeadlineAt: CREATED + 45_000,
-  });
+  journal.createPayment(newPayment({ orderNo: ORDER, amount: 900, createdAt: CREATED, codeExpiresAt: EXPIRES, queryDeadlineAt: CREATED + 45_000 }));
   journal.transition(ORDER, 'querying', CREATED + 1_000, 'outcome unknown');
   changed = [];
   c = { journal, log: silentLogger, changed: (o: string) => void changed.push(o) } as unknown as EngineCore;

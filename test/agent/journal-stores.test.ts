@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isScanpayError, type ScanpayError } from '../../agent/errors.ts';
 import { Journal, type NewPayment } from '../../agent/journal/journal.ts';
 import { MIGRATIONS } from '../../agent/journal/migrations.ts';
+import { newPayment } from '../support/new-payment.ts';
 
 let dir: string;
 let path: string;
@@ -28,20 +29,17 @@ afterEach(() => {
 let seq = 0;
 const pay = (over: Partial<NewPayment> = {}): NewPayment => {
   seq++;
-  return {
+  return newPayment({
     orderNo: `T1260101000000${String(seq).padStart(4, '0')}`,
     amount: 1_000,
-    currency: 'CNY',
     description: 'coffee',
-    wallet: 'wechat',
     code: `1345678901234${String(50_000 + seq)}`,
-    codeMasked: '13************6789',
     traceId: `trace-${seq}`,
     createdAt: 1_000 + seq,
     codeExpiresAt: 61_000,
     queryDeadlineAt: 46_000,
     ...over,
-  };
+  });
 };
 
 function refusal(fn: () => unknown): ScanpayError {

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isScanpayError } from '../../agent/errors.ts';
-import { Journal, type NewPayment } from '../../agent/journal/journal.ts';
+import { Journal } from '../../agent/journal/journal.ts';
 import { MIGRATIONS } from '../../agent/journal/migrations.ts';
+import { newPayment } from '../support/new-payment.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -15,20 +16,7 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const payment = (over: Partial<NewPayment> = {}): NewPayment => ({
-  orderNo: 'T1260101000000abcd',
-  amount: 100,
-  currency: 'CNY',
-  description: '',
-  wallet: 'wechat',
-  code: '134567890123456789',
-  codeMasked: '13************6789',
-  traceId: 't',
-  createdAt: 1,
-  codeExpiresAt: 60_001,
-  queryDeadlineAt: 45_001,
-  ...over,
-});
+const payment = newPayment;
 
 function errorCode(fn: () => unknown): string | undefined {
   try {

@@ -18,6 +18,7 @@ import type { ReverseOutcome } from '../../agent/payment/outcomes.ts';
 import type { PaymentActors } from '../../agent/payment/payment-actors.ts';
 import { PaymentRecorder } from '../../agent/payment/record.ts';
 import { ReversalDelivery } from '../../agent/payment/reversal-delivery.ts';
+import { newPayment } from '../support/new-payment.ts';
 
 const CREATED = 2_000_000;
 /** The longest order number the wire allows: its refund number must still fit. */
@@ -37,19 +38,7 @@ afterEach(() => {
 });
 
 function pay(orderNo: string): void {
-  journal.createPayment({
-    orderNo,
-    amount: 1_250,
-    currency: 'CNY',
-    description: '',
-    wallet: 'wechat',
-    code: '134567890123456789',
-    codeMasked: '13************6789',
-    traceId: `trace-${orderNo.slice(-4)}`,
-    createdAt: CREATED,
-    codeExpiresAt: CREATED + 60_000,
-    queryDeadlineAt: CREATED + 45_000,
-  });
+  journal.createPayment(newPayment({ orderNo, amount: 1_250, traceId: `trace-${orderNo.slice(-4)}`, createdAt: CREATED, codeExpiresAt: CREATED + 60_000, queryDeadlineAt: CREATED + 45_000 }));
   journal.transition(orderNo, 'reversal_queued', CREATED + 50_000, 'backend unreachable: reversal queued');
 }
 
