@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger, silentLogger } from '../../agent/log.ts';
 import { maskCode } from '../../agent/payment-code.ts';
+import { newTraceId } from '../../agent/payment/engine.ts';
 import { DEMO_TERMINAL } from '../../simulator/backend/demo-terminal.ts';
 import { leaksIn, scanTapDir } from '../support/log-scan.ts';
 
@@ -35,6 +36,15 @@ describe('log tap', () => {
     expect(leaksIn('{"token":"AbCdEf0123456789xyz"}')).toEqual(['unmasked "token"']);
     expect(leaksIn(`{"secret":"${DEMO_TERMINAL.key.toString('hex')}"}`)).toEqual(['the demo terminal key']);
     expect(leaksIn(JSON.stringify({ codeMasked: maskCode(CODE), orderNo: 'T000000126113009061234abcd', token: '[masked]', headers: 'Bearer [masked]' }))).toEqual([]);
+  });
+
+  it('a trace id is never taken for a payment code (a 16-digit hex id could be, and once failed a CI run)', () => {
+    // The old hex form: this id is valid hex and reads as an Alipay code.
+    expect(leaksIn(JSON.stringify({ traceId: '2611830472253126' }))).toHaveLength(1);
+    const ids = Array.from({ length: 20_000 }, newTraceId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{12}$/);
+    expect(ids.flatMap((id) => leaksIn(JSON.stringify({ traceId: id })))).toEqual([]);
   });
 
   it('catches a code a child process logs through the real logger under a key redaction does not know', () => {

@@ -84,7 +84,7 @@ describe('accepting a payment', () => {
     // Letters and digits only, the last ten of the terminal id, then yyMMddHHmmss (UTC) and random hex.
     expect(v.orderNo).toMatch(/^M0042shop7260601102030[0-9a-f]{8}$/);
     expect(v).toMatchObject({ amount: 1234, currency: 'CNY', description: '', wallet: 'wechat', posOrderId: 'POS-9', lane: 'lane-2', state: 'submitting', outcome: null, queryDeadlineAt: T0 + 45_000 });
-    expect(journal.getPayment(v.orderNo)).toMatchObject({ code_expires_at: T0 + 60_000, query_deadline_at: T0 + 45_000, trace_id: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(journal.getPayment(v.orderNo)).toMatchObject({ code_expires_at: T0 + 60_000, query_deadline_at: T0 + 45_000, trace_id: expect.stringMatching(/^[A-Za-z0-9_-]{12}$/) });
     expect(v.code).not.toContain(WECHAT);
     await settle();
     expect(engine.get(v.orderNo)).toMatchObject({ outcome: 'paid' });
