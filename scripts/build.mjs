@@ -4,7 +4,9 @@
 // a chunk of its own (`pay` never loads Fastify's); the native modules stay in node_modules.
 // Source maps (with the sources) sit beside each file. Plain JS: it must run before anything
 // is compiled. `npm install` runs it (prepare), and so does `npm pack`.
-import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -68,23 +70,14 @@ const jsonAsCommonJs = {
   },
 };
 
-rmSync(dist, { recursive: true, force: true });
-const result = await build({
+/** What both outputs share: one bundle of our code and the pure-JS dependencies, minified, with source maps. */
+const common = {
   absWorkingDir: root,
-  // The image decoder's worker thread is an entry of its own: drivers/image/decoder-client.ts
-  // starts `./decode-worker.mjs` beside it, which in the sources registers tsx (a development
-  // dependency) and in dist/ loads this bundle (written below).
-  entryPoints: { main: 'agent/cli/main.ts', 'decode-worker-bundle': 'drivers/image/decode-worker.ts' },
-  outdir: 'dist',
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
   external: NATIVE,
   plugins: [axiosWithoutWebGlobals, jsonAsCommonJs],
-  // Bundled CommonJS dependencies call require(); in an ES module it must be made.
-  banner: { js: 'import { createRequire as __scanpayCreateRequire } from "node:module"; const require = __scanpayCreateRequire(import.meta.url);' },
   minifyWhitespace: true,
   minifySyntax: true,
   // Short local names: 26% less JavaScript for V8 to parse when `run` starts (2.04 -> 1.52 MB);
@@ -95,6 +88,82 @@ const result = await build({
   sourcemap: true,
   metafile: true,
   logLevel: 'warning',
+};
+
+/** The embedded simulator (`run --demo` without a backend), dist/sim-backend.js in the chunked build. */
+const SIM_BACKEND = 'simulator/backend/protocol-wires.ts';
+/**
+ * dist/run.cjs takes the embedded simulator from the chunked build (dist/sim-backend.js)
+ * rather than holding it: with Fastify and ajv it was 0.7 of its 1.75 MB, a string V8 keeps
+ * in memory for as long as `run` runs, and an agent with a real acquirer never loads it.
+ * The module daemon.ts imports becomes a stand-in whose function imports the chunk when
+ * called, through `__scanpayImport` (agent/bin/scanpay.js passes it: an `import()` inside a
+ * script compiled from V8's code cache finds no loader on Node 20). The simulator then has
+ * its own copy of the agent modules it shares (errors, protocol): it talks to the agent over
+ * HTTP only, and only in demo mode. A new export daemon.ts uses fails the build here.
+ */
+const simulatorFromChunks = {
+  name: 'simulator-from-chunks',
+  setup(b) {
+    b.onResolve({ filter: /[\\/]simulator[\\/]backend[\\/]protocol-wires\.ts$/ }, () => ({ path: 'sim-backend', namespace: 'scanpay-chunk' }));
+    b.onLoad({ filter: /.*/, namespace: 'scanpay-chunk' }, () => ({
+      contents: "export async function startSimulatedBackend(...args) { return (await __scanpayImport('./sim-backend.js')).startSimulatedBackend(...args); }\n",
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * axios (with form-data and mime-db's table: 0.3 MB) is used from the first backend call on,
+ * never before ready: dist/run.cjs requires it from dist/axios.cjs (built below) when
+ * agent/backend/protocol-http.ts first imports it, so its source is not a string `run` holds
+ * from the start.
+ */
+const axiosFromItsOwnFile = {
+  name: 'axios-from-its-own-file',
+  setup(b) {
+    b.onResolve({ filter: /^axios$/ }, () => ({ path: 'axios', namespace: 'scanpay-axios' }));
+    b.onLoad({ filter: /.*/, namespace: 'scanpay-axios' }, () => ({ contents: "export default require('./axios.cjs').default;\n", loader: 'js' }));
+    b.onResolve({ filter: /^\.\/axios\.cjs$/ }, () => ({ path: './axios.cjs', external: true }));
+  },
+};
+
+/**
+ * The warm start (argv: the bin, the home): `scanpay run` until its POS API answers
+ * GET /v1/agent (as the start-up bench's probe asks), then SIGTERM and its clean stop.
+ */
+const WARM_START = `
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+const [bin, home] = process.argv.slice(1);
+const child = spawn(process.execPath, [bin, 'run', '--demo', '--backend', 'http://127.0.0.1:9', '--port', '0'], { stdio: ['ignore', 'ignore', 'inherit'] });
+const exited = new Promise((r) => child.once('exit', r));
+const deadline = Date.now() + 60_000;
+let served = false;
+while (!served && child.exitCode === null && Date.now() < deadline) {
+  const file = home + '/agent.json';
+  const url = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).apiUrl : undefined;
+  if (url) served = await fetch(url + '/v1/agent', { headers: { authorization: 'Bearer ' + readFileSync(home + '/api-token', 'utf8').trim() } }).then((r) => r.ok, () => false);
+  if (!served) await new Promise((r) => setTimeout(r, 50));
+}
+child.kill('SIGTERM');
+const code = await exited;
+if (!served) throw new Error('scanpay run did not serve GET /v1/agent');
+process.exitCode = code;
+`;
+
+rmSync(dist, { recursive: true, force: true });
+const result = await build({
+  ...common,
+  // The image decoder's worker thread is an entry of its own: drivers/image/decoder-client.ts
+  // starts `./decode-worker.mjs` beside it, which in the sources registers tsx (a development
+  // dependency) and in dist/ loads this bundle (written below).
+  entryPoints: { main: 'agent/cli/main.ts', 'decode-worker-bundle': 'drivers/image/decode-worker.ts', 'sim-backend': SIM_BACKEND },
+  outdir: 'dist',
+  splitting: true,
+  format: 'esm',
+  // Bundled CommonJS dependencies call require(); in an ES module it must be made.
+  banner: { js: 'import { createRequire as __scanpayCreateRequire } from "node:module"; const require = __scanpayCreateRequire(import.meta.url);' },
 });
 // `import { z } from 'zod'` re-exports a namespace esbuild cannot shake: every locale (260 KB)
 // lands in the chunk `scanpay run` parses at start. `import * as z from 'zod'` keeps English only.
@@ -104,4 +173,68 @@ for (const [from, to] of Object.entries(ASSETS)) cpSync(join(root, from), join(d
 writeFileSync(join(dist, 'decode-worker.mjs'), "import './decode-worker-bundle.js';\n");
 // What went into each file, for anyone asking why a chunk is big (esbuild's analyzer reads it).
 writeFileSync(join(dist, 'meta.json'), JSON.stringify(result.metafile));
-process.stdout.write(`built dist/ (${Object.keys(result.metafile.outputs).length} files)\n`);
+
+/**
+ * `scanpay run` again as one CommonJS script, dist/run.cjs, that agent/bin/scanpay.js
+ * compiles with V8's code cache (dist/run.cjs.cache, made below). Node 20 caches no ES
+ * module's compilation (module.enableCompileCache is Node 22), and compiling the start
+ * path's JavaScript (~0.5 MB) and resolving and linking its 40 chunks was most of what
+ * `run` did before it was ready. CommonJS cannot be split, so the script holds every module
+ * `run` may import but the simulator and axios (0.78 MB, plugins above); those imported later
+ * stay wrapped until first use as in the chunks, and V8 compiles a function only when first
+ * called. The file is one function expression over CommonJS's module arguments.
+ * `import.meta.url` is the script's own URL: like the chunks it sits in dist/, so the files
+ * found beside it are the same.
+ */
+await build({
+  ...common,
+  plugins: [...common.plugins, simulatorFromChunks, axiosFromItsOwnFile],
+  entryPoints: { run: 'agent/cli/run-entry.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  define: { 'import.meta.url': '__scanpayUrl' },
+  banner: { js: '(function (exports, require, module, __filename, __dirname, __scanpayImport) { var __scanpayUrl = require("node:url").pathToFileURL(__filename).href;' },
+  footer: { js: '})' },
+  // Node 20 maps no vm.Script's stack trace: with --enable-source-maps the bin runs the chunks.
+  sourcemap: false,
+  metafile: false,
+});
+// axios as dist/run.cjs requires it (axiosFromItsOwnFile), from its ES modules so that the
+// plugins above apply (`require('axios')` would find its prebuilt CommonJS file instead).
+await build({
+  ...common,
+  stdin: { contents: "export { default } from 'axios';", resolveDir: root, sourcefile: 'axios-entry.js' },
+  outfile: 'dist/axios.cjs',
+  format: 'cjs',
+  sourcemap: false,
+  metafile: false,
+});
+writeRunCodeCache();
+process.stdout.write(`built dist/ (${Object.keys(result.metafile.outputs).length} files and run.cjs)\n`);
+
+/**
+ * V8's code cache for dist/run.cjs, written by one warm start of the built `scanpay run`
+ * (agent/bin/scanpay.js writes `script.createCachedData()` when it exits, asked by
+ * SCANPAY_WRITE_CODE_CACHE): started in a temporary home against a backend that is not
+ * there, stopped by SIGTERM once it serves the POS API, so the cache holds every function
+ * compiled from start to ready and to a clean stop. Made here because the install directory
+ * is read-only (/opt/scanpay); it fits this node only (another one rejects it and `run`
+ * compiles as without it). Without a cache `run` still works: the build says so and goes on.
+ */
+function writeRunCodeCache() {
+  const cache = join(dist, 'run.cjs.cache');
+  const home = mkdtempSync(join(tmpdir(), 'scanpay-build-'));
+  try {
+    const bin = join(root, 'agent/bin/scanpay.js');
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', WARM_START, bin, home], {
+      env: { ...process.env, SCANPAY_HOME: home, SCANPAY_LOG_LEVEL: 'silent', SCANPAY_WRITE_CODE_CACHE: cache, SCANPAY_SOURCE: '' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    if (run.status !== 0 || !existsSync(cache)) process.stderr.write(`build: no code cache for dist/run.cjs (\`scanpay run\` compiles at each start instead): the warm start failed: ${run.error?.message ?? run.stderr.slice(-1_000)}\n`);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+

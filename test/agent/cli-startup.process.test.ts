@@ -50,7 +50,7 @@ describe('scanpay start-up', () => {
   it('--version prints package.json version and loads no command', async () => {
     const r = await traced(['--version']);
     expect(r).toMatchObject({ status: 0, stdout: `${VERSION}\n` });
-    expect(r.modules.filter((m) => m.includes('/agent/cli/'))).toEqual([expect.stringMatching(/\/agent\/cli\/main\.ts$/)]);
+    expect(r.modules.filter((m) => m.includes('/agent/cli/'))).toEqual([expect.stringMatching(/\/agent\/cli\/main\.ts$/), expect.stringMatching(/\/agent\/cli\/program\.ts$/)]);
   }, PROCESS_TEST_MS);
 
   it('`pay` loads neither the simulator, the POS API server, Fastify nor a decoder', async () => {

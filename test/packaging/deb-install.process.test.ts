@@ -71,7 +71,7 @@ describe.skipIf(missing.length > 0)('the .deb in a clean Debian root', () => {
     expect(info).toMatch(new RegExp(`Package: scanpay\\n\\s*Version: ${VERSION.replace(/\./g, '\\.')}`));
     expect(info).toContain('Depends: nodejs (>= 20)');
     const files = execFileSync('dpkg-deb', ['--contents', deb], { encoding: 'utf8' });
-    for (const f of ['./opt/scanpay/agent/bin/scanpay.js', './opt/scanpay/dist/main.js', './opt/scanpay/node_modules/better-sqlite3/build/Release/better_sqlite3.node', './lib/systemd/system/scanpay.service', './lib/udev/rules.d/99-scanpay-scanners.rules', './usr/bin/scanpay']) expect(files).toContain(f);
+    for (const f of ['./opt/scanpay/agent/bin/scanpay.js', './opt/scanpay/dist/main.js', './opt/scanpay/dist/run.cjs', './opt/scanpay/dist/run.cjs.cache', './opt/scanpay/dist/axios.cjs', './opt/scanpay/dist/sim-backend.js', './opt/scanpay/node_modules/better-sqlite3/build/Release/better_sqlite3.node', './lib/systemd/system/scanpay.service', './lib/udev/rules.d/99-scanpay-scanners.rules', './usr/bin/scanpay']) expect(files).toContain(f);
     // Run-time only: no TypeScript loader, no sources of ours, no compiler leftovers.
     for (const f of ['/node_modules/tsx/', '/node_modules/esbuild/', './opt/scanpay/drivers/', './opt/scanpay/agent/cli/', '/build/Release/obj', 'better-sqlite3/deps/']) expect(files).not.toContain(f);
     expect(files).not.toMatch(/\.\/opt\/scanpay\/(agent|dist)\/\S*\.ts\n/);
