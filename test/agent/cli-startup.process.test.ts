@@ -5,16 +5,20 @@
  * from vitest.config.ts) with a loader hook that lists every module they load.
  */
 import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAgentFile } from '../../agent/agent-file.ts';
 import { tokenPath } from '../../agent/token.ts';
 
 const BIN = fileURLToPath(new URL('../../agent/bin/scanpay.js', import.meta.url));
 const TRACE = fileURLToPath(new URL('../support/module-trace.mjs', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+/** `scanpay run`'s script and V8 code cache in the build (scripts/build.mjs); `npm ci` builds dist/ (prepare). */
+const RUN_BUNDLE = join(REPO, 'dist', 'run.cjs');
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Modules no command but `run --demo`, `sim` and `scanners` may load. */
@@ -36,6 +40,25 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let runs = 0;
+/** Starts `scanpay run` with `bin` in `home` (a backend that is not there) and returns GET /v1/agent's answer, then kills it. */
+async function agentInfo(bin: string, home: string, o: { env?: NodeJS.ProcessEnv; trace?: string } = {}): Promise<{ version: string; simulatorUrl: string | null }> {
+  const child = spawn(process.execPath, [...(o.trace ? ['--import', TRACE] : []), bin, 'run', '--demo', '--backend', 'http://127.0.0.1:9', '--port', '0'], {
+    env: { ...process.env, SCANPAY_HOME: home, SCANPAY_LOG_LEVEL: 'silent', ...(o.trace ? { TRACE_OUT: o.trace } : {}), ...o.env },
+    stdio: 'ignore',
+  });
+  try {
+    let apiUrl: string | undefined;
+    while (!(apiUrl = existsSync(home) ? readAgentFile(home)?.apiUrl : undefined)) {
+      if (child.exitCode !== null) throw new Error(`scanpay run exited ${child.exitCode}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const token = readFileSync(tokenPath(home), 'utf8').trim();
+    return (await (await fetch(`${apiUrl}/v1/agent`, { headers: { authorization: `Bearer ${token}` } })).json()) as { version: string; simulatorUrl: string | null };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
 /** Runs `scanpay ARGS` to its end; returns its output and the modules it loaded. */
 function traced(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; modules: string[] }> {
   const trace = join(dir, `trace-${++runs}.txt`);
@@ -74,29 +97,33 @@ describe('scanpay start-up', () => {
   }, PROCESS_TEST_MS);
 
   it('`run` with a real acquirer and no image source is ready without the simulator, Fastify, a decoder, axios or another protocol\'s adapter, and GET /v1/agent reports the version', async () => {
-    const home = join(dir, 'run-home');
     const trace = join(dir, 'trace-run.txt');
-    const child = spawn(process.execPath, ['--import', TRACE, BIN, 'run', '--demo', '--backend', 'http://127.0.0.1:9', '--port', '0'], {
-      env: { ...process.env, SCANPAY_HOME: home, SCANPAY_LOG_LEVEL: 'silent', TRACE_OUT: trace },
-      stdio: 'ignore',
-    });
-    try {
-      let apiUrl: string | undefined;
-      while (!(apiUrl = existsSync(home) ? readAgentFile(home)?.apiUrl : undefined)) {
-        if (child.exitCode !== null) throw new Error(`scanpay run exited ${child.exitCode}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      const token = readFileSync(tokenPath(home), 'utf8').trim();
-      const info = (await (await fetch(`${apiUrl}/v1/agent`, { headers: { authorization: `Bearer ${token}` } })).json()) as { version: string; simulatorUrl: string | null };
-      expect(info).toMatchObject({ version: VERSION, simulatorUrl: null });
-      const modules = readFileSync(trace, 'utf8').split('\n');
-      expect(modules).toContainEqual(expect.stringMatching(/\/agent\/daemon\.ts$/));
-      expect(modules).toContainEqual(expect.stringMatching(POS_API));
-      for (const heavy of [SIMULATOR, FASTIFY, DECODER, FIRST_CALL, OTHER_PROTOCOLS]) expect(modules.filter((m) => heavy.test(m))).toEqual([]);
-    } finally {
-      child.kill('SIGKILL');
-    }
+    expect(await agentInfo(BIN, join(dir, 'run-home'), { trace })).toMatchObject({ version: VERSION, simulatorUrl: null });
+    const modules = readFileSync(trace, 'utf8').split('\n');
+    expect(modules).toContainEqual(expect.stringMatching(/\/agent\/daemon\.ts$/));
+    expect(modules).toContainEqual(expect.stringMatching(POS_API));
+    for (const heavy of [SIMULATOR, FASTIFY, DECODER, FIRST_CALL, OTHER_PROTOCOLS]) expect(modules.filter((m) => heavy.test(m))).toEqual([]);
   }, PROCESS_TEST_MS);
+
+  describe.skipIf(!existsSync(RUN_BUNDLE))('the built `run` (dist/run.cjs, needs `npm run build`)', () => {
+    it("V8 accepts the build's code cache for its script on this node", () => {
+      const script = new Script(readFileSync(RUN_BUNDLE, 'utf8'), { filename: RUN_BUNDLE, cachedData: readFileSync(`${RUN_BUNDLE}.cache`) });
+      expect(script.cachedDataRejected).toBe(false);
+    });
+
+    it('starts and serves the POS API when V8 rejects the code cache (another node, a damaged file)', async () => {
+      // An installed copy (as in the .deb) whose cache is not V8's: the bin must compile the script instead.
+      const install = join(dir, 'installed');
+      mkdirSync(join(install, 'agent', 'bin'), { recursive: true });
+      copyFileSync(BIN, join(install, 'agent', 'bin', 'scanpay.js'));
+      copyFileSync(join(REPO, 'package.json'), join(install, 'package.json'));
+      cpSync(join(REPO, 'dist'), join(install, 'dist'), { recursive: true });
+      cpSync(join(REPO, 'docs'), join(install, 'docs'), { recursive: true });
+      symlinkSync(join(REPO, 'node_modules'), join(install, 'node_modules'));
+      writeFileSync(join(install, 'dist', 'run.cjs.cache'), 'not a V8 code cache');
+      expect(await agentInfo(join(install, 'agent', 'bin', 'scanpay.js'), join(dir, 'rejected-home'), { env: { SCANPAY_SOURCE: '', NODE_OPTIONS: '' } })).toMatchObject({ version: VERSION, simulatorUrl: null });
+    }, PROCESS_TEST_MS);
+  });
 
   it('the published entry says how to build when dist/ is missing', async () => {
     const bin = join(dir, 'unbuilt', 'agent', 'bin', 'scanpay.js');
