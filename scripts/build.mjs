@@ -100,7 +100,9 @@ const SIM_BACKEND = 'simulator/backend/protocol-wires.ts';
  * called, through `__scanpayImport` (agent/bin/scanpay.js passes it: an `import()` inside a
  * script compiled from V8's code cache finds no loader on Node 20). The simulator then has
  * its own copy of the agent modules it shares (errors, protocol): it talks to the agent over
- * HTTP only, and only in demo mode. A new export daemon.ts uses fails the build here.
+ * HTTP only, and only in demo mode; agent/bin/scanpay.js runs `run --demo` without `--backend`
+ * (npm start) from the chunks, so this path is left to an empty `--backend ''`. A new export
+ * daemon.ts uses fails the build here.
  */
 const simulatorFromChunks = {
   name: 'simulator-from-chunks',

@@ -10,8 +10,15 @@ import { Script } from 'node:vm';
 const built = new URL('../../dist/main.js', import.meta.url);
 /** `scanpay run`'s own build (scripts/build.mjs). */
 const runBundle = new URL('../../dist/run.cjs', import.meta.url);
+const args = process.argv.slice(2);
 /** The top-level program has no options but help and version, so the command is the first word (agent/cli/main.ts). */
-const command = process.argv.slice(2).find((a) => !a.startsWith('-'));
+const command = args.find((a) => !a.startsWith('-'));
+/**
+ * `run --demo` without `--backend` (npm start) embeds the simulator, which the chunks share
+ * code with; dist/run.cjs would load it from them beside its own copy of that code (3 MB more
+ * resident). Its start-up has no target: it runs from the chunks.
+ */
+const embedsSimulator = args.includes('--demo') && !args.some((a) => a === '--backend' || a.startsWith('--backend='));
 
 /**
  * `scanpay run` from dist/run.cjs, one CommonJS script compiled with the V8 code cache that
@@ -46,7 +53,7 @@ if (process.env.SCANPAY_SOURCE === '1') {
   const { register } = await import('tsx/esm/api');
   register();
   ({ main } = await import('../cli/main.ts'));
-} else if (command === 'run' && !process.sourceMapsEnabled && existsSync(runBundle)) {
+} else if (command === 'run' && !embedsSimulator && !process.sourceMapsEnabled && existsSync(runBundle)) {
   // Node 20 maps no stack trace of a vm.Script through its source map: with
   // --enable-source-maps `run` loads the chunks below, whose traces name the TypeScript lines.
   ({ main } = loadRunBundle());
