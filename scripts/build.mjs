@@ -202,6 +202,9 @@ await build({
   sourcemap: false,
   metafile: false,
 });
+// agent/bin/scanpay.js reads it as latin1 (no UTF-8 decoding at each start): esbuild escapes
+// every other character (charset: ascii, its default), so this only fails if that changes.
+if (/[^\x00-\x7f]/.test(readFileSync(join(dist, 'run.cjs'), 'latin1'))) throw new Error('dist/run.cjs is not ASCII: agent/bin/scanpay.js reads it as latin1');
 // axios as dist/run.cjs requires it (axiosFromItsOwnFile), from its ES modules so that the
 // plugins above apply (`require('axios')` would find its prebuilt CommonJS file instead).
 await build({

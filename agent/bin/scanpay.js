@@ -35,7 +35,8 @@ function loadRunBundle() {
   } catch {
     // No cache (a build that could not make one): V8 compiles the source.
   }
-  const script = new Script(readFileSync(file, 'utf8'), { filename: file, cachedData });
+  // ASCII (the build checks): read as latin1, which copies where utf8 would decode.
+  const script = new Script(readFileSync(file, 'latin1'), { filename: file, cachedData });
   const module = { exports: {} };
   // The file is one function expression over CommonJS's module arguments and a function that
   // imports a chunk beside it (the embedded simulator, scripts/build.mjs).
