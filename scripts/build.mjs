@@ -2,8 +2,10 @@
 // `npm run build`: the agent as JavaScript in dist/, bundled by esbuild from agent/cli/main.ts:
 // our code and the pure-JS dependencies, minified, split so each command's dynamic import is
 // a chunk of its own (`pay` never loads Fastify's); the native modules stay in node_modules.
-// Source maps (with the sources) sit beside each file. Plain JS: it must run before anything
-// is compiled. `npm install` runs it (prepare), and so does `npm pack`.
+// Source maps (with the sources) sit beside each file. Then `scanpay run` once more as one
+// CommonJS script with V8's code cache for it (dist/run.cjs, run.cjs.cache: below), which the
+// bin loads for `run`. Plain JS: it must run before anything is compiled. `npm install` runs
+// it (prepare), and so does `npm pack`.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
