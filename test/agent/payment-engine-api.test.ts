@@ -459,3 +459,159 @@ describe('restart facts and shutdown', () => {
     expect(delivered).toEqual(['upload:7']);
   });
 });
+
+describe('restarts after a lost answer, and what the POS is told (issue 13)', () => {
+  const opsAt = () => acquirer.calls.map((c) => c.op);
+  const causes = (orderNo: string) => journal.events(orderNo).map((e) => e.cause);
+  const notPaid = (req: Record<string, unknown>) => answer<QueryResponse>({ result: 'SUCCESS', orderNo: req.orderNo as string, trade: trade(req.orderNo as string, 'NOTPAY') });
+
+  /**
+   * A pay whose answer was lost (maybe sent, no longer in flight) and whose next write, the
+   * move to querying, never reached the disk: the row still says `submitting`. The power cut
+   * comes before the pay leaves; the journal is then written as the lost answer leaves it.
+   */
+  async function lostPayAnswer(): Promise<string> {
+    startEngine();
+    const p = engine.pay({ amount: 100, paymentCode: WECHAT });
+    await engine.stop();
+    journal.afterPayAttempt(p.orderNo, T0 + 1_000, true, 'pay unknown');
+    expect(journal.getPayment(p.orderNo)).toMatchObject({ state: 'submitting', pay_in_flight: 0, maybe_sent: 1 });
+    acquirer.calls.length = 0;
+    acquirer.script.pay.length = 0;
+    return p.orderNo;
+  }
+
+  it('a restart after a lost pay answer queries the order, never pays again', async () => {
+    const orderNo = await lostPayAnswer();
+    acquirer.script.query.push(queries('SUCCESS'));
+    startEngine();
+    await settle();
+    while (engine.get(orderNo).outcome === null && clock.advanceToNext()) await settle();
+    expect(engine.get(orderNo).outcome).toBe('paid');
+    expect(opsAt()).toEqual(['query']);
+    expect(causes(orderNo)).toContain('recovered: a pay may have arrived');
+  });
+
+  it('restarted long after the code expired, a lost pay answer is queried and reversed, never "declined, not charged"', async () => {
+    const orderNo = await lostPayAnswer();
+    clock.advanceTo(T0 + 3_600_000);
+    acquirer.script.query.push(notPaid);
+    acquirer.script.reverse.push(reverses('SUCCESS'));
+    startEngine();
+    await settle();
+    while (engine.get(orderNo).outcome === null && clock.advanceToNext()) await settle();
+    expect(engine.get(orderNo)).toMatchObject({ outcome: 'reversed' });
+    expect(opsAt()).toEqual(['query', 'reverse']);
+  });
+
+  it('the pay in flight at a power cut is written down as maybe arrived, in words a technician reads', async () => {
+    startEngine();
+    const p = engine.pay({ amount: 100, paymentCode: WECHAT });
+    await engine.stop();
+    acquirer.calls.length = 0;
+    acquirer.script.query.push(queries('SUCCESS'));
+    startEngine();
+    await settle();
+    expect(journal.events(p.orderNo)).toContainEqual(expect.objectContaining({ state: 'submitting', cause: 'recovered: pay may have arrived before the restart' }));
+    expect(journal.getPayment(p.orderNo)).toMatchObject({ maybe_sent: 1, pay_in_flight: 0 });
+    while (engine.get(p.orderNo).outcome === null && clock.advanceToNext()) await settle();
+    expect(opsAt()).toEqual(['query']);
+  });
+
+  it('the same POS order id again writes nothing and starts nothing: the payment is driven once', async () => {
+    startEngine();
+    acquirer.script.pay.push(pays('USER_PAYING'));
+    acquirer.script.query.push(queries('SUCCESS'));
+    const a = engine.pay({ amount: 300, paymentCode: WECHAT, posOrderId: 'P7' });
+    const story = journal.events(a.orderNo);
+    expect(engine.pay({ amount: 300, paymentCode: WECHAT, posOrderId: 'P7' }).orderNo).toBe(a.orderNo);
+    expect(journal.events(a.orderNo)).toEqual(story);
+    await settle();
+    while (engine.get(a.orderNo).outcome === null && clock.advanceToNext()) await settle();
+    await settle();
+    expect(engine.get(a.orderNo).outcome).toBe('paid');
+    expect(opsAt()).toEqual(['pay', 'query']);
+  });
+
+  it('a cancel while the payment waits to be resumed (its actor failed on a full disk) is kept and honoured when it resumes', async () => {
+    const { orderNo, disk } = await payThenFailAWrite();
+    disk.restore();
+    expect(engine.cancel(orderNo)).toMatchObject({ orderNo, outcome: null });
+    expect(journal.getPayment(orderNo)!.cancel_requested).toBe(1);
+    acquirer.script.reverse.push(reverses('SUCCESS'));
+    while (engine.get(orderNo).outcome === null && clock.advanceToNext()) await settle();
+    expect(engine.get(orderNo).outcome).toBe('reversed');
+    expect(opsAt().at(-1)).toBe('reverse');
+    expect(opsAt()).not.toContain('query');
+  });
+
+  it('a journal that cannot be read when the payment is due to resume: it tries again later, and the payment ends', async () => {
+    const { orderNo, disk } = await payThenFailAWrite();
+    disk.restore();
+    const read = journal.getPayment.bind(journal);
+    let failing = false;
+    let refused = 0;
+    journal.getPayment = (n: string) => {
+      if (failing) throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR', refused: ++refused });
+      return read(n);
+    };
+    // The resume timer is the only one due: its read fails.
+    failing = true;
+    expect(clock.advanceToNext()).toBe(true);
+    failing = false;
+    expect(refused).toBe(1);
+    acquirer.script.query.push(queries('SUCCESS'));
+    while (engine.get(orderNo).outcome === null && clock.advanceToNext()) await settle();
+    expect(engine.get(orderNo).outcome).toBe('paid');
+  });
+
+  it('a restart of the engine while a failed payment waits to be resumed: the old timer starts no second actor, nor pays a finished one again', async () => {
+    const { orderNo, disk } = await payThenFailAWrite();
+    disk.restore();
+    await engine.stop();
+    acquirer.script.query.push(queries('SUCCESS'));
+    engine.start();
+    await settle();
+    while (clock.advanceToNext()) await settle();
+    expect(engine.get(orderNo).outcome).toBe('paid');
+    expect(opsAt()).toEqual(['pay', 'query']);
+  });
+
+  it('a reversal undeliverable past its maximum age stays queued, never a dead letter, and the POS sees the alarm at once', async () => {
+    startEngine({ outbox: { maxAgeMs: { reverse: 10_000 }, retryBaseMs: 1_000, retryMaxMs: 4_000 } });
+    acquirer.script.pay.push(pays('USER_PAYING'));
+    const p = engine.pay({ amount: 100, paymentCode: WECHAT });
+    await settle();
+    for (let i = 0; i < 40; i++) acquirer.script.reverse.push(unknown);
+    engine.cancel(p.orderNo);
+    await settle();
+    const overdue = () => journal.outbox('pending').some((i) => i.overdue_at !== null);
+    while (!overdue() && clock.advanceToNext()) await settle();
+    expect(journal.outbox('dead')).toEqual([]);
+    expect(engine.get(p.orderNo)).toMatchObject({ outcome: null, state: 'reversal_queued', alarms: [expect.objectContaining({ code: 'PAY_FOLLOW_UP_OVERDUE' })] });
+    expect(seen.filter((v) => v.orderNo === p.orderNo).at(-1)!.alarms.map((a) => a.code)).toEqual(['PAY_FOLLOW_UP_OVERDUE']);
+    acquirer.script.reverse.length = 0;
+    acquirer.script.reverse.push(reverses('SUCCESS'));
+    while (engine.get(p.orderNo).outcome === null && clock.advanceToNext()) await settle();
+    expect(engine.get(p.orderNo)).toMatchObject({ outcome: 'reversed', alarms: [] });
+  });
+
+  it('an acquirer that forgets an acknowledged order: the POS sees the alarm when the query says so', async () => {
+    startEngine();
+    acquirer.script.pay.push(pays('USER_PAYING'));
+    acquirer.script.query.push((req) => answer<QueryResponse>({ result: 'FAIL', orderNo: req.orderNo as string, reasonCode: 'ORDER_NOT_FOUND' }));
+    const p = engine.pay({ amount: 100, paymentCode: WECHAT });
+    await settle();
+    const shown = seen.length;
+    clock.advanceToNext();
+    await settle();
+    expect(opsAt()).toEqual(['pay', 'query']);
+    expect(seen.length).toBeGreaterThan(shown);
+    expect(seen.at(-1)).toMatchObject({ orderNo: p.orderNo, outcome: null, alarms: [expect.objectContaining({ code: 'BACKEND_ORDER_FORGOTTEN' })] });
+  });
+
+  it('a refused currency says which one', () => {
+    startEngine();
+    expect(() => engine.pay({ amount: 100, paymentCode: WECHAT, currency: 'cny' })).toThrow(expect.objectContaining({ code: 'PAY_CURRENCY_INVALID', detail: { currency: 'cny' } }));
+  });
+});

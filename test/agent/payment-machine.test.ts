@@ -99,6 +99,26 @@ describe('payment machine', () => {
     expect(h.calls.at(-1)).toEqual({ op: 'reverse', at: h.start + 45_000 });
   });
 
+  it('the last query waits no longer than the deadline when the schedule would overshoot it (issue 13)', async () => {
+    const h = harness({ query: [(at) => ({ kind: 'pending', at, customerPaying: false, reason: 'NOTPAY' })] }, { queryDeadlineAt: START + 40_000 });
+    const s = await h.runToEnd();
+    expect(s.output?.outcome).toBe('reversed');
+    // The schedule says 45 s; the deadline, 40 s: the last query is at the deadline, then the reverse.
+    expect(h.calls.filter((c) => c.op === 'query').map((c) => c.at - h.start)).toEqual([5_000, 15_000, 25_000, 35_000, 40_000]);
+    expect(h.calls.at(-1)).toEqual({ op: 'reverse', at: h.start + 40_000 });
+  });
+
+  it('a cancel while querying: the journal says the cashier cancelled, then it reverses', async () => {
+    const h = harness({ pay: [(at) => ({ kind: 'userPaying', at })], reverse: [(at) => ({ kind: 'reversed', at })] });
+    h.actor.start();
+    await h.settle();
+    expect(h.actor.getSnapshot().value).toEqual({ querying: 'waiting' });
+    h.actor.send({ type: 'CANCEL' });
+    const s = await h.runToEnd();
+    expect(s.output?.outcome).toBe('reversed');
+    expect(h.rows.find((r) => r.state === 'reversing')).toEqual({ state: 'reversing', cause: 'cancelled by the cashier' });
+  });
+
   it('ends paid when a query confirms the customer paid', async () => {
     const h = harness({
       pay: [(at) => ({ kind: 'userPaying', at })],
