@@ -160,10 +160,12 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     });
     service.onEvent((e) => {
       metrics.observe(e);
-      // One line per state change, with the trace id the backend also logs.
+      // One line per state change, with the trace id the backend also logs: the engine's own
+      // lines are debug, so a payment paid at once costs two lines (accepted with its masked code, then paid).
       if (e.type === 'payment') {
         const p = e.payment;
-        log.info({ posOrderId: p.id, orderNo: p.orderNo, traceId: p.traceId, lane: p.lane, state: p.state, result: p.result, reasonCode: p.reasonCode }, `payment ${p.id}: ${p.status}`);
+        const accepted = p.state === 'submitting' && p.result === null ? { wallet: p.wallet, amount: p.amount, codeMasked: p.code } : {};
+        log.info({ posOrderId: p.id, orderNo: p.orderNo, traceId: p.traceId, lane: p.lane, state: p.state, result: p.result, reasonCode: p.reasonCode, ...accepted }, `payment ${p.id}: ${p.status}`);
       }
     });
 

@@ -72,6 +72,11 @@ export class Lane {
     return v.posOrderId ?? v.orderNo;
   }
 
+  /** The engine told its end (paid shown only once synced): the lane is free again. */
+  ended(orderNo: string): void {
+    if (this.#activeOrderNo === orderNo) this.#activeOrderNo = undefined;
+  }
+
   /** After a restart: the engine resumed this lane's unfinished payment, so the lane holds it again. */
   restore(orderNo: string): void {
     this.#activeOrderNo ??= orderNo;

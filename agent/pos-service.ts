@@ -49,7 +49,11 @@ export class PosService {
     this.#d = deps;
     const emit = (e: LaneEvent) => this.#events.emit('event', e);
     for (const id of deps.laneIds) this.#lanes.set(id, new Lane({ id, engine: deps.engine, clock: deps.clock, logger: deps.logger, scanTimeoutMs: deps.scanTimeoutMs, emit, hasScanner: () => deps.hasScanner?.(id) ?? true }));
-    deps.engine.onChange((v) => this.#events.emit('event', { type: 'payment', payment: fromEngine(v) }));
+    deps.engine.onChange((v) => {
+      // Freed before the POS hears the end: its next payment on this lane finds it free without reading the journal.
+      if (v.outcome !== null && v.lane !== null) this.#lanes.get(v.lane)?.ended(v.orderNo);
+      this.#events.emit('event', { type: 'payment', payment: fromEngine(v) });
+    });
     // After a restart each lane holds its unfinished payment again: no second one beside it.
     for (const v of deps.engine.unfinished()) {
       if (v.lane === null) continue;

@@ -39,6 +39,8 @@ export class JournalDb {
   readonly #db: Database.Database;
   /** Prepared once per text: preparing on every call cost a compile per write and kept the heap churning. */
   readonly #statements = new Map<string, Database.Statement>();
+  /** One transaction wrapper for every write: better-sqlite3 builds five functions each time `transaction()` is called. */
+  #transaction: Database.Transaction<(fn: () => unknown) => unknown> | undefined;
   #writeFault: ScanpayError | undefined;
   /** The synchronous setting the connection has now (set per transaction, only when it changes). */
   #sync: 'FULL' | 'NORMAL' = 'FULL';
@@ -174,7 +176,7 @@ export class JournalDb {
         this.#db.pragma(`synchronous = ${sync}`);
         this.#sync = sync;
       }
-      result = this.#db.transaction(fn)();
+      result = (this.#transaction ??= this.#db.transaction((f: () => unknown) => f()))(fn) as T;
     } catch (e) {
       if (e instanceof ScanpayError) throw e;
       try {

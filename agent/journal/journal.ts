@@ -5,7 +5,7 @@
  * payments, refunds, the outbox and settlements; this class is their single entry point.
  */
 import type { ScanpayError } from '../errors.ts';
-import { JournalDb } from './journal-db.ts';
+import { JournalDb, type Durability } from './journal-db.ts';
 import { OutboxStore } from './outbox-store.ts';
 import { PaymentStore } from './payment-store.ts';
 import { RefundStore } from './refund-store.ts';
@@ -68,9 +68,9 @@ export class Journal {
     return JournalDb.syncsUnderWay;
   }
 
-  /** Runs several journal writes as one durable transaction. */
-  atomically<T>(fn: () => T): T {
-    return this.#db.write(fn);
+  /** Runs several journal writes as one transaction (one commit), durable unless asked otherwise. */
+  atomically<T>(fn: () => T, durability: Durability = 'durable'): T {
+    return this.#db.write(fn, durability);
   }
 
   // ---- payments (payment-store.ts) -----------------------------------------------------

@@ -112,7 +112,7 @@ export class PaymentStore {
       this.#db
         .stmt("UPDATE payments SET pay_attempts = pay_attempts + 1, pay_in_flight = 1, state = 'submitting', pay_sent_at = ?, updated_at = ? WHERE order_no = ?")
         .run(at, at, orderNo);
-      const n = this.get(orderNo)!.pay_attempts;
+      const n = (this.#db.stmt('SELECT pay_attempts FROM payments WHERE order_no = ?').get(orderNo) as { pay_attempts: number }).pay_attempts;
       this.#db.event(orderNo, at, 'submitting', 'pay-sent', { attempt: n });
       return n;
     }, 'grouped');

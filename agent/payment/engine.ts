@@ -103,6 +103,18 @@ export class PaymentEngine {
   readonly #reversals: ReversalDelivery;
   readonly #recorder: PaymentRecorder;
   #started = false;
+  /** Provided once: every payment's actor shares it (xstate copies the whole machine on each `provide`). */
+  readonly #machine = paymentMachine.provide({
+    actors: {
+      pay: fromPromise<PayOutcome, { orderNo: string }>(({ input }) => this.#track(this.#actors.payOnce(input.orderNo))),
+      query: fromPromise<QueryOutcome, { orderNo: string }>(({ input }) => this.#track(this.#actors.queryOnce(input.orderNo))),
+      reverse: fromPromise<ReverseOutcome, { orderNo: string }>(({ input }) => this.#track(this.#actors.reverseOnce(input.orderNo))),
+    },
+    actions: {
+      record: ({ context }, params) => this.#record(context, params.state),
+      notePayMayHaveArrived: ({ context }) => this.#journal.afterPayAttempt(context.orderNo, this.#clock.now(), true, 'recovered: pay may have arrived before the restart'),
+    },
+  });
 
   constructor(o: EngineOptions) {
     this.#o = o;
@@ -201,7 +213,8 @@ export class PaymentEngine {
       queryDeadlineAt: now + profile.queryDeadlineMs,
       lane: req.lane,
     });
-    this.#log.info({ orderNo: row.order_no, traceId: row.trace_id, wallet, amount: row.amount, codeMasked: row.code_masked, created }, created ? 'payment accepted' : 'payment already known for this POS order id');
+    // Debug: the running agent's one line per state change (daemon.ts) says the same with the POS id.
+    this.#log.debug({ orderNo: row.order_no, traceId: row.trace_id, wallet, amount: row.amount, codeMasked: row.code_masked, created }, created ? 'payment accepted' : 'payment already known for this POS order id');
     if (created) this.#run(row);
     return this.#view(row);
   }
@@ -312,18 +325,7 @@ export class PaymentEngine {
   /** Drives a payment from where its journal row says it stands (the machine's `restoring` decides). */
   #run(row: PaymentRow): void {
     const profile = this.#profiles[row.wallet];
-    const machine = paymentMachine.provide({
-      actors: {
-        pay: fromPromise<PayOutcome, { orderNo: string }>(({ input }) => this.#track(this.#actors.payOnce(input.orderNo))),
-        query: fromPromise<QueryOutcome, { orderNo: string }>(({ input }) => this.#track(this.#actors.queryOnce(input.orderNo))),
-        reverse: fromPromise<ReverseOutcome, { orderNo: string }>(({ input }) => this.#track(this.#actors.reverseOnce(input.orderNo))),
-      },
-      actions: {
-        record: ({ context }, params) => this.#record(context, params.state),
-        notePayMayHaveArrived: ({ context }) => this.#journal.afterPayAttempt(context.orderNo, this.#clock.now(), true, 'recovered: pay may have arrived before the restart'),
-      },
-    });
-    const actor = createActor(machine, {
+    const actor = createActor(this.#machine, {
       clock: this.#clock,
       input: {
         orderNo: row.order_no,

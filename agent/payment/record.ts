@@ -63,7 +63,8 @@ export class PaymentRecorder {
           undefined,
           'grouped',
         );
-        this.#c.log.info({ orderNo, outcome: state, reasonCode: f.reasonCode }, `payment ${state}`);
+        // Debug: the running agent logs every state change the POS sees, this one included (daemon.ts).
+        this.#c.log.debug({ orderNo, outcome: state, reasonCode: f.reasonCode }, `payment ${state}`);
         break;
     }
   }

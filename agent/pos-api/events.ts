@@ -20,17 +20,39 @@ export interface EventStreams {
   closeAll(): void;
 }
 
+/** An event as the stream writes it. */
+function frame(type: string, data: unknown): string {
+  return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
 export function createEventStreams(deps: { subscribe(listener: (e: PosEvent) => void): () => void; heartbeatMs: number }): EventStreams {
   const open = new Set<ServerResponse>();
   let closing = false;
+  /** The last event and its frame: serialised once for every stream, not once per stream. */
+  let last: { e: PosEvent; text: string } | undefined;
+  const frameOf = (e: PosEvent): string => {
+    if (last?.e !== e) {
+      const { type, ...rest } = e;
+      last = { e, text: frame(type, e.type === 'payment' ? e.payment : rest) };
+    }
+    return last.text;
+  };
   return {
     open(res, hello, onClientGone) {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      const send = (type: string, data: unknown) => res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
-      send('hello', hello);
+      res.write(frame('hello', hello));
+      let corked = false;
       const off = deps.subscribe((e) => {
-        const { type, ...rest } = e;
-        send(type, e.type === 'payment' ? e.payment : rest);
+        // Events of one turn of the loop (several lanes' payments) leave in one write.
+        if (!corked) {
+          corked = true;
+          res.cork();
+          process.nextTick(() => {
+            corked = false;
+            res.uncork();
+          });
+        }
+        res.write(frameOf(e));
       });
       // Real time, not the payment clock: this only keeps a socket alive.
       const beat = setInterval(() => res.write(': keepalive\n\n'), deps.heartbeatMs);
