@@ -287,7 +287,7 @@ describe('device messages (device-messages.ts)', () => {
     bounds(D.ordersRequest, { since: 0 }, [{ after: s(64), limit: 1 }, { limit: 200 }], [{ since: -1 }, { after: s(65) }, { limit: 0 }, { limit: 1.5 }]);
     const order = { orderNo: 'ORDER0001', state: 'REFUND', wallet: 'alipay', amount: 100, currency: 'CNY', createdAt: 1, paidAt: 2, refundedAmount: 40, acquirerTradeNo: 'A1', refunds: [{ refundNo: 'R1', amount: 40, at: 3 }] };
     bounds(D.orderSummary, order, [{ orderNo: s(64), acquirerTradeNo: s(64), refunds: Array.from({ length: 100 }, () => ({ refundNo: s(64), amount: 1, at: 3 })) }],
-      [{ orderNo: s(65) }, { state: 'PAID' }, { wallet: 'paypal' }, { amount: -1 }, { currency: 'cny' }, { currency: 'CNY!' }, { createdAt: 0.5 }, { paidAt: 0.5 }, { refundedAmount: -1 }, { acquirerTradeNo: s(65) },
+      [{ orderNo: s(65) }, { state: 'PAID' }, { wallet: 'paypal' }, { amount: -1 }, { currency: 'cny' }, { currency: 'CNY!' }, { currency: 'xCNY' }, { createdAt: 0.5 }, { paidAt: 0.5 }, { refundedAmount: -1 }, { acquirerTradeNo: s(65) },
         { refunds: Array.from({ length: 101 }, () => ({ refundNo: 'R', amount: 1, at: 3 })) }, { refunds: [{ refundNo: s(65), amount: 1, at: 3 }] }, { refunds: [{ refundNo: 'R', amount: 1, at: 0.5 }] }]);
     // A tombstone: an order reversed before any pay arrived has no wallet, amount or currency.
     expect(ok(D.orderSummary, { orderNo: 'ORDER0001', state: 'REVOKED', createdAt: 1, refundedAmount: 0 })).toBe(true);
