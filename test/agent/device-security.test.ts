@@ -22,32 +22,13 @@ import {
   rotatedKey,
   unwrapKey,
   x25519,
-  x25519FromPrivate,
   type X25519Pair,
 } from '../../agent/protocol/device-messages.ts';
 import { readTerminalRecord, writeTerminalRecord } from '../../agent/terminal-store.ts';
 import { startBackend, type RunningBackend } from '../../simulator/backend/start-backend.ts';
 import { createDeviceRig, type DeviceRig } from '../support/device-rig.ts';
 
-const hex = (s: string) => Buffer.from(s, 'hex');
-
-describe('primitives against published vectors', () => {
-  it('X25519 matches RFC 7748 section 6.1', () => {
-    const alice = x25519FromPrivate(hex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a').toString('base64'));
-    const bob = x25519FromPrivate(hex('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb').toString('base64'));
-    expect(Buffer.from(alice.publicKey, 'base64').toString('hex')).toBe('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a');
-    expect(Buffer.from(bob.publicKey, 'base64').toString('hex')).toBe('de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f');
-    expect(x25519(alice.privateKey, bob.publicKey).toString('hex')).toBe('4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742');
-  });
-
-  it('X25519 refuses a low-order public key (all-zero shared secret)', () => {
-    expect(() => x25519(newX25519().privateKey, Buffer.alloc(32).toString('base64'))).toThrow();
-  });
-
-  it('the code verifier is scrypt as RFC 7914 section 12 gives it (and `openssl kdf SCRYPT`)', () => {
-    expect(codeVerifier('password', Buffer.from('NaCl'), { N: 1024, r: 8, p: 16 }).toString('hex')).toBe('fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162');
-  });
-});
+// The primitives' published and openssl vectors: test/agent/device-crypto.test.ts.
 
 describe('key rotation', () => {
   let rig: DeviceRig;

@@ -30,6 +30,11 @@ describe('lazySchema', () => {
       expect(wrapped.safeParse({ inner: v, list: [v] }).success).toBe(a.success);
     }
     expect(lazy instanceof z.ZodObject).toBe(true);
+    expect('safeParse' in lazy).toBe(true);
+    expect(Object.getPrototypeOf(lazy)).toBe(Object.getPrototypeOf(eager));
+    // A property set on the stand-in lands on the schema.
+    (lazy as unknown as Record<string, unknown>).note = 'set through the stand-in';
+    expect((lazy as unknown as Record<string, unknown>).note).toBe('set through the stand-in');
     expect(lazy.optional().safeParse(undefined).success).toBe(true);
   });
 

@@ -3,9 +3,21 @@
  * schema is no answer for the agent and a refused request for the gateway. One valid
  * message per schema, then the field values each must refuse.
  */
-import { describe, expect, it } from 'vitest';
-import * as M from '../../agent/protocol/messages.ts';
-import * as D from '../../agent/protocol/device-messages.ts';
+import { readFileSync } from 'node:fs';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+
+type Messages = typeof import('../../agent/protocol/messages.ts');
+type DeviceMessages = typeof import('../../agent/protocol/device-messages.ts');
+let M: Messages;
+let D: DeviceMessages;
+
+// Fresh modules for every test, so each test builds the schemas it parses (lazySchema builds
+// once per module). Built once for the whole file, a schema's mutants would be credited by
+// Stryker's per-test coverage to whichever test parsed it first, and tried against it alone.
+beforeEach(async () => {
+  vi.resetModules();
+  [M, D] = await Promise.all([import('../../agent/protocol/messages.ts'), import('../../agent/protocol/device-messages.ts')]);
+});
 
 const ok = (schema: { safeParse: (v: unknown) => { success: boolean } }, v: unknown) => schema.safeParse(v).success;
 const trade = { orderNo: 'ORDER0001', state: 'SUCCESS', amount: 100, currency: 'CNY', wallet: 'wechat' };
@@ -75,6 +87,31 @@ describe('payment messages (messages.ts)', () => {
     for (const waitMs of [25_001, -1, 1.5]) expect(ok(M.queryRequest, { orderNo: 'ORDER0001', waitMs }), String(waitMs)).toBe(false);
     expect(ok(M.refundRequest, { orderNo: 'ORDER0001', refundNo: 'R-1', amount: 1 })).toBe(false);
     expect(ok(M.errorResponse, { error: { code: 'PROTO_X' } })).toBe(false);
+    expect(ok(M.errorResponse, { error: { code: 'PROTO_X', message: 'm' } })).toBe(true);
+  });
+
+  it('query, reverse and refund requests carry a trace id of up to 64 characters and a valid order number', () => {
+    const requests: Array<[Parameters<typeof ok>[0], object]> = [
+      [M.queryRequest, { orderNo: 'ORDER0001' }],
+      [M.reverseRequest, { orderNo: 'ORDER0001' }],
+      [M.refundRequest, { orderNo: 'ORDER0001', refundNo: 'REFUND0001', amount: 1 }],
+    ];
+    for (const [schema, body] of requests) {
+      expect(ok(schema, body), JSON.stringify(body)).toBe(true);
+      expect(ok(schema, { ...body, traceId: 't1' })).toBe(true);
+      expect(ok(schema, { ...body, traceId: 't'.repeat(64) })).toBe(true);
+      expect(ok(schema, { ...body, traceId: 't'.repeat(65) })).toBe(false);
+      expect(ok(schema, { ...body, orderNo: 'O 1' })).toBe(false);
+    }
+    expect(M.reverseRequest.parse({ orderNo: 'ORDER0001', traceId: 'abc' })).toEqual({ orderNo: 'ORDER0001', traceId: 'abc' });
+  });
+
+  it('every definite-failure reason is a documented code with a text the cashier can read', () => {
+    const documented = [...readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8').split('## Reason codes')[1]!.split('\n## ')[0]!.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
+    expect(Object.keys(M.REASONS)).toEqual(documented);
+    const texts = Object.values(M.REASONS);
+    for (const text of texts) expect(text).toMatch(/^[a-z].{8,}/);
+    expect(new Set(texts).size).toBe(texts.length);
   });
 });
 
@@ -175,5 +212,85 @@ describe('device messages (device-messages.ts)', () => {
     expect(D.sameTotals(t, { wechat: t.wechat! })).toBe(true);
     expect(D.sameTotals(t, { ...t, unionpay: { ...t.alipay!, refunds: { count: 1, amount: 1 } } })).toBe(false);
     expect(D.sameTotals({ wechat: t.wechat! }, { wechat: { ...t.wechat!, payments: { count: 1, amount: 101 } } })).toBe(false);
+  });
+
+  /** `schema` takes `base` and refuses each patch; `accepts` lists patches it must take. */
+  const bounds = (schema: Parameters<typeof ok>[0], base: object, accepts: object[], refuses: object[]) => {
+    expect(ok(schema, base), JSON.stringify(base)).toBe(true);
+    for (const patch of accepts) expect(ok(schema, { ...base, ...patch }), `accepts ${JSON.stringify(patch)}`).toBe(true);
+    for (const patch of refuses) expect(ok(schema, { ...base, ...patch }), `refuses ${JSON.stringify(patch)}`).toBe(false);
+  };
+  const s = (n: number, c = 'x') => c.repeat(n);
+
+  it('activation: the locator is four capitals or digits, the answer\'s id S- and 32 hex digits, the scrypt parameters within bounds', () => {
+    bounds(D.activateHelloRequest, { codeId: 'K7QP', ephemeralKey: key, deviceKey: `${'a+/9'.repeat(10)}abc=` }, [], [{ codeId: 'xK7QP' }, { codeId: 'K7QPx' }, { codeId: 'K7Q' }, { ephemeralKey: `!${key}` }]);
+    const answer = { result: 'HELLO', activationId: `S-${'0123456789abcdef'.repeat(2)}`, serverEphemeral: key, salt: 's', kdf: { N: 2 ** 15, r: 8, p: 1 } };
+    bounds(D.activateHelloResponse, answer,
+      [{ salt: s(64) }, { kdf: { N: 2 ** 14, r: 16, p: 4 } }, { kdf: { N: 2 ** 20, r: 8, p: 1 } }],
+      [{ salt: s(65) }, { activationId: `xS-${'0'.repeat(32)}` }, { activationId: `S-${'0'.repeat(33)}` }, { activationId: `S-${'0'.repeat(31)}` }, { serverEphemeral: 'A=' },
+        { kdf: { N: 2 ** 21, r: 8, p: 1 } }, { kdf: { N: 2 ** 15, r: 7, p: 1 } }, { kdf: { N: 2 ** 15, r: 17, p: 1 } }, { kdf: { N: 2 ** 15, r: 8, p: 0 } }, { kdf: { N: 2 ** 15, r: 8, p: 5 } }, { kdf: { N: 2 ** 15 + 0.5, r: 8, p: 1 } }]);
+    expect(D.ACTIVATION_KDF_MIN_N).toBe(2 ** 14);
+    bounds(D.activateRequest, { deviceName: 'Lane 2', agentVersion: '0.1.0' }, [{ deviceName: s(64), agentVersion: s(32) }], [{ deviceName: s(65) }, { agentVersion: s(33) }, { agentVersion: 1 }]);
+    const activated = { result: 'ACTIVATED', terminalId: 'T-1_a', merchantId: 'M1', merchantName: 'Shop', wrappedKey: 'w', params: { version: 1, extra: true } };
+    bounds(D.activateResponse, activated, [{ terminalId: s(32, 'T'), merchantId: s(32), merchantName: s(64), wrappedKey: s(256) }],
+      [{ terminalId: '/T1' }, { merchantId: s(33) }, { merchantName: s(65) }, { wrappedKey: s(257) }, { result: 'HELLO' }, { params: { version: 1.5 } }]);
+    // Parameters travel whole: the agent checks them itself (agent/params.ts).
+    expect(D.activateResponse.parse(activated).params).toEqual({ version: 1, extra: true });
+  });
+
+  it('parameters, heartbeat and key rotation messages within their documented bounds', () => {
+    bounds(D.paramsRequest, { version: 0 }, [{ version: 7 }], [{ version: -1 }, { version: 0.5 }]);
+    bounds(D.paramsResponse, { result: 'UNCHANGED', version: 3 }, [], [{ version: 0 }, { result: 'NEW' }]);
+    expect(D.paramsResponse.parse({ result: 'NEW', params: { version: 2, x: 1 } })).toEqual({ result: 'NEW', params: { version: 2, x: 1 } });
+    const mark = { journalId: '0123abcd', lastOrderNo: 'ORDER0001', lastAt: 5 };
+    const beat = { agentVersion: '0.1.0', clock: 1, paramsVersion: 0, scanners: [{ source: 'serial:/dev/ttyS0', status: 'ok' }], queueDepth: 0, deadLetters: 0 };
+    bounds(D.heartbeatRequest, beat,
+      [{ agentVersion: s(32), paramsRejected: { version: 2, reason: s(256) }, oldestQueuedAt: 1, lastError: { code: s(64), message: s(256), at: 1 }, skewMs: -3, journal: mark },
+        { scanners: Array.from({ length: 16 }, () => ({ source: s(128), status: s(16) })) }, { scanners: [] }, { journal: { ...mark, lastOrderNo: null, lastAt: null } }],
+      [{ agentVersion: s(33) }, { clock: 1.5 }, { paramsVersion: -1 }, { paramsRejected: { version: 2, reason: s(257) } }, { scanners: Array.from({ length: 17 }, () => ({ source: 's', status: 'ok' })) },
+        { scanners: [{ source: s(129), status: 'ok' }] }, { scanners: [{ source: 's', status: s(17) }] }, { queueDepth: -1 }, { deadLetters: -1 }, { oldestQueuedAt: 0.5 },
+        { lastError: { code: s(65), message: 'm', at: 1 } }, { lastError: { code: 'c', message: s(257), at: 1 } }, { skewMs: 0.5 }, { journal: { ...mark, journalId: 'XYZ' } }, { journal: { ...mark, lastOrderNo: s(65) } }]);
+    bounds(D.heartbeatResponse, { result: 'OK', serverTime: 1, paramsVersion: 1, rotateKey: true }, [{ journal: { ...mark, reportedAt: 9 } }],
+      [{ paramsVersion: 0 }, { rotateKey: 'yes' }, { serverTime: 0.5 }, { journal: { ...mark, reportedAt: 0.5 } }]);
+    bounds(D.rotateKeyRequest, { reason: 'backend-request', ephemeralKey: key }, [{ reason: s(64) }], [{ reason: s(65) }, { ephemeralKey: 'A' }]);
+    bounds(D.rotateKeyResponse, { result: 'ROTATED', ephemeralKey: key, keyVersion: 2 }, [], [{ keyVersion: 0 }, { ephemeralKey: `${key}=` }]);
+  });
+
+  it('upload records and settlement within their documented bounds', () => {
+    const rec = { orderNo: 'ORDER0001', wallet: 'unionpay', amount: Number.MAX_SAFE_INTEGER, currency: 'CNY', outcome: 'paid', refunded: 0, refunds: [{ refundNo: 'R1', amount: 1 }], finalAt: 1 };
+    bounds(D.txRecord, rec, [{ batchNo: s(32), carried: true, refunds: Array.from({ length: 50 }, (_, i) => ({ refundNo: s(32, String(i % 10)), amount: 0 })) }, { wallet: 'ecny', orderNo: s(32, 'O') }],
+      [{ orderNo: '!ORDER0001' }, { orderNo: 'ORDER0001!' }, { orderNo: s(33, 'O') }, { currency: 'CNYY' }, { currency: 'xCNY' }, { refunded: -1 }, { amount: Number.MAX_SAFE_INTEGER + 1 },
+        { refunds: Array.from({ length: 51 }, () => ({ refundNo: 'R', amount: 1 })) }, { refunds: [{ refundNo: s(33), amount: 1 }] }, { refunds: [{ refundNo: 'R', amount: -1 }] },
+        { finalAt: 0.5 }, { batchNo: s(33) }, { carried: 'no' }]);
+    const upload = (n: number) => ({ records: Array.from({ length: n }, () => rec) });
+    for (const n of [1, 2, 200]) expect(ok(D.uploadRequest, upload(n)), String(n)).toBe(true);
+    expect(ok(D.uploadRequest, upload(201))).toBe(false);
+    bounds(D.uploadResponse, { result: 'OK', accepted: 0 }, [], [{ accepted: -1 }, { result: 'ACCEPTED' }]);
+    const tally = { count: 2, amount: 300 };
+    const totals = { wechat: { payments: tally, reversals: { count: 0, amount: 0 }, refunds: tally } };
+    bounds(D.settleRequest, { batchNo: 'B-1_x', closedAt: 1, totals }, [{ batchNo: s(32, 'B'), detailUploaded: true }],
+      [{ batchNo: '' }, { batchNo: '!B1' }, { batchNo: 'B1!' }, { batchNo: s(33, 'B') }, { closedAt: 0.5 }, { totals: { wechat: { ...totals.wechat, payments: { count: -1, amount: 0 } } } },
+        { totals: { wechat: { ...totals.wechat, refunds: { count: 0.5, amount: 0 } } } }, { totals: { wechat: { ...totals.wechat, refunds: { count: 1, amount: -1 } } } }, { totals: { wechat: { payments: tally } } }]);
+    expect(D.settleRequest.parse({ batchNo: 'B1', closedAt: 1, totals }).detailUploaded).toBe(false);
+    const side = { outcome: 'paid', amount: 100, refunded: 0 };
+    const d = { orderNo: 'ORDER0001', wallet: 'wechat', kind: 'amount-differs', terminal: side, backend: { ...side, amount: 90 } };
+    bounds(D.discrepancy, d, [{ orderNo: s(32), wallet: s(16) }],
+      [{ orderNo: s(33) }, { wallet: s(17) }, { terminal: { ...side, amount: 1.5 } }, { backend: { ...side, refunded: 0.5 } }, { backend: { ...side, outcome: 1 } }, { terminal: undefined }]);
+    bounds(D.settleResponse, { result: 'MISMATCH', batchNo: 'B1', backendTotals: totals, discrepancies: [d] }, [{ discrepancies: Array.from({ length: 5000 }, () => d) }],
+      [{ discrepancies: Array.from({ length: 5001 }, () => d) }, { discrepancies: [{ ...d, kind: 'other' }] }, { backendTotals: { wechat: { payments: tally } } }]);
+    expect(ok(D.settleResponse, { result: 'MATCHED', batchNo: 'B1' })).toBe(true);
+    expect(ok(D.settleResponse, { result: 'DETAIL_REQUIRED', batchNo: 'B1', backendTotals: totals })).toBe(true);
+    expect(ok(D.settleResponse, { result: 'DETAIL_REQUIRED', batchNo: 'B1' })).toBe(false);
+  });
+
+  it('the order listing for recovery within its documented bounds', () => {
+    bounds(D.ordersRequest, { since: 0 }, [{ after: s(64), limit: 1 }, { limit: 200 }], [{ since: -1 }, { after: s(65) }, { limit: 0 }, { limit: 1.5 }]);
+    const order = { orderNo: 'ORDER0001', state: 'REFUND', wallet: 'alipay', amount: 100, currency: 'CNY', createdAt: 1, paidAt: 2, refundedAmount: 40, acquirerTradeNo: 'A1', refunds: [{ refundNo: 'R1', amount: 40, at: 3 }] };
+    bounds(D.orderSummary, order, [{ orderNo: s(64), acquirerTradeNo: s(64), refunds: Array.from({ length: 100 }, () => ({ refundNo: s(64), amount: 1, at: 3 })) }],
+      [{ orderNo: s(65) }, { state: 'PAID' }, { wallet: 'paypal' }, { amount: -1 }, { currency: 'cny' }, { currency: 'CNY!' }, { currency: 'xCNY' }, { createdAt: 0.5 }, { paidAt: 0.5 }, { refundedAmount: -1 }, { acquirerTradeNo: s(65) },
+        { refunds: Array.from({ length: 101 }, () => ({ refundNo: 'R', amount: 1, at: 3 })) }, { refunds: [{ refundNo: s(65), amount: 1, at: 3 }] }, { refunds: [{ refundNo: 'R', amount: 1, at: 0.5 }] }]);
+    // A tombstone: an order reversed before any pay arrived has no wallet, amount or currency.
+    expect(ok(D.orderSummary, { orderNo: 'ORDER0001', state: 'REVOKED', createdAt: 1, refundedAmount: 0 })).toBe(true);
+    bounds(D.ordersResponse, { result: 'OK', orders: [order], more: true }, [{ orders: Array.from({ length: 200 }, () => order) }], [{ orders: Array.from({ length: 201 }, () => order) }, { orders: [{ ...order, state: 'X' }] }, { more: 1 }]);
   });
 });

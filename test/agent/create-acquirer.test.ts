@@ -1,0 +1,182 @@
+/**
+ * From `backend.protocol` to the adapter and its rules (agent/backend/create-acquirer.ts):
+ * each protocol gets its own adapter and profile, protocol v1 speaks real HTTP to a loopback
+ * gateway with the terminal's key (and the rotated one after `setKey`), and every missing or
+ * unusable credential is a typed configuration error, not a crash.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os, { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PROTOCOLS, SCANPAY_V1_PROFILE } from '../../agent/backend/acquirer-profile.ts';
+import { ALIPAY_PROFILE } from '../../agent/backend/alipay/alipay-profile.ts';
+import { createAcquirer, loadAcquirerTerminal } from '../../agent/backend/create-acquirer.ts';
+import { UPAY_PROFILE } from '../../agent/backend/upay/upay-profile.ts';
+import { WECHAT_V3_PROFILE } from '../../agent/backend/wechat/profile.ts';
+import { ManualClock } from '../../agent/clock.ts';
+import { ClockOffset } from '../../agent/clock-offset.ts';
+import { DEFAULTS, type AgentConfig, type TerminalIdentity } from '../../agent/config.ts';
+import { HEADER, NonceCache, signResponse, verifyRequest } from '../../agent/protocol/signing.ts';
+
+let home: string;
+const servers: http.Server[] = [];
+beforeEach(() => {
+  home = mkdtempSync(join(tmpdir(), 'scanpay-create-acquirer-'));
+});
+afterEach(async () => {
+  rmSync(home, { recursive: true, force: true });
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => (s.closeAllConnections(), s.close(r)))));
+});
+
+const config = (backend: Partial<AgentConfig['backend']>): AgentConfig => ({ ...DEFAULTS, backend: { ...DEFAULTS.backend, ...backend } }) as AgentConfig;
+const clock = new ManualClock();
+const terminal: TerminalIdentity = { terminalId: 'T-1', key: Buffer.from('terminal-key-0123456789abcdef'), demo: false };
+const demoTerminal: TerminalIdentity = { ...terminal, demo: true };
+const setup = (cfg: AgentConfig, t = terminal, extra: object = {}) => createAcquirer({ config: cfg, home, backendUrl: 'http://127.0.0.1:9', terminal: t, clock, ...extra });
+
+it('every protocol a configuration may name has an adapter, whose profile names that protocol', async () => {
+  expect(PROTOCOLS).toHaveLength(5);
+  for (const protocol of PROTOCOLS) {
+    const s = await createAcquirer({ config: config({ protocol }), home, backendUrl: 'http://127.0.0.1:9', terminal: demoTerminal, clock, demo: true });
+    expect(s.profile.protocol, protocol).toBe(protocol);
+  }
+});
+
+describe('protocol v1', () => {
+  /** A gateway that verifies each query under `keyOf()` and answers it signed, stamping its own time. */
+  async function gateway(keyOf: () => Buffer) {
+    const stamps: number[] = [];
+    const s = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const at = Number(req.headers[HEADER.timestamp]);
+        stamps.push(at);
+        try {
+          verifyRequest({ method: 'POST', path: req.url!, terminalId: 'T-1', body }, req.headers, keyOf(), { now: at, nonces: new NonceCache() });
+        } catch {
+          res.writeHead(401).end();
+          return;
+        }
+        const raw = Buffer.from(JSON.stringify({ result: 'FAIL', orderNo: JSON.parse(body.toString()).orderNo, reasonCode: 'ORDER_NOT_FOUND' }));
+        res.writeHead(200, { 'content-type': 'application/json', ...signResponse({ method: 'POST', path: req.url!, terminalId: 'T-1', body: raw, status: 200, requestNonce: String(req.headers[HEADER.nonce]) }, keyOf(), at) });
+        res.end(raw);
+      });
+    });
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, stamps };
+  }
+
+  it('signs with the terminal key, takes the rotated key from setKey on, and reports each call', async () => {
+    let key = terminal.key;
+    const gw = await gateway(() => key);
+    const calls: string[] = [];
+    const s = await createAcquirer({ config: config({}), home, backendUrl: gw.url, terminal, clock, onCall: (op, kind) => calls.push(`${op}:${kind}`) });
+    expect(s.profile).toBe(SCANPAY_V1_PROFILE);
+    expect(s.background).toBeUndefined();
+    await expect(s.acquirer.query({ orderNo: 'ORDER0001' })).resolves.toMatchObject({ kind: 'answer', body: { reasonCode: 'ORDER_NOT_FOUND' } });
+    key = Buffer.from('rotated-key-0123456789abcdefghij');
+    s.setKey!(key);
+    await expect(s.acquirer.query({ orderNo: 'ORDER0002' })).resolves.toMatchObject({ kind: 'answer' });
+    expect(calls).toEqual(['query:answer', 'query:answer']);
+  });
+
+  it('signs with the backend\'s time when told this device\'s clock is off', async () => {
+    const gw = await gateway(() => terminal.key);
+    const offset = new ClockOffset(clock);
+    offset.observe(clock.now(), clock.now(), clock.now() - 120_000);
+    const s = await createAcquirer({ config: config({}), home, backendUrl: gw.url, terminal, clock, clockOffset: offset });
+    await expect(s.acquirer.query({ orderNo: 'ORDER0001' })).resolves.toMatchObject({ kind: 'answer' });
+    expect(gw.stamps).toEqual([clock.now() - 120_000]);
+  });
+
+  it('uses the configured timeout: a gateway slower than it is no answer', async () => {
+    const s0 = http.createServer(() => {});
+    servers.push(s0);
+    await new Promise<void>((r) => s0.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(s0.address() as AddressInfo).port}`;
+    const s = await createAcquirer({ config: config({ timeoutMs: { query: 200 } }), home, backendUrl: url, terminal, clock: new ManualClock() });
+    await expect(s.acquirer.query({ orderNo: 'ORDER0001' })).resolves.toMatchObject({ kind: 'unknown' });
+  });
+});
+
+describe('Alipay', () => {
+  const keys = () => generateKeyPairSync('rsa', { modulusLength: 1024, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+  const alipay = { appId: '2021000000000001', appPrivateKeyFile: 'app.key', alipayPublicKeyFile: 'alipay.pub' };
+  const writeKeys = (mode = 0o600) => {
+    const k = keys();
+    writeFileSync(join(home, 'app.key'), k.privateKey);
+    chmodSync(join(home, 'app.key'), mode);
+    writeFileSync(join(home, 'alipay.pub'), k.publicKey);
+  };
+
+  it('loads the app keys from files under SCANPAY_HOME (or absolute paths)', async () => {
+    writeKeys();
+    const s = await setup(config({ protocol: 'alipay', alipay }));
+    expect(s.profile).toBe(ALIPAY_PROFILE);
+    expect(s.acquirer.constructor.name).toBe('AlipayAcquirer');
+    expect(s.setKey).toBeUndefined();
+    await expect(setup(config({ protocol: 'alipay', alipay: { ...alipay, appPrivateKeyFile: join(home, 'app.key') } }))).resolves.toMatchObject({ profile: ALIPAY_PROFILE });
+  });
+
+  it('without keys: the demo app in demo mode, else a configuration error', async () => {
+    await expect(setup(config({ protocol: 'alipay' }), demoTerminal)).resolves.toMatchObject({ profile: ALIPAY_PROFILE });
+    await expect(setup(config({ protocol: 'alipay' }))).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('backend.alipay') });
+  });
+
+  it('a key file missing, readable by others or not a PEM key is a configuration error naming it', async () => {
+    await expect(setup(config({ protocol: 'alipay', alipay }))).rejects.toMatchObject({ code: 'CONFIG_INVALID', detail: { file: join(home, 'app.key') } });
+    writeKeys(0o644);
+    await expect(setup(config({ protocol: 'alipay', alipay }))).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('chmod 600') });
+    chmodSync(join(home, 'app.key'), 0o600);
+    rmSync(join(home, 'alipay.pub'));
+    await expect(setup(config({ protocol: 'alipay', alipay }))).rejects.toMatchObject({ code: 'CONFIG_INVALID', detail: { file: join(home, 'alipay.pub') } });
+    writeFileSync(join(home, 'alipay.pub'), 'not a key');
+    await expect(setup(config({ protocol: 'alipay', alipay }))).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('not a PEM RSA key') });
+  });
+});
+
+describe('Upay and WeChat Pay', () => {
+  it('Upay: the demo terminal in demo mode, else a provisioned one is required', async () => {
+    const s = await setup(config({ protocol: 'upay' }), demoTerminal);
+    expect(s.profile).toBe(UPAY_PROFILE);
+    expect(s.acquirer.constructor.name).toBe('UpayAcquirer');
+    expect(s.background).toBeUndefined();
+    await expect(setup(config({ protocol: 'upay' }))).rejects.toMatchObject({ code: 'CONFIG_TERMINAL_MISSING' });
+  });
+
+  it('WeChat: the demo merchant in demo mode, else backend.wechat is required', async () => {
+    const s = await createAcquirer({ config: config({ protocol: 'wechat-v3' }), home, backendUrl: 'http://127.0.0.1:9', terminal, clock, demo: true });
+    expect(s.profile).toBe(WECHAT_V3_PROFILE);
+    expect(s.acquirer.constructor.name).toBe('WechatV3Acquirer');
+    await expect(setup(config({ protocol: 'wechat-v3' }))).rejects.toMatchObject({ code: 'CONFIG_WECHAT_CREDENTIALS', message: expect.stringContaining('wechat-v3') });
+    await expect(setup(config({ protocol: 'wechat-v2' }))).rejects.toMatchObject({ code: 'CONFIG_WECHAT_CREDENTIALS', message: expect.stringContaining('wechat-v2') });
+  });
+});
+
+describe('loadAcquirerTerminal', () => {
+  it('protocol v1 reads terminal.json, or the demo terminal in demo mode', async () => {
+    await expect(loadAcquirerTerminal(home, config({}), false)).rejects.toMatchObject({ code: 'CONFIG_TERMINAL_MISSING' });
+    await expect(loadAcquirerTerminal(home, config({}), true)).resolves.toMatchObject({ demo: true });
+    // Any protocol in demo mode, or with a terminal.json, reads it too.
+    await expect(loadAcquirerTerminal(home, config({ protocol: 'upay' }), true)).resolves.toMatchObject({ demo: true });
+    writeFileSync(join(home, 'terminal.json'), JSON.stringify({ terminalId: 'T-42', key: Buffer.from('k'.repeat(32)).toString('base64') }), { mode: 0o600 });
+    await expect(loadAcquirerTerminal(home, config({ protocol: 'upay' }), false)).resolves.toMatchObject({ terminalId: 'T-42', demo: false });
+  });
+
+  it('elsewhere the acquirer\'s own identity names the device', async () => {
+    await expect(loadAcquirerTerminal(home, config({ protocol: 'upay' }), false)).rejects.toMatchObject({ code: 'CONFIG_TERMINAL_MISSING', message: expect.stringContaining('--protocol upay') });
+    const alipay = { appId: '2021000000000001', appPrivateKeyFile: 'app.key', alipayPublicKeyFile: 'alipay.pub' };
+    await expect(loadAcquirerTerminal(home, config({ protocol: 'alipay', alipay }), false)).resolves.toEqual({ terminalId: '2021000000000001', key: Buffer.alloc(0), demo: false });
+    // Alipay without an app: no identity of its own, so terminal.json (missing here).
+    await expect(loadAcquirerTerminal(home, config({ protocol: 'alipay' }), false)).rejects.toMatchObject({ code: 'CONFIG_TERMINAL_MISSING' });
+    await expect(loadAcquirerTerminal(home, config({ protocol: 'wechat-v2', wechat: { terminalId: 'LANE-2' } }), false)).resolves.toEqual({ terminalId: 'LANE-2', key: Buffer.alloc(0), demo: false });
+    const host = os.hostname().replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32) || 'scanpay';
+    await expect(loadAcquirerTerminal(home, config({ protocol: 'wechat-v3' }), false)).resolves.toEqual({ terminalId: host, key: Buffer.alloc(0), demo: false });
+  });
+});
