@@ -11,7 +11,8 @@ import { ScanpayError } from '../errors.ts';
 import { PATHS, RESPONSE_SCHEMAS, type Operation } from '../protocol/messages.ts';
 import { HEADER, NonceCache, signRequest, verifyResponse, DEFAULT_SKEW_MS } from '../protocol/signing.ts';
 import type { Acquirer, CallResult } from './acquirer.ts';
-import { createProtocolHttp, isAxiosError, type ProtocolHttp } from './protocol-http.ts';
+import { createProtocolHttp, type ProtocolHttp } from './protocol-http.ts';
+import { transportFailure } from './call-failure.ts';
 import type { ClockOffset } from '../clock-offset.ts';
 
 export interface HttpAcquirerOptions {
@@ -39,12 +40,6 @@ export const DEFAULT_TIMEOUTS: Record<Operation, number> = { pay: 15_000, query:
  * idle sockets after 5 s, so ours go first.
  */
 const IDLE_SOCKET_MS = 4_000;
-
-/**
- * Connection failures that happen before a single byte of the request is written: the
- * backend cannot have seen it. Every other failure may come after the request arrived.
- */
-export const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN']);
 
 export class HttpAcquirer implements Acquirer {
   readonly #http: ProtocolHttp;
@@ -132,16 +127,7 @@ export class HttpAcquirer implements Acquirer {
         },
       });
     } catch (e) {
-      const code = isAxiosError(e) ? (e.code === 'ERR_CANCELED' ? 'DEADLINE' : (e.code ?? '')) : '';
-      const cause = (e as { cause?: { code?: string } }).cause?.code ?? code;
-      if (NOT_SENT_CODES.has(code) || NOT_SENT_CODES.has(cause)) {
-        return finish({ kind: 'not_sent', latencyMs: elapsed(), error: new ScanpayError('BACKEND_NOT_SENT', { message: `backend unreachable (${cause || code})`, cause: e, detail: { op } }) });
-      }
-      return finish({
-        kind: 'unknown',
-        latencyMs: elapsed(),
-        error: new ScanpayError('BACKEND_UNKNOWN', { message: `no answer to ${op} (${code || (e as Error).message})`, cause: e, detail: { op } }),
-      });
+      return finish({ ...transportFailure(op, e), latencyMs: elapsed() });
     }
 
     const raw = Buffer.from(res.data as ArrayBuffer);
