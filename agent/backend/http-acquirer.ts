@@ -3,15 +3,13 @@
  * answer against the request it answers, and classifies every failure as either "provably
  * not sent" or "unknown". Nothing here ever turns a failure into a decline.
  */
-import http from 'node:http';
-import https from 'node:https';
 import type { z } from 'zod';
 import type { Clock } from '../clock.ts';
 import { ScanpayError } from '../errors.ts';
 import { PATHS, RESPONSE_SCHEMAS, type Operation } from '../protocol/messages.ts';
 import { HEADER, NonceCache, signRequest, verifyResponse, DEFAULT_SKEW_MS } from '../protocol/signing.ts';
 import type { Acquirer, CallResult } from './acquirer.ts';
-import { createProtocolHttp, type ProtocolHttp } from './protocol-http.ts';
+import { createProtocolHttp, keptAliveAgents, type ProtocolHttp } from './protocol-http.ts';
 import { transportFailure } from './call-failure.ts';
 import type { ClockOffset } from '../clock-offset.ts';
 
@@ -41,6 +39,9 @@ export const DEFAULT_TIMEOUTS: Record<Operation, number> = { pay: 15_000, query:
  */
 const IDLE_SOCKET_MS = 4_000;
 
+/** Connections to the gateway at once: a ninth call waits for a free one. */
+const MAX_SOCKETS = 8;
+
 export class HttpAcquirer implements Acquirer {
   readonly #http: ProtocolHttp;
   readonly #o: HttpAcquirerOptions;
@@ -52,8 +53,7 @@ export class HttpAcquirer implements Acquirer {
    * payments waiting for their customers would make every other request, pays included,
    * queue behind them for up to waitMs.
    */
-  readonly #holdAgent: http.Agent;
-  readonly #holdHttpsAgent: https.Agent;
+  readonly #holdAgents: ReturnType<typeof keptAliveAgents>;
 
   constructor(o: HttpAcquirerOptions) {
     this.#o = o;
@@ -61,12 +61,8 @@ export class HttpAcquirer implements Acquirer {
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeoutMs };
     this.#nonces = new NonceCache(o.skewMs ?? DEFAULT_SKEW_MS);
     const idle = o.idleSocketMs ?? IDLE_SOCKET_MS;
-    this.#holdAgent = new http.Agent({ keepAlive: true, timeout: idle });
-    this.#holdHttpsAgent = new https.Agent({ keepAlive: true, timeout: idle });
-    this.#http = createProtocolHttp(o.baseUrl, {
-      httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8, timeout: idle }),
-      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 8, timeout: idle }),
-    });
+    this.#holdAgents = keptAliveAgents(idle);
+    this.#http = createProtocolHttp(o.baseUrl, keptAliveAgents(idle, MAX_SOCKETS));
   }
 
   /**
@@ -118,7 +114,7 @@ export class HttpAcquirer implements Acquirer {
         // would hold the call (and a cashier's cancel behind it) for minutes. One wall-clock
         // deadline covers the whole exchange.
         deadlineMs,
-        ...(req.waitMs ? { httpAgent: this.#holdAgent, httpsAgent: this.#holdHttpsAgent } : {}),
+        ...(req.waitMs ? this.#holdAgents : {}),
         headers: {
           'content-type': 'application/json; charset=utf-8',
           [HEADER.terminal]: terminalId,
