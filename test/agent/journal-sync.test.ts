@@ -139,9 +139,11 @@ describe('journal syncs, counted', () => {
       await expect(synced).rejects.toMatchObject({ code: 'JOURNAL_WRITE_FAILED', detail: { syscall: 'fsync', code: 'EIO' } });
       expect(JournalDb.syncsUnderWay).toBe(0);
       expect(db.writeFault).toMatchObject({ code: 'JOURNAL_WRITE_FAILED' });
-      // A durable write still commits, but the fault stays: the WAL may have lost a frame.
+      // A durable write still commits, but the fault stays: the WAL may have lost a frame,
+      // so nothing after it is called synced, grouped or not.
       db.write(() => db.stmt('INSERT INTO t VALUES (2)').run());
       expect(db.writeFault).toMatchObject({ code: 'JOURNAL_WRITE_FAILED' });
+      await expect(db.synced()).rejects.toMatchObject({ code: 'JOURNAL_WRITE_FAILED' });
       db.write(() => db.stmt('INSERT INTO t VALUES (3)').run(), 'grouped');
       await expect(db.synced()).rejects.toMatchObject({ code: 'JOURNAL_WRITE_FAILED' });
       expect(f.calls).toHaveLength(1);
