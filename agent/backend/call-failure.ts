@@ -7,13 +7,65 @@ import { isAxiosError } from './protocol-http.ts';
 import { isScanpayError, ScanpayError } from '../errors.ts';
 import type { Operation } from '../protocol/messages.ts';
 import type { CallResult } from './acquirer.ts';
-import { NOT_SENT_CODES } from './http-acquirer.ts';
 
-export function transportFailure(op: string, e: unknown): { kind: 'not_sent' | 'unknown'; error: ScanpayError } {
-  const code = isAxiosError(e) ? (e.code ?? '') : '';
-  const cause = (e as { cause?: { code?: string } }).cause?.code ?? code;
-  if (NOT_SENT_CODES.has(code) || NOT_SENT_CODES.has(cause)) {
-    return { kind: 'not_sent', error: new ScanpayError('BACKEND_NOT_SENT', { message: `backend unreachable (${cause || code})`, cause: e, detail: { op } }) };
+/**
+ * Failures that happen before a single byte of the request is written: the backend cannot
+ * have seen it. The connection was refused or never routed, the name did not resolve.
+ */
+const NOT_CONNECTED_CODES = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN'];
+
+/**
+ * Our own check of the server's certificate failed during the handshake. Node writes the
+ * request only after the handshake, so none of it left (a server refusing our client
+ * certificate is not here: under TLS 1.3 that comes after the request may be on its way).
+ */
+const TLS_REJECTED_CODES = [
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+];
+
+/** Every code that proves the request never left. Anything else (a timeout, a reset, a cancel) may come after it arrived. */
+export const NOT_SENT_CODES: ReadonlySet<string> = new Set([...NOT_CONNECTED_CODES, ...TLS_REJECTED_CODES]);
+
+/** The system calls a not-sent code may come from: opening the connection, resolving the name. */
+const BEFORE_SENDING = new Set(['connect', 'getaddrinfo']);
+
+type Failure = { code?: unknown; syscall?: unknown; cause?: { code?: unknown; syscall?: unknown } };
+
+/**
+ * Whether a failed exchange provably never left the device. Axios's own code is trusted;
+ * on any error the code of its cause (node's socket error) is. A code raised by a read or
+ * a write (an open connection: Linux reports an ICMP "host unreachable" on a connection
+ * whose retransmissions timed out) proves nothing.
+ */
+export function neverSent(e: unknown): boolean {
+  const f = (typeof e === 'object' && e !== null ? e : {}) as Failure;
+  const syscall = f.syscall ?? f.cause?.syscall;
+  if (syscall !== undefined && !BEFORE_SENDING.has(String(syscall))) return false;
+  const proves = (code: unknown) => typeof code === 'string' && NOT_SENT_CODES.has(code);
+  return (isAxiosError(e) && proves(f.code)) || proves(f.cause?.code);
+}
+
+/** The code a transport failure is named by: our own deadline's abort reads as DEADLINE. */
+function failureCode(e: unknown): string {
+  if (!isAxiosError(e)) return '';
+  return e.code === 'ERR_CANCELED' ? 'DEADLINE' : (e.code ?? '');
+}
+
+/**
+ * How a failed HTTP exchange ends for every acquirer client: provably not sent
+ * (BACKEND_NOT_SENT, "<who> unreachable") or unknown (BACKEND_UNKNOWN), never a failure.
+ */
+export function transportFailure(op: string, e: unknown, who = 'backend'): { kind: 'not_sent' | 'unknown'; error: ScanpayError } {
+  const code = failureCode(e);
+  if (neverSent(e)) {
+    const cause = (e as Failure).cause?.code;
+    return { kind: 'not_sent', error: new ScanpayError('BACKEND_NOT_SENT', { message: `${who} unreachable (${typeof cause === 'string' ? cause : code})`, cause: e, detail: { op } }) };
   }
   return { kind: 'unknown', error: new ScanpayError('BACKEND_UNKNOWN', { message: `no answer to ${op} (${code || (e as Error).message})`, cause: e, detail: { op } }) };
 }

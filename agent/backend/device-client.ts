@@ -8,7 +8,7 @@ import type { Clock } from '../clock.ts';
 import { ScanpayError, isScanpayError } from '../errors.ts';
 import { activateHelloResponse, DEVICE_PATHS, DEVICE_REQUESTS, DEVICE_RESPONSES, type ActivateHelloResponse, type DeviceOperation } from '../protocol/device-messages.ts';
 import { HEADER, NonceCache, signRequest, verifyResponse } from '../protocol/signing.ts';
-import { NOT_SENT_CODES } from './http-acquirer.ts';
+import { neverSent } from './call-failure.ts';
 import { createProtocolHttp, isAxiosError, type ProtocolHttp } from './protocol-http.ts';
 
 export interface Credentials {
@@ -98,8 +98,7 @@ export class DeviceClient {
 function transportError(op: DeviceOperation, baseUrl: string, e: unknown): ScanpayError {
   const code = isAxiosError(e) ? (e.code ?? '') : '';
   const cause = (e as { cause?: { code?: string } }).cause?.code ?? code;
-  const notSent = NOT_SENT_CODES.has(code) || NOT_SENT_CODES.has(cause);
-  return new ScanpayError(notSent ? 'BACKEND_NOT_SENT' : 'BACKEND_UNKNOWN', { message: `${op}: no answer from ${baseUrl} (${cause || code || (e as Error).message})`, cause: e, detail: { op } });
+  return new ScanpayError(neverSent(e) ? 'BACKEND_NOT_SENT' : 'BACKEND_UNKNOWN', { message: `${op}: no answer from ${baseUrl} (${cause || code || (e as Error).message})`, cause: e, detail: { op } });
 }
 
 /** A non-200 answer, unsigned or not: named by its protocol code when it has one. */

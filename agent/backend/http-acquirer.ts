@@ -3,15 +3,14 @@
  * answer against the request it answers, and classifies every failure as either "provably
  * not sent" or "unknown". Nothing here ever turns a failure into a decline.
  */
-import http from 'node:http';
-import https from 'node:https';
 import type { z } from 'zod';
 import type { Clock } from '../clock.ts';
 import { ScanpayError } from '../errors.ts';
 import { PATHS, RESPONSE_SCHEMAS, type Operation } from '../protocol/messages.ts';
 import { HEADER, NonceCache, signRequest, verifyResponse, DEFAULT_SKEW_MS } from '../protocol/signing.ts';
 import type { Acquirer, CallResult } from './acquirer.ts';
-import { createProtocolHttp, isAxiosError, type ProtocolHttp } from './protocol-http.ts';
+import { createProtocolHttp, keptAliveAgents, type ProtocolHttp } from './protocol-http.ts';
+import { transportFailure } from './call-failure.ts';
 import type { ClockOffset } from '../clock-offset.ts';
 
 export interface HttpAcquirerOptions {
@@ -40,11 +39,8 @@ export const DEFAULT_TIMEOUTS: Record<Operation, number> = { pay: 15_000, query:
  */
 const IDLE_SOCKET_MS = 4_000;
 
-/**
- * Connection failures that happen before a single byte of the request is written: the
- * backend cannot have seen it. Every other failure may come after the request arrived.
- */
-export const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN']);
+/** Connections to the gateway at once: a ninth call waits for a free one. */
+const MAX_SOCKETS = 8;
 
 export class HttpAcquirer implements Acquirer {
   readonly #http: ProtocolHttp;
@@ -57,8 +53,7 @@ export class HttpAcquirer implements Acquirer {
    * payments waiting for their customers would make every other request, pays included,
    * queue behind them for up to waitMs.
    */
-  readonly #holdAgent: http.Agent;
-  readonly #holdHttpsAgent: https.Agent;
+  readonly #holdAgents: ReturnType<typeof keptAliveAgents>;
 
   constructor(o: HttpAcquirerOptions) {
     this.#o = o;
@@ -66,12 +61,8 @@ export class HttpAcquirer implements Acquirer {
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeoutMs };
     this.#nonces = new NonceCache(o.skewMs ?? DEFAULT_SKEW_MS);
     const idle = o.idleSocketMs ?? IDLE_SOCKET_MS;
-    this.#holdAgent = new http.Agent({ keepAlive: true, timeout: idle });
-    this.#holdHttpsAgent = new https.Agent({ keepAlive: true, timeout: idle });
-    this.#http = createProtocolHttp(o.baseUrl, {
-      httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8, timeout: idle }),
-      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 8, timeout: idle }),
-    });
+    this.#holdAgents = keptAliveAgents(idle);
+    this.#http = createProtocolHttp(o.baseUrl, keptAliveAgents(idle, MAX_SOCKETS));
   }
 
   /**
@@ -123,7 +114,7 @@ export class HttpAcquirer implements Acquirer {
         // would hold the call (and a cashier's cancel behind it) for minutes. One wall-clock
         // deadline covers the whole exchange.
         deadlineMs,
-        ...(req.waitMs ? { httpAgent: this.#holdAgent, httpsAgent: this.#holdHttpsAgent } : {}),
+        ...(req.waitMs ? this.#holdAgents : {}),
         headers: {
           'content-type': 'application/json; charset=utf-8',
           [HEADER.terminal]: terminalId,
@@ -132,16 +123,7 @@ export class HttpAcquirer implements Acquirer {
         },
       });
     } catch (e) {
-      const code = isAxiosError(e) ? (e.code === 'ERR_CANCELED' ? 'DEADLINE' : (e.code ?? '')) : '';
-      const cause = (e as { cause?: { code?: string } }).cause?.code ?? code;
-      if (NOT_SENT_CODES.has(code) || NOT_SENT_CODES.has(cause)) {
-        return finish({ kind: 'not_sent', latencyMs: elapsed(), error: new ScanpayError('BACKEND_NOT_SENT', { message: `backend unreachable (${cause || code})`, cause: e, detail: { op } }) });
-      }
-      return finish({
-        kind: 'unknown',
-        latencyMs: elapsed(),
-        error: new ScanpayError('BACKEND_UNKNOWN', { message: `no answer to ${op} (${code || (e as Error).message})`, cause: e, detail: { op } }),
-      });
+      return finish({ ...transportFailure(op, e), latencyMs: elapsed() });
     }
 
     const raw = Buffer.from(res.data as ArrayBuffer);

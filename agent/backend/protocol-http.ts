@@ -10,6 +10,8 @@
  * agent that has not paid yet does not hold it. The first call waits for the load once
  * (after its journal row is written, before anything is sent).
  */
+import http from 'node:http';
+import https from 'node:https';
 import type { AxiosError, AxiosInstance, AxiosRequestConfig, AxiosResponse, CreateAxiosDefaults } from 'axios';
 
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -48,6 +50,16 @@ export function createProtocolHttp(baseUrl: string, extra: Pick<CreateAxiosDefau
     },
     request: async (config) => (await http()).request(config),
   };
+}
+
+/**
+ * A gateway client's connection pools, alike over http and https: kept alive, at most
+ * `maxSockets` open to the gateway, and an idle one closed after `idleMs` (before the
+ * gateway closes it under a request: see IDLE_SOCKET_MS in http-acquirer.ts).
+ */
+export function keptAliveAgents(idleMs: number, maxSockets = Infinity): Pick<CreateAxiosDefaults, 'httpAgent' | 'httpsAgent'> {
+  const options: http.AgentOptions = { keepAlive: true, timeout: idleMs, maxSockets };
+  return { httpAgent: new http.Agent(options), httpsAgent: new https.Agent(options) };
 }
 
 /** `instanceof AxiosError` without loading axios: its own `isAxiosError` test. */

@@ -24,6 +24,22 @@ const WRITE_FAILURES = /^SQLITE_(FULL|READONLY|IOERR|CANTOPEN|BUSY|LOCKED|PERM)/
  */
 export type Durability = 'durable' | 'grouped' | 'lazy';
 
+/**
+ * The flush a grouped sync makes: fsync of the WAL file's descriptor, run in libuv's thread
+ * pool. Injectable so a fast test can count, order and fail the syncs of each write; that
+ * the real one reaches the disk is the strace test's (journal-durability.process.test.ts).
+ */
+export type WalFsync = (fd: number) => Promise<void>;
+
+const fsyncInThreadPool: WalFsync = (fd) => new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
+
+export interface JournalDbOptions {
+  /** Caps the database (see `open`). */
+  maxSizeBytes?: number;
+  /** Tests only: stands in for the thread pool's fsync of the WAL. */
+  fsyncWal?: WalFsync;
+}
+
 function asJournalError(e: unknown, what: string): never {
   if (e instanceof ScanpayError) throw e;
   const code = (e as { code?: string }).code ?? '';
@@ -59,9 +75,12 @@ export class JournalDb {
    */
   #syncFault: ScanpayError | undefined;
 
-  private constructor(db: Database.Database, walPath: string | undefined) {
+  readonly #fsyncWal: WalFsync;
+
+  private constructor(db: Database.Database, walPath: string | undefined, fsyncWal: WalFsync) {
     this.#db = db;
     this.#walPath = walPath;
+    this.#fsyncWal = fsyncWal;
   }
 
   /**
@@ -69,7 +88,7 @@ export class JournalDb {
    * `maxSizeBytes` caps it so that on a small device it fails cleanly (JOURNAL_WRITE_FAILED,
    * nothing sent) before it can fill the whole disk.
    */
-  static open(path: string, options: { maxSizeBytes?: number } = {}): JournalDb {
+  static open(path: string, options: JournalDbOptions = {}): JournalDb {
     let db: Database.Database;
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -110,7 +129,7 @@ export class JournalDb {
       }
     }
     JournalDb.#migrate(db);
-    return new JournalDb(db, path === ':memory:' ? undefined : `${path}-wal`);
+    return new JournalDb(db, path === ':memory:' ? undefined : `${path}-wal`, options.fsyncWal ?? fsyncInThreadPool);
   }
 
   static #migrate(db: Database.Database): void {
@@ -223,7 +242,7 @@ export class JournalDb {
         const fd = this.#walFd(this.#walPath);
         JournalDb.syncsUnderWay += 1;
         try {
-          await new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
+          await this.#fsyncWal(fd);
         } finally {
           JournalDb.syncsUnderWay -= 1;
         }

@@ -5,7 +5,7 @@
  * payments, refunds, the outbox and settlements; this class is their single entry point.
  */
 import type { ScanpayError } from '../errors.ts';
-import { JournalDb, type Durability } from './journal-db.ts';
+import { JournalDb, type Durability, type JournalDbOptions } from './journal-db.ts';
 import { OutboxStore } from './outbox-store.ts';
 import { PaymentStore } from './payment-store.ts';
 import { RefundStore } from './refund-store.ts';
@@ -36,7 +36,7 @@ export class Journal {
    * that on a small device it fails cleanly (JOURNAL_WRITE_FAILED, nothing sent) before it
    * can fill the whole disk.
    */
-  static open(path: string, options: { maxSizeBytes?: number } = {}): Journal {
+  static open(path: string, options: JournalDbOptions = {}): Journal {
     return new Journal(path, JournalDb.open(path, options));
   }
 

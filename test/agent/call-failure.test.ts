@@ -5,38 +5,86 @@
  */
 import { AxiosError } from 'axios';
 import { describe, expect, it } from 'vitest';
-import { judgedCall, noAnswer, transportFailure, type Exchange } from '../../agent/backend/call-failure.ts';
+import { judgedCall, neverSent, noAnswer, NOT_SENT_CODES, transportFailure, type Exchange } from '../../agent/backend/call-failure.ts';
 import { ScanpayError } from '../../agent/errors.ts';
 
-/** Errors as node's http stack raises them: a code on the error, or on its cause (AggregateError of happy eyeballs). */
-const axiosError = (code: string | undefined, cause?: { code: string }) => Object.assign(new AxiosError('request failed', code), cause ? { cause } : {});
+/** A socket error as node raises it under axios: the code on the cause, with the system call that failed. */
+const socketError = (code: string, syscall?: string) => Object.assign(new AxiosError(`${syscall ?? 'tls'} ${code}`, code), { cause: Object.assign(new Error(code), { code, ...(syscall ? { syscall } : {}) }) });
+
+/**
+ * Money rule 2 as a table: not sent only when the request provably never left; a timeout,
+ * a reset or a cancel after it may have left is unknown. [code, syscall, outcome, named by].
+ */
+const TABLE: [string, string | undefined, 'not_sent' | 'unknown', string][] = [
+  ['ECONNREFUSED', 'connect', 'not_sent', 'ECONNREFUSED'],
+  ['ENOTFOUND', 'getaddrinfo', 'not_sent', 'ENOTFOUND'],
+  ['EAI_AGAIN', 'getaddrinfo', 'not_sent', 'EAI_AGAIN'],
+  ['EHOSTUNREACH', 'connect', 'not_sent', 'EHOSTUNREACH'],
+  ['ENETUNREACH', 'connect', 'not_sent', 'ENETUNREACH'],
+  ['ENETDOWN', 'connect', 'not_sent', 'ENETDOWN'],
+  ['EHOSTDOWN', 'connect', 'not_sent', 'EHOSTDOWN'],
+  // Our check of the server's certificate, in the handshake: no request byte written yet.
+  ['DEPTH_ZERO_SELF_SIGNED_CERT', undefined, 'not_sent', 'DEPTH_ZERO_SELF_SIGNED_CERT'],
+  ['SELF_SIGNED_CERT_IN_CHAIN', undefined, 'not_sent', 'SELF_SIGNED_CERT_IN_CHAIN'],
+  ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', undefined, 'not_sent', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+  ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', undefined, 'not_sent', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'],
+  ['CERT_HAS_EXPIRED', undefined, 'not_sent', 'CERT_HAS_EXPIRED'],
+  ['CERT_NOT_YET_VALID', undefined, 'not_sent', 'CERT_NOT_YET_VALID'],
+  ['ERR_TLS_CERT_ALTNAME_INVALID', undefined, 'not_sent', 'ERR_TLS_CERT_ALTNAME_INVALID'],
+  // On an open connection a "not sent" code proves nothing: the request may be out.
+  ['EHOSTUNREACH', 'read', 'unknown', 'EHOSTUNREACH'],
+  ['ENETUNREACH', 'write', 'unknown', 'ENETUNREACH'],
+  ['ECONNRESET', 'read', 'unknown', 'ECONNRESET'],
+  ['EPIPE', 'write', 'unknown', 'EPIPE'],
+  ['ETIMEDOUT', 'read', 'unknown', 'ETIMEDOUT'],
+  ['ECONNABORTED', undefined, 'unknown', 'ECONNABORTED'],
+  // Our own deadline's abort: named DEADLINE.
+  ['ERR_CANCELED', undefined, 'unknown', 'DEADLINE'],
+  ['ERR_BAD_RESPONSE', undefined, 'unknown', 'ERR_BAD_RESPONSE'],
+  ['ERR_FR_MAX_BODY_LENGTH_EXCEEDED', undefined, 'unknown', 'ERR_FR_MAX_BODY_LENGTH_EXCEEDED'],
+  // A server refusing our client certificate: under TLS 1.3 the request may already be out.
+  ['ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', undefined, 'unknown', 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'],
+];
 
 describe('transportFailure', () => {
-  it.each(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN'])(
-    '%s (no connection was ever opened) is provably not sent',
-    (code) => {
-      const r = transportFailure('pay', axiosError(code));
-      expect(r.kind).toBe('not_sent');
-      expect(r.error).toMatchObject({ code: 'BACKEND_NOT_SENT', detail: { op: 'pay' } });
-      expect(r.error.message).toContain(code);
-      expect(transportFailure('pay', axiosError(undefined, { code })).kind).toBe('not_sent');
-    },
-  );
+  it.each(TABLE)('%s (syscall %s) is %s, named %s', (code, syscall, kind, named) => {
+    const e = socketError(code, syscall);
+    const r = transportFailure('pay', e);
+    expect(neverSent(e)).toBe(kind === 'not_sent');
+    expect(r).toMatchObject({ kind, error: { code: kind === 'not_sent' ? 'BACKEND_NOT_SENT' : 'BACKEND_UNKNOWN', detail: { op: 'pay' }, cause: e } });
+    expect(r.error.message).toBe(kind === 'not_sent' ? `backend unreachable (${named})` : `no answer to pay (${named})`);
+    // Axios's own code alone (no cause, so no system call to doubt it) is read the same way.
+    const onOpenSocket = syscall === 'read' || syscall === 'write';
+    expect(transportFailure('pay', new AxiosError('x', code)).kind).toBe(onOpenSocket && ['EHOSTUNREACH', 'ENETUNREACH'].includes(code) ? 'not_sent' : kind);
+  });
 
-  it.each(['ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ERR_CANCELED', 'ERR_BAD_RESPONSE'])('%s (the request may have arrived) is unknown', (code) => {
-    const r = transportFailure('query', axiosError(code));
-    expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_UNKNOWN', detail: { op: 'query' } } });
-    expect(r.error.message).toContain(code);
+  it('names the acquirer a request never reached', () => {
+    expect(transportFailure('reverse', socketError('ECONNREFUSED', 'connect'), 'WeChat Pay').error).toMatchObject({ message: 'WeChat Pay unreachable (ECONNREFUSED)', detail: { op: 'reverse' } });
+  });
+
+  it('every not-sent code of the table is in NOT_SENT_CODES, and nothing else', () => {
+    expect([...NOT_SENT_CODES].sort()).toEqual([...new Set(TABLE.filter((t) => t[2] === 'not_sent').map((t) => t[0]))].sort());
+  });
+
+  it('a not-sent code from a system call other than connect or the name lookup is unknown, on the error or its cause', () => {
+    const onError = Object.assign(new AxiosError('x', 'ECONNREFUSED'), { syscall: 'write' });
+    expect(transportFailure('pay', onError).kind).toBe('unknown');
+    expect(transportFailure('pay', Object.assign(new AxiosError('x', 'ECONNREFUSED'), { syscall: 'connect' })).kind).toBe('not_sent');
+    expect(neverSent(Object.assign(new Error('x'), { cause: { code: 'ENOTFOUND', syscall: 'getaddrinfo' } }))).toBe(true);
+    expect(neverSent(Object.assign(new Error('x'), { cause: { code: 'ENOTFOUND', syscall: 'queryA' } }))).toBe(false);
   });
 
   it('an error that is not axios\'s is unknown and keeps its message', () => {
     const e = new Error('socket hang up');
     const r = transportFailure('reverse', e);
-    expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_UNKNOWN', cause: e } });
-    expect(r.error.message).toContain('socket hang up');
+    expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_UNKNOWN', cause: e, message: 'no answer to reverse (socket hang up)' } });
     // A code on a non-axios error is not trusted for "not sent" (only the cause's is).
     expect(transportFailure('pay', Object.assign(new Error('x'), { code: 'ECONNREFUSED' })).kind).toBe('unknown');
+    expect(transportFailure('pay', Object.assign(new Error('x'), { code: 'ERR_CANCELED' })).error.message).toBe('no answer to pay (x)');
     expect(transportFailure('pay', Object.assign(new Error('x'), { cause: { code: 'ECONNREFUSED' } })).kind).toBe('not_sent');
+    expect(transportFailure('pay', Object.assign(new Error('x'), { cause: { code: 42 } })).kind).toBe('unknown');
+    expect(neverSent(null)).toBe(false);
+    expect(neverSent('ECONNREFUSED')).toBe(false);
   });
 });
 

@@ -137,11 +137,15 @@ describe('HTTP acquirer client', () => {
   it('a verified answer of the wrong shape is unknown', async () => {
     const r = await client(await serve(signedAnswer((orderNo) => ({ result: 'PAID!', orderNo })))).pay(payReq);
     expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_MALFORMED' } });
+    // The technician reads which fields were wrong, each by its path.
+    const q = await client(await serve(signedAnswer((orderNo) => ({ result: 'NOPE', orderNo, trade: { orderNo, state: 'SUCCESS', amount: 'ten' } })))).query({ orderNo: 'ORDER0001' });
+    expect(q.kind === 'unknown' && q.error.message).toMatch(/^answer to query is malformed \(result: [^;]+; trade\.amount: [^;]+/);
   });
 
   it('an unsigned HTTP 500 is unknown, and says the status first', async () => {
     const r = await client(await serve((_, res) => res.writeHead(500).end('oops'))).pay(payReq);
     expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_HTTP_STATUS' } });
+    expect(r.kind === 'unknown' && r.error.message).toBe('backend answered pay with HTTP 500 (unverified: PROTO_SIGNATURE_MISSING)');
   });
 
   it('an unsigned HTTP 200 with a well-formed success is unknown', async () => {
@@ -154,6 +158,7 @@ describe('HTTP acquirer client', () => {
       });
     })).pay(payReq);
     expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_SIGNATURE_INVALID' } });
+    expect(r.kind === 'unknown' && r.error.message).toBe('answer to pay failed verification (PROTO_SIGNATURE_MISSING): treated as no answer');
   });
 
   it('an answer larger than the protocol allows is unknown', async () => {
@@ -252,11 +257,13 @@ describe('HTTP acquirer client', () => {
   it('a verified refusal (HTTP 401) is no answer, with its status', async () => {
     const r = await client(await serve(gateway({ status: 401, answer: () => '{"error":{"code":"PROTO_X","message":"no"}}' }).handler)).pay(payReq);
     expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_HTTP_STATUS', detail: { op: 'pay', status: 401, body: '{"error":{"code":"PROTO_X","message":"no"}}' } } });
+    expect(r.kind === 'unknown' && r.error.message).toBe('backend answered pay with HTTP 401');
   });
 
   it('a verified answer that is not JSON is unknown', async () => {
     const r = await client(await serve(gateway({ answer: () => 'SUCCESS' }).handler)).pay(payReq);
     expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_MALFORMED', detail: { op: 'pay', body: 'SUCCESS' } } });
+    expect(r.kind === 'unknown' && r.error.message).toMatch(/^answer to pay is malformed \(.*JSON/);
   });
 
   it('an unsigned 500 keeps the status and the start of the body for the technician', async () => {
@@ -345,6 +352,27 @@ describe('HTTP acquirer client', () => {
     await c.query({ orderNo: 'ORDER0002', waitMs: 1 });
     expect(g.seen.map((r) => r.verified)).toEqual(['ok', 'ok', 'ok', 'ok']);
     expect(connections).toBe(2);
+  });
+
+  it('opens at most 8 connections to the gateway: a ninth call waits for a free one', async () => {
+    const held: Array<() => void> = [];
+    const g = gateway();
+    const url = await serve((req, res) => {
+      // Nothing is answered until eight requests are in: the eight sockets are all busy.
+      held.push(() => g.handler(req, res));
+      if (held.length === 8) for (const answer of held.splice(0)) answer();
+    });
+    let connections = 0;
+    servers.at(-1)!.on('connection', () => connections++);
+    const c = client(url);
+    const calls = Array.from({ length: 9 }, (_, i) => c.pay({ ...payReq, orderNo: `ORDER00${10 + i}` }));
+    const results = await Promise.all(calls.slice(0, 8));
+    expect(results.map((r) => r.kind)).toEqual(Array(8).fill('answer'));
+    // The ninth went out on a socket the first eight freed, and is held alone: answer it.
+    for (let i = 0; i < 100 && held.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    held.splice(0).forEach((answer) => answer());
+    expect((await calls[8]!).kind).toBe('answer');
+    expect(connections).toBe(8);
   });
 
   it('verifies the exact bytes the gateway signed, even bytes that are not UTF-8', async () => {

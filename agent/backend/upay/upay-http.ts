@@ -4,10 +4,8 @@
  * gateway would let anyone on the path forge "PAY_SUCCESS": only https is accepted, except
  * on loopback (the simulator).
  */
-import http from 'node:http';
-import https from 'node:https';
 import { ScanpayError } from '../../errors.ts';
-import { createProtocolHttp, type ProtocolHttp } from '../protocol-http.ts';
+import { createProtocolHttp, keptAliveAgents, type ProtocolHttp } from '../protocol-http.ts';
 import { transportFailure, type Exchange } from '../call-failure.ts';
 import { authorization } from './upay-sign.ts';
 
@@ -38,10 +36,7 @@ export class UpayHttp {
 
   constructor(baseUrl: string) {
     assertSafeGateway(baseUrl);
-    this.#http = createProtocolHttp(baseUrl, {
-      httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8, timeout: 4_000 }),
-      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 8, timeout: 4_000 }),
-    });
+    this.#http = createProtocolHttp(baseUrl, keptAliveAgents(4_000, 8));
   }
 
   async post(path: string, body: Buffer, sn: string, key: string, timeoutMs: number, contentType = 'application/json'): Promise<Exchange> {

@@ -11,20 +11,10 @@ import type { Clock } from '../../clock.ts';
 import { ScanpayError } from '../../errors.ts';
 import type { Operation, RefundRequest, RefundResponse } from '../../protocol/messages.ts';
 import type { Acquirer, CallResult } from '../acquirer.ts';
-import { DEFAULT_TIMEOUTS, NOT_SENT_CODES } from '../http-acquirer.ts';
-import { createProtocolHttp, isAxiosError, type ProtocolHttp } from '../protocol-http.ts';
+import { DEFAULT_TIMEOUTS } from '../http-acquirer.ts';
+import { createProtocolHttp, type ProtocolHttp } from '../protocol-http.ts';
+import { transportFailure } from '../call-failure.ts';
 import type { ClientCert, WechatCredentials } from './credentials.ts';
-
-/** Our own check of the server's certificate failed during the handshake: no request was written. */
-const TLS_REJECTED_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 export interface Exchange {
   status: number;
@@ -105,14 +95,8 @@ export class WechatHttp {
       for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers[k.toLowerCase()] = v;
       return { ok: true, exchange: { status: res.status, headers, raw: Buffer.from(res.data as ArrayBuffer) }, elapsed };
     } catch (e) {
-      const code = isAxiosError(e) ? (e.code ?? '') : '';
-      const cause = (e as { cause?: { code?: string } }).cause?.code ?? code;
-      if (NOT_SENT_CODES.has(code) || NOT_SENT_CODES.has(cause) || TLS_REJECTED_CODES.has(code) || TLS_REJECTED_CODES.has(cause)) {
-        const error = new ScanpayError('BACKEND_NOT_SENT', { message: `WeChat Pay unreachable (${cause || code})`, cause: e, detail: { op } });
-        return { ok: false, result: this.finish(op, { kind: 'not_sent', error, latencyMs: elapsed() }) };
-      }
-      const error = new ScanpayError('BACKEND_UNKNOWN', { message: `no answer to ${op} (${code || (e as Error).message})`, cause: e, detail: { op } });
-      return { ok: false, result: this.finish(op, { kind: 'unknown', error, latencyMs: elapsed() }) };
+      const { kind, error } = transportFailure(op, e, 'WeChat Pay');
+      return { ok: false, result: this.finish(op, { kind, error, latencyMs: elapsed() }) };
     }
   }
 

@@ -1,0 +1,146 @@
+/**
+ * The WeChat Pay exchange (agent/backend/wechat/wechat-http.ts) against a real HTTPS server
+ * on loopback with the demo CA's certificate: what is provably not sent (refused, our own
+ * rejection of the server's certificate, no usable merchant certificate) and what is unknown.
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ClientCert, WechatCredentials } from '../../agent/backend/wechat/credentials.ts';
+import { WechatHttp, type Sent } from '../../agent/backend/wechat/wechat-http.ts';
+import { ManualClock } from '../../agent/clock.ts';
+import { ScanpayError } from '../../agent/errors.ts';
+import { DEMO_FILES } from '../../simulator/backend/wechat/demo-merchant.ts';
+
+const ca = readFileSync(DEMO_FILES.ca);
+const merchant: ClientCert = { tls: { cert: readFileSync(DEMO_FILES.merchant.cert), key: readFileSync(DEMO_FILES.merchant.key) }, cert: new X509Certificate(readFileSync(DEMO_FILES.merchant.cert)) };
+const servers: https.Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => (s.closeAllConnections(), s.close(r)))));
+});
+
+/** An HTTPS gateway with the demo server certificate; counts requests and connections. */
+async function gateway(handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void = (req, res) => (req.resume(), res.writeHead(200, { 'X-Wechat-Thing': 'yes' }).end('<xml>ok</xml>'))) {
+  const seen = { requests: 0, connections: 0 };
+  const s = https.createServer({ cert: readFileSync(DEMO_FILES.server.cert), key: readFileSync(DEMO_FILES.server.key) }, (req, res) => {
+    seen.requests++;
+    handler(req, res);
+  });
+  s.on('secureConnection', () => seen.connections++);
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return { url: `https://127.0.0.1:${(s.address() as AddressInfo).port}`, seen };
+}
+
+function client(baseUrl: string, o: { ca?: Buffer; clientCert?: () => ClientCert; clock?: ManualClock; timeoutMs?: number } = {}) {
+  const calls: unknown[][] = [];
+  const credentials: WechatCredentials = { appId: 'wx1', mchId: '1900000001', signType: 'MD5', ...(o.ca ? { ca: o.ca } : {}), ...(o.clientCert ? { clientCert: o.clientCert } : {}) };
+  const http = new WechatHttp({ baseUrl, credentials, clock: o.clock ?? new ManualClock(Date.now()), timeoutMs: o.timeoutMs ? { query: o.timeoutMs } : undefined, onCall: (...a) => calls.push(a) });
+  return { http, calls };
+}
+
+const post = { url: '/pay/micropay', method: 'POST', data: '<xml/>' };
+/** The error of a call that got no answer. */
+const errorOf = (r: Sent) => (!r.ok && r.result.kind !== 'answer' ? r.result.error : undefined);
+
+describe('WechatHttp.send', () => {
+  it('hands back the status, the headers lower-cased and the raw bytes, and reports nothing itself', async () => {
+    const g = await gateway();
+    const { http, calls } = client(g.url, { ca });
+    const r = await http.send('pay', post, false);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.exchange).toMatchObject({ status: 200, headers: { 'x-wechat-thing': 'yes' } });
+    expect(r.exchange.raw.toString()).toBe('<xml>ok</xml>');
+    expect(r.elapsed()).toBeGreaterThanOrEqual(0);
+    // The caller judges the answer and reports it (finish); send reported nothing.
+    expect(calls).toEqual([]);
+    expect(http.finish('pay', { kind: 'answer', body: 1, latencyMs: 3 })).toEqual({ kind: 'answer', body: 1, latencyMs: 3 });
+    expect(calls).toEqual([['pay', 'answer', 3]]);
+  });
+
+  it('a server certificate we do not trust: not sent, nothing reached the server', async () => {
+    const g = await gateway();
+    const { http, calls } = client(g.url);
+    const r = await http.send('pay', post, false);
+    expect(r).toMatchObject({ ok: false, result: { kind: 'not_sent', error: { code: 'BACKEND_NOT_SENT', detail: { op: 'pay' } } } });
+    expect(errorOf(r)?.message).toMatch(/^WeChat Pay unreachable \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)$/);
+    expect(g.seen.requests).toBe(0);
+    expect(calls).toEqual([['pay', 'not_sent', expect.any(Number)]]);
+  });
+
+  it('connection refused: not sent', async () => {
+    const g = await gateway();
+    await new Promise((r) => servers.pop()!.close(r));
+    const { http, calls } = client(g.url, { ca });
+    const r = await http.send('query', post, false);
+    expect(r).toMatchObject({ ok: false, result: { kind: 'not_sent', error: { code: 'BACKEND_NOT_SENT', message: 'WeChat Pay unreachable (ECONNREFUSED)' } } });
+    expect(calls).toEqual([['query', 'not_sent', expect.any(Number)]]);
+  });
+
+  it('no answer within the operation\'s timeout: unknown', async () => {
+    const g = await gateway((req) => req.resume());
+    const { http, calls } = client(g.url, { ca, timeoutMs: 200 });
+    const r = await http.send('query', post, false);
+    expect(r).toMatchObject({ ok: false, result: { kind: 'unknown', error: { code: 'BACKEND_UNKNOWN', detail: { op: 'query' } } } });
+    expect(errorOf(r)?.message).toMatch(/^no answer to query \(E/);
+    expect(g.seen.requests).toBe(1);
+    expect(calls).toEqual([['query', 'unknown', expect.any(Number)]]);
+  });
+});
+
+describe('WechatHttp.send with the merchant certificate (mutual TLS)', () => {
+  it('no certificate configured, or one that cannot be loaded: not sent, with the configuration error', async () => {
+    const g = await gateway();
+    const none = await client(g.url, { ca }).http.send('reverse', post, true);
+    expect(none).toMatchObject({ ok: false, result: { kind: 'not_sent', error: { code: 'CONFIG_WECHAT_CREDENTIALS' } } });
+    expect(errorOf(none)?.message).toMatch(/clientCertFile/);
+    const broken = await client(g.url, { ca, clientCert: () => { throw new Error('bad PKCS#12 password'); } }).http.send('reverse', post, true);
+    expect(broken).toMatchObject({ ok: false, result: { kind: 'not_sent', error: { code: 'CONFIG_WECHAT_CREDENTIALS', message: 'bad PKCS#12 password' } } });
+    const named = new ScanpayError('CONFIG_WECHAT_CREDENTIALS', { message: 'the certificate file is readable by others' });
+    const refused = await client(g.url, { ca, clientCert: () => { throw named; } }).http.send('reverse', post, true);
+    expect(errorOf(refused)).toBe(named);
+    expect(g.seen.requests).toBe(0);
+  });
+
+  it('a certificate outside its validity is not sent (BACKEND_CLIENT_CERT_EXPIRED); valid from its first to before its last millisecond', async () => {
+    const g = await gateway();
+    const from = Date.parse(merchant.cert.validFrom);
+    const to = Date.parse(merchant.cert.validTo);
+    const at = async (now: number) => {
+      const r = await client(g.url, { ca, clientCert: () => merchant, clock: new ManualClock(now) }).http.send('refund', post, true);
+      return errorOf(r)?.code ?? 'sent';
+    };
+    expect(await at(from - 1)).toBe('BACKEND_CLIENT_CERT_EXPIRED');
+    expect(await at(from)).toBe('sent');
+    expect(await at(to - 1)).toBe('sent');
+    expect(await at(to)).toBe('BACKEND_CLIENT_CERT_EXPIRED');
+    expect(g.seen.requests).toBe(2);
+  });
+
+  it('keeps its connection while the certificate is the same, and opens a new one for a renewed certificate', async () => {
+    const g = await gateway();
+    let cert = merchant;
+    const { http } = client(g.url, { ca, clientCert: () => cert, clock: new ManualClock(Date.parse(merchant.cert.validFrom) + 1000) });
+    expect((await http.send('reverse', post, true)).ok).toBe(true);
+    expect((await http.send('reverse', post, true)).ok).toBe(true);
+    expect(g.seen.connections).toBe(1);
+    cert = { ...merchant };
+    expect((await http.send('reverse', post, true)).ok).toBe(true);
+    expect(g.seen.connections).toBe(2);
+    // Without mutual TLS the plain client is used, on a connection of its own.
+    expect((await http.send('pay', post, false)).ok).toBe(true);
+    expect(g.seen.connections).toBe(3);
+  });
+});
+
+describe('WechatHttp.unknown', () => {
+  it('is no answer, keeping the status and the first 512 bytes of the body, and reports it', () => {
+    const { http, calls } = client('https://127.0.0.1:1');
+    const r = http.unknown('pay', 'BACKEND_MALFORMED', 'unreadable', { status: 502, headers: {}, raw: Buffer.from('x'.repeat(600)) }, () => 7);
+    expect(r).toEqual({ kind: 'unknown', latencyMs: 7, error: expect.objectContaining({ code: 'BACKEND_MALFORMED', message: 'unreadable', detail: { op: 'pay', status: 502, body: 'x'.repeat(512) } }) });
+    expect(calls).toEqual([['pay', 'unknown', 7]]);
+  });
+});
