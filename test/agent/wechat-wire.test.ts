@@ -6,7 +6,7 @@
  * that is unsigned, badly signed, stale, unparseable or about someone else is unknown,
  * never a failure (money rule 2).
  */
-import { createHash, createHmac, createPrivateKey, sign as rsaSignRaw, verify as rsaVerifyRaw, X509Certificate } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, sign as rsaSignRaw, verify as rsaVerifyRaw, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { networkInterfaces } from 'node:os';
@@ -31,6 +31,8 @@ interface Seen {
   clientCn: string | undefined;
 }
 interface Answer {
+  /** Drop the connection instead of answering. */
+  reset?: boolean;
   status?: number;
   headers?: Record<string, string>;
   body: string;
@@ -53,6 +55,7 @@ beforeAll(async () => {
       seen.push(s);
       const next = route ?? answers.shift();
       const a = typeof next === 'function' ? next(s) : (next ?? { status: 599, body: '' });
+      if (a.reset) return void req.socket.destroy();
       res.writeHead(a.status ?? 200, a.headers ?? {});
       res.end(a.body);
     });
@@ -172,19 +175,36 @@ describe('wechat-v2 on the wire', () => {
     expect(rf).toMatchObject({ out_refund_no: 'R1', total_fee: '5000', refund_fee: '2000', refund_fee_type: 'CNY' });
   });
 
+  // The message is what a technician reads in the log and the journal: what WeChat said, and why it is no answer.
+  const { return_code: _rc, ...noReturnCode } = paid;
   it.each([
-    ['HTTP 500 with a signed body', { status: 500, ...signedV2(paid) }, 'BACKEND_HTTP_STATUS'],
-    ['a body that is not XML', { body: '{"return_code":"SUCCESS"}' }, 'BACKEND_MALFORMED'],
-    ['return_code FAIL (unsigned, as WeChat sends it)', { body: v2Xml({ return_code: 'FAIL', return_msg: '签名错误' }) }, 'BACKEND_UNKNOWN'],
-    ['no return_code at all', signedV2({ ...paid, return_code: '' }), 'BACKEND_UNKNOWN'],
-    ['an unsigned SUCCESS', { body: v2Xml(paid) }, 'BACKEND_SIGNATURE_INVALID'],
-    ['a SUCCESS signed with another key', signedV2(paid, '192006250b4c09247ec02edce69f6a2e'), 'BACKEND_SIGNATURE_INVALID'],
-    ['a signed answer naming another appid', signedV2({ ...paid, appid: 'wx0000000000000000' }), 'BACKEND_MALFORMED'],
-    ['a signed answer naming another mch_id', signedV2({ ...paid, mch_id: '10000101' }), 'BACKEND_MALFORMED'],
-    ['a signed success without transaction_id', signedV2({ ...paid, transaction_id: '' }), 'BACKEND_MALFORMED'],
-  ] as const)('a pay answered with %s is unknown (%s), never a decline', async (_, answer, code) => {
+    ['HTTP 500 with a signed body', { status: 500, ...signedV2(paid) }, 'BACKEND_HTTP_STATUS', /^WeChat answered pay with HTTP 500$/],
+    ['a body that is not XML', { body: '{"return_code":"SUCCESS"}' }, 'BACKEND_MALFORMED', /^answer to pay is not WeChat XML \(.+\)$/],
+    ['return_code FAIL (unsigned, as WeChat sends it)', { body: v2Xml({ return_code: 'FAIL', return_msg: `签名错误${'x'.repeat(300)}` }) }, 'BACKEND_UNKNOWN', new RegExp(`^WeChat return_code FAIL: 签名错误x{196}$`)],
+    ['no return_code at all', signedV2(noReturnCode), 'BACKEND_UNKNOWN', /^WeChat return_code \(none\): $/],
+    ['an unsigned SUCCESS', { body: v2Xml(paid) }, 'BACKEND_SIGNATURE_INVALID', /^answer to pay is unsigned: treated as no answer$/],
+    ['a SUCCESS signed with another key', signedV2(paid, '192006250b4c09247ec02edce69f6a2e'), 'BACKEND_SIGNATURE_INVALID', /^answer to pay is badly signed: treated as no answer$/],
+    ['a signed answer naming another appid', signedV2({ ...paid, appid: 'wx0000000000000000' }), 'BACKEND_MALFORMED', /^answer to pay names another appid$/],
+    ['a signed answer naming another mch_id', signedV2({ ...paid, mch_id: '10000101' }), 'BACKEND_MALFORMED', /^answer to pay names another mch_id$/],
+    ['a signed success without transaction_id', signedV2({ ...paid, transaction_id: '' }), 'BACKEND_MALFORMED', /^answer to pay: a successful micropay answer without total_fee or transaction_id$/],
+  ] as const)('a pay answered with %s is unknown (%s), never a decline', async (_, answer, code, message) => {
     answers = [answer];
-    expect(unknownCode(await make().pay(payReq))).toBe(code);
+    const r = await make().pay(payReq);
+    expect(unknownCode(r)).toBe(code);
+    if (r.kind === 'unknown') expect(r.error.message).toMatch(message);
+  });
+
+  it('a connection reset after the request left is unknown; a refused connection is not sent', async () => {
+    answers = [{ reset: true, body: '' }];
+    expect(unknownCode(await make().pay(payReq))).toBe('BACKEND_UNKNOWN');
+    expect(seen).toHaveLength(1);
+    const closed = https.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const credentials = loadWechatCredentials('wechat-v2', demoWechatConfig('wechat-v2'), false);
+    const r = await new WechatV2Acquirer({ baseUrl: `https://127.0.0.1:${port}`, credentials, clock, terminalId: 'T' }).pay(payReq);
+    expect(r.kind).toBe('not_sent');
   });
 
   it('a signed answer that names neither appid nor mch_id is still read (both are optional on the wire)', async () => {
@@ -292,18 +312,29 @@ describe('wechat-v3 on the wire', () => {
   });
 
   it.each([
-    ['no Wechatpay-Signature', signed(trade('WXV3W0001'), { drop: 'Wechatpay-Signature' }), 'BACKEND_SIGNATURE_INVALID'],
-    ['no Wechatpay-Nonce', signed(trade('WXV3W0001'), { drop: 'Wechatpay-Nonce' }), 'BACKEND_SIGNATURE_INVALID'],
-    ['no Wechatpay-Serial', signed(trade('WXV3W0001'), { drop: 'Wechatpay-Serial' }), 'BACKEND_SIGNATURE_INVALID'],
-    ['a serial we do not know (and no APIv3 key to fetch it)', signed(trade('WXV3W0001'), { serial: '0123456789ABCDEF' }), 'BACKEND_SIGNATURE_INVALID'],
-    ['a timestamp that is not a number', signed(trade('WXV3W0001'), { ts: '1554209980.5' }), 'BACKEND_SIGNATURE_INVALID'],
-    ['a signature over another body', signed(trade('WXV3W0001'), { signBody: trade('WXV3W0001', 'NOTPAY') }), 'BACKEND_SIGNATURE_INVALID'],
-    ['a signed HTTP 502 without a body', signed('', { status: 502 }), 'BACKEND_HTTP_STATUS'],
-    ['a signed body that is not JSON', signed('<html>'), 'BACKEND_MALFORMED'],
-    ['a signed answer about another order', signed(trade('WXV3W9999')), 'BACKEND_MALFORMED'],
-  ] as const)('a pay answered with %s is unknown (%s), never a decline', async (_, answer, code) => {
+    ['no Wechatpay-Signature', signed(trade('WXV3W0001'), { drop: 'Wechatpay-Signature' }), 'BACKEND_SIGNATURE_INVALID', /^answer to pay \(HTTP 200\) is unsigned or names an unknown platform certificate: treated as no answer$/],
+    ['no Wechatpay-Nonce', signed(trade('WXV3W0001'), { drop: 'Wechatpay-Nonce' }), 'BACKEND_SIGNATURE_INVALID', /^answer to pay \(HTTP 200\) is unsigned or names an unknown platform certificate: treated as no answer$/],
+    ['no Wechatpay-Serial', signed(trade('WXV3W0001'), { drop: 'Wechatpay-Serial' }), 'BACKEND_SIGNATURE_INVALID', /^answer to pay \(HTTP 200\) is unsigned or names an unknown platform certificate: treated as no answer$/],
+    ['a serial we do not know (and no APIv3 key to fetch it)', signed(trade('WXV3W0001'), { serial: '0123456789ABCDEF' }), 'BACKEND_SIGNATURE_INVALID', /^answer to pay \(HTTP 200\) is unsigned or names an unknown platform certificate: treated as no answer$/],
+    ['a timestamp that is not a number', signed(trade('WXV3W0001'), { ts: '1554209980.5' }), 'BACKEND_SIGNATURE_INVALID', /^answer to pay \(HTTP 200\) is unsigned or names an unknown platform certificate: treated as no answer$/],
+    ['a signature over another body', signed(trade('WXV3W0001'), { signBody: trade('WXV3W0001', 'NOTPAY') }), 'BACKEND_SIGNATURE_INVALID', /^answer to pay \(HTTP 200\) is badly signed: treated as no answer$/],
+    ['a signed HTTP 500 without a body', signed('', { status: 500 }), 'BACKEND_HTTP_STATUS', /^WeChat answered pay with HTTP 500$/],
+    ['a signed HTTP 200 without a body', signed(''), 'BACKEND_MALFORMED', /^answer to pay: .+/],
+    ['a signed body that is not JSON', signed('<html>'), 'BACKEND_MALFORMED', /^answer to pay: .+/],
+    ['a signed answer about another order', signed(trade('WXV3W9999')), 'BACKEND_MALFORMED', /^answer to pay: the answer names another out_trade_no$/],
+  ] as const)('a pay answered with %s is unknown (%s), never a decline', async (_, answer, code, message) => {
     answers = [answer];
-    expect(unknownCode(await make().pay(payReq))).toBe(code);
+    const r = await make().pay(payReq);
+    expect(unknownCode(r)).toBe(code);
+    if (r.kind === 'unknown') expect(r.error.message).toMatch(message);
+  });
+
+  it('an answer stamped more than 300 s away says so; a reset connection is unknown', async () => {
+    answers = [signed(trade('WXV3W0001'), { ts: now() - 301 }), { reset: true, body: '' }];
+    const stale = await make().pay(payReq);
+    expect(unknownCode(stale)).toBe('BACKEND_SIGNATURE_INVALID');
+    if (stale.kind === 'unknown') expect(stale.error.message).toBe(`answer to pay is timestamped ${now() - 301}, more than 300 s from our clock: a replay, or the device clock is wrong`);
+    expect(unknownCode(await make().pay(payReq))).toBe('BACKEND_UNKNOWN');
   });
 
   it('the answer timestamp may be up to 300 s from our clock, not more; the serial is matched whatever its case', async () => {
@@ -320,9 +351,10 @@ describe('wechat-v3 on the wire', () => {
     expect(unknownCode(await a.pay(payReq))).toBe('BACKEND_SIGNATURE_INVALID');
   });
 
-  it('a signed 4xx error body is read as WeChat meant it', async () => {
-    answers = [signed(JSON.stringify({ code: 'NOT_ENOUGH', message: '余额不足' }), { status: 403 })];
+  it('a signed error body is read as WeChat meant it: a 403 decline, a 500 SYSTEM_ERROR that leaves the payment open', async () => {
+    answers = [signed(JSON.stringify({ code: 'NOT_ENOUGH', message: '余额不足' }), { status: 403 }), signed(JSON.stringify({ code: 'SYSTEM_ERROR', message: '系统错误' }), { status: 500 })];
     expect(await make().pay(payReq)).toMatchObject({ kind: 'answer', body: { result: 'FAIL', reasonCode: 'NOT_ENOUGH' } });
+    expect(await make().pay(payReq)).toMatchObject({ kind: 'answer', body: { result: 'UNKNOWN', reasonCode: 'SYSTEM_ERROR' } });
   });
 
   it('an unknown serial with the APIv3 key set: one certificate fetch, signed; a failed fetch leaves the answer unverified', async () => {
@@ -337,11 +369,17 @@ describe('wechat-v3 on the wire', () => {
 
   describe('a rotated platform certificate, learnt from GET /v3/certificates', () => {
     // WeChat's side: the demo platform certificate and a new one from the same CA, signing from now on.
-    const keys = new PlatformKeys();
-    const next = keys.rotate();
-    const nextKey = keys.current.key;
+    // Minted in a hook (openssl, a second or so), so that a run of other tests does not pay for it.
+    let keys: PlatformKeys;
+    let next: string;
+    let nextKey: KeyObject;
+    beforeAll(() => {
+      keys = new PlatformKeys();
+      next = keys.rotate();
+      nextKey = keys.current.key;
+    });
     const apiV3Key = readFileSync(DEMO_FILES.apiV3Key, 'utf8').trim();
-    const byNext = (body: string, o: { serial?: string; signWith?: typeof nextKey; tamper?: boolean } = {}): Answer => {
+    const byNext = (body: string, o: { serial?: string; signWith?: KeyObject; tamper?: boolean } = {}): Answer => {
       const ts = String(now());
       const nonce = 'd5ac7061fccab6bf3e254dcf98995b8c';
       const signature = rsaSignRaw('sha256', Buffer.from(`${ts}\n${nonce}\n${o.tamper ? `${body} ` : body}\n`), o.signWith ?? nextKey).toString('base64');
