@@ -187,7 +187,7 @@ describe('wechat-v2 on the wire', () => {
     ['a signed answer naming another appid', signedV2({ ...paid, appid: 'wx0000000000000000' }), 'BACKEND_MALFORMED', /^answer to pay names another appid$/],
     ['a signed answer naming another mch_id', signedV2({ ...paid, mch_id: '10000101' }), 'BACKEND_MALFORMED', /^answer to pay names another mch_id$/],
     ['a signed success without transaction_id', signedV2({ ...paid, transaction_id: '' }), 'BACKEND_MALFORMED', /^answer to pay: a successful micropay answer without total_fee or transaction_id$/],
-  ] as const)('a pay answered with %s is unknown (%s), never a decline', async (_, answer, code, message) => {
+  ] as const)('a pay answered with %s is unknown with its code, never a decline', async (_, answer, code, message) => {
     answers = [answer];
     const r = await make().pay(payReq);
     expect(unknownCode(r)).toBe(code);
@@ -322,7 +322,7 @@ describe('wechat-v3 on the wire', () => {
     ['a signed HTTP 200 without a body', signed(''), 'BACKEND_MALFORMED', /^answer to pay: .+/],
     ['a signed body that is not JSON', signed('<html>'), 'BACKEND_MALFORMED', /^answer to pay: .+/],
     ['a signed answer about another order', signed(trade('WXV3W9999')), 'BACKEND_MALFORMED', /^answer to pay: the answer names another out_trade_no$/],
-  ] as const)('a pay answered with %s is unknown (%s), never a decline', async (_, answer, code, message) => {
+  ] as const)('a pay answered with %s is unknown with its code, never a decline', async (_, answer, code, message) => {
     answers = [answer];
     const r = await make().pay(payReq);
     expect(unknownCode(r)).toBe(code);
