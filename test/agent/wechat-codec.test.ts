@@ -141,6 +141,31 @@ describe('v2 answers as WeChat writes them', () => {
     expect(signV2(vector, key)).toBe('9A0A8659F005D6984697E2CA0A9CF3B7');
   });
 
+  it('outside CDATA the XML entities are text: a value is read as the characters WeChat signed', () => {
+    expect(parseV2('<xml><err_code_des>a &amp; b &lt;c&gt; &quot;d&quot; &apos;e&apos;</err_code_des></xml>')).toEqual({ err_code_des: 'a & b <c> "d" \'e\'' });
+    const text = '<xml><appid>wxd930ea5d5a258f4f</appid><mch_id>10000100</mch_id><device_info>1000</device_info><body>test</body><nonce_str>ibuaiVcKdpRxkhJA</nonce_str><attach>&lt;&amp;&gt;</attach></xml>';
+    const fields = parseV2(text);
+    expect(fields.attach).toBe('<&>');
+    expect(v2SigningString(fields, key)).toBe('appid=wxd930ea5d5a258f4f&attach=<&>&body=test&device_info=1000&mch_id=10000100&nonce_str=ibuaiVcKdpRxkhJA&key=192006250b4c09247ec02edce69f6a2d');
+  });
+
+  it('a field a JavaScript caller left undefined is left out of the signature, like an empty one', () => {
+    expect(signV2({ ...vector, attach: undefined as unknown as string }, key, 'MD5')).toBe('9A0A8659F005D6984697E2CA0A9CF3B7');
+  });
+
+  it('each refusal says why, for the BACKEND_MALFORMED a technician reads', () => {
+    const why: Array<[string, RegExp]> = [
+      ['<xml><a>1</a>', /^not XML \(.+, line 1\)$/],
+      ['<root><a>1</a></root>', /root element is not <xml>/],
+      ['<xml>only text</xml>', /<xml> holds no fields/],
+      ['<xml>stray<a>1</a></xml>', /text outside its fields/],
+      ['<xml><a>1</a><a>2</a></xml>', /field a appears more than once/],
+      ['<xml><a><b>1</b></a></xml>', /field a is not a plain value/],
+    ];
+    for (const [bad, message] of why) expect(() => parseV2(bad), bad).toThrow(message);
+    expect(() => buildV2({ 'a-b': '1' })).toThrow('field name "a-b" is not a valid XML element name');
+  });
+
   it('builds only valid element names, each value in CDATA', () => {
     expect(buildV2({ _a: '1', b2: '<x>' })).toBe('<xml><_a><![CDATA[1]]></_a><b2><![CDATA[<x>]]></b2></xml>');
     for (const bad of ['2a', 'a-b', 'a b', '', 'a>', 'é']) expect(() => buildV2({ [bad]: '1' }), bad).toThrow(V2FormatError);
