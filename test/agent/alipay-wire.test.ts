@@ -144,5 +144,8 @@ describe('the Alipay request on the wire', () => {
     expect(await acquirer().query({ orderNo: 'T1WIRE0006' })).toMatchObject({ kind: 'answer', body: { result: 'SUCCESS', trade: { state: 'SUCCESS', amount: 1205 } } });
     const r = await acquirer({ alipayPublicKey: createPublicKey(DEMO_APP_PUBLIC_KEY) }).query({ orderNo: 'T1WIRE0006' });
     expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_SIGNATURE_INVALID' } });
+    // Signed by Alipay but not readable (no trade_status): no answer either, never a result.
+    answer = () => '{"code":"10000","msg":"Success","out_trade_no":"T1WIRE0006"}';
+    expect(await acquirer().query({ orderNo: 'T1WIRE0006' })).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_MALFORMED' } });
   });
 });

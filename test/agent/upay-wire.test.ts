@@ -116,6 +116,8 @@ describe('the Upay payment requests on the wire', () => {
   it('an answer that is not JSON is no answer (BACKEND_MALFORMED), never a failure', async () => {
     answer = () => ({ status: 200, body: '<html>gateway</html>' });
     expect(await upay().pay({ orderNo: 'T1UPW0005', paymentCode: '134567890123456789', amount: 1, currency: 'CNY' })).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_MALFORMED' } });
+    answer = () => ({ status: 200, body: '{"result_code":"302"}' });
+    expect(await upay().query({ orderNo: 'T1UPW0005' })).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_MALFORMED' } });
   });
 
   it('an answer that never comes ends at the operation’s timeout as unknown', async () => {
