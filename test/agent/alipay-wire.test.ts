@@ -26,6 +26,8 @@ interface Seen {
   query: URLSearchParams;
   form: URLSearchParams;
   contentType: string;
+  /** The client's port: the same on two requests when the connection was kept. */
+  port: number | undefined;
 }
 
 // 2026-03-02 02:00:00 UTC is 10:00:00 in Beijing.
@@ -44,7 +46,7 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => (body += c.toString('utf8')));
     req.on('end', () => {
       const u = new URL(req.url ?? '', 'http://x');
-      seen.push({ method: req.method ?? '', path: u.pathname, query: u.searchParams, form: new URLSearchParams(body), contentType: String(req.headers['content-type']) });
+      seen.push({ method: req.method ?? '', path: u.pathname, query: u.searchParams, form: new URLSearchParams(body), contentType: String(req.headers['content-type']), port: req.socket.remotePort });
       if (!answer) return; // left hanging: the adapter's own timeout must end the call
       const method = u.searchParams.get('method') ?? '';
       const inner = answer(method);
@@ -125,9 +127,17 @@ describe('the Alipay request on the wire', () => {
     for (const s of seen) expect(opensslVerifies(s)).toBe(true);
   });
 
+  it('keeps its connection to the gateway open from one call to the next (no new handshake per payment)', async () => {
+    const a = acquirer();
+    await a.query({ orderNo: 'T1WIRE0007' });
+    await a.query({ orderNo: 'T1WIRE0007' });
+    expect(seen).toHaveLength(2);
+    expect(seen[1]!.port).toBe(seen[0]!.port);
+  });
+
   it('a payment in another currency is not sent at all', async () => {
     const r = await acquirer().pay({ orderNo: 'T1WIRE0004', paymentCode: '286648048691290423', amount: 100, currency: 'USD' });
-    expect(r).toMatchObject({ kind: 'not_sent', error: { code: 'BACKEND_NOT_SENT' } });
+    expect(r).toMatchObject({ kind: 'not_sent', error: { code: 'BACKEND_NOT_SENT', detail: { op: 'pay' } } });
     expect(seen).toHaveLength(0);
   });
 

@@ -279,6 +279,29 @@ describe('provisioning and the daily routine against the wire', () => {
     expect(() => readUpayTerminal(home)).toThrow(expect.objectContaining({ code: 'EISDIR' }));
   });
 
+  const good = { terminalSn: '100000330001111', terminalKey: 'k', deviceId: 'box-1', backendUrl: 'https://upay.example', activatedAt: 1 };
+  it.each([
+    ['an empty terminal_sn', { terminalSn: '' }],
+    ['a terminal_sn past 32 characters', { terminalSn: '1'.repeat(33) }],
+    ['an empty key', { terminalKey: '' }],
+    ['a previous key that is not text', { previousKey: 5 }],
+    ['an empty device id', { deviceId: '' }],
+    ['a device id past 32 characters', { deviceId: 'd'.repeat(33) }],
+    ['a gateway that is not text', { backendUrl: 5 }],
+    ['a fractional activation time', { activatedAt: 1.5 }],
+    ['a fractional check-in time', { checkedInAt: 1.5 }],
+    ['a log time that is not a number', { logsUploadedAt: 'today' }],
+  ])('a stored identity with %s is CONFIG_INVALID (provision again)', (_, bad) => {
+    writeFileSync(upayTerminalPath(home), JSON.stringify({ ...good, ...bad }), { mode: 0o600 });
+    expect(() => readUpayTerminal(home)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining(Object.keys(bad)[0]!) }));
+  });
+
+  it('a stored identity at the limits is read back whole', () => {
+    const full = { ...good, terminalSn: '1'.repeat(32), deviceId: 'd'.repeat(32), previousKey: 'p', checkedInAt: 2, logsUploadedAt: 3 };
+    writeUpayTerminal(home, full);
+    expect(readUpayTerminal(home)).toEqual(full);
+  });
+
   it('the daily routine: a failed check-in keeps the key and uploads nothing; a failed upload is tried again; one of each a Beijing day', async () => {
     const record = { terminalSn: '100000330001111', terminalKey: 'key-0', deviceId: 'box-1', backendUrl: url, activatedAt: clock.now() };
     writeUpayTerminal(home, record);
