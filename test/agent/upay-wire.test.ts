@@ -164,6 +164,8 @@ describe('the Upay terminal operations on the wire', () => {
     await expect(client().activate(VENDOR, { code: 'x', deviceId: 'box-1' })).rejects.toMatchObject({ code: 'BACKEND_MALFORMED' });
     answer = () => biz({ terminal_sn: 5, terminal_key: 'k' });
     await expect(client().activate(VENDOR, { code: 'x', deviceId: 'box-1' })).rejects.toMatchObject({ code: 'BACKEND_MALFORMED' });
+    answer = () => biz({ terminal_sn: '1', terminal_key: 5 });
+    await expect(client().activate(VENDOR, { code: 'x', deviceId: 'box-1' })).rejects.toMatchObject({ code: 'BACKEND_MALFORMED' });
     answer = () => biz({ terminal_sn: '1', terminal_key: '' });
     await expect(client().activate(VENDOR, { code: 'x', deviceId: 'box-1' })).rejects.toMatchObject({ code: 'BACKEND_MALFORMED' });
   });
