@@ -154,3 +154,22 @@ describe('answer verification: every way it can be no answer', () => {
     expect(signContent({ b: '2', a: '1', c: undefined, d: '', sign: 's' })).toBe('a=1&b=2');
   });
 });
+
+describe('cutting the signed member: the edges of the scan', () => {
+  it('gives nothing for text that only looks like an object, rather than a wrong cut or a throw', () => {
+    for (const [bad, key] of [
+      [`["${KEY}":1]`, KEY], // not an object at all
+      [`{"${KEY}"=1}`, KEY], // no colon after the name
+      [`{x"${KEY}":1}`, KEY], // a name that is not a string
+      ['{"a":1 x"b":2}', 'b'], // members not separated by a comma
+      [`{"${KEY}":{"a":1`, KEY], // an object value never closed
+    ] as const)
+      expect(rawMember(bad, key), bad).toBeNull();
+  });
+
+  it('reads a last scalar up to the end of a cut-short text, and a key that cannot verify is a plain false', () => {
+    expect(rawMember('{"a":12', 'a')).toBe('12');
+    expect(rawMember('{"a":12', 'b')).toBeNull();
+    expect(rsa2Verify(REQUEST_CONTENT, REQUEST_SIGNATURE, 'not a key')).toBe(false);
+  });
+});

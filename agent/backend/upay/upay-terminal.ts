@@ -11,7 +11,7 @@ import * as z from 'zod';
 import { writeFileAtomic } from '../../atomic-file.ts';
 import { ScanpayError } from '../../errors.ts';
 import { assertOwnerOnly } from '../../secret-file.ts';
-import { envelope, UpayUnreadable } from './upay-answers.ts';
+import { envelope } from './upay-answers.ts';
 import type { UpayCredentials } from './upay-acquirer.ts';
 import { UpayHttp } from './upay-http.ts';
 
@@ -103,6 +103,7 @@ export class UpayTerminalClient {
 
 function credentialsOf(biz: Record<string, unknown>): UpayCredentials {
   const { terminal_sn: sn, terminal_key: key } = biz;
-  if (typeof sn !== 'string' || !sn || typeof key !== 'string' || !key) throw new UpayUnreadable('no terminal_sn/terminal_key in the answer');
+  // A typed error like every other failure here: an answer without an identity is unreadable.
+  if (typeof sn !== 'string' || !sn || typeof key !== 'string' || !key) throw new ScanpayError('BACKEND_MALFORMED', { message: 'no terminal_sn/terminal_key in the answer' });
   return { terminalSn: sn, terminalKey: key };
 }
