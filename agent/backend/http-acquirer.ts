@@ -28,6 +28,8 @@ export interface HttpAcquirerOptions {
   onCall?: (op: Operation, result: CallResult<unknown>['kind'], latencyMs: number) => void;
   /** Issue 12 (agent/clock-offset.ts): signs with the backend's time when the device clock is off, and names a skew refusal. */
   clockOffset?: ClockOffset;
+  /** Answers' nonces held against replay (agent/protocol/signing.ts, DEFAULT_NONCE_CAPACITY). */
+  nonceCapacity?: number;
 }
 
 export const DEFAULT_TIMEOUTS: Record<Operation, number> = { pay: 15_000, query: 5_000, reverse: 10_000, refund: 10_000 };
@@ -64,7 +66,7 @@ export class HttpAcquirer implements Acquirer {
     this.#o = o;
     this.#key = o.key;
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeoutMs };
-    this.#nonces = new NonceCache(o.skewMs ?? DEFAULT_SKEW_MS);
+    this.#nonces = new NonceCache(o.skewMs ?? DEFAULT_SKEW_MS, o.nonceCapacity);
     const idle = o.idleSocketMs ?? IDLE_SOCKET_MS;
     this.#holdAgent = new http.Agent({ keepAlive: true, timeout: idle });
     this.#holdHttpsAgent = new https.Agent({ keepAlive: true, timeout: idle });
