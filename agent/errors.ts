@@ -75,6 +75,7 @@ export const ERRORS = {
   PROTO_UNKNOWN_TERMINAL: { message: 'the terminal is not known to the backend', retryable: false, status: 401 },
   PROTO_BAD_REQUEST: { message: 'the request body is not valid for this operation', retryable: false, status: 400 },
   PROTO_ROTATION_REFUSED: { message: 'no new key: the backend did not ask for a rotation, or the request was not signed with the current key', retryable: false, status: 403 },
+  PROTO_NONCE_TOO_OLD: { message: 'the message is timestamped at or before a nonce the full replay cache had to forget, so it cannot be told from a replay: sign it again', retryable: true, status: 401 },
 
   // Simulated backend (simulator/)
   SIM_CONTROL_INVALID: { message: 'the control request is not valid', retryable: false, status: 400 },

@@ -27,6 +27,8 @@ export interface HttpAcquirerOptions {
   onCall?: (op: Operation, result: CallResult<unknown>['kind'], latencyMs: number) => void;
   /** Issue 12 (agent/clock-offset.ts): signs with the backend's time when the device clock is off, and names a skew refusal. */
   clockOffset?: ClockOffset;
+  /** Answers' nonces held against replay (agent/protocol/signing.ts, DEFAULT_NONCE_CAPACITY). */
+  nonceCapacity?: number;
 }
 
 export const DEFAULT_TIMEOUTS: Record<Operation, number> = { pay: 15_000, query: 5_000, reverse: 10_000, refund: 10_000 };
@@ -59,7 +61,7 @@ export class HttpAcquirer implements Acquirer {
     this.#o = o;
     this.#key = o.key;
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeoutMs };
-    this.#nonces = new NonceCache(o.skewMs ?? DEFAULT_SKEW_MS);
+    this.#nonces = new NonceCache(o.skewMs ?? DEFAULT_SKEW_MS, o.nonceCapacity);
     const idle = o.idleSocketMs ?? IDLE_SOCKET_MS;
     this.#holdAgents = keptAliveAgents(idle);
     this.#http = createProtocolHttp(o.baseUrl, keptAliveAgents(idle, MAX_SOCKETS));

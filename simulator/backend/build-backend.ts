@@ -12,7 +12,7 @@ import { isScanpayError, ScanpayError } from '../../agent/errors.ts';
 import { silentLogger, type Logger } from '../../agent/log.ts';
 import type { Wallet } from '../../agent/payment-code.ts';
 import { PATHS, REQUEST_SCHEMAS, type Operation } from '../../agent/protocol/messages.ts';
-import { HEADER, NonceCache, signResponse } from '../../agent/protocol/signing.ts';
+import { DEFAULT_SKEW_MS, HEADER, NonceCache, signResponse } from '../../agent/protocol/signing.ts';
 import { controlRoutes } from './control-routes.ts';
 import { DEMO_TERMINAL } from './demo-terminal.ts';
 import { DeviceBackend } from './device-backend.ts';
@@ -151,7 +151,9 @@ export function buildBackend(o: BackendOptions = {}): { app: FastifyInstance; si
   const model = new WalletModel({ clock, codeTtlMs: opts.codeTtlMs, passwordAbandonMs: opts.passwordAbandonMs, reverseWindowMs: opts.reverseWindowMs, store, rules });
   const device = new DeviceBackend({ clock, registry: terminals, book: model, store });
   const faults = new FaultTable(opts.seed);
-  const nonces = new NonceCache();
+  // A fleet's requests (65,536: 50 lanes at full speed over the 10 minutes a nonce is held);
+  // past that each terminal's low-water mark keeps replays out (agent/protocol/signing.ts).
+  const nonces = new NonceCache(DEFAULT_SKEW_MS, 65_536);
   // On disk like the orders: one or more calls per payment.
   const callLog = store.calls<CallRecord>();
   const record = (call: CallRecord): (() => void) => {

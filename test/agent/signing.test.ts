@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createHash, createHmac } from 'node:crypto';
-import { DEFAULT_SKEW_MS, HEADER, NonceCache, signRequest, signResponse, verifyRequest, verifyResponse } from '../../agent/protocol/signing.ts';
+import { DEFAULT_NONCE_CAPACITY, DEFAULT_SKEW_MS, HEADER, NonceCache, signRequest, signResponse, verifyRequest, verifyResponse } from '../../agent/protocol/signing.ts';
 
 const key = Buffer.from('k'.repeat(32));
 const req = { method: 'POST', path: '/v1/pay', terminalId: 'T1', body: Buffer.from('{"orderNo":"A1"}') };
@@ -49,9 +49,9 @@ describe('protocol signing', () => {
 
   it('forgets nonces only after they could no longer pass the skew check', () => {
     const cache = new NonceCache(1000);
-    expect(cache.add('t', 'n1', 0)).toBe(true);
-    expect(cache.add('t', 'n1', 1500)).toBe(false);
-    expect(cache.add('t', 'n2', 2500)).toBe(true);
+    expect(cache.add('t', 'n1', 0, 0)).toBe('added');
+    expect(cache.add('t', 'n1', 0, 1500)).toBe('reused');
+    expect(cache.add('t', 'n2', 2500, 2500)).toBe('added');
     expect(cache.size).toBe(1);
   });
 });
@@ -189,13 +189,142 @@ describe('protocol signing: the wire format as docs/protocol.md writes it', () =
 
   it('keeps a nonce for twice the skew window, counted from when it was seen', () => {
     const cache = new NonceCache(1000);
-    expect(cache.add('t', 'n1', 0)).toBe(true);
-    expect(cache.add('t', 'n1', 2000)).toBe(false);
-    expect(cache.add('t', 'n2', 2001)).toBe(true);
+    expect(cache.add('t', 'n1', 0, 0)).toBe('added');
+    expect(cache.add('t', 'n1', 0, 2000)).toBe('reused');
+    expect(cache.add('t', 'n2', 2001, 2001)).toBe('added');
     expect(cache.size).toBe(1);
     const byDefault = new NonceCache();
-    byDefault.add('t', 'n1', 0);
-    expect(byDefault.add('t', 'n1', 2 * DEFAULT_SKEW_MS)).toBe(false);
-    expect(byDefault.add('t', 'n1', 2 * DEFAULT_SKEW_MS + 1)).toBe(true);
+    byDefault.add('t', 'n1', 0, 0);
+    expect(byDefault.add('t', 'n1', 0, 2 * DEFAULT_SKEW_MS)).toBe('reused');
+    // Forgotten by time, not by count: no low-water mark (the skew check refuses such a replay).
+    expect(byDefault.add('t', 'n1', 0, 2 * DEFAULT_SKEW_MS + 1)).toBe('added');
+  });
+});
+
+/**
+ * The same rules written the plain way (every entry in a list, a mark per peer): what the
+ * fixed-size cache must answer, whatever its buckets and chains do.
+ */
+class ReferenceCache {
+  entries: Array<{ scope: string; nonce: string; stamp: number; seenAt: number }> = [];
+  marks = new Map<string, number>();
+  constructor(
+    readonly windowMs: number,
+    readonly capacity: number,
+  ) {}
+  add(scope: string, nonce: string, stamp: number, now: number): string {
+    this.entries = this.entries.filter((e) => now - e.seenAt <= 2 * this.windowMs);
+    if (this.entries.some((e) => e.scope === scope && e.nonce === nonce)) return 'reused';
+    if (stamp <= (this.marks.get(scope) ?? -Infinity)) return 'too-old';
+    if (this.entries.length === this.capacity) {
+      const gone = this.entries.shift()!;
+      this.marks.set(gone.scope, Math.max(this.marks.get(gone.scope) ?? -Infinity, gone.stamp));
+    }
+    this.entries.push({ scope, nonce, stamp, seenAt: now });
+    return 'added';
+  }
+}
+
+describe('NonceCache: bounded by count, replays still refused', () => {
+  it('holds at most its capacity, in memory allocated once', () => {
+    const cache = new NonceCache(DEFAULT_SKEW_MS, 4);
+    for (let i = 0; i < 100; i++) expect(cache.add('t', `n${i}`, now + i, now + i)).toBe('added');
+    expect(cache.size).toBe(4);
+    expect(cache.capacity).toBe(4);
+    expect(new NonceCache().capacity).toBe(DEFAULT_NONCE_CAPACITY);
+    expect(DEFAULT_NONCE_CAPACITY).toBe(8_192);
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => new NonceCache(DEFAULT_SKEW_MS, bad), String(bad)).toThrow(RangeError);
+  });
+
+  it('refuses the replay of a forgotten nonce by its timestamp, and takes fresh messages', () => {
+    const cache = new NonceCache(DEFAULT_SKEW_MS, 2);
+    expect(cache.add('t', 'a', 1, now)).toBe('added');
+    expect(cache.add('t', 'b', 2, now)).toBe('added');
+    expect(cache.add('t', 'c', 3, now)).toBe('added'); // full: 'a' is forgotten, the mark is 1
+    expect(cache.add('t', 'a', 1, now)).toBe('too-old');
+    expect(cache.add('t', 'b', 2, now)).toBe('reused');
+    expect(cache.add('t', 'c', 3, now)).toBe('reused');
+    // A fresh nonce at the mark cannot be told from a forgotten one; one after it can.
+    expect(cache.add('t', 'x', 1, now)).toBe('too-old');
+    expect(cache.add('t', 'd', 2, now)).toBe('added'); // forgets 'b': the mark is 2
+    expect(cache.add('t', 'b', 2, now)).toBe('too-old');
+    expect(cache.add('t', 'y', 2, now)).toBe('too-old');
+    expect(cache.add('t', 'e', 4, now)).toBe('added');
+    expect(cache.size).toBe(2);
+  });
+
+  it('keeps the newest timestamp forgotten, when a peer\'s messages arrive out of order', () => {
+    const cache = new NonceCache(DEFAULT_SKEW_MS, 2);
+    cache.add('t', 'a', 5, now);
+    cache.add('t', 'b', 3, now);
+    cache.add('t', 'c', 9, now); // forgets 'a' (5)
+    cache.add('t', 'd', 10, now); // forgets 'b' (3): the mark stays 5
+    expect(cache.add('t', 'x', 4, now)).toBe('too-old');
+    expect(cache.add('t', 'y', 5, now)).toBe('too-old');
+    expect(cache.add('t', 'z', 6, now)).toBe('added');
+  });
+
+  it('keeps a mark per peer: one peer\'s forgotten nonces do not refuse another whose clock lags', () => {
+    const cache = new NonceCache(DEFAULT_SKEW_MS, 2);
+    cache.add('ahead', 'a', now + 60_000, now);
+    cache.add('ahead', 'b', now + 60_001, now);
+    cache.add('behind', 'c', now - 60_000, now); // forgets 'ahead' a
+    expect(cache.add('behind', 'd', now - 59_999, now)).toBe('added'); // forgets 'ahead' b
+    expect(cache.add('ahead', 'e', now + 60_001, now)).toBe('too-old');
+    expect(cache.add('behind', 'e', now - 59_998, now)).toBe('added'); // forgets 'behind' c
+    expect(cache.add('behind', 'f', now - 60_000, now)).toBe('too-old');
+    expect(cache.add('ahead', 'g', now + 60_002, now)).toBe('added');
+  });
+
+  it('answers as the plain reference does over many random messages, replays and peers', () => {
+    // Small capacities put many entries in each chain and wrap the ring many times.
+    for (const capacity of [1, 2, 3, 5, 8, 13]) {
+      let seed = capacity * 7919;
+      const rand = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed % n;
+      };
+      const windowMs = 50;
+      const cache = new NonceCache(windowMs, capacity);
+      const ref = new ReferenceCache(windowMs, capacity);
+      const sent: Array<{ scope: string; nonce: string; stamp: number }> = [];
+      let t = 0;
+      const got: string[] = [];
+      const want: string[] = [];
+      for (let i = 0; i < 2_000; i++) {
+        t += rand(4);
+        // A new message (its peer's clock a little off ours), or a replay of an earlier one.
+        const m = sent.length > 0 && rand(3) === 0 ? sent[rand(sent.length)]! : { scope: `p${rand(3)}`, nonce: `n${i}`, stamp: t - rand(20) };
+        sent.push(m);
+        got.push(`${i} ${cache.add(m.scope, m.nonce, m.stamp, t)} ${cache.size}`);
+        want.push(`${i} ${ref.add(m.scope, m.nonce, m.stamp, t)} ${ref.entries.length}`);
+      }
+      expect(got, `capacity ${capacity}`).toEqual(want);
+      expect(new Set(want.map((w) => w.split(' ')[1])), `capacity ${capacity}`).toEqual(new Set(['added', 'reused', 'too-old']));
+    }
+  });
+
+  it('a legitimate answer signed at or before the mark is refused with its own code; a replay of a forgotten one too', () => {
+    const res = { ...req, status: 200, requestNonce: 'a'.repeat(32), body: Buffer.from('{"result":"SUCCESS"}') };
+    const nonces = new NonceCache(DEFAULT_SKEW_MS, 2);
+    const first = signResponse(res, key, now - 10);
+    for (const h of [first, signResponse(res, key, now - 5), signResponse(res, key, now)]) {
+      expect(codeOf(() => verifyResponse(res, h, key, { now, nonces }))).toBeUndefined();
+    }
+    expect(codeOf(() => verifyResponse(res, first, key, { now, nonces }))).toBe('PROTO_NONCE_TOO_OLD');
+    const late = signResponse(res, key, now - 10);
+    try {
+      verifyResponse(res, late, key, { now, nonces });
+      expect.unreachable('an answer signed at the mark passed');
+    } catch (e) {
+      expect(e).toMatchObject({ code: 'PROTO_NONCE_TOO_OLD', detail: { timestamp: now - 10 } });
+    }
+    expect(codeOf(() => verifyResponse(res, signResponse(res, key, now - 9), key, { now, nonces }))).toBeUndefined();
+
+    const requests = new NonceCache(DEFAULT_SKEW_MS, 1);
+    const r1 = signRequest(req, key, now - 1);
+    expect(codeOf(() => verifyRequest(req, r1, key, { now, nonces: requests }))).toBeUndefined();
+    expect(codeOf(() => verifyRequest(req, signRequest(req, key, now), key, { now, nonces: requests }))).toBeUndefined();
+    expect(codeOf(() => verifyRequest(req, r1, key, { now, nonces: requests }))).toBe('PROTO_NONCE_TOO_OLD');
   });
 });
