@@ -20,6 +20,14 @@ export interface AgentExit {
 /** The agent died before its API answered: a crash point hit during recovery, or a kill. */
 export class AgentDiedDuringStart extends Error {}
 
+/** Every agent a runner started and that still runs: a runner stopped by a signal ends them (cli.ts). */
+const live = new Set<ChildProcess>();
+
+/** Sends SIGKILL to every agent still running; synchronous, so it can run in a signal handler. */
+export function killAllAgents(): void {
+  for (const child of live) child.kill('SIGKILL');
+}
+
 export class AgentProcess {
   readonly #home: string;
   readonly #backendUrl: string;
@@ -61,6 +69,8 @@ export class AgentProcess {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.#child = child;
+    live.add(child);
+    child.once('exit', () => live.delete(child));
     this.starts++;
     this.armed = crashAt !== undefined || journalFaults !== undefined;
     child.stderr!.on('data', (d: Buffer) => {

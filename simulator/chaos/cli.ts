@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { RULE_PROFILE_NAMES, type RuleProfileName } from '../backend/rule-profiles.ts';
+import { killAllAgents } from './agent-process.ts';
 import { runChaos, type DeviceFaults } from './chaos-run.ts';
 import { formatTimes } from './timing.ts';
 import { protocolOption } from '../../agent/cli/protocol-option.ts';
@@ -40,6 +41,14 @@ const program = new Command('chaos')
   .option('--verbose', 'print every restart and kill')
   .parse();
 const o = program.opts<{ payments: number; seed: number; lanes: number; killEvery?: [number, number]; verbose?: boolean; deviceFaults?: DeviceFaults; profile?: RuleProfileName; protocol: ProtocolName }>();
+
+// Stopped by a signal, the runner must not leave its agent running on the shared machine.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAllAgents();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
 
 const r = await runChaos({
   payments: o.payments,
