@@ -15,15 +15,14 @@ import { acquirerChecks } from '../../agent/backend/acquirer-doctor.ts';
 import { rsa2Sign } from '../../agent/backend/alipay/alipay-sign.ts';
 import { ManualClock } from '../../agent/clock.ts';
 import { DEFAULTS, type AgentConfig } from '../../agent/config.ts';
+import { closeNewest, listenOnLoopback } from '../support/loopback.ts';
 
 let home: string;
-const servers: http.Server[] = [];
 beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), 'scanpay-acquirer-doctor-'));
 });
-afterEach(async () => {
+afterEach(() => {
   rmSync(home, { recursive: true, force: true });
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => (s.closeAllConnections(), s.close(r)))));
 });
 
 const config = (backend: Partial<AgentConfig['backend']>): AgentConfig => ({ ...DEFAULTS, backend: { ...DEFAULTS.backend, ...backend } }) as AgentConfig;
@@ -52,8 +51,7 @@ async function gateway(answer: (res: http.ServerResponse) => void): Promise<stri
     req.resume();
     req.on('end', () => answer(res));
   });
-  servers.push(s);
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  await listenOnLoopback(s);
   return `http://127.0.0.1:${(s.address() as AddressInfo).port}/gateway.do`;
 }
 
@@ -80,7 +78,7 @@ describe('acquirerChecks', () => {
   it('a gateway that cannot be reached fails the round trip with a network fix', async () => {
     writeAlipayKeys();
     const url = await gateway(() => {});
-    await new Promise((r) => servers.pop()!.close(r));
+    await closeNewest();
     const [identity, trip] = await acquirerChecks(home, config({ protocol: 'alipay', alipay, url }), clock);
     expect(identity).toEqual({ name: 'terminal identity', status: 'pass', detail: 'alipay credentials load (keys owner-only)' });
     expect(trip).toMatchObject({ name: 'signature round trip', status: 'fail', detail: expect.stringMatching(/^BACKEND_NOT_SENT: /), fix: `check the network and that ${url} is up` });

@@ -20,15 +20,14 @@ import { ManualClock } from '../../agent/clock.ts';
 import { ClockOffset } from '../../agent/clock-offset.ts';
 import { DEFAULTS, type AgentConfig, type TerminalIdentity } from '../../agent/config.ts';
 import { HEADER, NonceCache, signResponse, verifyRequest } from '../../agent/protocol/signing.ts';
+import { listenOnLoopback } from '../support/loopback.ts';
 
 let home: string;
-const servers: http.Server[] = [];
 beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), 'scanpay-create-acquirer-'));
 });
-afterEach(async () => {
+afterEach(() => {
   rmSync(home, { recursive: true, force: true });
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => (s.closeAllConnections(), s.close(r)))));
 });
 
 const config = (backend: Partial<AgentConfig['backend']>): AgentConfig => ({ ...DEFAULTS, backend: { ...DEFAULTS.backend, ...backend } }) as AgentConfig;
@@ -67,8 +66,7 @@ describe('protocol v1', () => {
         res.end(raw);
       });
     });
-    servers.push(s);
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    await listenOnLoopback(s);
     return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, stamps };
   }
 
@@ -97,8 +95,7 @@ describe('protocol v1', () => {
 
   it('uses the configured timeout: a gateway slower than it is no answer', async () => {
     const s0 = http.createServer(() => {});
-    servers.push(s0);
-    await new Promise<void>((r) => s0.listen(0, '127.0.0.1', r));
+    await listenOnLoopback(s0);
     const url = `http://127.0.0.1:${(s0.address() as AddressInfo).port}`;
     const s = await createAcquirer({ config: config({ timeoutMs: { query: 200 } }), home, backendUrl: url, terminal, clock: new ManualClock() });
     await expect(s.acquirer.query({ orderNo: 'ORDER0001' })).resolves.toMatchObject({ kind: 'unknown' });

@@ -5,19 +5,15 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DeviceClient, type Credentials } from '../../agent/backend/device-client.ts';
 import { ManualClock } from '../../agent/clock.ts';
 import { HEADER, NonceCache, signResponse, verifyRequest } from '../../agent/protocol/signing.ts';
+import { closeNewest, listenOnLoopback } from '../support/loopback.ts';
 
 const key = Buffer.from('device-client-test-key-0123456789');
 const creds: Credentials = { terminalId: 'T-7', key };
 const clock = new ManualClock();
-const servers: http.Server[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => (s.closeAllConnections(), s.close(r)))));
-});
-
 interface Seen {
   path: string;
   headers: http.IncomingHttpHeaders;
@@ -36,8 +32,7 @@ async function serve(answer: (req: Seen, res: http.ServerResponse) => void): Pro
       answer(r, res);
     });
   });
-  servers.push(s);
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  await listenOnLoopback(s);
   return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, seen };
 }
 
@@ -163,7 +158,7 @@ describe('signed device operations', () => {
   it('no gateway listening is not sent; a connection cut after the request is unknown', async () => {
     const gw = await serve(() => {});
     const url = gw.url;
-    await new Promise((r) => (servers.pop()!.close(r)));
+    await closeNewest();
     await expect(client(url).call('heartbeat', {})).rejects.toMatchObject({ code: 'BACKEND_NOT_SENT', detail: { op: 'heartbeat' } });
     const cut = await serve((_, res) => res.socket!.destroy());
     await expect(client(cut.url).call('settle', {})).rejects.toMatchObject({ code: 'BACKEND_UNKNOWN', detail: { op: 'settle' } });
@@ -205,7 +200,7 @@ describe('the unsigned activation hello', () => {
 
   it('no gateway listening is not sent', async () => {
     const gw = await serve(() => {});
-    await new Promise((r) => (servers.pop()!.close(r)));
+    await closeNewest();
     await expect(client(gw.url).hello({ codeId: 'K7QP', ephemeralKey: xKey, deviceKey: xKey })).rejects.toMatchObject({ code: 'BACKEND_NOT_SENT', detail: { op: 'activateHello' } });
   });
 });

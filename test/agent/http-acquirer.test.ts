@@ -4,24 +4,19 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HttpAcquirer } from '../../agent/backend/http-acquirer.ts';
 import { systemClock } from '../../agent/clock.ts';
 import type { ClockOffset } from '../../agent/clock-offset.ts';
 import { ScanpayError } from '../../agent/errors.ts';
 import { HEADER, NonceCache, signResponse, verifyRequest } from '../../agent/protocol/signing.ts';
+import { closeNewest, listenOnLoopback, newestServer } from '../support/loopback.ts';
 
 const key = Buffer.from('test-terminal-key-0123456789');
 const terminalId = 'T9';
-const servers: http.Server[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => (s.closeAllConnections(), s.close(r)))));
-});
-
 async function serve(handler: http.RequestListener): Promise<string> {
   const s = http.createServer(handler);
-  servers.push(s);
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  await listenOnLoopback(s);
   return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
 }
 
@@ -58,7 +53,7 @@ describe('HTTP acquirer client', () => {
 
   it('closes an idle connection itself, before the gateway would (no reset on a reused socket)', async () => {
     const url = await serve(signedAnswer(success));
-    const server = servers.at(-1)!;
+    const server = newestServer();
     server.keepAliveTimeout = 10_000;
     const closedByClient = new Promise<void>((resolve) => server.once('connection', (socket) => socket.once('end', () => resolve())));
     const c = client(url, 2_000, 50);
@@ -70,7 +65,7 @@ describe('HTTP acquirer client', () => {
 
   it('connection refused: provably not sent', async () => {
     const url = await serve(() => {});
-    await new Promise((r) => servers.pop()!.close(r));
+    await closeNewest();
     const r = await client(url).pay(payReq);
     expect(r).toMatchObject({ kind: 'not_sent', error: { code: 'BACKEND_NOT_SENT', detail: { op: 'pay' }, message: expect.stringContaining('ECONNREFUSED') } });
   });
@@ -344,7 +339,7 @@ describe('HTTP acquirer client', () => {
     const g = gateway();
     const url = await serve(g.handler);
     let connections = 0;
-    servers.at(-1)!.on('connection', () => connections++);
+    newestServer().on('connection', () => connections++);
     const c = client(url);
     await c.pay(payReq);
     await c.pay({ ...payReq, orderNo: 'ORDER0002' });
@@ -363,7 +358,7 @@ describe('HTTP acquirer client', () => {
       if (held.length === 8) for (const answer of held.splice(0)) answer();
     });
     let connections = 0;
-    servers.at(-1)!.on('connection', () => connections++);
+    newestServer().on('connection', () => connections++);
     const c = client(url);
     const calls = Array.from({ length: 9 }, (_, i) => c.pay({ ...payReq, orderNo: `ORDER00${10 + i}` }));
     const results = await Promise.all(calls.slice(0, 8));

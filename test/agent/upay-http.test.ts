@@ -7,18 +7,13 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { assertSafeGateway, isLoopbackUrl, UpayHttp } from '../../agent/backend/upay/upay-http.ts';
-
-const servers: http.Server[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => (s.closeAllConnections(), s.close(r)))));
-});
+import { closeNewest, listenOnLoopback } from '../support/loopback.ts';
 
 async function serve(handler: http.RequestListener): Promise<string> {
   const s = http.createServer(handler);
-  servers.push(s);
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  await listenOnLoopback(s);
   return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
 }
 
@@ -46,7 +41,7 @@ describe('UpayHttp.post', () => {
   it('connection refused: not sent; no answer in time: unknown', async () => {
     const url = await serve((req) => req.resume());
     expect(await new UpayHttp(url).post('/upay/v2/query', Buffer.from('{}'), 'T1', 'k', 200)).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_UNKNOWN' } });
-    await new Promise((r) => servers.pop()!.close(r));
+    await closeNewest();
     expect(await new UpayHttp(url).post('/upay/v2/pay', Buffer.from('{}'), 'T1', 'k', 2_000)).toMatchObject({ kind: 'not_sent', error: { code: 'BACKEND_NOT_SENT', message: 'backend unreachable (ECONNREFUSED)' } });
   });
 });

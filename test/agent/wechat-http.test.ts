@@ -7,20 +7,16 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ClientCert, WechatCredentials } from '../../agent/backend/wechat/credentials.ts';
 import { WechatHttp, type Sent } from '../../agent/backend/wechat/wechat-http.ts';
 import { ManualClock } from '../../agent/clock.ts';
 import { ScanpayError } from '../../agent/errors.ts';
 import { DEMO_FILES } from '../../simulator/backend/wechat/demo-merchant.ts';
+import { closeNewest, listenOnLoopback } from '../support/loopback.ts';
 
 const ca = readFileSync(DEMO_FILES.ca);
 const merchant: ClientCert = { tls: { cert: readFileSync(DEMO_FILES.merchant.cert), key: readFileSync(DEMO_FILES.merchant.key) }, cert: new X509Certificate(readFileSync(DEMO_FILES.merchant.cert)) };
-const servers: https.Server[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => (s.closeAllConnections(), s.close(r)))));
-});
-
 /** An HTTPS gateway with the demo server certificate; counts requests and connections. */
 async function gateway(handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void = (req, res) => (req.resume(), res.writeHead(200, { 'X-Wechat-Thing': 'yes' }).end('<xml>ok</xml>'))) {
   const seen = { requests: 0, connections: 0 };
@@ -29,8 +25,7 @@ async function gateway(handler: (req: import('node:http').IncomingMessage, res: 
     handler(req, res);
   });
   s.on('secureConnection', () => seen.connections++);
-  servers.push(s);
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  await listenOnLoopback(s);
   return { url: `https://127.0.0.1:${(s.address() as AddressInfo).port}`, seen };
 }
 
@@ -73,7 +68,7 @@ describe('WechatHttp.send', () => {
 
   it('connection refused: not sent', async () => {
     const g = await gateway();
-    await new Promise((r) => servers.pop()!.close(r));
+    await closeNewest();
     const { http, calls } = client(g.url, { ca });
     const r = await http.send('query', post, false);
     expect(r).toMatchObject({ ok: false, result: { kind: 'not_sent', error: { code: 'BACKEND_NOT_SENT', message: 'WeChat Pay unreachable (ECONNREFUSED)' } } });
