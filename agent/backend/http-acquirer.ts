@@ -9,7 +9,7 @@ import { ScanpayError } from '../errors.ts';
 import { PATHS, RESPONSE_SCHEMAS, type Operation } from '../protocol/messages.ts';
 import { HEADER, NonceCache, signRequest, verifyResponse, DEFAULT_SKEW_MS } from '../protocol/signing.ts';
 import type { Acquirer, CallResult } from './acquirer.ts';
-import { createProtocolHttp, keptAliveAgents, type ProtocolHttp } from './protocol-http.ts';
+import { createProtocolHttp, IDLE_SOCKET_MS, keptAliveAgents, MAX_SOCKETS, type ProtocolHttp } from './protocol-http.ts';
 import { transportFailure } from './call-failure.ts';
 import type { ClockOffset } from '../clock-offset.ts';
 
@@ -33,16 +33,6 @@ export interface HttpAcquirerOptions {
 
 export const DEFAULT_TIMEOUTS: Record<Operation, number> = { pay: 15_000, query: 5_000, reverse: 10_000, refund: 10_000 };
 
-/**
- * Idle connections are closed before the gateway closes them. A pay written on a socket
- * the server is closing at that instant fails with ECONNRESET: safe (unknown, queried,
- * reversed), but it reverses a payment that would have gone through. Node's servers close
- * idle sockets after 5 s, so ours go first.
- */
-const IDLE_SOCKET_MS = 4_000;
-
-/** Connections to the gateway at once: a ninth call waits for a free one. */
-const MAX_SOCKETS = 8;
 
 export class HttpAcquirer implements Acquirer {
   readonly #http: ProtocolHttp;

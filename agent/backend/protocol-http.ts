@@ -53,12 +53,27 @@ export function createProtocolHttp(baseUrl: string, extra: Pick<CreateAxiosDefau
 }
 
 /**
- * A gateway client's connection pools, alike over http and https: kept alive, at most
- * `maxSockets` open to the gateway, and an idle one closed after `idleMs` (before the
- * gateway closes it under a request: see IDLE_SOCKET_MS in http-acquirer.ts).
+ * Idle connections are closed before the gateway closes them. A pay written on a socket
+ * the server is closing at that instant fails with ECONNRESET: safe (unknown, queried,
+ * reversed), but it reverses a payment that would have gone through. Node's servers close
+ * idle sockets after 5 s, so ours go first.
  */
+export const IDLE_SOCKET_MS = 4_000;
+
+/** Connections to a gateway at once: a ninth call waits for a free one. */
+export const MAX_SOCKETS = 8;
+
+/**
+ * A gateway connection pool's settings: kept alive, at most `maxSockets` open, an idle one
+ * closed after `idleMs`; `tls` adds a CA or a client certificate.
+ */
+export function keptAliveOptions(idleMs: number, maxSockets = Infinity, tls: https.AgentOptions = {}): https.AgentOptions {
+  return { keepAlive: true, timeout: idleMs, maxSockets, ...tls };
+}
+
+/** A gateway client's connection pools, alike over http and https (keptAliveOptions). */
 export function keptAliveAgents(idleMs: number, maxSockets = Infinity): Pick<CreateAxiosDefaults, 'httpAgent' | 'httpsAgent'> {
-  const options: http.AgentOptions = { keepAlive: true, timeout: idleMs, maxSockets };
+  const options = keptAliveOptions(idleMs, maxSockets);
   return { httpAgent: new http.Agent(options), httpsAgent: new https.Agent(options) };
 }
 

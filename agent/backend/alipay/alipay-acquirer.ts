@@ -5,15 +5,13 @@
  * `*_response` text before a single field is read. Nothing unverified is an answer.
  */
 import type { KeyObject } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
 import type { Clock } from '../../clock.ts';
 import { ScanpayError } from '../../errors.ts';
 import type { Operation, PayRequest, QueryRequest, RefundRequest, ReverseRequest } from '../../protocol/messages.ts';
 import type { Acquirer, CallResult } from '../acquirer.ts';
 import { judgedCall, noAnswer, transportFailure } from '../call-failure.ts';
 import { DEFAULT_TIMEOUTS } from '../http-acquirer.ts';
-import { createProtocolHttp, type ProtocolHttp } from '../protocol-http.ts';
+import { createProtocolHttp, IDLE_SOCKET_MS, keptAliveAgents, MAX_SOCKETS, type ProtocolHttp } from '../protocol-http.ts';
 import { AnswerUnreadable, cancelAnswer, METHODS, payAnswer, queryAnswer, refundAnswer, responseKeyOf } from './alipay-answers.ts';
 import { rsa2Sign, signContent, verifyAnswer } from './alipay-sign.ts';
 import { beijingTimestamp } from './beijing-time.ts';
@@ -48,10 +46,7 @@ export class AlipayAcquirer implements Acquirer {
   constructor(o: AlipayAcquirerOptions) {
     this.#o = o;
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeoutMs };
-    this.#http = createProtocolHttp(o.gatewayUrl, {
-      httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8, timeout: 4_000 }),
-      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 8, timeout: 4_000 }),
-    });
+    this.#http = createProtocolHttp(o.gatewayUrl, keptAliveAgents(IDLE_SOCKET_MS, MAX_SOCKETS));
   }
 
   pay(req: PayRequest) {

@@ -12,7 +12,7 @@ import { ScanpayError } from '../../errors.ts';
 import type { Operation, RefundRequest, RefundResponse } from '../../protocol/messages.ts';
 import type { Acquirer, CallResult } from '../acquirer.ts';
 import { DEFAULT_TIMEOUTS } from '../http-acquirer.ts';
-import { createProtocolHttp, type ProtocolHttp } from '../protocol-http.ts';
+import { createProtocolHttp, IDLE_SOCKET_MS, keptAliveOptions, MAX_SOCKETS, type ProtocolHttp } from '../protocol-http.ts';
 import { transportFailure } from '../call-failure.ts';
 import type { ClientCert, WechatCredentials } from './credentials.ts';
 
@@ -40,9 +40,6 @@ export interface WechatAcquirerOptions extends WechatHttpOptions {
   onPlatformCerts?: (certs: ReadonlyMap<string, X509Certificate>) => void;
 }
 
-/** Same idle limit as the protocol v1 client (see IDLE_SOCKET_MS there). */
-const IDLE_SOCKET_MS = 4_000;
-
 export class WechatHttp {
   readonly #o: WechatHttpOptions;
   readonly #plain: ProtocolHttp;
@@ -57,7 +54,7 @@ export class WechatHttp {
 
   #client(cert: ClientCert | undefined): ProtocolHttp {
     const ca = this.#o.credentials.ca;
-    const agent = new https.Agent({ keepAlive: true, maxSockets: 8, timeout: IDLE_SOCKET_MS, ...(ca ? { ca } : {}), ...(cert ? cert.tls : {}) });
+    const agent = new https.Agent(keptAliveOptions(IDLE_SOCKET_MS, MAX_SOCKETS, { ...(ca ? { ca } : {}), ...(cert ? cert.tls : {}) }));
     return createProtocolHttp(this.#o.baseUrl, { httpsAgent: agent });
   }
 
