@@ -4,7 +4,9 @@
  * the merchant platform issued (serials as `openssl x509 -noout -serial` prints them, the
  * merchant number in the client certificate's CN).
  */
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -80,6 +82,21 @@ describe('the merchant API certificate', () => {
     expect(refusal(() => loadClientCert({})).message).toMatch(/clientCertFile is not set/);
   });
 
+  it('a PKCS#12 file without a password loads with the empty password when no merchant number is set', () => {
+    // openssl as the second implementation: the merchant's PEM pair exported with an empty password.
+    const p12 = join(dir, 'nopass.p12');
+    execFileSync('openssl', ['pkcs12', '-export', '-in', DEMO_FILES.merchant.cert, '-inkey', DEMO_FILES.merchant.key, '-passout', 'pass:', '-out', p12]);
+    chmodSync(p12, 0o600);
+    expect(loadClientCert({ clientCertFile: p12 }).cert.serialNumber).toBe(MERCHANT_SERIAL);
+  });
+
+  it('a certificate file removed after loading: the next use is the missing-file refusal, never a crash', () => {
+    const p12 = file({ src: minted.p12File });
+    const creds = loadWechatCredentials('wechat-v2', { appId: DEMO_MERCHANT.appId, mchId: DEMO_MERCHANT.mchId, apiKeyFile: file({ src: DEMO_FILES.apiKey }), clientCertFile: p12 });
+    unlinkSync(p12);
+    expect(refusal(() => creds.clientCert!()).message).toBe(`backend.wechat: the merchant API certificate file ${p12} does not exist: copy it from the WeChat Pay merchant platform (docs/acquirers/wechat.md)`);
+  });
+
   it('the certificate file must be owner-only, unless told not to check', () => {
     const p12 = file({ src: minted.p12File, mode: 0o644 });
     expect(refusal(() => loadClientCert({ clientCertFile: p12, mchId: DEMO_MERCHANT.mchId })).message).toContain('chmod 600');
@@ -97,6 +114,29 @@ describe('the merchant API certificate', () => {
     const second = creds.clientCert!();
     expect(second.cert.serialNumber).toBe(renewed.serial);
     expect(second.cert.serialNumber).not.toBe(first.cert.serialNumber);
+  });
+});
+
+describe('a missing file is named for what it holds', () => {
+  const missing = join(dir, 'absent');
+  const says = (what: string) => `backend.wechat: ${what} file ${missing} does not exist: copy it from the WeChat Pay merchant platform (docs/acquirers/wechat.md)`;
+  const v2 = (o: Partial<WechatConfig>): WechatConfig => ({ appId: DEMO_MERCHANT.appId, mchId: DEMO_MERCHANT.mchId, apiKeyFile: file({ src: DEMO_FILES.apiKey }), clientCertFile: file({ src: minted.p12File }), ...o });
+  const v3 = (o: Partial<WechatConfig>): WechatConfig => ({ appId: DEMO_MERCHANT.appId, mchId: DEMO_MERCHANT.mchId, clientKeyFile: file({ src: DEMO_FILES.merchant.key }), certSerial: MERCHANT_SERIAL, platformCertFile: file({ src: DEMO_FILES.platform.cert }), ...o });
+
+  it.each([
+    ['the merchant API certificate', () => loadClientCert({ clientCertFile: missing })],
+    ['the merchant API private key', () => loadClientCert({ clientCertFile: file({ src: DEMO_FILES.merchant.cert }), clientKeyFile: missing })],
+    ['the certificate password', () => loadClientCert({ clientCertFile: file({ src: minted.p12File }), clientCertPassphraseFile: missing })],
+    ['the WeChat Pay API key', () => loadWechatCredentials('wechat-v2', v2({ apiKeyFile: missing }))],
+    ['the WeChat Pay platform certificate', () => loadWechatCredentials('wechat-v3', v3({ platformCertFile: missing }))],
+    ['the WeChat Pay APIv3 key', () => loadWechatCredentials('wechat-v3', v3({ apiV3KeyFile: missing }))],
+  ])('%s', (what, load) => {
+    expect(refusal(load).message).toBe(says(what));
+  });
+
+  it('the owner-only check is on unless turned off', () => {
+    const open = file({ src: DEMO_FILES.apiKey, mode: 0o644 });
+    expect(refusal(() => loadWechatCredentials('wechat-v2', v2({ apiKeyFile: open }))).message).toContain(`chmod 600 ${open}`);
   });
 });
 
@@ -156,7 +196,9 @@ describe('wechat-v3 credentials', () => {
     expect(e.message).toMatch(/not a PEM private key/);
     expect(e.detail).toEqual({ file: notKey });
     // A missing key file is reported as missing, not as a bad key.
-    expect(refusal(() => loadWechatCredentials('wechat-v3', v3({ clientKeyFile: join(dir, 'nope') }))).message).toMatch(/does not exist/);
+    const nope = join(dir, 'nope');
+    const missing = refusal(() => loadWechatCredentials('wechat-v3', v3({ clientKeyFile: nope })));
+    expect(missing.message).toBe(`backend.wechat: the merchant API private key file ${nope} does not exist: copy it from the WeChat Pay merchant platform (docs/acquirers/wechat.md)`);
     expect(refusal(() => loadWechatCredentials('wechat-v3', v3({ clientCertFile: undefined }))).message).toMatch(/certSerial is not set/);
     expect(refusal(() => loadWechatCredentials('wechat-v3', v3({ platformCertFile: undefined }))).message).toMatch(/platformCertFile is not set/);
     for (const bad of ['x'.repeat(31), 'x'.repeat(33), `${'x'.repeat(31)}é`]) {
@@ -178,5 +220,18 @@ describe('wechat-v3 credentials', () => {
 
   it('the subject CN of a merchant certificate', () => {
     expect(subjectCn(loadClientCert({ clientCertFile: file({ src: DEMO_FILES.merchant.cert }), clientKeyFile: file({ src: DEMO_FILES.merchant.key }) }).cert)).toBe('10000100 merchant API demo');
+  });
+
+  it('the CN is a whole subject line: none when the subject has no CN, never "CN=" inside another field', () => {
+    // Self-signed by openssl with the subjects given, as Node prints them (one field a line).
+    const cert = (subj: string) => {
+      const out = join(dir, `cn${++n}.pem`);
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, `cn${n}.key`), '-subj', subj, '-days', '1', '-out', out], { stdio: 'ignore' });
+      return new X509Certificate(readFileSync(out));
+    };
+    expect(subjectCn(cert('/O=scanpay demo/OU=no common name'))).toBeUndefined();
+    const tricky = cert('/O=ACN=19999999/CN=1900000001');
+    expect(tricky.subject).toBe('O=ACN=19999999\nCN=1900000001');
+    expect(subjectCn(tricky)).toBe('1900000001');
   });
 });

@@ -7,9 +7,11 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ClientCert, WechatCredentials } from '../../agent/backend/wechat/credentials.ts';
-import { WechatHttp, type Sent } from '../../agent/backend/wechat/wechat-http.ts';
+import { refundWithTotal, WechatHttp, type Sent } from '../../agent/backend/wechat/wechat-http.ts';
+import type { CallResult } from '../../agent/backend/acquirer.ts';
+import type { QueryResponse, RefundResponse } from '../../agent/protocol/messages.ts';
 import { ManualClock } from '../../agent/clock.ts';
 import { ScanpayError } from '../../agent/errors.ts';
 import { DEMO_FILES } from '../../simulator/backend/wechat/demo-merchant.ts';
@@ -109,6 +111,9 @@ describe('WechatHttp.send with the merchant certificate (mutual TLS)', () => {
       return errorOf(r)?.code ?? 'sent';
     };
     expect(await at(from - 1)).toBe('BACKEND_CLIENT_CERT_EXPIRED');
+    // The refusal names the certificate and its validity, for the technician who renews it.
+    const early = await client(g.url, { ca, clientCert: () => merchant, clock: new ManualClock(from - 1) }).http.send('refund', post, true);
+    expect(errorOf(early)?.detail).toEqual({ validFrom: merchant.cert.validFrom, validTo: merchant.cert.validTo, serial: merchant.cert.serialNumber });
     expect(await at(from)).toBe('sent');
     expect(await at(to - 1)).toBe('sent');
     expect(await at(to)).toBe('BACKEND_CLIENT_CERT_EXPIRED');
@@ -137,5 +142,67 @@ describe('WechatHttp.unknown', () => {
     const r = http.unknown('pay', 'BACKEND_MALFORMED', 'unreadable', { status: 502, headers: {}, raw: Buffer.from('x'.repeat(600)) }, () => 7);
     expect(r).toEqual({ kind: 'unknown', latencyMs: 7, error: expect.objectContaining({ code: 'BACKEND_MALFORMED', message: 'unreadable', detail: { op: 'pay', status: 502, body: 'x'.repeat(512) } }) });
     expect(calls).toEqual([['pay', 'unknown', 7]]);
+  });
+});
+
+describe('WechatHttp latency and headers', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('reports the time the call took: a certificate load that takes 25 ms is a 25 ms not_sent', async () => {
+    // Only performance.now is faked: latency is measured on it, and no socket is opened.
+    vi.useFakeTimers({ toFake: ['performance'] });
+    vi.advanceTimersByTime(1000);
+    const { http, calls } = client('https://127.0.0.1:1', { clientCert: () => { vi.advanceTimersByTime(25); throw new Error('unreadable'); } });
+    const r = await http.send('refund', post, true);
+    expect(r).toMatchObject({ ok: false, result: { kind: 'not_sent', latencyMs: 25 } });
+    expect(calls).toEqual([['refund', 'not_sent', 25]]);
+  });
+
+  it('keeps single-valued headers only: a repeated header (Set-Cookie) is no signature header and is left out', async () => {
+    const g = await gateway((req, res) => (req.resume(), res.writeHead(200, [['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['Wechatpay-Serial', 'ABC']]).end('{}')));
+    const r = await client(g.url, { ca }).http.send('query', post, false);
+    expect(r.ok && r.exchange.headers).toEqual(expect.objectContaining({ 'wechatpay-serial': 'ABC' }));
+    expect(r.ok && 'set-cookie' in r.exchange.headers).toBe(false);
+  });
+});
+
+describe('refundWithTotal (a WeChat refund states the order total, read by a query first)', () => {
+  const req = { orderNo: 'ORDER-0001', refundNo: 'REFUND-0001', amount: 300, currency: 'CNY' };
+  const trade = { orderNo: 'ORDER-0001', state: 'SUCCESS' as const, amount: 1250, currency: 'CNY', wallet: 'wechat' as const, refundedAmount: 0 };
+  /** The refund with a scripted query answer; records what the refund itself was sent with. */
+  async function refund(q: CallResult<QueryResponse>) {
+    const sent: [number, string][] = [];
+    const answer: CallResult<RefundResponse> = { kind: 'answer', latencyMs: 9, body: { result: 'SUCCESS', orderNo: req.orderNo, refundNo: req.refundNo } };
+    const r = await refundWithTotal({ query: async () => q }, req, async (total, currency) => (sent.push([total, currency]), answer));
+    return { r, sent, answer };
+  }
+
+  it('sends the refund with the total and currency the query read', async () => {
+    const { r, sent, answer } = await refund({ kind: 'answer', latencyMs: 4, body: { result: 'SUCCESS', orderNo: req.orderNo, trade } });
+    expect(sent).toEqual([[1250, 'CNY']]);
+    expect(r).toBe(answer);
+  });
+
+  it('a query with no answer: the refund is not sent, with the query\'s error and latency', async () => {
+    const error = new ScanpayError('BACKEND_UNKNOWN', { message: 'no answer to query' });
+    const { r, sent } = await refund({ kind: 'unknown', latencyMs: 30, error });
+    expect(r).toEqual({ kind: 'not_sent', error, latencyMs: 30 });
+    expect(sent).toEqual([]);
+  });
+
+  it('a query answered UNKNOWN: not sent (the outbox tries again), naming the reason, UNKNOWN when none was given', async () => {
+    const named = await refund({ kind: 'answer', latencyMs: 5, body: { result: 'UNKNOWN', orderNo: req.orderNo, reasonCode: 'SYSTEMERROR' } });
+    expect(named.r).toMatchObject({ kind: 'not_sent', latencyMs: 5, error: { code: 'BACKEND_UNKNOWN', message: "refund not sent: the order's total could not be read (SYSTEMERROR)" } });
+    const bare = await refund({ kind: 'answer', latencyMs: 5, body: { result: 'UNKNOWN', orderNo: req.orderNo } });
+    expect(bare.r).toMatchObject({ kind: 'not_sent', error: { message: "refund not sent: the order's total could not be read (UNKNOWN)" } });
+    expect([...named.sent, ...bare.sent]).toEqual([]);
+  });
+
+  it('an order WeChat does not know: a definite FAIL for this refund, with WeChat\'s reason or ORDER_NOT_FOUND', async () => {
+    const given = await refund({ kind: 'answer', latencyMs: 6, body: { result: 'FAIL', orderNo: req.orderNo, reasonCode: 'ORDERNOTEXIST', reasonMessage: '订单不存在' } });
+    expect(given.r).toEqual({ kind: 'answer', latencyMs: 6, body: { result: 'FAIL', orderNo: req.orderNo, refundNo: req.refundNo, reasonCode: 'ORDERNOTEXIST', reasonMessage: '订单不存在' } });
+    const bare = await refund({ kind: 'answer', latencyMs: 6, body: { result: 'SUCCESS', orderNo: req.orderNo } });
+    expect(bare.r).toEqual({ kind: 'answer', latencyMs: 6, body: { result: 'FAIL', orderNo: req.orderNo, refundNo: req.refundNo, reasonCode: 'ORDER_NOT_FOUND', reasonMessage: 'no such order' } });
+    expect([...given.sent, ...bare.sent]).toEqual([]);
   });
 });

@@ -33,6 +33,8 @@ interface Seen {
 interface Answer {
   /** Drop the connection instead of answering. */
   reset?: boolean;
+  /** Never answer (the connection is closed when the tests end). */
+  hang?: boolean;
   status?: number;
   headers?: Record<string, string>;
   body: string;
@@ -56,6 +58,7 @@ beforeAll(async () => {
       const next = route ?? answers.shift();
       const a = typeof next === 'function' ? next(s) : (next ?? { status: 599, body: '' });
       if (a.reset) return void req.socket.destroy();
+      if (a.hang) return;
       res.writeHead(a.status ?? 200, a.headers ?? {});
       res.end(a.body);
     });
@@ -63,7 +66,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   baseUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections())));
 beforeEach(() => {
   seen.length = 0;
   answers = [];
@@ -232,10 +235,20 @@ describe('wechat-v3 on the wire', () => {
   const merchantSerial = '3D8E410E8738566B541395DDE3FF7373B577E0DA';
   const now = () => Math.floor(clock.now() / 1000);
 
-  const make = (deviceIp: string | null = '10.1.2.3', withV3Key = false) => {
+  /** What the adapters reported through onCall: operation, kind. */
+  const calls: string[][] = [];
+  beforeEach(() => void (calls.length = 0));
+  const make = (deviceIp: string | null = '10.1.2.3', withV3Key = false, o: { terminalId?: string; queryTimeoutMs?: number } = {}) => {
     const { deviceIp: _, apiV3KeyFile, ...config } = demoWechatConfig('wechat-v3');
     const credentials = loadWechatCredentials('wechat-v3', { ...config, ...(deviceIp ? { deviceIp } : {}), ...(withV3Key ? { apiV3KeyFile } : {}) }, false);
-    return new WechatV3Acquirer({ baseUrl, credentials, clock, terminalId: 'T0000001' });
+    return new WechatV3Acquirer({
+      baseUrl,
+      credentials,
+      clock,
+      terminalId: o.terminalId ?? 'T0000001',
+      onCall: (op, kind) => calls.push([op, kind]),
+      ...(o.queryTimeoutMs ? { timeoutMs: { query: o.queryTimeoutMs } } : {}),
+    });
   };
 
   /** An answer signed by the platform key over `TIMESTAMP\nNONCE\nBODY\n`, as the document has it. */
@@ -288,6 +301,12 @@ describe('wechat-v3 on the wire', () => {
     expect(c!.description).toBe('d'.repeat(127));
   });
 
+  it('a terminal id longer than store_info.out_id allows (32) is cut to 32 characters', async () => {
+    answers = [signed(trade('WXV3W0001'))];
+    await make('10.1.2.3', false, { terminalId: `T${'9'.repeat(40)}` }).pay(payReq);
+    expect(JSON.parse(seen[0]!.body).scene_info.store_info.out_id).toBe(`T${'9'.repeat(31)}`);
+  });
+
   it('query is a signed GET with the order number escaped and mchid in the query string, no body; reverse and refund post the documented bodies', async () => {
     const a = make();
     answers = [signed(trade('WX/3 0002', 'NOTPAY', 500))];
@@ -309,6 +328,8 @@ describe('wechat-v3 on the wire', () => {
     expect([seen[0]!.body, seen[0]!.headers['content-type']]).toEqual(['', undefined]);
     expect(JSON.parse(seen[1]!.body)).toEqual({ appid: DEMO_MERCHANT.appId, mchid: DEMO_MERCHANT.mchId });
     expect(JSON.parse(seen[3]!.body)).toEqual({ out_trade_no: 'WX/3 0002', out_refund_no: 'R1', amount: { refund: 2000, total: 5000, currency: 'CNY' } });
+    // Each call is reported under its own operation (the refund's total was read by a query).
+    expect(calls).toEqual([['query', 'answer'], ['reverse', 'answer'], ['query', 'answer'], ['refund', 'answer']]);
   });
 
   it.each([
@@ -365,6 +386,14 @@ describe('wechat-v3 on the wire', () => {
       ['GET', '/v3/certificates'],
     ]);
     checkAuthorization(seen[1]!);
+    expect(seen[1]!.headers.accept).toBe('application/json');
+  });
+
+  it('the certificate fetch is a read with a query\'s timeout: one that gets no answer leaves the answer unverified', async () => {
+    answers = [signed(trade('WXV3W0001'), { serial: '0123456789ABCDEF' }), { hang: true, body: '' }];
+    const r = await make('10.1.2.3', true, { queryTimeoutMs: 300 }).pay(payReq);
+    expect(unknownCode(r)).toBe('BACKEND_SIGNATURE_INVALID');
+    expect(calls).toEqual([['query', 'unknown'], ['pay', 'unknown']]);
   });
 
   describe('a rotated platform certificate, learnt from GET /v3/certificates', () => {
@@ -430,11 +459,42 @@ describe('wechat-v3 on the wire', () => {
     it('a certificate already expired by our clock is not kept', async () => {
       const { learnt, credentials } = learner();
       route = serve(() => byNext(certificates()));
-      const later = new ManualClock(Date.parse(keys.current.cert.validTo) + 1);
+      // At its validTo to the millisecond: expired (the bound the merchant certificate has too).
+      const later = new ManualClock(Date.parse(keys.current.cert.validTo));
       const stale = new WechatV3Acquirer({ baseUrl, credentials, clock: later, terminalId: 'T0000001', onPlatformCerts: () => learnt.push(['called']) });
       expect(unknownCode(await stale.pay(payReq))).toBe('BACKEND_SIGNATURE_INVALID');
       expect(learnt).toEqual([]);
       expect(credentials.platformCerts!.has(next)).toBe(false);
+    });
+
+    it('a failed fetch is not remembered: the next answer under the unknown serial fetches again, and learns it', async () => {
+      const { acquirer, learnt } = learner();
+      const lists = [{ ...byNext(certificates()), status: 404 }, byNext(certificates())];
+      route = serve(() => lists.shift()!);
+      expect(unknownCode(await acquirer.pay(payReq))).toBe('BACKEND_SIGNATURE_INVALID');
+      expect(await acquirer.pay(payReq)).toMatchObject({ kind: 'answer', body: { result: 'SUCCESS' } });
+      expect(seen.filter((s) => s.url === '/v3/certificates')).toHaveLength(2);
+      expect(learnt).toEqual([[platformSerial, next]]);
+    });
+
+    it('learns without anyone to tell (no onPlatformCerts)', async () => {
+      const { credentials } = learner();
+      const acquirer = new WechatV3Acquirer({ baseUrl, credentials, clock, terminalId: 'T0000001' });
+      route = serve(() => byNext(certificates()));
+      expect(await acquirer.pay(payReq)).toMatchObject({ kind: 'answer', body: { result: 'SUCCESS' } });
+      expect(credentials.platformCerts!.has(next)).toBe(true);
+    });
+
+    it('an answer with no Wechatpay-Serial header at all does not start a fetch either', async () => {
+      const { acquirer } = learner();
+      route = (s) => {
+        if (s.url === '/v3/certificates') return byNext(certificates());
+        const a = byNext(trade('WXV3W0001'));
+        const { 'Wechatpay-Serial': _, ...headers } = a.headers!;
+        return { ...a, headers };
+      };
+      expect(unknownCode(await acquirer.pay(payReq))).toBe('BACKEND_SIGNATURE_INVALID');
+      expect(seen.map((s) => s.url)).toEqual(['/v3/pay/transactions/codepay']);
     });
 
     it('an answer without a serial does not start a fetch', async () => {
@@ -447,7 +507,7 @@ describe('wechat-v3 on the wire', () => {
 
   it('needs the merchant key, its serial and a platform certificate', () => {
     const credentials = loadWechatCredentials('wechat-v3', demoWechatConfig('wechat-v3'), false);
-    for (const broken of [{ merchantKey: undefined }, { serialNo: '' }, { platformCerts: new Map() }]) {
+    for (const broken of [{ merchantKey: undefined }, { serialNo: '' }, { platformCerts: new Map() }, { platformCerts: undefined }]) {
       expect(() => new WechatV3Acquirer({ baseUrl, credentials: { ...credentials, ...broken }, clock, terminalId: 'T' })).toThrow(/merchant key/);
     }
   });
