@@ -7,13 +7,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../agent/clock.ts';
 import { loadWechatCredentials, type WechatConfig } from '../../agent/backend/wechat/credentials.ts';
-import { loadCachedPlatformCerts, saveCachedPlatformCerts } from '../../agent/backend/wechat/platform-cert-cache.ts';
+import { loadCachedPlatformCerts, platformCertCacheFile, saveCachedPlatformCerts } from '../../agent/backend/wechat/platform-cert-cache.ts';
 import { decryptResource, readCertificatesAnswer } from '../../agent/backend/wechat/platform-certs.ts';
 import { certSerial } from '../../agent/backend/wechat/v3-signing.ts';
 import { WechatV3Acquirer } from '../../agent/backend/wechat/wechat-v3-acquirer.ts';
@@ -64,6 +64,28 @@ describe('AEAD_AES_256_GCM resources', () => {
     expect(() => readCertificatesAnswer('{"data":[{"serial_no":"1"}]}', API_V3_KEY)).toThrow();
     body.data[0]!.serial_no = 'ABCDEF0123';
     expect(() => readCertificatesAnswer(JSON.stringify(body), API_V3_KEY)).toThrow(/has serial/);
+  });
+});
+
+describe('the platform certificate cache', () => {
+  it('is PEM, one certificate after another, owner-only; read back are those valid at the time given, to the millisecond', () => {
+    const file = platformCertCacheFile(dir);
+    expect(file).toBe(join(dir, 'wechat-platform-certs.pem'));
+    const platform = new X509Certificate(readFileSync(DEMO_FILES.platform.cert));
+    const expired = new X509Certificate(readFileSync(DEMO_FILES.clientExpired.cert));
+    saveCachedPlatformCerts(file, new Map([[certSerial(platform), platform], [certSerial(expired), expired]]));
+    expect(readFileSync(file, 'utf8')).toBe(`${platform.toString().trim()}\n${expired.toString().trim()}\n`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect([...loadCachedPlatformCerts(file, Date.parse(expired.validTo) - 1).keys()]).toEqual([certSerial(platform), certSerial(expired)]);
+    expect([...loadCachedPlatformCerts(file, Date.parse(expired.validTo)).keys()]).toEqual([certSerial(platform)]);
+    expect([...loadCachedPlatformCerts(file, Date.parse(platform.validTo) - 1).keys()]).toEqual([certSerial(platform)]);
+    expect(loadCachedPlatformCerts(file, Date.parse(platform.validTo)).size).toBe(0);
+  });
+
+  it('no cache file, or one without a certificate, is an empty cache', () => {
+    expect(loadCachedPlatformCerts(join(dir, 'never-written.pem'), Date.now()).size).toBe(0);
+    writeFileSync(join(dir, 'blank.pem'), 'nothing here\n');
+    expect(loadCachedPlatformCerts(join(dir, 'blank.pem'), Date.now()).size).toBe(0);
   });
 });
 

@@ -3,7 +3,7 @@
  * credential files owner-only and writes config.json; `doctor` says exactly what is missing
  * or wrong (missing file, readable by others, wrong password, expired certificate).
  */
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { realDoctorDeps } from '../../agent/cli/doctor.ts';
 import { runDoctor } from '../../agent/doctor.ts';
 import { loadConfig } from '../../agent/config.ts';
 import { provisionWechat } from '../../agent/backend/wechat/provision-wechat.ts';
+import type { ScanpayError } from '../../agent/errors.ts';
 import { issueClientCert } from '../../simulator/backend/wechat/client-cert.ts';
 import { DEMO_FILES, DEMO_MERCHANT, issueDemoClientCert } from '../../simulator/backend/wechat/demo-merchant.ts';
 
@@ -62,6 +63,65 @@ describe('provision --protocol wechat-v2 / wechat-v3', () => {
   it('names everything that is missing', () => {
     expect(() => provisionWechat({ home, protocol: 'wechat-v2', appId: '', mchId: '10000100' })).toThrow(/--app-id.*--api-key-file.*--client-cert/);
     expect(() => provisionWechat({ home, protocol: 'wechat-v3', appId: DEMO_MERCHANT.appId, mchId: '10000100' })).toThrow(/--client-key.*--client-cert.*--platform-cert/);
+  });
+
+  it('names every missing item in the merchant platform\'s words; v3 takes a serial instead of the certificate', () => {
+    const refusal = (i: Parameters<typeof provisionWechat>[0]) => {
+      try {
+        provisionWechat(i);
+      } catch (e) {
+        expect((e as ScanpayError).code).toBe('CONFIG_WECHAT_CREDENTIALS');
+        return (e as Error).message;
+      }
+      throw new Error('provisioned');
+    };
+    expect(refusal({ home, protocol: 'wechat-v2', appId: '', mchId: '' })).toBe(
+      'scanpay provision --protocol wechat-v2: missing --app-id (the app id bound to the merchant, wx…); --mch-id (商户号); --api-key-file (a file holding the 32-character API key, API密钥); --client-cert (apiclient_cert.p12, or apiclient_cert.pem with --client-key): reverse and refund need it',
+    );
+    expect(refusal({ home, protocol: 'wechat-v3', appId: DEMO_MERCHANT.appId, mchId: DEMO_MERCHANT.mchId })).toBe(
+      'scanpay provision --protocol wechat-v3: missing --client-key (apiclient_key.pem: v3 signs every request with it); --client-cert (apiclient_cert.pem) or --cert-serial (the certificate serial); --platform-cert (the WeChat Pay platform certificate that signs every answer)',
+    );
+    expect(refusal({ home, protocol: 'wechat-v3', appId: DEMO_MERCHANT.appId, mchId: DEMO_MERCHANT.mchId, certSerial: 'ABC', clientKeyFile: 'k', platformCertFile: 'p' })).toBe('k (clientKeyFile) does not exist');
+  });
+
+  it('a file that is not there is named, with its field, before anything is written', () => {
+    const gone = join(src, 'gone.p12');
+    let error: ScanpayError | undefined;
+    try {
+      provisionWechat({ ...v2(), clientCertFile: gone });
+    } catch (e) {
+      error = e as ScanpayError;
+    }
+    expect([error?.code, error?.message, error?.detail]).toEqual(['CONFIG_WECHAT_CREDENTIALS', `${gone} (clientCertFile) does not exist`, { file: gone }]);
+    expect(existsSync(join(home, 'wechat'))).toBe(false);
+    expect(existsSync(join(home, 'config.json'))).toBe(false);
+  });
+
+  it('config.json keeps its other sections and backend fields; the sign type and serial are written only when given', () => {
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ pos: { port: 8080 }, backend: { timeoutMs: { pay: 9000 }, url: 'https://old.example' } }));
+    provisionWechat({ ...v2(), signType: 'HMAC-SHA256' });
+    const text = readFileSync(join(home, 'config.json'), 'utf8');
+    const written = JSON.parse(text);
+    // Indented and ending in a newline, for the technician who reads or edits it.
+    expect(text).toBe(`${JSON.stringify(written, null, 2)}\n`);
+    expect(statSync(join(home, 'config.json')).mode & 0o777).toBe(0o600);
+    expect(written).toMatchObject({ pos: { port: 8080 }, backend: { timeoutMs: { pay: 9000 }, url: 'https://127.0.0.1:9', protocol: 'wechat-v2' } });
+    expect(written.backend.wechat).toMatchObject({ appId: DEMO_MERCHANT.appId, mchId: DEMO_MERCHANT.mchId, signType: 'HMAC-SHA256' });
+    expect('certSerial' in written.backend.wechat).toBe(false);
+    const v3 = provisionWechat({ home, protocol: 'wechat-v3', appId: DEMO_MERCHANT.appId, mchId: DEMO_MERCHANT.mchId, certSerial: '3D8E410E8738566B541395DDE3FF7373B577E0DA', clientKeyFile: from(DEMO_FILES.merchant.key, 'apiclient_key.pem'), platformCertFile: from(DEMO_FILES.platform.cert, 'wechatpay.pem') });
+    expect(v3.config).toEqual({ appId: DEMO_MERCHANT.appId, mchId: DEMO_MERCHANT.mchId, certSerial: '3D8E410E8738566B541395DDE3FF7373B577E0DA', clientKeyFile: join(home, 'wechat', 'apiclient_key.pem'), platformCertFile: join(home, 'wechat', 'wechatpay.pem') });
+  });
+
+  it('provisioning again from the stored copies keeps them, owner-only, in an owner-only folder', () => {
+    const first = provisionWechat(v2());
+    chmodSync(join(home, 'wechat'), 0o755);
+    chmodSync(first.config.apiKeyFile!, 0o644);
+    const before = readFileSync(first.config.clientCertFile!);
+    const again = provisionWechat({ ...v2(), apiKeyFile: first.config.apiKeyFile, clientCertFile: first.config.clientCertFile });
+    expect(again.config).toEqual(first.config);
+    expect(readFileSync(again.config.clientCertFile!)).toEqual(before);
+    expect(statSync(again.config.apiKeyFile!).mode & 0o777).toBe(0o600);
+    expect(statSync(join(home, 'wechat')).mode & 0o777).toBe(0o700);
   });
 
   it('refuses a wrong PKCS#12 password and a bad API key before writing anything', () => {
