@@ -308,9 +308,11 @@ describe('against the simulated gateways', () => {
     const b = await gatewayOf(wire);
     const pay = (a: Awaited<ReturnType<typeof createAcquirer>>['acquirer'], n: number) =>
       a.pay({ orderNo: `ROT${String(n).padStart(8, '0')}`, paymentCode: b.sim.issueCode('wechat', { kind: 'instant' }), amount: 500, currency: 'CNY' });
-    const learner = await createAcquirer({ config: config({ protocol: 'wechat-v3' }), home, backendUrl: b.url, terminal, clock: simClock, demo: true });
+    const r = reported();
+    const learner = await createAcquirer({ config: config({ protocol: 'wechat-v3' }), home, backendUrl: b.url, terminal, clock: simClock, demo: true, onCall: r.onCall });
     const next = wire.platform!.rotate();
     await expect(pay(learner.acquirer, 1)).resolves.toMatchObject({ kind: 'answer', body: { result: 'SUCCESS' } });
+    expect(r.calls).toEqual(['pay:answer']);
     expect(loadCachedPlatformCerts(platformCertCacheFile(home), simClock.now()).has(next)).toBe(true);
 
     // The restart, configured without the APIv3 key: only the cache can vouch for the rotated certificate.
