@@ -7,7 +7,7 @@ import base from './vitest.config.ts';
 // MUTATE_TESTS (comma-separated files or globs) narrows the tests to those that aim at the
 // file being mutated: on two cores a whole-suite run per file takes hours.
 const fast = (base.test?.projects as Array<{ test: Record<string, unknown> }>).find((p) => p.test.name === 'fast')!;
-const only = process.env.MUTATE_TESTS?.split(',').filter(Boolean);
+const only = process.env.MUTATE_TESTS?.split(',').map((f) => f.trim()).filter(Boolean);
 
 export default defineConfig({
   test: {

@@ -26,8 +26,30 @@ const summaryOnly = args.includes('--summary') || listSurvivors;
 const strykerArgs = args.filter((a) => !all.includes(a) && !['--summary', '--survivors', '--full'].includes(a));
 if (args.includes('--full')) strykerArgs.push('--force');
 
+/**
+ * The test files a run names (MUTATE_TESTS, else each group's list), checked before Stryker
+ * starts: a name that matches no file leaves vitest's related-files search with nothing that
+ * imports the mutated file, and Stryker stops at the dry run with "Vitest failed to find test
+ * files related to mutated files", which points away from the typo. A space after a comma
+ * (" test/agent/create-acquirer.test.ts") gave exactly that stop; entries are trimmed now.
+ * Globs are left to vitest.
+ */
+function missingTests(list) {
+  return list.filter((f) => !/[*?[{]/.test(f) && !existsSync(new URL(f, root)));
+}
+const narrowed = process.env.MUTATE_TESTS?.split(',').map((f) => f.trim()).filter(Boolean);
+if (narrowed) process.env.MUTATE_TESTS = narrowed.join(',');
+
 let failed = false;
 if (!summaryOnly) {
+  for (const group of named.length ? named : all) {
+    const tests = narrowed ?? JSON.parse(readFileSync(new URL(`${group}.json`, groupsDir), 'utf8')).tests;
+    const missing = missingTests(tests);
+    if (missing.length) {
+      console.error(`${narrowed ? 'MUTATE_TESTS' : `test/mutation/groups/${group}.json "tests"`} names no such file: ${missing.join(', ')}`);
+      process.exit(2);
+    }
+  }
   for (const group of named.length ? named : all) {
     const started = Date.now();
     console.log(`\n== mutation group ${group} ==`);

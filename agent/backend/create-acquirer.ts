@@ -47,10 +47,17 @@ export interface CreateAcquirerOptions {
   clockOffset?: ClockOffset;
 }
 
+/** What every adapter is built with: the clock, the timeouts, and onCall when the caller reports calls. */
+interface Common {
+  clock: Clock;
+  timeoutMs: AgentConfig['backend']['timeoutMs'];
+  onCall?: NonNullable<CreateAcquirerOptions['onCall']>;
+}
+
 export async function createAcquirer(o: CreateAcquirerOptions): Promise<AcquirerSetup> {
   const { config, clock, terminal } = o;
   const timeoutMs = config.backend.timeoutMs;
-  const common = { clock, timeoutMs, ...(o.onCall ? { onCall: o.onCall } : {}) };
+  const common: Common = { clock, timeoutMs, ...(o.onCall ? { onCall: o.onCall } : {}) };
   switch (config.backend.protocol) {
     case 'scanpay-v1': {
       const http = new HttpAcquirer({ ...common, baseUrl: o.backendUrl, terminalId: terminal.terminalId, key: terminal.key, ...(o.clockOffset ? { clockOffset: o.clockOffset } : {}) });
@@ -69,7 +76,7 @@ export async function createAcquirer(o: CreateAcquirerOptions): Promise<Acquirer
   }
 }
 
-async function wechatSetup(protocol: 'wechat-v2' | 'wechat-v3', o: CreateAcquirerOptions, common: { clock: Clock; timeoutMs: AgentConfig['backend']['timeoutMs'] }): Promise<AcquirerSetup> {
+async function wechatSetup(protocol: 'wechat-v2' | 'wechat-v3', o: CreateAcquirerOptions, common: Common): Promise<AcquirerSetup> {
   const [{ demoWechatConfig }, { loadWechatCredentials }, { loadCachedPlatformCerts, platformCertCacheFile, saveCachedPlatformCerts }] = await Promise.all([
     import('../../simulator/backend/wechat/demo-merchant.ts'),
     import('./wechat/credentials.ts'),
@@ -90,7 +97,6 @@ async function wechatSetup(protocol: 'wechat-v2' | 'wechat-v3', o: CreateAcquire
     baseUrl: o.backendUrl,
     credentials,
     terminalId: o.terminal.terminalId,
-    onCall: o.onCall,
     onPlatformCerts: (certs: ReadonlyMap<string, X509Certificate>) => saveCachedPlatformCerts(cache, certs),
   };
   if (protocol === 'wechat-v2') return { acquirer: new (await import('./wechat/wechat-v2-acquirer.ts')).WechatV2Acquirer(a), profile: WECHAT_V2_PROFILE };
@@ -145,7 +151,7 @@ async function alipayCredentials(home: string, config: AgentConfig, demo: boolea
  * A provisioned Upay terminal signs with the key its daily check-in keeps fresh; in demo
  * mode without one, the simulator's demo terminal is used as it is.
  */
-async function upaySetup(o: CreateAcquirerOptions, common: { clock: Clock; timeoutMs: AgentConfig['backend']['timeoutMs'] }): Promise<AcquirerSetup> {
+async function upaySetup(o: CreateAcquirerOptions, common: Common): Promise<AcquirerSetup> {
   const [{ UpayAcquirer }, { UpayDeviceSync }, { readUpayTerminal, UpayTerminalClient }] = await Promise.all([
     import('./upay/upay-acquirer.ts'),
     import('./upay/upay-device-sync.ts'),
@@ -155,7 +161,7 @@ async function upaySetup(o: CreateAcquirerOptions, common: { clock: Clock; timeo
   if (!record) {
     if (!o.terminal.demo) throw new ScanpayError('CONFIG_TERMINAL_MISSING', { message: 'no Upay terminal: run `scanpay provision --protocol upay --activation-code CODE`, or run with --demo' });
     const { DEMO_UPAY_TERMINAL } = await import('../../simulator/backend/upay/demo-upay.ts');
-    const acquirer = new UpayAcquirer({ ...common, ...(o.onCall ? { onCall: o.onCall } : {}), baseUrl: o.backendUrl, credentials: () => DEMO_UPAY_TERMINAL });
+    const acquirer = new UpayAcquirer({ ...common, baseUrl: o.backendUrl, credentials: () => DEMO_UPAY_TERMINAL });
     return { acquirer, profile: UPAY_PROFILE };
   }
   const sync = new UpayDeviceSync(
@@ -173,6 +179,6 @@ async function upaySetup(o: CreateAcquirerOptions, common: { clock: Clock; timeo
     },
     record,
   );
-  const acquirer = new UpayAcquirer({ ...common, ...(o.onCall ? { onCall: o.onCall } : {}), baseUrl: o.backendUrl, credentials: () => sync.credentials() });
+  const acquirer = new UpayAcquirer({ ...common, baseUrl: o.backendUrl, credentials: () => sync.credentials() });
   return { acquirer, profile: UPAY_PROFILE, background: { start: () => sync.start(), stop: () => sync.stop() } };
 }

@@ -8,8 +8,8 @@ import type { Clock } from '../clock.ts';
 import { ScanpayError, isScanpayError } from '../errors.ts';
 import { activateHelloResponse, DEVICE_PATHS, DEVICE_REQUESTS, DEVICE_RESPONSES, type ActivateHelloResponse, type DeviceOperation } from '../protocol/device-messages.ts';
 import { HEADER, NonceCache, signRequest, verifyResponse } from '../protocol/signing.ts';
-import { neverSent } from './call-failure.ts';
-import { createProtocolHttp, isAxiosError, type ProtocolHttp } from './protocol-http.ts';
+import { transportFailure } from './call-failure.ts';
+import { createProtocolHttp, type ProtocolHttp } from './protocol-http.ts';
 
 export interface Credentials {
   terminalId: string;
@@ -95,10 +95,9 @@ export class DeviceClient {
   }
 }
 
+/** Not sent or unknown by the rule every backend client follows (call-failure.ts). */
 function transportError(op: DeviceOperation, baseUrl: string, e: unknown): ScanpayError {
-  const code = isAxiosError(e) ? (e.code ?? '') : '';
-  const cause = (e as { cause?: { code?: string } }).cause?.code ?? code;
-  return new ScanpayError(neverSent(e) ? 'BACKEND_NOT_SENT' : 'BACKEND_UNKNOWN', { message: `${op}: no answer from ${baseUrl} (${cause || code || (e as Error).message})`, cause: e, detail: { op } });
+  return transportFailure(op, e, `the backend at ${baseUrl}`).error;
 }
 
 /** A non-200 answer, unsigned or not: named by its protocol code when it has one. */

@@ -117,8 +117,15 @@ describe('signed device operations', () => {
   });
 
   it('a verified answer out of shape or not JSON is malformed, never taken', async () => {
-    const wrong = await serve(signed({ ...heartbeatAnswer, paramsVersion: 0 }));
-    await expect(client(wrong.url).call('heartbeat', {})).rejects.toMatchObject({ code: 'BACKEND_MALFORMED', detail: { op: 'heartbeat' }, message: expect.stringContaining('paramsVersion') });
+    const wrong = await serve(signed({ ...heartbeatAnswer, serverTime: 'noon', paramsVersion: 0 }));
+    // Every field at fault, by its path, for the technician reading the error.
+    await expect(client(wrong.url).call('heartbeat', {})).rejects.toMatchObject({
+      code: 'BACKEND_MALFORMED',
+      detail: { op: 'heartbeat' },
+      message: expect.stringMatching(/^answer to heartbeat is malformed \(serverTime: [^;]+; paramsVersion: [^;]+\)$/),
+    });
+    const nested = await serve(signed({ result: 'NEW', params: {} }));
+    await expect(client(nested.url).call('params', {})).rejects.toMatchObject({ code: 'BACKEND_MALFORMED', message: expect.stringContaining('(params.version: ') });
     const text = await serve(signed('<html>'));
     await expect(client(text.url).call('heartbeat', {})).rejects.toMatchObject({ code: 'BACKEND_MALFORMED', detail: { op: 'heartbeat' } });
   });
@@ -151,17 +158,24 @@ describe('signed device operations', () => {
     expect((b as Error).message).toContain('unknown code');
     const proxy = await serve(refuse(502, '<html>bad gateway</html>'));
     const p = await client(proxy.url).call('upload', {}).catch((x: unknown) => x);
-    expect(p).toMatchObject({ code: 'BACKEND_HTTP_STATUS', detail: { op: 'upload', status: 502, code: undefined } });
+    expect(p).toMatchObject({ code: 'BACKEND_HTTP_STATUS', detail: { op: 'upload', status: 502, code: undefined }, message: 'the backend answered upload with HTTP 502' });
     expect((p as { detail: object }).detail).not.toHaveProperty('serverTime');
+  });
+
+  it('a refusal\'s message names the status, then the protocol code and the backend\'s words when it sent them', async () => {
+    const worded = await serve(refuse(403, { error: { code: 'PROTO_ROTATION_REFUSED', message: 'rotation disabled' } }));
+    await expect(client(worded.url).call('rotateKey', {})).rejects.toMatchObject({ message: 'the backend answered rotateKey with HTTP 403 (PROTO_ROTATION_REFUSED: rotation disabled)' });
+    const bare = await serve(refuse(409, { error: { code: 'PROTO_BATCH_OPEN' } }));
+    await expect(client(bare.url).call('settle', {})).rejects.toMatchObject({ message: 'the backend answered settle with HTTP 409 (PROTO_BATCH_OPEN: )' });
   });
 
   it('no gateway listening is not sent; a connection cut after the request is unknown', async () => {
     const gw = await serve(() => {});
     const url = gw.url;
     await closeNewest();
-    await expect(client(url).call('heartbeat', {})).rejects.toMatchObject({ code: 'BACKEND_NOT_SENT', detail: { op: 'heartbeat' } });
+    await expect(client(url).call('heartbeat', {})).rejects.toMatchObject({ code: 'BACKEND_NOT_SENT', detail: { op: 'heartbeat' }, message: `the backend at ${url} unreachable (ECONNREFUSED)` });
     const cut = await serve((_, res) => res.socket!.destroy());
-    await expect(client(cut.url).call('settle', {})).rejects.toMatchObject({ code: 'BACKEND_UNKNOWN', detail: { op: 'settle' } });
+    await expect(client(cut.url).call('settle', {})).rejects.toMatchObject({ code: 'BACKEND_UNKNOWN', detail: { op: 'settle' }, message: 'no answer to settle (ECONNRESET)' });
   });
 
   it('a gateway slower than the client\'s timeout is no answer', async () => {
@@ -186,7 +200,7 @@ describe('the unsigned activation hello', () => {
     const weak = await serve(refuse(200, { ...helloAnswer, kdf: { N: 2 ** 10, r: 8, p: 1 } }));
     await expect(client(weak.url).hello({ codeId: 'K7QP', ephemeralKey: xKey, deviceKey: xKey })).rejects.toMatchObject({ code: 'BACKEND_MALFORMED', detail: { op: 'activateHello' } });
     const text = await serve(refuse(200, 'hello'));
-    await expect(client(text.url).hello({ codeId: 'K7QP', ephemeralKey: xKey, deviceKey: xKey })).rejects.toMatchObject({ code: 'BACKEND_MALFORMED' });
+    await expect(client(text.url).hello({ codeId: 'K7QP', ephemeralKey: xKey, deviceKey: xKey })).rejects.toMatchObject({ code: 'BACKEND_MALFORMED', message: expect.stringMatching(/^answer to activateHello is malformed \(.*JSON/) });
   });
 
   it('an unknown code is an activation refusal with the backend\'s reason; other refusals are status errors', async () => {
@@ -195,7 +209,7 @@ describe('the unsigned activation hello', () => {
     expect(e).toMatchObject({ code: 'CONFIG_ACTIVATION_REFUSED', detail: { op: 'activateHello', status: 401, code: 'PROTO_UNKNOWN_TERMINAL' } });
     expect((e as Error).message).toContain('code spent');
     const other = await serve(refuse(500, { error: { code: 'PROTO_INTERNAL', message: 'x' } }));
-    await expect(client(other.url).hello({ codeId: 'K7QP', ephemeralKey: xKey, deviceKey: xKey })).rejects.toMatchObject({ code: 'BACKEND_HTTP_STATUS', detail: { status: 500 } });
+    await expect(client(other.url).hello({ codeId: 'K7QP', ephemeralKey: xKey, deviceKey: xKey })).rejects.toMatchObject({ code: 'BACKEND_HTTP_STATUS', detail: { status: 500 }, message: 'the backend answered activateHello with HTTP 500 (PROTO_INTERNAL: x)' });
   });
 
   it('no gateway listening is not sent', async () => {
