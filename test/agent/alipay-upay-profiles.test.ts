@@ -5,7 +5,7 @@
  * the cashier sees (when a cancel turns into a refund, when "not found" is final).
  */
 import { describe, expect, it } from 'vitest';
-import { reverseWindowEnd } from '../../agent/backend/acquirer-profile.ts';
+import { acquirerRulesSchema, reverseWindowEnd, type AcquirerProfile } from '../../agent/backend/acquirer-profile.ts';
 import { ALIPAY_PROFILE } from '../../agent/backend/alipay/alipay-profile.ts';
 import { UPAY_PROFILE } from '../../agent/backend/upay/upay-profile.ts';
 
@@ -22,6 +22,11 @@ describe.each([
     // 23:59 Beijing still on the day; 00:00 is the next day's window.
     expect(reverseWindowEnd(profile.reverseWindow, BEIJING_MIDNIGHT - 60_000)).toBe(BEIJING_MIDNIGHT);
     expect(reverseWindowEnd(profile.reverseWindow, BEIJING_MIDNIGHT)).toBe(BEIJING_MIDNIGHT + 86_400_000);
+  });
+
+  it('its rules are ones config.json `acquirerRules` accepts: a QA rule set can restate any of them', () => {
+    const rules = Object.fromEntries(Object.keys(acquirerRulesSchema.shape).map((k) => [k, profile[k as keyof AcquirerProfile]]));
+    expect(acquirerRulesSchema.safeParse(rules)).toMatchObject({ success: true, data: rules });
   });
 
   it('keeps "not found" on a cancel unknown (no tombstone: a delayed pay can still land), cancels at once, and while paying', () => {

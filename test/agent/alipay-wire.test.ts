@@ -137,7 +137,8 @@ describe('the Alipay request on the wire', () => {
 
   it('a payment in another currency is not sent at all', async () => {
     const r = await acquirer().pay({ orderNo: 'T1WIRE0004', paymentCode: '286648048691290423', amount: 100, currency: 'USD' });
-    expect(r).toMatchObject({ kind: 'not_sent', error: { code: 'BACKEND_NOT_SENT', detail: { op: 'pay' } } });
+    // The till's integrator reads why: the message names both currencies.
+    expect(r).toMatchObject({ kind: 'not_sent', error: { code: 'BACKEND_NOT_SENT', message: 'Alipay bar_code payments are in CNY; this payment is in USD', detail: { op: 'pay' } } });
     expect(seen).toHaveLength(0);
   });
 
@@ -153,7 +154,8 @@ describe('the Alipay request on the wire', () => {
     answer = () => '{"code":"10000","msg":"Success","trade_no":"2026030222001","out_trade_no":"T1WIRE0006","trade_status":"TRADE_SUCCESS","total_amount":"12.05"}';
     expect(await acquirer().query({ orderNo: 'T1WIRE0006' })).toMatchObject({ kind: 'answer', body: { result: 'SUCCESS', trade: { state: 'SUCCESS', amount: 1205 } } });
     const r = await acquirer({ alipayPublicKey: createPublicKey(DEMO_APP_PUBLIC_KEY) }).query({ orderNo: 'T1WIRE0006' });
-    expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_SIGNATURE_INVALID' } });
+    // What the technician setting up the keys reads: the operation and why it did not verify.
+    expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_SIGNATURE_INVALID', message: 'answer to query not verified (the signature does not match Alipay’s public key): treated as no answer' } });
     // Signed by Alipay but not readable (no trade_status): no answer either, never a result.
     answer = () => '{"code":"10000","msg":"Success","out_trade_no":"T1WIRE0006"}';
     expect(await acquirer().query({ orderNo: 'T1WIRE0006' })).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_MALFORMED' } });

@@ -7,7 +7,7 @@
  * answers are judged as a technician would meet them: refused, unknown, or unreadable.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UpayAcquirer } from '../../agent/backend/upay/upay-acquirer.ts';
 import { UpayDeviceSync } from '../../agent/backend/upay/upay-device-sync.ts';
-import { provisionUpay } from '../../agent/backend/upay/upay-provision.ts';
+import { provisionUpay, upayDeviceId } from '../../agent/backend/upay/upay-provision.ts';
 import { readUpayTerminal, UpayTerminalClient, upayTerminalPath, writeUpayTerminal } from '../../agent/backend/upay/upay-terminal.ts';
 import { ManualClock } from '../../agent/clock.ts';
 import { Journal } from '../../agent/journal/journal.ts';
@@ -201,6 +201,44 @@ describe('the Upay terminal operations on the wire', () => {
   });
 });
 
+describe('what the technician reads when a terminal operation fails (scanpay provision prints it, the agent logs it)', () => {
+  const client = () => new UpayTerminalClient(url);
+
+  it('no answer: names the operation and why, with the transport error as the cause', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const e = await new UpayTerminalClient(`http://127.0.0.1:${port}`).activate(VENDOR, { code: 'x', deviceId: 'box-1' }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'BACKEND_UNKNOWN', message: '/terminal/activate: backend unreachable (ECONNREFUSED)', cause: { code: 'BACKEND_NOT_SENT' } });
+    answer = () => null;
+    await expect(client().checkin(TERMINAL, 'box-1')).rejects.toMatchObject({ code: 'CONFIG_KEY_ROTATION_FAILED', message: expect.stringMatching(/^\/terminal\/checkin: no answer to \/terminal\/checkin \(/) });
+  });
+
+  it('a refusal: the gateway’s error_code, and its error_message only when it sent one', async () => {
+    answer = () => ({ status: 200, body: '{"result_code":"400","error_code":"ILLEGAL_SIGN"}' });
+    await expect(client().checkin(TERMINAL, 'box-1')).rejects.toMatchObject({ message: '/terminal/checkin refused: ILLEGAL_SIGN' });
+    answer = () => ({ status: 200, body: '{"result_code":"400","error_code":"ILLEGAL_CODE","error_message":"激活码错误"}' });
+    await expect(client().activate(VENDOR, { code: 'x', deviceId: 'box-1' })).rejects.toMatchObject({ message: '/terminal/activate refused: ILLEGAL_CODE (激活码错误)' });
+  });
+
+  it('an unreadable answer: the operation, the parser’s reason and the HTTP status (a proxy’s error page is not Upay)', async () => {
+    answer = () => ({ status: 502, body: '<html>Bad Gateway</html>' });
+    const e = await client().activate(VENDOR, { code: 'x', deviceId: 'box-1' }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'BACKEND_MALFORMED', message: expect.stringMatching(/^\/terminal\/activate: unreadable answer \(.*JSON/), detail: { status: 502 } });
+    answer = () => biz({ terminal_key: 'k' });
+    await expect(client().activate(VENDOR, { code: 'x', deviceId: 'box-1' })).rejects.toMatchObject({ code: 'BACKEND_MALFORMED', message: 'no terminal_sn/terminal_key in the answer' });
+  });
+
+  it('a log upload not accepted: the HTTP status and at most 200 characters of the answer, or the transport error', async () => {
+    const page = `<html>${'x'.repeat(1_000)}</html>`;
+    answer = () => ({ status: 503, body: page });
+    await expect(client().uploadLog(TERMINAL, gzipSync('log'))).rejects.toMatchObject({ code: 'BACKEND_UNKNOWN', message: `log upload not accepted (HTTP 503: ${page.slice(0, 200)})` });
+    answer = () => null;
+    await expect(client().uploadLog(TERMINAL, gzipSync('log'))).rejects.toMatchObject({ message: expect.stringMatching(/^log upload not accepted \(no answer to \/terminal\/uploadLog \(/) });
+  });
+});
+
 describe('provisioning and the daily routine against the wire', () => {
   let home: string;
   let key = 0;
@@ -250,6 +288,32 @@ describe('provisioning and the daily routine against the wire', () => {
     await provision();
     answer = () => ({ status: 200, body: 'garbage' });
     await expect(provision()).rejects.toMatchObject({ code: 'BACKEND_MALFORMED' });
+    // Even when activating would work: an unreadable check-in is not a refused key.
+    const ok = answer;
+    seen = [];
+    key = 10;
+    answer = (path) => (path === '/terminal/checkin' && seen.length === 1 ? { status: 200, body: 'garbage' } : biz({ terminal_sn: '100000330001111', terminal_key: `key-${++key}` }));
+    await expect(provision()).rejects.toMatchObject({ code: 'BACKEND_MALFORMED' });
+    expect(seen.map((s) => s.path)).toEqual(['/terminal/checkin']);
+    answer = (path) => (path === '/terminal/checkin' && seen.length === 2 ? { status: 500, body: '{"result_code":"500","error_code":"UNKNOWN_SYSTEM_ERROR"}' } : ok(path));
+    await expect(provision()).rejects.toMatchObject({ code: 'BACKEND_UNKNOWN' });
+    expect(seen.map((s) => s.path)).toEqual(['/terminal/checkin', '/terminal/checkin']);
+  });
+
+  it('a refused stored key activates anew also when the caller has nothing to say it with', async () => {
+    await provision();
+    seen = [];
+    const ok = answer;
+    answer = (path) => (path === '/terminal/checkin' && seen.length === 1 ? { status: 200, body: '{"result_code":"400","error_code":"ILLEGAL_SIGN"}' } : ok(path));
+    expect(await provision({ say: undefined })).toMatchObject({ activated: true });
+    expect(seen.map((s) => s.path)).toEqual(['/terminal/checkin', '/terminal/activate', '/terminal/checkin']);
+  });
+
+  it('the device_id is the host name in the letters, digits, - and _ the identity allows, at most 32 of them, else "scanpay"', () => {
+    expect(upayDeviceId('till-3.shop_1.local')).toBe('till-3shop_1local');
+    expect(upayDeviceId('a'.repeat(40))).toBe('a'.repeat(32));
+    expect(upayDeviceId('收银台')).toBe('scanpay');
+    expect(upayDeviceId('')).toBe('scanpay');
   });
 
   it('refuses over unfinished payments or queued items, unless forced', async () => {
@@ -265,9 +329,22 @@ describe('provisioning and the daily routine against the wire', () => {
     expect(await provision({ force: true })).toMatchObject({ activated: true });
   });
 
-  it('an empty journal does not stop provisioning', async () => {
+  it('an empty journal, or one whose queued items were all delivered or given up, does not stop provisioning', async () => {
     Journal.open(join(home, 'journal.db')).close();
     expect(await provision()).toMatchObject({ activated: true });
+    const journal = Journal.open(join(home, 'journal.db'));
+    journal.outboxDone(journal.enqueue({ kind: 'report', dedupeKey: 'r1', payload: {}, at: 1 }).id, 2);
+    journal.outboxDead(journal.enqueue({ kind: 'report', dedupeKey: 'r2', payload: {}, at: 1 }).id, 2, 'gave up');
+    journal.close();
+    expect(await provision()).toMatchObject({ activated: false });
+  });
+
+  it('leaves the journal closed, and makes none where there was none (provisioning under sudo must not leave root-owned journal files)', async () => {
+    await provision();
+    expect(existsSync(join(home, 'journal.db'))).toBe(false);
+    Journal.open(join(home, 'journal.db')).close();
+    await provision();
+    expect(readdirSync(home).filter((f) => f.startsWith('journal.db'))).toEqual(['journal.db']);
   });
 
   it('the stored identity: absent is none, a bad record or a readable-by-others file is CONFIG_INVALID', () => {
@@ -275,7 +352,7 @@ describe('provisioning and the daily routine against the wire', () => {
     writeFileSync(upayTerminalPath(home), JSON.stringify({ terminalSn: '1', terminalKey: 'k', deviceId: 'd', backendUrl: url }), { mode: 0o600 });
     expect(() => readUpayTerminal(home)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('activatedAt') }));
     chmodSync(upayTerminalPath(home), 0o644);
-    expect(() => readUpayTerminal(home)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    expect(() => readUpayTerminal(home)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('holds the Upay terminal key and must be readable by its owner only: chmod 600') }));
     rmSync(upayTerminalPath(home));
     mkdirSync(upayTerminalPath(home));
     expect(() => readUpayTerminal(home)).toThrow(expect.objectContaining({ code: 'EISDIR' }));
@@ -302,6 +379,32 @@ describe('provisioning and the daily routine against the wire', () => {
     const full = { ...good, terminalSn: '1'.repeat(32), deviceId: 'd'.repeat(32), previousKey: 'p', checkedInAt: 2, logsUploadedAt: 3 };
     writeUpayTerminal(home, full);
     expect(readUpayTerminal(home)).toEqual(full);
+  });
+
+  it('the agent’s start runs the first round at once; without everyMs the next look is 15 minutes later', async () => {
+    const record = { terminalSn: '100000330001111', terminalKey: 'key-0', deviceId: 'box-1', backendUrl: url, activatedAt: clock.now() };
+    writeUpayTerminal(home, record);
+    const sync = new UpayDeviceSync({ home, client: new UpayTerminalClient(url), clock, logger: silentLogger, logBundle: async () => ({ hello: 'log' }) }, record);
+    sync.start();
+    await sync.stop(); // waits for the round start() began
+    expect(seen.map((s) => s.path)).toEqual(['/terminal/checkin', '/terminal/uploadLog']);
+    expect(clock.pending).toBe(0);
+    await sync.tick(); // done for today: only the next look is scheduled
+    expect(seen).toHaveLength(2);
+    expect(clock.nextAt()).toBe(clock.now() + 15 * 60_000);
+    await sync.stop();
+  });
+
+  it('the log upload keeps a key rotated on disk meanwhile (scanpay provision while the agent runs): the newest key is never overwritten', async () => {
+    const record = { terminalSn: '100000330001111', terminalKey: 'key-1', previousKey: 'key-0', deviceId: 'box-1', backendUrl: url, activatedAt: clock.now(), checkedInAt: clock.now() };
+    writeUpayTerminal(home, record);
+    const sync = new UpayDeviceSync({ home, client: new UpayTerminalClient(url), clock, logger: silentLogger, logBundle: async () => ({ hello: 'log' }), everyMs: 60_000 }, record);
+    writeUpayTerminal(home, { ...record, terminalKey: 'key-2', previousKey: 'key-1' });
+    await sync.tick();
+    await sync.stop();
+    expect(seen.map((s) => s.path)).toEqual(['/terminal/uploadLog']);
+    expect(readUpayTerminal(home)).toEqual({ ...record, terminalKey: 'key-2', previousKey: 'key-1', logsUploadedAt: clock.now() });
+    expect(sync.credentials().terminalKey).toBe('key-2');
   });
 
   it('the daily routine: a failed check-in keeps the key and uploads nothing; a failed upload is tried again; one of each a Beijing day', async () => {

@@ -5,6 +5,10 @@
 import type { AcquirerProfile } from '../acquirer-profile.ts';
 import { BEIJING_OFFSET_MINUTES } from '../alipay/beijing-time.ts';
 
+function everyFiveSeconds() {
+  return { firstQueryDelayMs: 5_000, queryScheduleMs: [5_000], queryWaitMs: 0 };
+}
+
 export const UPAY_PROFILE: AcquirerProfile = {
   protocol: 'upay',
   // UPAY_ORDER_NOT_EXISTS on a cancel leaves nothing behind: a delayed pay can still land.
@@ -18,6 +22,7 @@ export const UPAY_PROFILE: AcquirerProfile = {
   acquirerRevokesUnpaidAfterMs: null,
   // pay.md: a failed payment must be retried with a new client_sn.
   newOrderNoAfterFailure: true,
-  // The documented client polls every 5 s; no long-poll.
-  wallets: Object.fromEntries((['wechat', 'alipay', 'unionpay', 'ecny'] as const).map((w) => [w, { firstQueryDelayMs: 5_000, queryScheduleMs: [5_000], queryWaitMs: 0 }])),
+  // The documented client polls every 5 s; no long-poll. Written out rather than mapped over
+  // a list at load: a broken table then fails the profile test, not the module's import.
+  wallets: { wechat: everyFiveSeconds(), alipay: everyFiveSeconds(), unionpay: everyFiveSeconds(), ecny: everyFiveSeconds() },
 };

@@ -39,7 +39,7 @@ export async function provisionUpay(o: UpayProvisionOptions): Promise<{ record: 
       o.say?.(`the stored Upay terminal ${existing.terminalSn} is no longer accepted (${e.message}): activating again`);
     }
   }
-  const deviceId = hostname().replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32) || 'scanpay';
+  const deviceId = upayDeviceId(hostname());
   const activated = await client.activate(o.vendor, { code: o.activationCode.trim(), deviceId, name: `scanpay ${deviceId}` });
   const now = o.clock.now();
   let record: UpayTerminalRecord = { ...activated, deviceId, backendUrl: o.backendUrl, activatedAt: now };
@@ -49,6 +49,11 @@ export async function provisionUpay(o: UpayProvisionOptions): Promise<{ record: 
   writeUpayTerminal(o.home, record);
   writeConfig(o.home, o.backendUrl);
   return { record, activated: true };
+}
+
+/** This device's `device_id` at Upay: the host name in the characters and length the stored identity allows. */
+export function upayDeviceId(host: string): string {
+  return host.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32) || 'scanpay';
 }
 
 function refuseOverOpenPayments(o: UpayProvisionOptions): void {
