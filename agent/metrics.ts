@@ -32,10 +32,11 @@ export interface AgentMetrics {
  * reversal's change, then its outbox item's); the process may also restart between its end
  * and a refund. So an event counts only if its payment ended (`finalAt`) in this process and
  * at most ENDED_RECENTLY_MS ago, and once: the ids counted within that window are kept to
- * tell a repeat. Every repeat of an end comes within milliseconds of it, so the kept ids are
- * those of the last few seconds of payments, not of the last 10,000.
+ * tell a repeat. A repeat of an end comes within milliseconds of it; the window is wider for
+ * the "paid" event, which waits for the journal's sync after `finalAt` is written (seconds
+ * on a stalling SD card). The kept ids are those of the last 30 s, not of the last 10,000.
  */
-const ENDED_RECENTLY_MS = 5_000;
+const ENDED_RECENTLY_MS = 30_000;
 /** Past this many ids within the window (far beyond any lane's pace) the oldest go first. */
 const COUNTED_KEPT_MAX = 2_048;
 

@@ -32,6 +32,14 @@ describe('scanpay_payments_total', () => {
     expect(await a.count('paid')).toBe(1);
   });
 
+  it('counts a "paid" shown seconds after its end was written (the journal sync stalled)', async () => {
+    const a = agent(1_000_000);
+    const written = a.clock.t;
+    a.clock.t += 10_000;
+    a.again('slow', 'paid', written);
+    expect(await a.count('paid')).toBe(1);
+  });
+
   it('does not count a refund of a payment ended long ago, even 10,000 payments later', async () => {
     const a = agent(1_000_000);
     a.end('first', 'paid');
