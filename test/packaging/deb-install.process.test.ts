@@ -122,7 +122,7 @@ describe.skipIf(missing.length > 0)('the .deb in a clean Debian root', () => {
     // For the record (not asserted: it depends on the two nodes' V8 versions): whether the build machine's cache would have done.
     cpSync(join(REPO, 'dist/run.cjs.cache'), join(debian, 'tmp/build-machine.cache'));
     process.stderr.write(`deb-install.process.test.ts: Debian's ${inRoot('node --version').stdout.trim()} ${rejectedInRoot('/tmp/build-machine.cache') === 'true' ? 'rejects' : 'accepts'} the code cache of the build machine's ${process.version}\n`);
-  });
+  }, 300_000); // each check compiles the 0.78 MB script in the root (31 s in all under load 12)
 
   it('a new node (the /usr/bin/node trigger) makes the cache again; when that fails, dpkg still succeeds and the agent runs without one', () => {
     const writer = join(debian, 'opt/scanpay/agent/bin/write-run-cache.mjs');
