@@ -130,6 +130,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       scanners: () => manager.statuses(),
       clockSkewMs: () => clockOffset.skewMs(), // device-faults hook (issue 12)
       alarms: () => ({ ...alarmCounts(journal) }), // issue 12
+      now: () => clock.now(),
     });
     const { acquirer, profile, setKey, background } = await createAcquirer({ config, home: o.home, backendUrl, terminal, clock, onCall: metrics.backendCall, demo, clockOffset, logger: log.child({ component: 'acquirer' }) });
     const engine = new PaymentEngine({

@@ -13,6 +13,8 @@ export interface MetricSources {
   clockSkewMs?(): number | undefined;
   /** The device's own faults that need a person, by kind (agent/payment/payment-alarms.ts). */
   alarms?(): Record<string, number>;
+  /** The agent's clock (the one payments' `finalAt` is written by). */
+  now(): number;
 }
 
 export interface AgentMetrics {
@@ -24,8 +26,19 @@ export interface AgentMetrics {
   backendCall(op: string, result: string, latencyMs: number): void;
 }
 
-/** Payment ids already counted; a final payment is emitted again when it is refunded. */
-const COUNTED_KEPT = 10_000;
+/**
+ * A payment is counted by the event that ends it. It is emitted again later, with its result,
+ * when it is refunded or a follow-up of it settles, and its end itself may come twice (the
+ * reversal's change, then its outbox item's); the process may also restart between its end
+ * and a refund. So an event counts only if its payment ended (`finalAt`) in this process and
+ * at most ENDED_RECENTLY_MS ago, and once: the ids counted within that window are kept to
+ * tell a repeat. A repeat of an end comes within milliseconds of it; the window is wider for
+ * the "paid" event, which waits for the journal's sync after `finalAt` is written (seconds
+ * on a stalling SD card). The kept ids are those of the last 30 s, not of the last 10,000.
+ */
+const ENDED_RECENTLY_MS = 30_000;
+/** Past this many ids within the window (far beyond any lane's pace) the oldest go first. */
+const COUNTED_KEPT_MAX = 2_048;
 
 export function createMetrics(sources: MetricSources): AgentMetrics {
   const registry = new Registry();
@@ -84,16 +97,23 @@ export function createMetrics(sources: MetricSources): AgentMetrics {
     },
   });
   for (const result of ['paid', 'declined', 'not_charged']) payments.inc({ result }, 0);
-  const counted = new Set<string>();
+  const startedAt = sources.now();
+  /** Ids counted within the window, by their `finalAt`, oldest first. */
+  const counted = new Map<string, number>();
 
   return {
     contentType: registry.contentType,
     text: () => registry.metrics(),
     observe(e) {
       if (e.type === 'scan_unmatched') return unmatched.inc();
-      if (e.type !== 'payment' || e.payment.result === null || counted.has(e.payment.id)) return;
-      counted.add(e.payment.id);
-      if (counted.size > COUNTED_KEPT) counted.delete(counted.values().next().value!);
+      if (e.type !== 'payment' || e.payment.result === null || e.payment.finalAt === null) return;
+      const since = Math.max(startedAt, sources.now() - ENDED_RECENTLY_MS);
+      for (const [id, finalAt] of counted) {
+        if (finalAt >= since && counted.size <= COUNTED_KEPT_MAX) break;
+        counted.delete(id);
+      }
+      if (e.payment.finalAt < since || counted.has(e.payment.id)) return;
+      counted.set(e.payment.id, e.payment.finalAt);
       payments.inc({ result: e.payment.result });
     },
     backendCall(op, result, latencyMs) {

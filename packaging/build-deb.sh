@@ -3,7 +3,8 @@
 # architecture, offline, from this checkout after `npm ci`: the npm pack tarball's files
 # (bin, dist/, docs/) under /opt/scanpay, the native modules as npm ci built them here,
 # the systemd unit and udev rules from docs/deploy/, /usr/bin/scanpay, and maintainer
-# scripts creating the `scanpay` system user and /var/lib/scanpay. Prints the .deb's path.
+# scripts creating the `scanpay` system user and /var/lib/scanpay and V8's code cache for
+# `scanpay run` with the device's node. Prints the .deb's path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="$(realpath "${1:-.}")"
@@ -19,10 +20,15 @@ root="$work/root"
 mkdir -p "$root/opt/scanpay" "$root/usr/bin" "$root/DEBIAN"
 tar -xzf "$work"/scanpay-"$version".tgz -C "$root/opt/scanpay" --strip-components=1
 node packaging/runtime-modules.mjs "$root/opt/scanpay/node_modules" >/dev/null
+# V8's code cache fits only the node that made it (this machine's); the device's nodejs
+# rejects it. postinst makes one with the device's node instead (agent/bin/write-run-cache.mjs).
+rm "$root/opt/scanpay/dist/run.cjs.cache"
 install -D -m 0644 docs/deploy/scanpay.service "$root/lib/systemd/system/scanpay.service"
 install -D -m 0644 docs/deploy/99-scanpay-scanners.rules "$root/lib/udev/rules.d/99-scanpay-scanners.rules"
 install -m 0755 packaging/debian/scanpay "$root/usr/bin/scanpay"
-install -m 0755 packaging/debian/postinst packaging/debian/prerm "$root/DEBIAN/"
+install -m 0755 packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm "$root/DEBIAN/"
+# A new node (apt upgrading nodejs) makes the cache stale: postinst is triggered to make it again.
+install -m 0644 packaging/debian/triggers "$root/DEBIAN/"
 
 cat > "$root/DEBIAN/control" <<CONTROL
 Package: scanpay

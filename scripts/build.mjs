@@ -7,8 +7,7 @@
 // bin loads for `run`. Plain JS: it must run before anything is compiled. `npm install` runs
 // it (prepare), and so does `npm pack`.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -56,6 +55,22 @@ const axiosWithoutWebGlobals = {
 };
 
 /**
+ * prom-client's index requires its Pushgateway client, which requires node:https (with TLS)
+ * and node:zlib when it loads: ~25 ms of `scanpay run`'s start to ready in a CPU profile
+ * (the agent's own gateway clients load https at their first call). The agent never pushes
+ * (Prometheus scrapes GET /metrics): in the bundle the class says so if anyone constructs it.
+ */
+const promClientWithoutPushgateway = {
+  name: 'prom-client-without-pushgateway',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]prom-client[\\/]lib[\\/]pushgateway\.js$/ }, () => ({
+      contents: "module.exports = class Pushgateway { constructor() { throw new Error('prom-client Pushgateway is left out of the scanpay build (scripts/build.mjs)'); } };\n",
+      loader: 'js',
+    }));
+  },
+};
+
+/**
  * A dependency's JSON (mime-db's 186 KB table, which axios loads through form-data) becomes
  * an ES module with one export per key under esbuild's json loader, and `require()` then
  * copies those ~2,500 exports onto a new object, one getter each: 60-280 ms of start-up
@@ -79,7 +94,7 @@ const common = {
   platform: 'node',
   target: 'node20',
   external: NATIVE,
-  plugins: [axiosWithoutWebGlobals, jsonAsCommonJs],
+  plugins: [axiosWithoutWebGlobals, jsonAsCommonJs, promClientWithoutPushgateway],
   minifyWhitespace: true,
   minifySyntax: true,
   // Short local names: 26% less JavaScript for V8 to parse when `run` starts (2.04 -> 1.52 MB);
@@ -131,30 +146,6 @@ const axiosFromItsOwnFile = {
     b.onResolve({ filter: /^\.\/axios\.cjs$/ }, () => ({ path: './axios.cjs', external: true }));
   },
 };
-
-/**
- * The warm start (argv: the bin, the home): `scanpay run` until its POS API answers
- * GET /v1/agent (as the start-up bench's probe asks), then SIGTERM and its clean stop.
- */
-const WARM_START = `
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-const [bin, home] = process.argv.slice(1);
-const child = spawn(process.execPath, [bin, 'run', '--demo', '--backend', 'http://127.0.0.1:9', '--port', '0'], { stdio: ['ignore', 'ignore', 'inherit'] });
-const exited = new Promise((r) => child.once('exit', r));
-const deadline = Date.now() + 60_000;
-let served = false;
-while (!served && child.exitCode === null && Date.now() < deadline) {
-  const file = home + '/agent.json';
-  const url = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).apiUrl : undefined;
-  if (url) served = await fetch(url + '/v1/agent', { headers: { authorization: 'Bearer ' + readFileSync(home + '/api-token', 'utf8').trim() } }).then((r) => r.ok, () => false);
-  if (!served) await new Promise((r) => setTimeout(r, 50));
-}
-child.kill('SIGTERM');
-const code = await exited;
-if (!served) throw new Error('scanpay run did not serve GET /v1/agent');
-process.exitCode = code;
-`;
 
 rmSync(dist, { recursive: true, force: true });
 const result = await build({
@@ -221,27 +212,12 @@ writeRunCodeCache();
 process.stdout.write(`built dist/ (${Object.keys(result.metafile.outputs).length} files and run.cjs)\n`);
 
 /**
- * V8's code cache for dist/run.cjs, written by one warm start of the built `scanpay run`
- * (agent/bin/scanpay.js writes `script.createCachedData()` when it exits, asked by
- * SCANPAY_WRITE_CODE_CACHE): started in a temporary home against a backend that is not
- * there, stopped by SIGTERM once it serves the POS API, so the cache holds every function
- * compiled from start to ready and to a clean stop. Made here because the install directory
- * is read-only (/opt/scanpay); it fits this node only (another one rejects it and `run`
- * compiles as without it). Without a cache `run` still works: the build says so and goes on.
+ * V8's code cache for dist/run.cjs, by one warm start of the built `scanpay run`
+ * (agent/bin/write-run-cache.mjs, which the .deb's postinst runs again with the device's
+ * node). Made here because the install directory is read-only (/opt/scanpay); it fits this
+ * node only (another one rejects it and `run` compiles as without it). Without a cache `run`
+ * still works: the script says so and the build goes on.
  */
 function writeRunCodeCache() {
-  const cache = join(dist, 'run.cjs.cache');
-  const home = mkdtempSync(join(tmpdir(), 'scanpay-build-'));
-  try {
-    const bin = join(root, 'agent/bin/scanpay.js');
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', WARM_START, bin, home], {
-      env: { ...process.env, SCANPAY_HOME: home, SCANPAY_LOG_LEVEL: 'silent', SCANPAY_WRITE_CODE_CACHE: cache, SCANPAY_SOURCE: '' },
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
-    if (run.status !== 0 || !existsSync(cache)) process.stderr.write(`build: no code cache for dist/run.cjs (\`scanpay run\` compiles at each start instead): the warm start failed: ${run.error?.message ?? run.stderr.slice(-1_000)}\n`);
-  } finally {
-    rmSync(home, { recursive: true, force: true });
-  }
+  spawnSync(process.execPath, [join(root, 'agent/bin/write-run-cache.mjs'), join(dist, 'run.cjs.cache')], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 120_000 });
 }
-

@@ -11,7 +11,8 @@
  * (after its journal row is written, before anything is sent).
  */
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
+import { createRequire } from 'node:module';
 import type { AxiosError, AxiosInstance, AxiosRequestConfig, AxiosResponse, CreateAxiosDefaults } from 'axios';
 
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -71,10 +72,24 @@ export function keptAliveOptions(idleMs: number, maxSockets = Infinity, tls: htt
   return { keepAlive: true, timeout: idleMs, maxSockets, ...tls };
 }
 
-/** A gateway client's connection pools, alike over http and https (keptAliveOptions). */
+/** Node's own require, for node:https when first needed (keptAliveAgents). */
+const requireBuiltin = createRequire(import.meta.url);
+
+/**
+ * A gateway client's connection pools, alike over http and https (keptAliveOptions). The
+ * https pool is made when first read: node:https loads TLS (~20 ms of `scanpay run`'s start
+ * to ready in a CPU profile), and the clients read it only when they make their axios
+ * instance or a call, after ready (a gateway over http never needs it).
+ */
 export function keptAliveAgents(idleMs: number, maxSockets = Infinity): Pick<CreateAxiosDefaults, 'httpAgent' | 'httpsAgent'> {
   const options = keptAliveOptions(idleMs, maxSockets);
-  return { httpAgent: new http.Agent(options), httpsAgent: new https.Agent(options) };
+  let httpsAgent: https.Agent | undefined;
+  return {
+    httpAgent: new http.Agent(options),
+    get httpsAgent() {
+      return (httpsAgent ??= new (requireBuiltin('node:https') as typeof https).Agent(options));
+    },
+  };
 }
 
 /** `instanceof AxiosError` without loading axios: its own `isAxiosError` test. */

@@ -111,6 +111,20 @@ describe('scanpay start-up', () => {
       expect(script.cachedDataRejected).toBe(false);
     });
 
+    it("is ready without node:https, TLS, zlib or better-sqlite3's `bindings` search (prom-client's Pushgateway left out, the https pool made at first use)", async () => {
+      // Node's own list of the built-ins it loaded, read the moment the agent says it is ready (agent.json).
+      const preload = join(dir, 'builtins-at-ready.cjs');
+      writeFileSync(preload, "const fs = require('fs'); const t = setInterval(() => { if (fs.existsSync(process.env.SCANPAY_HOME + '/agent.json')) { clearInterval(t); fs.writeFileSync(process.env.BUILTINS_OUT, [...process.moduleLoadList, ...Object.keys(require.cache)].join('\\n')); } }, 1); t.unref();\n");
+      const out = join(dir, 'builtins-at-ready.txt');
+      expect(await agentInfo(BIN, join(dir, 'builtins-home'), { env: { SCANPAY_SOURCE: '', NODE_OPTIONS: `--require ${preload}`, BUILTINS_OUT: out } })).toMatchObject({ version: VERSION });
+      const builtins = readFileSync(out, 'utf8').split('\n');
+      expect(builtins).toContain('NativeModule http');
+      for (const late of ['https', 'tls', 'zlib']) expect(builtins).not.toContain(`NativeModule ${late}`);
+      // better-sqlite3 is given its addon's path (agent/journal/journal-db.ts): no `bindings` search.
+      expect(builtins).toContainEqual(expect.stringMatching(/\/node_modules\/better-sqlite3\/lib\/database\.js$/));
+      expect(builtins.filter((m) => m.includes('/node_modules/bindings/'))).toEqual([]);
+    }, PROCESS_TEST_MS);
+
     it('starts and serves the POS API when V8 rejects the code cache (another node, a damaged file)', async () => {
       // An installed copy (as in the .deb) whose cache is not V8's: the bin must compile the script instead.
       const install = join(dir, 'installed');

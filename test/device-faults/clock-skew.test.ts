@@ -75,7 +75,7 @@ describe('device faults: the clock', () => {
       const paid = engine.pay({ amount: 2500, paymentCode: backend.sim.issueCode('wechat', { kind: 'instant' }) });
       await expect.poll(() => journal.getPayment(paid.orderNo)?.outcome, { timeout: 15_000 }).toBe('paid');
       expect(backend.sim.ledger().map((e) => [e.orderNo, e.kind])).toEqual([[paid.orderNo, 'charge']]);
-      const metrics = createMetrics({ outbox: () => ({ pending: 0, dead: 0 }), scanners: () => [], clockSkewMs: () => offset.skewMs() });
+      const metrics = createMetrics({ outbox: () => ({ pending: 0, dead: 0 }), scanners: () => [], now: Date.now, clockSkewMs: () => offset.skewMs() });
       const line = (await metrics.text()).split('\n').find((l) => l.startsWith('scanpay_clock_skew_seconds '))!;
       expect(Math.abs(Number(line.split(' ')[1]) - 600)).toBeLessThan(5);
     } finally {

@@ -24,7 +24,7 @@ const net = (orderNo: string) => sim().ledger().filter((e) => e.orderNo === orde
 const alarmCodes = (orderNo: string) => rig.engine.get(orderNo).alarms.map((a) => a.code);
 /** The metric the agent serves (agent/daemon.ts binds the same source). */
 async function alarmMetric(kind: string): Promise<number> {
-  const metrics = createMetrics({ outbox: () => ({ pending: 0, dead: 0 }), scanners: () => [], alarms: () => ({ ...alarmCounts(rig.journal) }) });
+  const metrics = createMetrics({ outbox: () => ({ pending: 0, dead: 0 }), scanners: () => [], now: Date.now, alarms: () => ({ ...alarmCounts(rig.journal) }) });
   const line = (await metrics.text()).split('\n').find((l) => l.startsWith(`scanpay_payment_alarms{kind="${kind}"}`));
   return Number(line?.split(' ')[1]);
 }

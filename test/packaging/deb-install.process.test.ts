@@ -70,11 +70,14 @@ describe.skipIf(missing.length > 0)('the .deb in a clean Debian root', () => {
     const info = execFileSync('dpkg-deb', ['--info', deb], { encoding: 'utf8' });
     expect(info).toMatch(new RegExp(`Package: scanpay\\n\\s*Version: ${VERSION.replace(/\./g, '\\.')}`));
     expect(info).toContain('Depends: nodejs (>= 20)');
+    for (const script of ['postinst', 'prerm', 'postrm', 'triggers']) expect(info).toMatch(new RegExp(`^ +\\d+ bytes, +\\d+ lines +\\*? *${script}`, 'm'));
     const files = execFileSync('dpkg-deb', ['--contents', deb], { encoding: 'utf8' });
-    for (const f of ['./opt/scanpay/agent/bin/scanpay.js', './opt/scanpay/dist/main.js', './opt/scanpay/dist/run.cjs', './opt/scanpay/dist/run.cjs.cache', './opt/scanpay/dist/axios.cjs', './opt/scanpay/dist/sim-backend.js', './opt/scanpay/node_modules/better-sqlite3/build/Release/better_sqlite3.node', './lib/systemd/system/scanpay.service', './lib/udev/rules.d/99-scanpay-scanners.rules', './usr/bin/scanpay']) expect(files).toContain(f);
+    for (const f of ['./opt/scanpay/agent/bin/scanpay.js', './opt/scanpay/dist/main.js', './opt/scanpay/agent/bin/write-run-cache.mjs', './opt/scanpay/dist/run.cjs', './opt/scanpay/dist/axios.cjs', './opt/scanpay/dist/sim-backend.js', './opt/scanpay/node_modules/better-sqlite3/build/Release/better_sqlite3.node', './lib/systemd/system/scanpay.service', './lib/udev/rules.d/99-scanpay-scanners.rules', './usr/bin/scanpay']) expect(files).toContain(f);
     // Run-time only: no TypeScript loader, no sources of ours, no compiler leftovers.
     for (const f of ['/node_modules/tsx/', '/node_modules/esbuild/', './opt/scanpay/drivers/', './opt/scanpay/agent/cli/', '/build/Release/obj', 'better-sqlite3/deps/']) expect(files).not.toContain(f);
     expect(files).not.toMatch(/\.\/opt\/scanpay\/(agent|dist)\/\S*\.ts\n/);
+    // V8's code cache fits the build machine's node only: postinst makes the device's (below).
+    expect(files).not.toContain('run.cjs.cache');
   });
 
   it("runs the README's device lines: nodejs from Debian, dpkg -i, --version, doctor", () => {
@@ -103,11 +106,66 @@ describe.skipIf(missing.length > 0)('the .deb in a clean Debian root', () => {
     expect(inRoot('find /var/lib/scanpay ! -user scanpay').stdout).toBe('');
   });
 
-  it('dpkg -r removes the program and keeps the data', () => {
-    expect(inRoot('dpkg -r scanpay').status).toBe(0);
+  /** What V8 in the root says of a code cache for the installed dist/run.cjs: rejected or not. */
+  const rejectedInRoot = (cache: string) => {
+    const r = inRoot(`node -e 'const { Script } = require("node:vm"); const { readFileSync } = require("node:fs"); const f = "/opt/scanpay/dist/run.cjs"; console.log(new Script(readFileSync(f, "latin1"), { filename: f, cachedData: readFileSync(process.argv[1]) }).cachedDataRejected)' ${cache}`);
+    expect(r.status, r.stderr).toBe(0);
+    return r.stdout.trim();
+  };
+
+  it("postinst made V8's code cache for `scanpay run` with Debian's node, and V8 there accepts it", () => {
+    expect(readFileSync(join(debian, 'opt/scanpay/dist/run.cjs'))).toEqual(readFileSync(join(REPO, 'dist/run.cjs')));
+    expect(rejectedInRoot('/opt/scanpay/dist/run.cjs.cache')).toBe('false');
+    expect(inRoot('stat -c "%U %a" /opt/scanpay/dist/run.cjs.cache').stdout).toBe('root 644\n');
+    // Not in dpkg's file list: prerm and postrm remove it.
+    expect(inRoot('dpkg -S /opt/scanpay/dist/run.cjs.cache').status).not.toBe(0);
+    // For the record (not asserted: it depends on the two nodes' V8 versions): whether the build machine's cache would have done.
+    cpSync(join(REPO, 'dist/run.cjs.cache'), join(debian, 'tmp/build-machine.cache'));
+    process.stderr.write(`deb-install.process.test.ts: Debian's ${inRoot('node --version').stdout.trim()} ${rejectedInRoot('/tmp/build-machine.cache') === 'true' ? 'rejects' : 'accepts'} the code cache of the build machine's ${process.version}\n`);
+  }, 300_000); // each check compiles the 0.78 MB script in the root (31 s in all under load 12)
+
+  it('a new node (the /usr/bin/node trigger) makes the cache again; when that fails, dpkg still succeeds and the agent runs without one', () => {
+    const writer = join(debian, 'opt/scanpay/agent/bin/write-run-cache.mjs');
+    const cache = join(debian, 'opt/scanpay/dist/run.cjs.cache');
+    // As after a new node with another V8 came in: the cache there is one V8 rejects.
+    execFileSync('sh', ['-c', `printf 'not this V8' > ${cache}`]);
+    expect(rejectedInRoot('/opt/scanpay/dist/run.cjs.cache')).toBe('true');
+    // What dpkg does when apt installs a new nodejs (its /usr/bin/node): the file trigger, then postinst triggered.
+    let r = inRoot('dpkg-trigger --no-await /usr/bin/node && dpkg --triggers-only scanpay');
+    expect(r.status, r.stderr).toBe(0);
+    expect(rejectedInRoot('/opt/scanpay/dist/run.cjs.cache')).toBe('false');
+    // The warm start fails (here: a writer that exits 1): postinst says so and succeeds, and no stale cache is left.
+    const good = readFileSync(writer);
+    try {
+      cpSync(writer, `${writer}.good`);
+      execFileSync('sh', ['-c', `printf 'process.exit(1);\n' > ${writer}`]);
+      r = inRoot('dpkg-trigger --no-await /usr/bin/node && dpkg --triggers-only scanpay');
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toContain('scanpay: no code cache made for the new node; the agent runs without it');
+      expect(existsSync(cache)).toBe(false);
+      expect(inRoot('scanpay --version').stdout).toBe(`${VERSION}\n`);
+    } finally {
+      cpSync(`${writer}.good`, writer);
+      rmSync(`${writer}.good`);
+    }
+    expect(readFileSync(writer)).toEqual(good);
+    r = inRoot('dpkg-trigger --no-await /usr/bin/node && dpkg --triggers-only scanpay');
+    expect(r.status, r.stderr).toBe(0);
+    expect(existsSync(cache)).toBe(true);
+  }, 300_000);
+
+  it('dpkg -r removes the program with the code cache postinst made, and keeps the data', () => {
+    expect(existsSync(join(debian, 'opt/scanpay/dist/run.cjs.cache'))).toBe(true);
+    const r = inRoot('dpkg -r scanpay');
+    expect(r.status).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain('not empty');
+    expect(existsSync(join(debian, 'opt/scanpay'))).toBe(false);
     expect(existsSync(join(debian, 'opt/scanpay/dist'))).toBe(false);
     expect(existsSync(join(debian, 'usr/bin/scanpay'))).toBe(false);
     expect(statSync(join(debian, 'var/lib/scanpay')).isDirectory()).toBe(true);
     expect(readdirSync(join(debian, 'lib/systemd/system')).includes('scanpay.service')).toBe(false);
+    // Purge: the journal of real payments still stays.
+    expect(inRoot('dpkg --purge scanpay').status).toBe(0);
+    expect(statSync(join(debian, 'var/lib/scanpay')).isDirectory()).toBe(true);
   });
 });
