@@ -16,7 +16,7 @@ import Database from 'better-sqlite3';
 import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomic, writeFileAtomicAsync } from './atomic-file.ts';
 import type { Clock } from './clock.ts';
 import { ScanpayError } from './errors.ts';
 import type { Journal } from './journal/journal.ts';
@@ -87,8 +87,10 @@ export function readMark(home: string): JournalMark | undefined {
 }
 
 export function writeMark(home: string, mark: JournalMark): void {
-  writeFileAtomic(markPath(home), `${JSON.stringify(mark, null, 2)}\n`, 0o600);
+  writeFileAtomic(markPath(home), markText(mark), 0o600);
 }
+
+const markText = (mark: JournalMark) => `${JSON.stringify(mark, null, 2)}\n`;
 
 /** The mark as the journal stands now. */
 export function markOf(journal: Journal, base: Pick<JournalMark, 'journalId' | 'createdAt'> & { replaced?: JournalMark['replaced'] }, now: number): JournalMark {
@@ -160,6 +162,9 @@ export class JournalGuard {
   #writtenAt = Number.NEGATIVE_INFINITY;
   #timer: unknown;
   #conflict: ScanpayError | undefined;
+  /** The mark's asynchronous writes, one after another. */
+  #writing: Promise<void> = Promise.resolve();
+  #writesUnderWay = 0;
   /** The backend has not yet said which journal it knows: until it does, this one is not reported (it would overwrite the evidence). */
   #confirmed = false;
 
@@ -174,17 +179,38 @@ export class JournalGuard {
     this.#mark = { ...this.#mark, lastOrderNo: p.orderNo, lastAt: p.createdAt };
     if (this.#timer !== undefined) return;
     const wait = this.#writtenAt + WRITE_EVERY_MS - this.#o.clock.now();
-    if (wait <= 0) this.flush();
-    else this.#timer = this.#o.clock.setTimeout(() => this.flush(), wait);
+    if (wait <= 0) void this.flush();
+    else this.#timer = this.#o.clock.setTimeout(() => void this.flush(), wait);
   }
 
-  flush(): void {
+  /**
+   * Writes the mark as the journal stands now, off the event loop (it was a synchronous
+   * fsync on the loop once a second while payments ran). The journal is synced first, lazy
+   * writes too: a payment is created with a lazy commit, and a mark on disk naming a row a
+   * power cut then took would refuse the next start (JOURNAL_ROLLED_BACK) for a payment
+   * that never left the device. One write at a time; a failed write is logged and the next
+   * payment's flush tries again.
+   */
+  flush(): Promise<void> {
     if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     const now = this.#o.clock.now();
-    this.#mark = { ...markOf(this.#o.journal, this.#mark, now), ...(this.#mark.conflict ? { conflict: this.#mark.conflict } : {}) };
-    writeMark(this.#o.home, this.#mark);
     this.#writtenAt = now;
+    // Read before the sync: a payment created while it runs is not covered by it.
+    const next = markOf(this.#o.journal, this.#mark, now);
+    this.#mark = { ...next, ...(this.#mark.conflict ? { conflict: this.#mark.conflict } : {}) };
+    const write = async () => {
+      await this.#o.journal.syncedAll();
+      // A conflict found meanwhile (backendSaid) is kept, never overwritten.
+      await writeFileAtomicAsync(markPath(this.#o.home), markText({ ...next, ...(this.#mark.conflict ? { conflict: this.#mark.conflict } : {}) }), 0o600);
+    };
+    this.#writesUnderWay += 1;
+    const done = this.#writing
+      .then(write)
+      .catch((err: unknown) => this.#o.logger.error({ err }, 'cannot write the journal mark; the next payment tries again'))
+      .finally(() => (this.#writesUnderWay -= 1));
+    this.#writing = done;
+    return done;
   }
 
   /** For the heartbeat: nothing until the backend's view agreed with ours. */
@@ -217,9 +243,11 @@ export class JournalGuard {
       return;
     }
     this.#o.logger.error({ code: this.#conflict.code, ...this.#conflict.detail }, this.#conflict.message);
-    // Remembered on disk: a later start with the backend out of reach is refused too.
+    // Remembered on disk: a later start with the backend out of reach is refused too. Now,
+    // and again after a mark write under way, which may have been made without it.
     this.#mark = { ...this.#mark, conflict: { code: this.#conflict.code as 'JOURNAL_IDENTITY_MISMATCH', message: this.#conflict.message, at: this.#o.clock.now(), backendJournalId: known.journalId } };
     writeMark(this.#o.home, this.#mark);
+    if (this.#writesUnderWay > 0) this.#writing = this.#writing.then(() => writeMark(this.#o.home, this.#mark)).catch((err: unknown) => this.#o.logger.error({ err }, 'cannot write the journal mark'));
   }
 
   /** The disagreement with the backend, if any: `doctor` and the start-up check read it. */
@@ -227,8 +255,9 @@ export class JournalGuard {
     return this.#conflict;
   }
 
-  stop(): void {
-    if (this.#timer !== undefined) this.flush();
+  /** Writes a mark still waiting for its timer, and waits for every write under way. */
+  stop(): Promise<void> {
+    return this.#timer !== undefined ? this.flush() : this.#writing;
   }
 }
 

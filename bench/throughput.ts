@@ -71,12 +71,12 @@ function cpuSeconds(pid: number): number {
 }
 
 /** The built agent in its own process, one till per lane creating payments through the POS API, the backend in a third process. */
-export async function throughPosApi(n: number, lanes: number, floor: Floor): Promise<{ paymentsPerS: number; floorPerS: number; cpuMsPerPayment: number; allPaid: boolean }> {
+export async function throughPosApi(n: number, lanes: number, floor: Floor, /** another checkout's agent/bin/scanpay.js (a before/after comparison) */ bin?: string): Promise<{ paymentsPerS: number; floorPerS: number; cpuMsPerPayment: number; allPaid: boolean }> {
   const dir = tempDir();
   const sim = await startSimulatorProcess(dir);
   try {
     const home = join(dir, 'agent');
-    const agent = await startAgentProcess(home, { backendUrl: sim.url, lanes });
+    const agent = await startAgentProcess(home, { backendUrl: sim.url, lanes, bin });
     try {
       const driver = await openPosDriver(posClient(home, agent.url), sim.url);
       let allPaid = true;

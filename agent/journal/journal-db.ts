@@ -233,6 +233,16 @@ export class JournalDb {
     return this.#groupedSynced >= this.#grouped ? Promise.resolve() : this.#syncUpTo(this.#grouped);
   }
 
+  /**
+   * Resolves once every write committed so far is on disk, the lazy ones too: counted as a
+   * grouped write, so the next grouped sync (one fsync of the WAL, which is synced whole and
+   * in order) covers them. For what must never name a row the journal could still lose.
+   */
+  syncedAll(): Promise<void> {
+    if (this.#walPath !== undefined) this.#grouped += 1;
+    return this.synced();
+  }
+
   /** Whether a grouped write awaits its sync. */
   get unsynced(): boolean {
     return this.#groupedSynced < this.#grouped;

@@ -58,6 +58,11 @@ export class Journal {
     return this.#db.synced();
   }
 
+  /** Resolves once every write committed so far, lazy ones too, is on disk (journal-db.ts). */
+  syncedAll(): Promise<void> {
+    return this.#db.syncedAll();
+  }
+
   /** Whether a grouped write is not yet known to be on disk. */
   get unsynced(): boolean {
     return this.#db.unsynced;

@@ -74,7 +74,7 @@ describe('device faults: the journal', () => {
     expect(refund.state).toBe('refunded');
     const open = t.engine.pay({ amount: 3400, paymentCode: backend.sim.issueCode('alipay', { kind: 'walkaway' }) });
     await expect.poll(() => t.journal.getPayment(open.orderNo)?.state, { timeout: 10_000 }).toBe('querying');
-    t.guard.flush();
+    await t.guard.flush();
     // The power goes with the payment under way; the journal is then lost.
     t.journal.close();
     // Nothing of that process runs on (its engine would find the journal closed).
@@ -119,7 +119,7 @@ describe('device faults: the journal', () => {
     const t2 = startTerminal();
     const second = t2.engine.pay({ amount: 600, paymentCode: backend.sim.issueCode('wechat', { kind: 'instant' }) });
     await expect.poll(() => t2.journal.getPayment(second.orderNo)?.outcome, { timeout: 10_000 }).toBe('paid');
-    t2.guard.flush();
+    await t2.guard.flush();
     expect(readMark(home)?.lastOrderNo).toBe(second.orderNo);
     // A copy of journal.db as it is on disk while -wal holds the second payment: -wal deleted.
     const copy = join(home, 'copy.db');
@@ -174,7 +174,7 @@ describe('device faults: the journal, as the backend knows it', () => {
     const t = await run();
     const p = t.engine.pay({ amount: 900, paymentCode: backend.sim.issueCode('wechat', { kind: 'instant' }) });
     await expect.poll(() => t.journal.getPayment(p.orderNo)?.outcome, { timeout: 10_000 }).toBe('paid');
-    t.guard.flush();
+    await t.guard.flush();
     await t.sync.heartbeat();
     const terminal = backend.sim.device.terminals().find((x) => x.terminalId === record.terminalId)!;
     expect(terminal.lastHeartbeat?.journal).toMatchObject({ journalId: t.guard.report()!.journalId, lastOrderNo: p.orderNo });
