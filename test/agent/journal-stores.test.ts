@@ -191,6 +191,22 @@ describe('payment store', () => {
     expect(j.unfinished()).toEqual([]);
   });
 
+  it('only "paid" waits for a sync (the engine\'s grouped write); "declined" and "reversed" are lazy whatever the engine asks for "paid"', async () => {
+    const [paid, declined, reversed] = [pay(), pay(), pay()];
+    for (const p of [paid, declined, reversed]) {
+      j.createPayment(p);
+      j.beforePayAttempt(p.orderNo, 2_000);
+    }
+    await j.synced();
+    j.finish(declined.orderNo, 'declined', 3_000, 'declined by the backend', {}, undefined, 'grouped');
+    j.finish(reversed.orderNo, 'reversed', 3_000, 'reversed', {}, undefined, 'grouped');
+    expect(j.unsynced).toBe(false);
+    j.finish(paid.orderNo, 'paid', 3_000, 'paid', {}, undefined, 'grouped');
+    expect(j.unsynced).toBe(true);
+    await j.synced();
+    expect(j.unsynced).toBe(false);
+  });
+
   it('unfinished payments oldest first; the list newest first, from a time, up to a limit (a thousand unless told)', () => {
     const a = pay({ createdAt: 5_000 });
     const b = pay({ createdAt: 4_000 });
