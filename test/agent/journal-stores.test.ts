@@ -202,6 +202,12 @@ describe('payment store', () => {
     j.acknowledge(p.orderNo, 2_600, 'submitting');
     j.note(p.orderNo, 2_700, 'submitting', 'still paying');
     expect(j.unsynced).toBe(false);
+    // The acknowledgement is kept (a later "not found" is then a contradiction), with its reason.
+    expect(j.getPayment(p.orderNo)).toMatchObject({ acknowledged: 1, updated_at: 2_600 });
+    expect(events(p.orderNo).slice(-2)).toEqual([
+      [2_600, 'submitting', 'the acquirer acknowledged the order', null],
+      [2_700, 'submitting', 'still paying', null],
+    ]);
     j.beforeQuery(p.orderNo, 3_000);
     expect(j.unsynced).toBe(true);
     await j.synced();
