@@ -41,8 +41,8 @@ export interface JournalDbOptions {
   fsyncWal?: WalFsync;
 }
 
+/** A SQLite failure as the journal's own error (the caller passes a ScanpayError through first). */
 function asJournalError(e: unknown, what: string): never {
-  if (e instanceof ScanpayError) throw e;
   const code = (e as { code?: string }).code ?? '';
   if (WRITE_FAILURES.test(code)) {
     throw new ScanpayError('JOURNAL_WRITE_FAILED', { message: `journal ${what} failed (${code}): nothing was sent`, cause: e, detail: { sqliteCode: code } });
@@ -255,8 +255,8 @@ export class JournalDb {
     }
   }
 
+  /** Only `synced()` starts one, and only with no fault latched: a failed sync rejects every waiter on it. */
   async #syncWal(): Promise<void> {
-    if (this.#syncFault) throw this.#syncFault;
     // Counted before the fsync starts: a write committed after this point may miss it.
     const covers = this.#grouped;
     try {

@@ -174,8 +174,9 @@ export class PaymentStore {
    * reverses the same order again and reaches the same end (rules 2 and 4), and the code,
    * on disk since the synced beforePayAttempt, is erased again. `paid: 'grouped'` (the
    * engine's): "paid" is synced with the next `synced()`, and the engine tells nobody before.
+   * Every argument is given: the journal's `finish` holds the defaults.
    */
-  finish(orderNo: string, outcome: Outcome, at: number, cause: string, patch: PaymentPatch = {}, detail?: unknown, paid: 'durable' | 'grouped' = 'durable'): void {
+  finish(orderNo: string, outcome: Outcome, at: number, cause: string, patch: PaymentPatch, detail: unknown, paid: 'durable' | 'grouped'): void {
     this.#db.write(() => {
       this.#update(orderNo, { ...patch, state: outcome, outcome, final_at: at, updated_at: at, code: null, pay_in_flight: 0 });
       this.#db.event(orderNo, at, outcome, cause, detail);

@@ -7,7 +7,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isScanpayError, type ScanpayError } from '../../agent/errors.ts';
 import { Journal, type NewPayment } from '../../agent/journal/journal.ts';
 import { MIGRATIONS } from '../../agent/journal/migrations.ts';
@@ -189,6 +189,56 @@ describe('payment store', () => {
     expect(j.getPayment(p.orderNo)).toMatchObject({ state: 'declined', outcome: 'declined', final_at: 3_000, updated_at: 3_000, code: null, pay_in_flight: 0, reason_code: 'NOTENOUGH', reason_message: 'balance' });
     expect(events(p.orderNo).at(-1)).toEqual([3_000, 'declined', 'declined by the backend', { code: 'NOTENOUGH' }]);
     expect(j.unfinished()).toEqual([]);
+  });
+
+  it('the write before each request (pay, query, reverse) waits for a sync; what an answer leaves does not; "paid" by default is durable', async () => {
+    const p = pay();
+    j.createPayment(p);
+    expect(j.unsynced).toBe(false);
+    j.beforePayAttempt(p.orderNo, 2_000);
+    expect(j.unsynced).toBe(true);
+    await j.synced();
+    j.afterPayAttempt(p.orderNo, 2_500, true, 'pay unknown');
+    j.acknowledge(p.orderNo, 2_600, 'submitting');
+    j.note(p.orderNo, 2_700, 'submitting', 'still paying');
+    expect(j.unsynced).toBe(false);
+    // The acknowledgement is kept (a later "not found" is then a contradiction), with its reason.
+    expect(j.getPayment(p.orderNo)).toMatchObject({ acknowledged: 1, updated_at: 2_600 });
+    expect(events(p.orderNo).slice(-2)).toEqual([
+      [2_600, 'submitting', 'the acquirer acknowledged the order', null],
+      [2_700, 'submitting', 'still paying', null],
+    ]);
+    j.beforeQuery(p.orderNo, 3_000);
+    expect(j.unsynced).toBe(true);
+    await j.synced();
+    j.beforeReverse(p.orderNo, 4_000);
+    expect(j.unsynced).toBe(true);
+    await j.synced();
+    // The last writes were NORMAL; a "paid" without the engine's grouped choice commits FULL.
+    const pragma = vi.spyOn(Database.prototype, 'pragma');
+    try {
+      j.finish(p.orderNo, 'paid', 5_000, 'paid');
+      expect(pragma.mock.calls.map((c) => c[0])).toEqual(['synchronous = FULL']);
+    } finally {
+      pragma.mockRestore();
+    }
+    expect(j.unsynced).toBe(false);
+  });
+
+  it('only "paid" waits for a sync (the engine\'s grouped write); "declined" and "reversed" are lazy whatever the engine asks for "paid"', async () => {
+    const [paid, declined, reversed] = [pay(), pay(), pay()];
+    for (const p of [paid, declined, reversed]) {
+      j.createPayment(p);
+      j.beforePayAttempt(p.orderNo, 2_000);
+    }
+    await j.synced();
+    j.finish(declined.orderNo, 'declined', 3_000, 'declined by the backend', {}, undefined, 'grouped');
+    j.finish(reversed.orderNo, 'reversed', 3_000, 'reversed', {}, undefined, 'grouped');
+    expect(j.unsynced).toBe(false);
+    j.finish(paid.orderNo, 'paid', 3_000, 'paid', {}, undefined, 'grouped');
+    expect(j.unsynced).toBe(true);
+    await j.synced();
+    expect(j.unsynced).toBe(false);
   });
 
   it('unfinished payments oldest first; the list newest first, from a time, up to a limit (a thousand unless told)', () => {

@@ -5,10 +5,11 @@
  * reverse is synced before the request leaves; "paid" is shown only after its sync; a
  * failed fsync stops every later request until a restart (JOURNAL_WRITE_FAILED).
  */
-import { fstatSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { fstatSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Acquirer, CallResult } from '../../agent/backend/acquirer.ts';
 import { ManualClock } from '../../agent/clock.ts';
 import { ScanpayError } from '../../agent/errors.ts';
@@ -41,6 +42,17 @@ function fsyncs() {
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
+
+/** This process's open descriptors on `path` (Linux: /proc/self/fd), deleted files included. */
+function descriptorsOf(path: string): number[] {
+  return readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).replace(/ \(deleted\)$/, '') === path ? [Number(fd)] : [];
+    } catch {
+      return []; // the descriptor readdir itself used, closed since
+    }
+  });
+}
 
 describe('journal syncs, counted', () => {
   it('a durable or lazy write needs no sync; a grouped one waits for one fsync of the -wal file', async () => {
@@ -176,13 +188,73 @@ describe('journal syncs, counted', () => {
       await db.synced();
       expect(f.calls[1]!.fd).toBe(f.calls[0]!.fd);
       // Another file put at the WAL's path (the test's stand-in for a WAL SQLite re-created).
+      // SQLite's descriptor and the sync's own.
+      expect(descriptorsOf(`${path}-wal`)).toHaveLength(2);
       renameSync(`${path}-wal`, `${path}-old`);
       writeFileSync(`${path}-wal`, '');
       db.write(() => db.stmt('INSERT INTO t VALUES (2)').run(), 'grouped');
       await db.synced();
       expect(fstatSync(f.calls[2]!.fd).ino).toBe(statSync(`${path}-wal`).ino);
       expect(statSync(`${path}-wal`).ino).not.toBe(statSync(`${path}-old`).ino);
+      // The old file's descriptor is closed, not leaked: only SQLite's own is left on it.
+      expect(descriptorsOf(`${path}-old`)).toHaveLength(1);
+      expect(descriptorsOf(`${path}-wal`)).toHaveLength(1);
     } finally {
+      db.close();
+    }
+  });
+
+  it('closing the journal closes the WAL descriptor the syncs kept, once the sync under way ends', async () => {
+    const f = fsyncs();
+    const path = join(dir, 'journal.db');
+    const db = JournalDb.open(path, { fsyncWal: f.fsyncWal });
+    db.write(() => db.stmt('CREATE TABLE t (x)').run(), 'grouped');
+    const synced = db.synced();
+    await tick();
+    expect(f.calls).toHaveLength(1);
+    db.close();
+    await tick();
+    // The fsync still runs on it: closing the descriptor under it would sync nothing (or another file).
+    expect(descriptorsOf(`${path}-wal`)).toEqual([f.calls[0]!.fd]);
+    f.calls[0]!.settle();
+    await synced;
+    await tick();
+    expect(descriptorsOf(`${path}-wal`)).toEqual([]);
+  });
+
+  it('a failed sync tells the technician what to do', async () => {
+    const f = fsyncs();
+    const db = JournalDb.open(join(dir, 'journal.db'), { fsyncWal: f.fsyncWal });
+    try {
+      db.write(() => db.stmt('CREATE TABLE t (x)').run(), 'grouped');
+      const synced = db.synced();
+      await tick();
+      f.calls[0]!.settle(Object.assign(new Error('ENOSPC: no space left on device, fsync'), { code: 'ENOSPC' }));
+      await expect(synced).rejects.toThrow('journal sync failed (ENOSPC): nothing was sent; restart the agent');
+    } finally {
+      db.close();
+    }
+  });
+
+  it('keeps each statement prepared once, and compiles the synchronous switch only when the durability changes', () => {
+    const db = JournalDb.open(join(dir, 'journal.db'), { fsyncWal: fsyncs().fsyncWal });
+    const pragma = vi.spyOn(Database.prototype, 'pragma');
+    try {
+      expect(db.stmt('SELECT 1')).toBe(db.stmt('SELECT 1'));
+      const switches = () => pragma.mock.calls.map((c) => c[0]);
+      // The connection opens FULL: durable writes switch nothing.
+      db.write(() => db.stmt('CREATE TABLE t (x)').run());
+      db.write(() => db.stmt('INSERT INTO t VALUES (1)').run());
+      expect(switches()).toEqual([]);
+      db.write(() => db.stmt('INSERT INTO t VALUES (2)').run(), 'grouped');
+      db.write(() => db.stmt('INSERT INTO t VALUES (3)').run(), 'lazy');
+      db.write(() => db.stmt('INSERT INTO t VALUES (4)').run(), 'grouped');
+      expect(switches()).toEqual(['synchronous = NORMAL']);
+      db.write(() => db.write(() => db.stmt('INSERT INTO t VALUES (5)').run(), 'lazy'));
+      db.write(() => db.stmt('INSERT INTO t VALUES (6)').run());
+      expect(switches()).toEqual(['synchronous = NORMAL', 'synchronous = FULL']);
+    } finally {
+      pragma.mockRestore();
       db.close();
     }
   });

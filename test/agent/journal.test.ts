@@ -1,4 +1,4 @@
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -23,6 +23,15 @@ function errorCode(fn: () => unknown): string | undefined {
     fn();
   } catch (e) {
     return isScanpayError(e) ? e.code : `not a ScanpayError: ${String(e)}`;
+  }
+  return undefined;
+}
+
+function thrown(fn: () => unknown): Error | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
   }
   return undefined;
 }
@@ -108,11 +117,27 @@ describe('journal', () => {
     db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
     db.close();
     expect(errorCode(() => Journal.open(path))).toBe('JOURNAL_MIGRATION_FAILED');
+    // The technician is told which schema the file has and what to do, not to delete it.
+    expect(thrown(() => Journal.open(path))?.message).toBe(
+      `the journal was written by a newer scanpay (schema ${MIGRATIONS.length + 1}, this one knows ${MIGRATIONS.length}): upgrade scanpay`,
+    );
   });
 
-  it('says what is wrong when the journal cannot be opened at all', () => {
+  it('says what is wrong when the journal cannot be opened at all: which file, and the system\'s reason', () => {
     const path = join(dir, 'not-a-dir');
     writeFileSync(path, 'x');
     expect(errorCode(() => Journal.open(join(path, 'j.db')))).toBe('JOURNAL_OPEN_FAILED');
+    const error = thrown(() => Journal.open(join(path, 'j.db')));
+    const cause = error?.cause as NodeJS.ErrnoException | undefined;
+    expect(cause?.code).toBe('EEXIST');
+    expect(error?.message).toBe(`cannot open the journal at ${join(path, 'j.db')}: ${cause?.message}`);
+  });
+
+  it('creates the directories it lives in, owner-only (a first start on a fresh device)', () => {
+    const path = join(dir, 'var', 'scanpay', 'j.db');
+    Journal.open(path).close();
+    expect(statSync(join(dir, 'var', 'scanpay')).mode & 0o777).toBe(0o700 & ~process.umask());
+    expect(statSync(join(dir, 'var')).mode & 0o077).toBe(0);
+    expect(statSync(path).isFile()).toBe(true);
   });
 });

@@ -378,12 +378,16 @@ describe('restart facts and shutdown', () => {
   });
 
   it('a payment whose write failed is not resumed by a stopped engine', async () => {
-    const { disk } = await payThenFailAWrite();
+    const { orderNo, disk } = await payThenFailAWrite();
     await engine.stop();
     disk.restore();
     const calls = acquirer.calls.length;
-    while (clock.advanceToNext()) await Promise.resolve();
+    const written = journal.events(orderNo).length;
+    acquirer.script.query.push(queries('SUCCESS'));
+    // Each turn long enough for a resumed actor to write and call (the resume is 2 s away).
+    while (clock.advanceToNext()) await new Promise((r) => setTimeout(r, 5));
     expect(acquirer.calls).toHaveLength(calls);
+    expect(journal.events(orderNo)).toHaveLength(written);
   });
 
   it('waitFor ignores other payments’ changes', async () => {
@@ -608,6 +612,52 @@ describe('restarts after a lost answer, and what the POS is told (issue 13)', ()
     expect(opsAt()).toEqual(['pay', 'query']);
     expect(seen.length).toBeGreaterThan(shown);
     expect(seen.at(-1)).toMatchObject({ orderNo: p.orderNo, outcome: null, alarms: [expect.objectContaining({ code: 'BACKEND_ORDER_FORGOTTEN' })] });
+  });
+
+  /**
+   * The journal again with a stand-in WAL fsync: every sync before the pay leaves completes;
+   * the one after it (the "paid" write's) is `after`'s to settle.
+   */
+  function syncsAfterThePay(after: (settle: (e?: Error) => void) => void): void {
+    journal.close();
+    journal = Journal.open(join(dir, 'journal.db'), {
+      fsyncWal: () => new Promise<void>((resolve, reject) => (acquirer.calls.length === 0 ? resolve() : after((e) => (e ? reject(e) : resolve())))),
+    });
+  }
+  const turns = async (done: () => boolean) => {
+    for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setImmediate(r));
+  };
+
+  it('"paid" reaches the POS only once its write is synced: until then every read shows the payment as it stood', async () => {
+    const held: (() => void)[] = [];
+    syncsAfterThePay((settleSync) => held.push(() => settleSync()));
+    startEngine();
+    acquirer.script.pay.push(pays('SUCCESS'));
+    const p = engine.pay({ amount: 100, paymentCode: WECHAT });
+    await turns(() => held.length > 0);
+    expect(held).toHaveLength(1);
+    // Written, not yet on disk: a power cut now could take it back.
+    expect(journal.getPayment(p.orderNo)?.outcome).toBe('paid');
+    expect(engine.get(p.orderNo)).toMatchObject({ outcome: null, state: 'submitting' });
+    expect(engine.list().find((v) => v.orderNo === p.orderNo)?.outcome).toBeNull();
+    expect(seen.filter((v) => v.outcome === 'paid')).toEqual([]);
+    held[0]!();
+    await settle();
+    expect(engine.get(p.orderNo).outcome).toBe('paid');
+    expect(seen.at(-1)).toMatchObject({ orderNo: p.orderNo, outcome: 'paid' });
+  });
+
+  it('"paid" whose sync the disk refuses is still shown (the backend said paid); the journal\'s fault stands', async () => {
+    syncsAfterThePay((settleSync) => settleSync(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' })));
+    startEngine();
+    acquirer.script.pay.push(pays('SUCCESS'));
+    const p = engine.pay({ amount: 100, paymentCode: WECHAT });
+    await turns(() => journal.writeFault !== undefined);
+    await settle();
+    expect(journal.writeFault?.code).toBe('JOURNAL_WRITE_FAILED');
+    expect(engine.get(p.orderNo).outcome).toBe('paid');
+    expect(seen.at(-1)).toMatchObject({ orderNo: p.orderNo, outcome: 'paid' });
+    expect(acquirer.calls.map((c) => c.op)).toEqual(['pay']);
   });
 
   it('a refused currency says which one', () => {
