@@ -57,6 +57,9 @@ function failureCode(e: unknown): string {
   return e.code === 'ERR_CANCELED' ? 'DEADLINE' : (e.code ?? '');
 }
 
+/** A thrown value's words: a promise can be rejected with anything, undefined included. */
+const describe = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
 /**
  * How a failed HTTP exchange ends for every acquirer client: provably not sent
  * (BACKEND_NOT_SENT, "<who> unreachable") or unknown (BACKEND_UNKNOWN), never a failure.
@@ -67,7 +70,7 @@ export function transportFailure(op: string, e: unknown, who = 'backend'): { kin
     const cause = (e as Failure).cause?.code;
     return { kind: 'not_sent', error: new ScanpayError('BACKEND_NOT_SENT', { message: `${who} unreachable (${typeof cause === 'string' ? cause : code})`, cause: e, detail: { op } }) };
   }
-  return { kind: 'unknown', error: new ScanpayError('BACKEND_UNKNOWN', { message: `no answer to ${op} (${code || (e as Error).message})`, cause: e, detail: { op } }) };
+  return { kind: 'unknown', error: new ScanpayError('BACKEND_UNKNOWN', { message: `no answer to ${op} (${code || describe(e)})`, cause: e, detail: { op } }) };
 }
 
 /** A verified-looking exchange that still carries no usable answer. */

@@ -83,6 +83,9 @@ describe('transportFailure', () => {
     expect(transportFailure('pay', Object.assign(new Error('x'), { code: 'ERR_CANCELED' })).error.message).toBe('no answer to pay (x)');
     expect(transportFailure('pay', Object.assign(new Error('x'), { cause: { code: 'ECONNREFUSED' } })).kind).toBe('not_sent');
     expect(transportFailure('pay', Object.assign(new Error('x'), { cause: { code: 42 } })).kind).toBe('unknown');
+    // A promise rejected with no value or a bare string is still an unknown outcome, not a crash of the classifier.
+    expect(transportFailure('pay', undefined).error.message).toBe('no answer to pay (undefined)');
+    expect(transportFailure('query', 'reset')).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_UNKNOWN', message: 'no answer to query (reset)' } });
     expect(neverSent(null)).toBe(false);
     expect(neverSent('ECONNREFUSED')).toBe(false);
   });
