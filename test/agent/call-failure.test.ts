@@ -62,6 +62,14 @@ describe('transportFailure', () => {
     expect(transportFailure('reverse', socketError('ECONNREFUSED', 'connect'), 'WeChat Pay').error).toMatchObject({ message: 'WeChat Pay unreachable (ECONNREFUSED)', detail: { op: 'reverse' } });
   });
 
+  it('names a not-sent failure by the socket\'s code when there is one, else by axios\'s', () => {
+    const causeOnly = Object.assign(new AxiosError('lookup failed'), { cause: { code: 'ENOTFOUND', syscall: 'getaddrinfo' } });
+    expect(transportFailure('pay', causeOnly).error.message).toBe('backend unreachable (ENOTFOUND)');
+    expect(transportFailure('pay', new AxiosError('refused', 'ECONNREFUSED')).error.message).toBe('backend unreachable (ECONNREFUSED)');
+    // An axios error with no code at all is unknown, named by its own words.
+    expect(transportFailure('pay', new AxiosError('boom')).error.message).toBe('no answer to pay (boom)');
+  });
+
   it('every not-sent code of the table is in NOT_SENT_CODES, and nothing else', () => {
     expect([...NOT_SENT_CODES].sort()).toEqual([...new Set(TABLE.filter((t) => t[2] === 'not_sent').map((t) => t[0]))].sort());
   });
@@ -140,6 +148,7 @@ describe('judgedCall', () => {
   it('an unreadable answer is unknown (BACKEND_MALFORMED), never a failure', async () => {
     const r = await judge({ kind: 'answer', status: 200, body: '<html>' });
     expect(r).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_MALFORMED', detail: { op: 'pay', body: '<html>' } } });
+    expect(r.kind === 'unknown' && r.error.message).toMatch(/^answer to pay is unreadable \(.+\): treated as no answer$/);
   });
 
   it('a bug in the reader is not hidden as an unknown outcome', async () => {
