@@ -5,7 +5,7 @@
  * on loopback (the simulator).
  */
 import { ScanpayError } from '../../errors.ts';
-import { createProtocolHttp, keptAliveAgents, type ProtocolHttp } from '../protocol-http.ts';
+import { createProtocolHttp, IDLE_SOCKET_MS, keptAliveAgents, MAX_SOCKETS, type ProtocolHttp } from '../protocol-http.ts';
 import { transportFailure, type Exchange } from '../call-failure.ts';
 import { authorization } from './upay-sign.ts';
 
@@ -36,7 +36,7 @@ export class UpayHttp {
 
   constructor(baseUrl: string) {
     assertSafeGateway(baseUrl);
-    this.#http = createProtocolHttp(baseUrl, keptAliveAgents(4_000, 8));
+    this.#http = createProtocolHttp(baseUrl, keptAliveAgents(IDLE_SOCKET_MS, MAX_SOCKETS));
   }
 
   async post(path: string, body: Buffer, sn: string, key: string, timeoutMs: number, contentType = 'application/json'): Promise<Exchange> {
