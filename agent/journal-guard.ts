@@ -198,11 +198,11 @@ export class JournalGuard {
     this.#writtenAt = now;
     // Read before the sync: a payment created while it runs is not covered by it.
     const next = markOf(this.#o.journal, this.#mark, now);
-    this.#mark = { ...next, ...(this.#mark.conflict ? { conflict: this.#mark.conflict } : {}) };
+    this.#mark = this.#withConflict(next);
     const write = async () => {
       await this.#o.journal.syncedAll();
       // A conflict found meanwhile (backendSaid) is kept, never overwritten.
-      await writeFileAtomicAsync(markPath(this.#o.home), markText({ ...next, ...(this.#mark.conflict ? { conflict: this.#mark.conflict } : {}) }), 0o600);
+      await writeFileAtomicAsync(markPath(this.#o.home), markText(this.#withConflict(next)), 0o600);
     };
     this.#writesUnderWay += 1;
     const done = this.#writing
@@ -211,6 +211,11 @@ export class JournalGuard {
       .finally(() => (this.#writesUnderWay -= 1));
     this.#writing = done;
     return done;
+  }
+
+  /** `mark` with the conflict the backend reported, if any: once found it is never dropped from the file. */
+  #withConflict(mark: JournalMark): JournalMark {
+    return { ...mark, ...(this.#mark.conflict ? { conflict: this.#mark.conflict } : {}) };
   }
 
   /** For the heartbeat: nothing until the backend's view agreed with ours. */
