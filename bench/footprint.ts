@@ -11,7 +11,7 @@
 import { rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './agent-under-test.ts';
-import { openPosDriver, posClient } from './pos-driver.ts';
+import { openPosDriver, posClient, simulatorCodes } from './pos-driver.ts';
 import { RUNS, startAgentProcess, startSimulatorProcess } from './processes.ts';
 import { rssMb, sleep, spawnUntilReady, type Spawned } from './spawned.ts';
 import { median, row, type Figure, type Row } from './stats.ts';
@@ -69,7 +69,7 @@ async function memoryRun(dir: string, checkpoints: number[]): Promise<MemoryRun>
   try {
     const agent = await startAgentProcess(home, { backendUrl: sim.url, gcProbe: true });
     try {
-      const driver = await openPosDriver(posClient(home, agent.url), sim.url);
+      const driver = await openPosDriver(posClient(home, agent.url), simulatorCodes(sim.url));
       const result: MemoryRun = { agent: {}, simulator: {}, allPaid: true, doubleCharges: 0 };
       let done = 0;
       try {

@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { PATHS } from '../agent/protocol/messages.ts';
 import { HEADER, signResponse } from '../agent/protocol/signing.ts';
 import { DEMO_TERMINAL } from '../simulator/backend/demo-terminal.ts';
 import { now } from './stats.ts';
@@ -18,26 +19,33 @@ export interface StampGateway {
   url: string;
   /** Arrival time (performance.now()) and answer time of each pay, by order number. */
   stamps: Map<string, { arrived: number; answered: number }>;
+  /** Pays that arrived for each order number: more than one is a second charge. */
+  pays: Map<string, number>;
   close(): Promise<void>;
 }
 
 /**
- * Answers every pay SUCCESS, signed for the demo terminal, and `/ping` with an empty 200.
- * Arrival is stamped on the request event (headers in), the answer just before it is written.
+ * Answers every pay SUCCESS, signed for the demo terminal, and `/ping` with an empty 200;
+ * anything else (a running agent's heartbeat) an unsigned 404, which the agent logs and
+ * retries later, as it would a backend without device operations. Arrival is stamped on the
+ * request event (headers in), the answer just before it is written.
  */
 export async function startStampGateway(): Promise<StampGateway> {
   const stamps = new Map<string, { arrived: number; answered: number }>();
+  const pays = new Map<string, number>();
   const server: Server = createServer((req: IncomingMessage, res) => {
     const arrived = now();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       if (req.url === '/ping') return void res.end();
+      if (req.url !== PATHS.pay) return void res.writeHead(404).end();
       const { orderNo, amount, currency } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { orderNo: string; amount: number; currency: string };
+      pays.set(orderNo, (pays.get(orderNo) ?? 0) + 1);
       const trade = { orderNo, state: 'SUCCESS', amount, currency, wallet: 'wechat', acquirerTradeNo: `B${orderNo.slice(-12)}`, refundedAmount: 0 };
       const body = Buffer.from(JSON.stringify({ result: 'SUCCESS', orderNo, trade }));
       const requestNonce = String(req.headers[HEADER.nonce]);
-      const signed = signResponse({ method: 'POST', path: req.url ?? '', terminalId: DEMO_TERMINAL.terminalId, body, status: 200, requestNonce }, DEMO_TERMINAL.key, Date.now());
+      const signed = signResponse({ method: 'POST', path: req.url, terminalId: DEMO_TERMINAL.terminalId, body, status: 200, requestNonce }, DEMO_TERMINAL.key, Date.now());
       stamps.set(orderNo, { arrived, answered: now() });
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', ...signed });
       res.end(body);
@@ -48,6 +56,7 @@ export async function startStampGateway(): Promise<StampGateway> {
   return {
     url,
     stamps,
+    pays,
     close: () =>
       new Promise<void>((r) => {
         server.close(() => r());

@@ -7,7 +7,7 @@
 import { rmSync } from 'node:fs';
 import { tempDir } from './agent-under-test.ts';
 import { openFloor, startStampGateway } from './loopback.ts';
-import { throughPosApi } from './throughput.ts';
+import { describe, throughPosApi } from './throughput.ts';
 
 const before = process.argv[2];
 if (!before) throw new Error('usage: pos-ab.ts OTHER/agent/bin/scanpay.js [payments] [rounds] [lanes...]');
@@ -21,9 +21,8 @@ try {
   for (let round = 0; round < rounds; round++) {
     for (const l of lanes) {
       for (const [name, bin] of [['before', before], ['after', undefined]] as const) {
-        const r = await throughPosApi(n, l, floor, bin);
-        const ratio = r.paymentsPerS / r.floorPerS;
-        process.stdout.write(`${name} ${l} lane(s), ${n} payments: ${r.paymentsPerS.toFixed(1)}/s vs floor ${r.floorPerS.toFixed(1)}/s = ${ratio.toFixed(2)}x; agent CPU ${r.cpuMsPerPayment.toFixed(2)} ms/payment; ${(1000 / r.paymentsPerS).toFixed(1)} ms a payment; all paid: ${r.allPaid}\n`);
+        const r = await throughPosApi(n, l, floor, { bin, gateway });
+        process.stdout.write(`${describe(r, `${name} ${l} lane(s), ${n} payments`)}\n`);
       }
     }
   }

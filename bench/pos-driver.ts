@@ -1,7 +1,8 @@
 /**
- * A POS driving a running agent as a till would: a fresh customer code from the simulator's
- * control API, `POST /v1/payments` with it, and the end read from the event stream. The
- * client is the CLI's own (agent/cli/pos-client.ts), so the calls are those of `scanpay pay`.
+ * A POS driving a running agent as a till would: a fresh customer code (from the simulator's
+ * control API, or made here for a backend that pays any code), `POST /v1/payments` with it,
+ * and the end read from the event stream. The client is the CLI's own
+ * (agent/cli/pos-client.ts), so the calls are those of `scanpay pay`.
  */
 import { readFileSync } from 'node:fs';
 import { PosClient } from '../agent/cli/pos-client.ts';
@@ -24,7 +25,19 @@ export function posClient(home: string, apiUrl: string): PosClient {
   return new PosClient({ baseUrl: apiUrl, token: readFileSync(tokenPath(home), 'utf8').trim() });
 }
 
-export async function openPosDriver(client: PosClient, simulatorUrl: string): Promise<PosDriver> {
+/** Where a customer's code comes from: the simulator's control API (its wallets know the code), or made here. */
+export type CodeSource = () => Promise<string>;
+
+/** A fresh code from the simulator, whose wallet pays it at once. */
+export function simulatorCodes(simulatorUrl: string): CodeSource {
+  return async () => {
+    const res = await fetch(`${simulatorUrl}/control/codes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ wallet: 'wechat', behaviour: { kind: 'instant' } }) });
+    if (!res.ok) throw new Error(`the simulator refused a code: HTTP ${res.status}`);
+    return ((await res.json()) as { code: string }).code;
+  };
+}
+
+export async function openPosDriver(client: PosClient, issue: CodeSource): Promise<PosDriver> {
   const stream = new AbortController();
   const finals = new Map<string, (p: PosPayment) => void>();
   let hello!: () => void;
@@ -37,11 +50,6 @@ export async function openPosDriver(client: PosClient, simulatorUrl: string): Pr
   // Before the hello, a payment's end could be missed; an ended stream fails the run.
   await Promise.race([ready, events.then(() => Promise.reject(new Error('the event stream ended before its hello')))]);
   const issued: string[] = [];
-  const issue = async (): Promise<string> => {
-    const res = await fetch(`${simulatorUrl}/control/codes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ wallet: 'wechat', behaviour: { kind: 'instant' } }) });
-    if (!res.ok) throw new Error(`the simulator refused a code: HTTP ${res.status}`);
-    return ((await res.json()) as { code: string }).code;
-  };
   return {
     async issueAhead(n) {
       for (let i = 0; i < n; i++) issued.push(await issue());

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './agent-under-test.ts';
-import { openPosDriver, posClient } from './pos-driver.ts';
+import { openPosDriver, posClient, simulatorCodes } from './pos-driver.ts';
 import { startAgentProcess, startSimulatorProcess } from './processes.ts';
 import { sleep } from './spawned.ts';
 
@@ -19,7 +19,7 @@ const dir = tempDir();
 const sim = await startSimulatorProcess(dir);
 const home = join(dir, 'agent');
 const agent = await startAgentProcess(home, { backendUrl: sim.url });
-const driver = await openPosDriver(posClient(home, agent.url), sim.url);
+const driver = await openPosDriver(posClient(home, agent.url), simulatorCodes(sim.url));
 try {
   for (let i = 0; i < 20; i++) await driver.pay(`W${i}`); // warm-up: statements prepared, sockets open
   const out = join(dir, 'strace.txt');
