@@ -1,7 +1,8 @@
 /**
- * Protocol v1 over HTTP on node's own client (protocol-http.ts; docs/protocol.md). Signs every request, verifies every
- * answer against the request it answers, and classifies every failure as either "provably
- * not sent" or "unknown". Nothing here ever turns a failure into a decline.
+ * Protocol v1 over HTTP (docs/protocol.md), on node's own client (protocol-http.ts). Signs
+ * every request, verifies every answer against the request it answers, and classifies every
+ * failure as either "provably not sent" or "unknown". Nothing here ever turns a failure into
+ * a decline.
  */
 import type { z } from 'zod';
 import type { Clock } from '../clock.ts';
