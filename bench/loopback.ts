@@ -2,14 +2,15 @@
  * The floor every agent figure is compared with, and a gateway that records when each
  * request arrives. The floor is what any durable payment terminal must pay per request:
  * one SQLite write with synchronous=FULL (as the journal does) and one loopback HTTP
- * round trip with axios (as the acquirer client does).
+ * round trip with node's own `http.request` on a kept-alive pool like the v1 acquirer
+ * client's (agent/backend/protocol-http.ts sends on node:http too).
  */
-import axios, { type AxiosInstance } from 'axios';
 import Database from 'better-sqlite3';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { IDLE_SOCKET_MS, keptAliveOptions, MAX_SOCKETS } from '../agent/backend/gateway-pool.ts';
 import { PATHS } from '../agent/protocol/messages.ts';
 import { HEADER, signResponse } from '../agent/protocol/signing.ts';
 import { DEMO_TERMINAL } from '../simulator/backend/demo-terminal.ts';
@@ -80,12 +81,21 @@ export function openFloor(dir: string, url: string): Floor {
   db.pragma('synchronous = FULL');
   db.exec('CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, at REAL, body TEXT)');
   const insert = db.prepare('INSERT INTO t (at, body) VALUES (?, ?)');
-  // Idle sockets close before the gateway's 5 s keep-alive does, as the agent's own do
-  // (agent/backend/http-acquirer.ts): otherwise a reused socket can meet a reset.
-  const client: AxiosInstance = axios.create({ baseURL: url, proxy: false, httpAgent: new http.Agent({ keepAlive: true, maxSockets: 8, timeout: 4_000 }) });
-  const roundTrip = async () => {
-    await client.post('/ping', '{}', { headers: { 'content-type': 'application/json' } });
-  };
+  // The agent's own pool settings (agent/backend/gateway-pool.ts): idle sockets close before
+  // the gateway's 5 s keep-alive does, else a reused socket can meet a reset.
+  const agent = new http.Agent(keptAliveOptions(IDLE_SOCKET_MS, MAX_SOCKETS));
+  const { hostname, port } = new URL(url);
+  const body = Buffer.from('{}');
+  const roundTrip = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = http.request({ host: hostname, port, path: '/ping', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
   return {
     roundTrip,
     async sample() {
@@ -94,6 +104,9 @@ export function openFloor(dir: string, url: string): Floor {
       await roundTrip();
       return now() - t0;
     },
-    close: () => db.close(),
+    close: () => {
+      db.close();
+      agent.destroy();
+    },
   };
 }

@@ -3,7 +3,8 @@
  * connection never opened) or unknown (the request may have arrived). One place, so every
  * wire format classifies transport failures the same way.
  */
-import { isAxiosError } from './protocol-http.ts';
+import { isAxiosError } from './axios-http.ts';
+import { TransportError } from './protocol-http.ts';
 import { isScanpayError, ScanpayError } from '../errors.ts';
 import type { Operation } from '../protocol/messages.ts';
 import type { CallResult } from './acquirer.ts';
@@ -37,22 +38,29 @@ const BEFORE_SENDING = new Set(['connect', 'getaddrinfo']);
 
 type Failure = { code?: unknown; syscall?: unknown; cause?: { code?: unknown; syscall?: unknown } };
 
+/** A code that proves the request never left, raised (if by a system call) opening the connection or resolving the name. */
+function provesNotSent(code: unknown, syscall: unknown): boolean {
+  return typeof code === 'string' && NOT_SENT_CODES.has(code) && (syscall === undefined || BEFORE_SENDING.has(String(syscall)));
+}
+
 /**
- * Whether a failed exchange provably never left the device. Axios's own code is trusted;
- * on any error the code of its cause (node's socket error) is. A code raised by a read or
- * a write (an open connection: Linux reports an ICMP "host unreachable" on a connection
- * whose retransmissions timed out) proves nothing.
+ * Whether a failed exchange provably never left the device. Protocol v1's transport says
+ * whether the connection was open; an open one proves nothing, whatever the code. Under
+ * axios (WeChat, Alipay, Upay), axios's own code is trusted; on any error the code of its
+ * cause (node's socket error) is. A code raised by a read or a write (an open connection:
+ * Linux reports an ICMP "host unreachable" on a connection whose retransmissions timed out)
+ * proves nothing.
  */
 export function neverSent(e: unknown): boolean {
+  if (e instanceof TransportError) return !e.connected && provesNotSent(e.code, e.syscall);
   const f = (typeof e === 'object' && e !== null ? e : {}) as Failure;
   const syscall = f.syscall ?? f.cause?.syscall;
-  if (syscall !== undefined && !BEFORE_SENDING.has(String(syscall))) return false;
-  const proves = (code: unknown) => typeof code === 'string' && NOT_SENT_CODES.has(code);
-  return (isAxiosError(e) && proves(f.code)) || proves(f.cause?.code);
+  return (isAxiosError(e) && provesNotSent(f.code, syscall)) || provesNotSent(f.cause?.code, syscall);
 }
 
 /** The code a transport failure is named by: our own deadline's abort reads as DEADLINE. */
 function failureCode(e: unknown): string {
+  if (e instanceof TransportError) return e.code ?? '';
   if (!isAxiosError(e)) return '';
   return e.code === 'ERR_CANCELED' ? 'DEADLINE' : (e.code ?? '');
 }

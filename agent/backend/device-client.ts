@@ -9,6 +9,7 @@ import { ScanpayError, isScanpayError } from '../errors.ts';
 import { activateHelloResponse, DEVICE_PATHS, DEVICE_REQUESTS, DEVICE_RESPONSES, type ActivateHelloResponse, type DeviceOperation } from '../protocol/device-messages.ts';
 import { HEADER, NonceCache, signRequest, verifyResponse } from '../protocol/signing.ts';
 import { transportFailure } from './call-failure.ts';
+import { IDLE_SOCKET_MS, keptAliveAgents } from './gateway-pool.ts';
 import { createProtocolHttp, type ProtocolHttp } from './protocol-http.ts';
 
 export interface Credentials {
@@ -21,6 +22,7 @@ export interface DeviceClientOptions {
   clock: Clock;
   /** Read at each call: a rotated key is used from the next call on. */
   credentials: () => Credentials;
+  /** Each call's wall-clock deadline, from the send to the last byte of the answer. */
   timeoutMs?: number;
 }
 
@@ -34,11 +36,13 @@ type Answer<Op extends DeviceOperation> = z.output<(typeof DEVICE_RESPONSES)[Op]
 export class DeviceClient {
   readonly #o: DeviceClientOptions;
   readonly #http: ProtocolHttp;
+  readonly #deadlineMs: number;
   readonly #nonces = new NonceCache();
 
   constructor(o: DeviceClientOptions) {
     this.#o = o;
-    this.#http = createProtocolHttp(o.baseUrl, { timeout: o.timeoutMs ?? 10_000 });
+    this.#http = createProtocolHttp(o.baseUrl, keptAliveAgents(IDLE_SOCKET_MS));
+    this.#deadlineMs = o.timeoutMs ?? 10_000;
   }
 
   /**
@@ -50,11 +54,11 @@ export class DeviceClient {
     const sentAt = this.#o.clock.now();
     let res;
     try {
-      res = await this.#http.post(path, Buffer.from(JSON.stringify(body)), { headers: { 'content-type': 'application/json; charset=utf-8' } });
+      res = await this.#http.post(path, Buffer.from(JSON.stringify(body)), { deadlineMs: this.#deadlineMs, headers: { 'content-type': 'application/json; charset=utf-8' } });
     } catch (e) {
       throw transportError('activateHello', this.#o.baseUrl, e);
     }
-    const bytes = Buffer.from(res.data as ArrayBuffer);
+    const bytes = res.body;
     if (res.status !== 200) throw refusal('activateHello', res.status, bytes, sentAt);
     try {
       return activateHelloResponse.parse(JSON.parse(bytes.toString('utf8')));
@@ -73,12 +77,12 @@ export class DeviceClient {
     const started = performance.now();
     let res;
     try {
-      res = await this.#http.post(path, raw, { headers: { 'content-type': 'application/json; charset=utf-8', [HEADER.terminal]: terminalId, ...signed } });
+      res = await this.#http.post(path, raw, { deadlineMs: this.#deadlineMs, headers: { 'content-type': 'application/json; charset=utf-8', [HEADER.terminal]: terminalId, ...signed } });
     } catch (e) {
       throw transportError(op, this.#o.baseUrl, e);
     }
     const latencyMs = Math.round(performance.now() - started);
-    const bytes = Buffer.from(res.data as ArrayBuffer);
+    const bytes = res.body;
     if (res.status !== 200) throw refusal(op, res.status, bytes, sentAt);
     try {
       verifyResponse({ method: 'POST', path, terminalId, body: bytes, status: res.status, requestNonce: signed[HEADER.nonce] }, res.headers as Record<string, string>, key, { now: this.#o.clock.now(), nonces: this.#nonces });

@@ -1,7 +1,8 @@
 /**
- * Protocol v1 over HTTP with axios (docs/protocol.md). Signs every request, verifies every
- * answer against the request it answers, and classifies every failure as either "provably
- * not sent" or "unknown". Nothing here ever turns a failure into a decline.
+ * Protocol v1 over HTTP (docs/protocol.md), on node's own client (protocol-http.ts). Signs
+ * every request, verifies every answer against the request it answers, and classifies every
+ * failure as either "provably not sent" or "unknown". Nothing here ever turns a failure into
+ * a decline.
  */
 import type { z } from 'zod';
 import type { Clock } from '../clock.ts';
@@ -9,7 +10,8 @@ import { ScanpayError } from '../errors.ts';
 import { PATHS, RESPONSE_SCHEMAS, type Operation } from '../protocol/messages.ts';
 import { HEADER, NonceCache, signRequest, verifyResponse, DEFAULT_SKEW_MS } from '../protocol/signing.ts';
 import type { Acquirer, CallResult } from './acquirer.ts';
-import { createProtocolHttp, IDLE_SOCKET_MS, keptAliveAgents, MAX_SOCKETS, type ProtocolHttp } from './protocol-http.ts';
+import { IDLE_SOCKET_MS, keptAliveAgents, MAX_SOCKETS } from './gateway-pool.ts';
+import { createProtocolHttp, type ProtocolHttp } from './protocol-http.ts';
 import { transportFailure } from './call-failure.ts';
 import type { ClockOffset } from '../clock-offset.ts';
 
@@ -36,16 +38,16 @@ export const DEFAULT_TIMEOUTS: Record<Operation, number> = { pay: 15_000, query:
 
 export class HttpAcquirer implements Acquirer {
   readonly #http: ProtocolHttp;
-  readonly #o: HttpAcquirerOptions;
-  readonly #timeouts: Record<Operation, number>;
-  readonly #nonces: NonceCache;
-  #key: Buffer;
   /**
    * Held (long-poll) queries get their own sockets: on the shared pool of 8, eight
    * payments waiting for their customers would make every other request, pays included,
    * queue behind them for up to waitMs.
    */
-  readonly #holdAgents: ReturnType<typeof keptAliveAgents>;
+  readonly #hold: ProtocolHttp;
+  readonly #o: HttpAcquirerOptions;
+  readonly #timeouts: Record<Operation, number>;
+  readonly #nonces: NonceCache;
+  #key: Buffer;
 
   constructor(o: HttpAcquirerOptions) {
     this.#o = o;
@@ -53,8 +55,8 @@ export class HttpAcquirer implements Acquirer {
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeoutMs };
     this.#nonces = new NonceCache(o.skewMs ?? DEFAULT_SKEW_MS, o.nonceCapacity);
     const idle = o.idleSocketMs ?? IDLE_SOCKET_MS;
-    this.#holdAgents = keptAliveAgents(idle);
     this.#http = createProtocolHttp(o.baseUrl, keptAliveAgents(idle, MAX_SOCKETS));
+    this.#hold = createProtocolHttp(o.baseUrl, keptAliveAgents(idle));
   }
 
   /**
@@ -100,13 +102,10 @@ export class HttpAcquirer implements Acquirer {
     const deadlineMs = this.#timeouts[op] + (req.waitMs ?? 0);
     let res;
     try {
-      res = await this.#http.post(path, body, {
-        timeout: deadlineMs,
-        // axios's timeout stops counting once the headers are in; a peer dripping the body
-        // would hold the call (and a cashier's cancel behind it) for minutes. One wall-clock
-        // deadline covers the whole exchange.
+      // One wall-clock deadline over the whole exchange: a peer dripping the body must not
+      // hold the call (and a cashier's cancel behind it) for minutes.
+      res = await (req.waitMs ? this.#hold : this.#http).post(path, body, {
         deadlineMs,
-        ...(req.waitMs ? this.#holdAgents : {}),
         headers: {
           'content-type': 'application/json; charset=utf-8',
           [HEADER.terminal]: terminalId,
@@ -118,7 +117,7 @@ export class HttpAcquirer implements Acquirer {
       return finish({ ...transportFailure(op, e), latencyMs: elapsed() });
     }
 
-    const raw = Buffer.from(res.data as ArrayBuffer);
+    const raw = res.body;
     const answered = { status: res.status, body: raw, headers: res.headers as Record<string, unknown>, sentAt };
     try {
       verifyResponse(

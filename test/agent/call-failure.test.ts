@@ -6,6 +6,7 @@
 import { AxiosError } from 'axios';
 import { describe, expect, it } from 'vitest';
 import { judgedCall, neverSent, noAnswer, NOT_SENT_CODES, transportFailure, type Exchange } from '../../agent/backend/call-failure.ts';
+import { TransportError } from '../../agent/backend/protocol-http.ts';
 import { ScanpayError } from '../../agent/errors.ts';
 
 /** A socket error as node raises it under axios: the code on the cause, with the system call that failed. */
@@ -56,6 +57,30 @@ describe('transportFailure', () => {
     // Axios's own code alone (no cause, so no system call to doubt it) is read the same way.
     const onOpenSocket = syscall === 'read' || syscall === 'write';
     expect(transportFailure('pay', new AxiosError('x', code)).kind).toBe(onOpenSocket && ['EHOSTUNREACH', 'ENETUNREACH'].includes(code) ? 'not_sent' : kind);
+  });
+
+  it.each(TABLE)('protocol v1\'s transport: %s (syscall %s) before the connection opened is %s, named %s; after, unknown', (code, syscall, kind, named) => {
+    const cause = Object.assign(new Error(code), { code, ...(syscall ? { syscall } : {}) });
+    const before = new TransportError(code, `${code} x`, { connected: false, syscall, cause });
+    expect(neverSent(before)).toBe(kind === 'not_sent');
+    expect(transportFailure('pay', before)).toMatchObject({ kind, error: { code: kind === 'not_sent' ? 'BACKEND_NOT_SENT' : 'BACKEND_UNKNOWN', detail: { op: 'pay' }, cause: before } });
+    // Our own deadline is named DEADLINE by the transport itself, not translated here.
+    const name = code === 'ERR_CANCELED' ? code : named;
+    expect(transportFailure('pay', before).error.message).toBe(kind === 'not_sent' ? `backend unreachable (${name})` : `no answer to pay (${name})`);
+    // On an open connection no code proves the request did not leave.
+    const after = new TransportError(code, 'x', { connected: true, syscall, cause });
+    expect(neverSent(after)).toBe(false);
+    expect(transportFailure('pay', after)).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_UNKNOWN', message: `no answer to pay (${name})` } });
+  });
+
+  it('protocol v1\'s transport: its own failures are unknown and named by their code; one without a code by its words', () => {
+    for (const code of ['DEADLINE', 'ANSWER_TOO_LARGE']) {
+      expect(transportFailure('query', new TransportError(code, 'x', { connected: false }))).toMatchObject({ kind: 'unknown', error: { message: `no answer to query (${code})` } });
+    }
+    expect(transportFailure('pay', new TransportError(undefined, 'Parse Error', { connected: true })).error.message).toBe('no answer to pay (Parse Error)');
+    // The code alone proves nothing when a system call after the connect raised it.
+    expect(neverSent(new TransportError('ECONNREFUSED', 'x', { connected: false, syscall: 'write' }))).toBe(false);
+    expect(neverSent(new TransportError('ECONNREFUSED', 'x', { connected: false, syscall: 'connect' }))).toBe(true);
   });
 
   it('names the acquirer a request never reached', () => {

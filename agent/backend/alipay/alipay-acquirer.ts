@@ -11,7 +11,8 @@ import type { Operation, PayRequest, QueryRequest, RefundRequest, ReverseRequest
 import type { Acquirer, CallResult } from '../acquirer.ts';
 import { judgedCall, noAnswer, transportFailure } from '../call-failure.ts';
 import { DEFAULT_TIMEOUTS } from '../http-acquirer.ts';
-import { createProtocolHttp, IDLE_SOCKET_MS, keptAliveAgents, MAX_SOCKETS, type ProtocolHttp } from '../protocol-http.ts';
+import { createAxiosHttp, type AxiosHttp } from '../axios-http.ts';
+import { IDLE_SOCKET_MS, keptAliveAgents, MAX_SOCKETS } from '../gateway-pool.ts';
 import { AnswerUnreadable, cancelAnswer, METHODS, payAnswer, queryAnswer, refundAnswer, responseKeyOf } from './alipay-answers.ts';
 import { rsa2Sign, signContent, verifyAnswer } from './alipay-sign.ts';
 import { beijingTimestamp } from './beijing-time.ts';
@@ -40,13 +41,13 @@ const URL_PARAMS = ['app_id', 'method', 'format', 'charset', 'sign_type', 'sign'
 
 export class AlipayAcquirer implements Acquirer {
   readonly #o: AlipayAcquirerOptions;
-  readonly #http: ProtocolHttp;
+  readonly #http: AxiosHttp;
   readonly #timeouts: Record<Operation, number>;
 
   constructor(o: AlipayAcquirerOptions) {
     this.#o = o;
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeoutMs };
-    this.#http = createProtocolHttp(o.gatewayUrl, keptAliveAgents(IDLE_SOCKET_MS, MAX_SOCKETS));
+    this.#http = createAxiosHttp(o.gatewayUrl, keptAliveAgents(IDLE_SOCKET_MS, MAX_SOCKETS));
   }
 
   pay(req: PayRequest) {

@@ -5,7 +5,8 @@
  * on loopback (the simulator).
  */
 import { ScanpayError } from '../../errors.ts';
-import { createProtocolHttp, IDLE_SOCKET_MS, keptAliveAgents, MAX_SOCKETS, type ProtocolHttp } from '../protocol-http.ts';
+import { createAxiosHttp, type AxiosHttp } from '../axios-http.ts';
+import { IDLE_SOCKET_MS, keptAliveAgents, MAX_SOCKETS } from '../gateway-pool.ts';
 import { transportFailure, type Exchange } from '../call-failure.ts';
 import { authorization } from './upay-sign.ts';
 
@@ -32,11 +33,11 @@ export function assertSafeGateway(baseUrl: string): void {
 }
 
 export class UpayHttp {
-  readonly #http: ProtocolHttp;
+  readonly #http: AxiosHttp;
 
   constructor(baseUrl: string) {
     assertSafeGateway(baseUrl);
-    this.#http = createProtocolHttp(baseUrl, keptAliveAgents(IDLE_SOCKET_MS, MAX_SOCKETS));
+    this.#http = createAxiosHttp(baseUrl, keptAliveAgents(IDLE_SOCKET_MS, MAX_SOCKETS));
   }
 
   async post(path: string, body: Buffer, sn: string, key: string, timeoutMs: number, contentType = 'application/json'): Promise<Exchange> {

@@ -12,7 +12,8 @@ import { ScanpayError } from '../../errors.ts';
 import type { Operation, RefundRequest, RefundResponse } from '../../protocol/messages.ts';
 import type { Acquirer, CallResult } from '../acquirer.ts';
 import { DEFAULT_TIMEOUTS } from '../http-acquirer.ts';
-import { createProtocolHttp, IDLE_SOCKET_MS, keptAliveOptions, MAX_SOCKETS, type ProtocolHttp } from '../protocol-http.ts';
+import { createAxiosHttp, type AxiosHttp } from '../axios-http.ts';
+import { IDLE_SOCKET_MS, keptAliveOptions, MAX_SOCKETS } from '../gateway-pool.ts';
 import { transportFailure } from '../call-failure.ts';
 import type { ClientCert, WechatCredentials } from './credentials.ts';
 
@@ -42,9 +43,9 @@ export interface WechatAcquirerOptions extends WechatHttpOptions {
 
 export class WechatHttp {
   readonly #o: WechatHttpOptions;
-  readonly #plain: ProtocolHttp;
+  readonly #plain: AxiosHttp;
   readonly #timeouts: Record<Operation, number>;
-  #secure: { cert: ClientCert; http: ProtocolHttp } | undefined;
+  #secure: { cert: ClientCert; http: AxiosHttp } | undefined;
 
   constructor(o: WechatHttpOptions) {
     this.#o = o;
@@ -52,14 +53,14 @@ export class WechatHttp {
     this.#plain = this.#client(undefined);
   }
 
-  #client(cert: ClientCert | undefined): ProtocolHttp {
+  #client(cert: ClientCert | undefined): AxiosHttp {
     const ca = this.#o.credentials.ca;
     const agent = new https.Agent(keptAliveOptions(IDLE_SOCKET_MS, MAX_SOCKETS, { ...(ca ? { ca } : {}), ...(cert ? cert.tls : {}) }));
-    return createProtocolHttp(this.#o.baseUrl, { httpsAgent: agent });
+    return createAxiosHttp(this.#o.baseUrl, { httpsAgent: agent });
   }
 
   /** The client with the merchant certificate, rebuilt when the certificate file changed. */
-  #withCert(): ProtocolHttp | ScanpayError {
+  #withCert(): AxiosHttp | ScanpayError {
     const load = this.#o.credentials.clientCert;
     if (!load) return new ScanpayError('CONFIG_WECHAT_CREDENTIALS', { message: 'no merchant API certificate configured (backend.wechat.clientCertFile): reverse and refund need it' });
     let cert: ClientCert;
