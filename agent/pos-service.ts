@@ -4,10 +4,10 @@
  * decision that must not race (is this order id new? is the lane free?) is taken
  * synchronously, so concurrent requests are served one after the other.
  */
-import { randomBytes } from 'node:crypto';
 import { checkAmount } from './amount.ts';
+import { randomId } from './random-id.ts';
 import { Emitter } from '../drivers/source.ts';
-import { ScanpayError, isScanpayError } from './errors.ts';
+import { ScanpayError } from './errors.ts';
 import type { Clock } from './clock.ts';
 import { Lane, type LaneEvent } from './lane.ts';
 import type { Logger } from './log.ts';
@@ -26,7 +26,7 @@ export interface CreatePayment {
 export type PosEvent = LaneEvent | { type: 'scanner'; lane: string; source: string; status: string; at: number; errorCode?: string; message?: string };
 
 export interface PosServiceDeps {
-  engine: Pick<PaymentEngine, 'pay' | 'get' | 'list' | 'unfinished' | 'cancel' | 'refund' | 'refunds' | 'onChange' | 'maxAmount'>;
+  engine: Pick<PaymentEngine, 'pay' | 'get' | 'find' | 'list' | 'unfinished' | 'cancel' | 'refund' | 'refunds' | 'onChange' | 'maxAmount'>;
   laneIds: string[];
   /** The acquirer order number of a POS order id, from the journal. */
   orderNoOf: (posOrderId: string) => string | undefined;
@@ -101,7 +101,7 @@ export class PosService {
       }
     }
     const lane = this.#lane(req.lane);
-    const id = req.id ?? `P${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
+    const id = req.id ?? `P${Date.now().toString(36)}${randomId(4, 'hex')}`;
     return { payment: lane.create({ id, amount: req.amount, currency, description, paymentCode: req.paymentCode }), created: true };
   }
 
@@ -187,13 +187,7 @@ export class PosService {
       const p = lane.find(id);
       if (p) return p;
     }
-    const orderNo = this.#d.orderNoOf(id) ?? id;
-    try {
-      const v = this.#d.engine.get(orderNo);
-      return fromEngine(v);
-    } catch (e) {
-      if (isScanpayError(e, 'PAY_NOT_FOUND')) return undefined;
-      throw e;
-    }
+    const v = this.#d.engine.find(this.#d.orderNoOf(id) ?? id);
+    return v && fromEngine(v);
   }
 }

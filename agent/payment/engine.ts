@@ -7,7 +7,6 @@
  * 2. no answer is unknown, and unknown is queried, then reversed, never declined;
  * 4. one order number per payment for every retry, query and reversal; a code is used once.
  */
-import { randomBytes } from 'node:crypto';
 import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
 import type { Acquirer } from '../backend/acquirer.ts';
 import { SCANPAY_V1_PROFILE, type AcquirerProfile } from '../backend/acquirer-profile.ts';
@@ -18,6 +17,7 @@ import type { Journal, OutboxRow, PaymentRow, PaymentState } from '../journal/jo
 import { silentLogger, type Logger } from '../log.ts';
 import { OutboxWorker, type OutboxHandler } from '../outbox/outbox-worker.ts';
 import { maskCode, requirePaymentCode, type Wallet } from '../payment-code.ts';
+import { randomId } from '../random-id.ts';
 import { REFUND_KIND, requirePayment, REVERSE_KIND, type EngineCore } from './engine-core.ts';
 import type { PayOutcome, QueryOutcome, ReverseOutcome } from './outcomes.ts';
 import { PaymentActors } from './payment-actors.ts';
@@ -36,7 +36,7 @@ export type { PaymentView, RefundView } from './views.ts';
  * reader of the logs would take for one. 12 characters is shorter than any wallet's code.
  */
 export function newTraceId(): string {
-  return randomBytes(9).toString('base64url');
+  return randomId(9, 'base64url');
 }
 
 export interface PaymentRequest {
@@ -102,6 +102,8 @@ export class PaymentEngine {
   readonly #refunds: Refunds;
   readonly #reversals: ReversalDelivery;
   readonly #recorder: PaymentRecorder;
+  /** The terminal id as order numbers begin with it: letters and digits, the last 10. */
+  readonly #orderPrefix: string;
   #started = false;
   /** Provided once: every payment's actor shares it (xstate copies the whole machine on each `provide`). */
   readonly #machine = paymentMachine.provide({
@@ -125,6 +127,7 @@ export class PaymentEngine {
     this.#random = o.random ?? Math.random;
     this.#profiles = resolveProfiles(mergeOverrides(this.#acquirerProfile.wallets, o.profiles));
     this.#maxAmount = o.maxAmount ?? 500_000;
+    this.#orderPrefix = o.terminalId.replace(/[^A-Za-z0-9]/g, '').slice(-10);
     this.#core = {
       journal: o.journal,
       acquirer: o.acquirer,
@@ -272,6 +275,12 @@ export class PaymentEngine {
 
   get(orderNo: string): PaymentView {
     return this.#view(this.#require(orderNo));
+  }
+
+  /** As `get`, undefined when the journal has no such payment (no error built for a miss: the POS API asks this for every new POS id). */
+  find(orderNo: string): PaymentView | undefined {
+    const row = this.#journal.getPayment(orderNo);
+    return row && this.#view(row);
   }
 
   list(options: { since?: number; limit?: number } = {}): PaymentView[] {
@@ -423,8 +432,7 @@ export class PaymentEngine {
 
   #newOrderNo(now: number): string {
     const t = new Date(now).toISOString().replace(/[-:T]/g, '').slice(2, 14);
-    const terminal = this.#o.terminalId.replace(/[^A-Za-z0-9]/g, '').slice(-10);
-    return `${terminal}${t}${randomBytes(4).toString('hex')}`;
+    return `${this.#orderPrefix}${t}${randomId(4, 'hex')}`;
   }
 
   #require(orderNo: string): PaymentRow {

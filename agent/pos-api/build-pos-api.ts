@@ -12,7 +12,7 @@ import { ScanpayError, isScanpayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ScanResult } from '../lane.ts';
 import type { PosService } from '../pos-service.ts';
-import { tokenMatches } from '../token.ts';
+import { tokenMatcher } from '../token.ts';
 import { agentProof, CHALLENGE, PROOF_PATH } from '../agent-proof.ts';
 import { createEventStreams } from './events.ts';
 import { readJsonBody } from './json-body.ts';
@@ -131,6 +131,7 @@ export interface PosApi {
 export function buildPosApi(deps: PosApiDeps): PosApi {
   const log = deps.logger.child({ component: 'pos-api' });
   const { service } = deps;
+  const tokenMatches = tokenMatcher(deps.token);
   const streams = createEventStreams({ subscribe: (l) => service.onEvent(l), heartbeatMs: deps.heartbeatMs ?? 15_000 });
 
   const routes: Route[] = [
@@ -211,7 +212,7 @@ export function buildPosApi(deps: PosApiDeps): PosApi {
     // The one open endpoint: a client checks this is its agent before it sends the token.
     if (!(method === 'GET' && url.pathname === PROOF_PATH)) {
       const m = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? '');
-      if (!m || !tokenMatches(m[1]!, deps.token)) throw new ScanpayError('API_UNAUTHORIZED');
+      if (!m || !tokenMatches(m[1]!)) throw new ScanpayError('API_UNAUTHORIZED');
     }
     let found: { route: Route; params: Record<string, string> } | undefined;
     for (const r of table) {

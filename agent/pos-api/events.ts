@@ -43,11 +43,12 @@ export function createEventStreams(deps: { subscribe(listener: (e: PosEvent) => 
       res.write(frame('hello', hello));
       let corked = false;
       const off = deps.subscribe((e) => {
-        // Events of one turn of the loop (several lanes' payments) leave in one write.
+        // Events of one turn of the loop (several lanes' payments, their answers and syncs read
+        // in one poll) leave in one write: uncorked once that turn's I/O callbacks have run.
         if (!corked) {
           corked = true;
           res.cork();
-          process.nextTick(() => {
+          setImmediate(() => {
             corked = false;
             res.uncork();
           });

@@ -40,8 +40,16 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   const body = await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const stop = (e: Error) => {
+    // Every listener goes once the body is in or refused: the request's 'close' comes after
+    // every response, and it built a BAD_REQUEST error (with its stack) for nothing.
+    const done = () => {
       req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', stop);
+      req.off('close', onClose);
+    };
+    const stop = (e: Error) => {
+      done();
       req.pause();
       reject(e);
     };
@@ -50,10 +58,15 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
       if (size > limit) stop(tooLarge());
       else chunks.push(chunk);
     };
+    const onEnd = () => {
+      done();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onClose = () => stop(badBody('the request ended before its body did'));
     req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks, size)));
+    req.once('end', onEnd);
     req.once('error', stop);
-    req.once('close', () => stop(badBody('the request ended before its body did')));
+    req.once('close', onClose);
   });
   if (body.length === 0) throw badBody("Body cannot be empty when content-type is set to 'application/json'");
   try {

@@ -23,6 +23,9 @@ class FakeEngine implements LaneEngine {
     this.views.set(orderNo, view);
     return view;
   }
+  find(orderNo: string): PaymentView | undefined {
+    return this.views.get(orderNo);
+  }
   get(orderNo: string): PaymentView {
     const v = this.views.get(orderNo);
     if (!v) throw new ScanpayError('PAY_NOT_FOUND', { detail: { orderNo } });
