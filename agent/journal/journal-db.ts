@@ -76,6 +76,10 @@ export class JournalDb {
   readonly #walPath: string | undefined;
   /** Grouped commits made, and how many of them a completed fsync covers. */
   #grouped = 0;
+  /** A grouped write nested in the transaction now open: a lazy outer commit then counts as grouped. */
+  #groupedInside = false;
+  /** `synced()` asked inside a transaction: settled when the outermost one commits (then synced) or fails. */
+  #afterCommit: { resolve: (p: Promise<void>) => void; reject: (e: unknown) => void }[] = [];
   #groupedSynced = 0;
   #syncing: Promise<void> | undefined;
   /** The WAL file descriptor the grouped syncs use, and the inode it was opened on. */
@@ -195,7 +199,10 @@ export class JournalDb {
 
   /**
    * Runs `fn` as one transaction, durable unless asked otherwise; a device that cannot write
-   * says JOURNAL_WRITE_FAILED. Inside another transaction the outer one's durability holds.
+   * says JOURNAL_WRITE_FAILED. Inside another transaction the outer one's synchronous setting
+   * holds (SQLite cannot change it inside one), but a grouped write nested in it makes the
+   * outer commit grouped: `synced()` then covers it. So a new payment and its first pay's
+   * write can be one commit (the engine's `pay`), synced before the pay leaves.
    */
   write<T>(fn: () => T, durability: Durability = 'durable'): T {
     let result: T;
@@ -209,17 +216,39 @@ export class JournalDb {
       }
       result = (this.#transaction ??= this.#db.transaction((f: () => unknown) => f()))(fn) as T;
     } catch (e) {
-      if (e instanceof ScanpayError) throw e;
-      try {
-        return asJournalError(e, 'write');
-      } catch (failed) {
-        if (failed instanceof ScanpayError) this.#writeFault = failed;
-        throw failed;
+      let failed = e;
+      if (!(e instanceof ScanpayError)) {
+        try {
+          asJournalError(e, 'write');
+        } catch (mapped) {
+          failed = mapped;
+          if (mapped instanceof ScanpayError) this.#writeFault = mapped;
+        }
       }
+      if (outermost) this.#committed(failed);
+      throw failed;
     }
-    if (outermost && durability === 'grouped') this.#grouped += 1;
+    if (!outermost) {
+      if (durability === 'grouped') this.#groupedInside = true;
+      return result;
+    }
+    // A durable (FULL) commit is synced already, nested grouped writes with it.
+    if (durability === 'grouped' || (durability === 'lazy' && this.#groupedInside)) this.#grouped += 1;
     this.#writeFault = this.#syncFault;
+    this.#committed(undefined);
     return result;
+  }
+
+  /** The outermost transaction ended: committed (`error` undefined) or rolled back. Settles the `synced()` asked inside it. */
+  #committed(error: unknown): void {
+    this.#groupedInside = false;
+    const waiting = this.#afterCommit;
+    if (waiting.length === 0) return;
+    this.#afterCommit = [];
+    for (const w of waiting) {
+      if (error === undefined) w.resolve(this.synced());
+      else w.reject(error);
+    }
   }
 
   /**
@@ -230,6 +259,9 @@ export class JournalDb {
    */
   synced(): Promise<void> {
     if (this.#syncFault) return Promise.reject(this.#syncFault);
+    // Asked inside a transaction (a pay started within the write that created it): its
+    // commit is still to come, so the sync must wait for it, and a rollback must refuse.
+    if (this.#db.inTransaction) return new Promise((resolve, reject) => this.#afterCommit.push({ resolve, reject }));
     return this.#groupedSynced >= this.#grouped ? Promise.resolve() : this.#syncUpTo(this.#grouped);
   }
 

@@ -109,6 +109,51 @@ describe('journal syncs, counted', () => {
     }
   });
 
+  it('a grouped write nested in a lazy one makes that commit grouped; synced() asked inside waits for the commit, and a rollback refuses it', async () => {
+    const f = fsyncs();
+    const db = JournalDb.open(join(dir, 'journal.db'), { fsyncWal: f.fsyncWal });
+    try {
+      db.write(() => db.stmt('CREATE TABLE t (x)').run());
+      // The engine's pay: the new payment (lazy) and its first pay's write (grouped) in one commit.
+      let inside: Promise<void> | undefined;
+      db.write(() => {
+        db.stmt('INSERT INTO t VALUES (1)').run();
+        db.write(() => db.stmt('INSERT INTO t VALUES (2)').run(), 'grouped');
+        inside = db.synced();
+        // No fsync may start before the commit it must cover.
+        expect(f.calls).toHaveLength(0);
+      }, 'lazy');
+      expect(db.unsynced).toBe(true);
+      let done = false;
+      void inside!.then(() => (done = true));
+      await tick();
+      expect(f.calls).toHaveLength(1);
+      expect(done).toBe(false);
+      f.calls[0]!.settle();
+      await inside;
+      expect(db.unsynced).toBe(false);
+
+      // Rolled back after the sync was asked: what waited must not go.
+      let refused: Promise<unknown> | undefined;
+      expect(() =>
+        db.write(() => {
+          db.write(() => db.stmt('INSERT INTO t VALUES (3)').run(), 'grouped');
+          refused = db.synced().then(
+            () => 'synced',
+            (e: unknown) => e,
+          );
+          throw new ScanpayError('PAY_CODE_DUPLICATE');
+        }, 'lazy'),
+      ).toThrow(ScanpayError);
+      expect(await refused).toMatchObject({ code: 'PAY_CODE_DUPLICATE' });
+      expect(db.stmt('SELECT count(*) FROM t').pluck().get()).toBe(2);
+      expect(db.unsynced).toBe(false);
+      expect(f.calls).toHaveLength(1);
+    } finally {
+      db.close();
+    }
+  });
+
   it('one fsync covers every grouped write committed before it started; one committed during it waits for the next', async () => {
     const f = fsyncs();
     const db = JournalDb.open(join(dir, 'journal.db'), { fsyncWal: f.fsyncWal });
