@@ -78,6 +78,11 @@ export class Journal {
     return this.#db.write(fn, durability);
   }
 
+  /** Runs lazy writes now, committed with the next write or by the end of this turn of the event loop (journal-db.ts `joinNextCommit`). */
+  joinNextCommit(fn: () => void): void {
+    this.#db.joinNextCommit(fn);
+  }
+
   // ---- payments (payment-store.ts) -----------------------------------------------------
 
   codeHash(code: string): string {

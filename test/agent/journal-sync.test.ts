@@ -154,6 +154,72 @@ describe('journal syncs, counted', () => {
     }
   });
 
+  it('joinNextCommit: read at once, committed with the next write (or before a durable one), else by the end of the turn', async () => {
+    const f = fsyncs();
+    const path = join(dir, 'journal.db');
+    const db = JournalDb.open(path, { fsyncWal: f.fsyncWal });
+    const other = new Database(path, { readonly: true });
+    const seen = () => other.prepare('SELECT x FROM t ORDER BY x').pluck().all();
+    const mine = () => db.stmt('SELECT x FROM t ORDER BY x').pluck().all();
+    try {
+      db.write(() => db.stmt('CREATE TABLE t (x)').run());
+      // A pay's answer, then the grouped "paid": one commit, synced once.
+      db.joinNextCommit(() => db.stmt('INSERT INTO t VALUES (1)').run());
+      expect(mine()).toEqual([1]);
+      expect(seen()).toEqual([]);
+      db.write(() => db.stmt('INSERT INTO t VALUES (2)').run(), 'grouped');
+      expect(seen()).toEqual([1, 2]);
+      expect(db.unsynced).toBe(true);
+      const synced = db.synced();
+      await tick();
+      f.calls[0]!.settle();
+      await synced;
+
+      // No write follows: committed on its own by the end of the turn, lazy (no sync).
+      db.joinNextCommit(() => db.stmt('INSERT INTO t VALUES (3)').run());
+      db.joinNextCommit(() => db.stmt('INSERT INTO t VALUES (4)').run());
+      expect(seen()).toEqual([1, 2]);
+      await tick();
+      expect(seen()).toEqual([1, 2, 3, 4]);
+      expect(db.unsynced).toBe(false);
+
+      // A durable write cannot share it (FULL is set outside a transaction): it commits first, then the durable one.
+      db.joinNextCommit(() => db.stmt('INSERT INTO t VALUES (5)').run());
+      db.write(() => {
+        expect(db.stmt('PRAGMA synchronous').pluck().get()).toBe(2);
+        db.stmt('INSERT INTO t VALUES (6)').run();
+      });
+      expect(seen()).toEqual([1, 2, 3, 4, 5, 6]);
+
+      // A write that fails undoes itself alone, refuses the sync asked inside it, and the held write is kept.
+      db.joinNextCommit(() => db.stmt('INSERT INTO t VALUES (7)').run());
+      let refused: Promise<unknown> | undefined;
+      expect(() =>
+        db.write(() => {
+          db.write(() => db.stmt('INSERT INTO t VALUES (8)').run(), 'grouped');
+          refused = db.synced().then(
+            () => 'synced',
+            (e: unknown) => e,
+          );
+          throw new ScanpayError('PAY_CODE_DUPLICATE');
+        }, 'lazy'),
+      ).toThrow(ScanpayError);
+      expect(await refused).toMatchObject({ code: 'PAY_CODE_DUPLICATE' });
+      expect(seen()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(db.unsynced).toBe(false);
+
+      // A failure inside it undoes that write alone; closing commits what is held.
+      db.joinNextCommit(() => db.stmt('INSERT INTO t VALUES (9)').run());
+      expect(() => db.joinNextCommit(() => db.stmt('INSERT INTO nowhere VALUES (1)').run())).toThrow();
+      db.close();
+      expect(seen()).toEqual([1, 2, 3, 4, 5, 6, 7, 9]);
+      expect(f.calls).toHaveLength(1);
+    } finally {
+      other.close();
+      db.close();
+    }
+  });
+
   it('one fsync covers every grouped write committed before it started; one committed during it waits for the next', async () => {
     const f = fsyncs();
     const db = JournalDb.open(join(dir, 'journal.db'), { fsyncWal: f.fsyncWal });
