@@ -82,9 +82,12 @@ export class PaymentStore {
     return this.#db.stmt('SELECT * FROM payments WHERE pos_order_id = ?').get(posOrderId) as PaymentRow | undefined;
   }
 
-  /** Every payment that has not reached paid, declined or reversed, oldest first. */
+  /**
+   * Every payment that has not reached paid, declined or reversed, oldest first. Through the
+   * index of payments in no batch: an unfinished payment is never in one (settlement-store.ts).
+   */
   unfinished(): PaymentRow[] {
-    return this.#db.stmt('SELECT * FROM payments WHERE outcome IS NULL ORDER BY created_at, order_no').all() as PaymentRow[];
+    return this.#db.stmt('SELECT * FROM payments WHERE batch_no IS NULL AND outcome IS NULL ORDER BY created_at, order_no').all() as PaymentRow[];
   }
 
   list(options: { since?: number; limit?: number } = {}): PaymentRow[] {
