@@ -124,6 +124,9 @@ export class Journal {
   acknowledge(orderNo: string, at: number, state: PaymentState): void {
     this.#payments.acknowledge(orderNo, at, state);
   }
+  acknowledgeOnce(orderNo: string, at: number): void {
+    this.#payments.acknowledgeOnce(orderNo, at);
+  }
   note(orderNo: string, at: number, state: PaymentState, cause: string, detail?: unknown): void {
     this.#payments.note(orderNo, at, state, cause, detail);
   }
