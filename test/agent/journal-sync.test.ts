@@ -54,6 +54,22 @@ function descriptorsOf(path: string): number[] {
   });
 }
 
+/** A lazy write that writes `x` grouped, asks for the sync inside, then fails: what that sync said (a value or the error). */
+async function syncInsideFailedWrite(db: JournalDb, x: number): Promise<unknown> {
+  let refused: Promise<unknown> | undefined;
+  expect(() =>
+    db.write(() => {
+      db.write(() => db.stmt(`INSERT INTO t VALUES (${x})`).run(), 'grouped');
+      refused = db.synced().then(
+        () => 'synced',
+        (e: unknown) => e,
+      );
+      throw new ScanpayError('PAY_CODE_DUPLICATE');
+    }, 'lazy'),
+  ).toThrow(ScanpayError);
+  return refused;
+}
+
 describe('journal syncs, counted', () => {
   it('a durable or lazy write needs no sync; a grouped one waits for one fsync of the -wal file', async () => {
     const f = fsyncs();
@@ -134,18 +150,7 @@ describe('journal syncs, counted', () => {
       expect(db.unsynced).toBe(false);
 
       // Rolled back after the sync was asked: what waited must not go.
-      let refused: Promise<unknown> | undefined;
-      expect(() =>
-        db.write(() => {
-          db.write(() => db.stmt('INSERT INTO t VALUES (3)').run(), 'grouped');
-          refused = db.synced().then(
-            () => 'synced',
-            (e: unknown) => e,
-          );
-          throw new ScanpayError('PAY_CODE_DUPLICATE');
-        }, 'lazy'),
-      ).toThrow(ScanpayError);
-      expect(await refused).toMatchObject({ code: 'PAY_CODE_DUPLICATE' });
+      expect(await syncInsideFailedWrite(db, 3)).toMatchObject({ code: 'PAY_CODE_DUPLICATE' });
       expect(db.stmt('SELECT count(*) FROM t').pluck().get()).toBe(2);
       expect(db.unsynced).toBe(false);
       expect(f.calls).toHaveLength(1);
@@ -193,18 +198,7 @@ describe('journal syncs, counted', () => {
 
       // A write that fails undoes itself alone, refuses the sync asked inside it, and the held write is kept.
       db.joinNextCommit(() => db.stmt('INSERT INTO t VALUES (7)').run());
-      let refused: Promise<unknown> | undefined;
-      expect(() =>
-        db.write(() => {
-          db.write(() => db.stmt('INSERT INTO t VALUES (8)').run(), 'grouped');
-          refused = db.synced().then(
-            () => 'synced',
-            (e: unknown) => e,
-          );
-          throw new ScanpayError('PAY_CODE_DUPLICATE');
-        }, 'lazy'),
-      ).toThrow(ScanpayError);
-      expect(await refused).toMatchObject({ code: 'PAY_CODE_DUPLICATE' });
+      expect(await syncInsideFailedWrite(db, 8)).toMatchObject({ code: 'PAY_CODE_DUPLICATE' });
       expect(seen()).toEqual([1, 2, 3, 4, 5, 6, 7]);
       expect(db.unsynced).toBe(false);
 
