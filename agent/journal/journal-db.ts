@@ -76,6 +76,14 @@ export class JournalDb {
   readonly #walPath: string | undefined;
   /** Grouped commits made, and how many of them a completed fsync covers. */
   #grouped = 0;
+  /** A grouped write nested in the transaction now open: a lazy outer commit then counts as grouped. */
+  #groupedInside = false;
+  /** A transaction `joinNextCommit` left open: the next write joins and commits it, or the end of this turn of the event loop does. */
+  #held = false;
+  /** Transaction bodies running now (`#inTransaction`). */
+  #depth = 0;
+  /** `synced()` asked inside a transaction: settled when the outermost one commits (then synced) or fails. */
+  #afterCommit: { resolve: (p: Promise<void>) => void; reject: (e: unknown) => void }[] = [];
   #groupedSynced = 0;
   #syncing: Promise<void> | undefined;
   /** The WAL file descriptor the grouped syncs use, and the inode it was opened on. */
@@ -164,6 +172,7 @@ export class JournalDb {
   }
 
   close(): void {
+    if (this.#db.open) this.#commitHeld();
     if (this.#db.open) this.#db.close();
     const wal = this.#wal;
     this.#wal = undefined;
@@ -195,31 +204,142 @@ export class JournalDb {
 
   /**
    * Runs `fn` as one transaction, durable unless asked otherwise; a device that cannot write
-   * says JOURNAL_WRITE_FAILED. Inside another transaction the outer one's durability holds.
+   * says JOURNAL_WRITE_FAILED. Inside another transaction the outer one's synchronous setting
+   * holds (SQLite cannot change it inside one), but a grouped write nested in it makes the
+   * outer commit grouped: `synced()` then covers it. So a new payment and its first pay's
+   * write can be one commit (the engine's `pay`), synced before the pay leaves. A transaction
+   * `joinNextCommit` holds open is committed with this one.
    */
   write<T>(fn: () => T, durability: Durability = 'durable'): T {
+    // FULL cannot be set inside a transaction: the held one commits first, and this commit's sync covers it.
+    let joinsHeld = this.#held && this.#depth === 0;
+    if (joinsHeld && durability === 'durable') {
+      this.#commitHeld();
+      joinsHeld = false;
+    }
+    const outermost = joinsHeld || !this.#db.inTransaction;
     let result: T;
-    const outermost = !this.#db.inTransaction;
     try {
       const sync = durability === 'durable' ? 'FULL' : 'NORMAL';
-      if (outermost && sync !== this.#sync) {
+      if (outermost && !joinsHeld && sync !== this.#sync) {
         // Not a prepared statement kept for reuse: SQLite applies this pragma when it compiles it.
         this.#db.pragma(`synchronous = ${sync}`);
         this.#sync = sync;
       }
-      result = (this.#transaction ??= this.#db.transaction((f: () => unknown) => f()))(fn) as T;
-    } catch (e) {
-      if (e instanceof ScanpayError) throw e;
-      try {
-        return asJournalError(e, 'write');
-      } catch (failed) {
-        if (failed instanceof ScanpayError) this.#writeFault = failed;
-        throw failed;
+      // Inside the held transaction: a savepoint, so a failure undoes this write alone.
+      result = this.#inTransaction(fn);
+      if (joinsHeld) {
+        this.#held = false;
+        this.stmt('COMMIT').run();
       }
+    } catch (e) {
+      const failed = this.#failure(e);
+      // First: a sync asked inside `fn` must be refused, whatever becomes of the held writes.
+      if (outermost) this.#committed(failed);
+      // What the held transaction wrote before `fn` stays (its savepoint alone is undone); a failed commit undoes all.
+      if (joinsHeld && this.#held) this.#commitHeld();
+      else if (joinsHeld) this.#rollBack();
+      throw failed;
     }
-    if (outermost && durability === 'grouped') this.#grouped += 1;
+    if (!outermost) {
+      if (durability === 'grouped') this.#groupedInside = true;
+      return result;
+    }
+    // A durable (FULL) commit is synced already, nested grouped writes with it.
+    if (durability === 'grouped' || (durability === 'lazy' && this.#groupedInside)) this.#grouped += 1;
     this.#writeFault = this.#syncFault;
+    this.#committed(undefined);
     return result;
+  }
+
+  /**
+   * Runs `fn` as a lazy write whose commit waits for the next write, whichever it is, or for
+   * the end of this turn of the event loop: one commit, not two, when another write follows
+   * at once (a pay's answer, then the state it leads to). Reads on this connection see it at
+   * once; a kill before the commit loses it, as a power cut loses any lazy write, so only for
+   * writes docs/performance.md lists as lazy. Other connections wait for the commit to write
+   * or checkpoint: it comes within this turn. Inside another transaction it joins that one.
+   */
+  joinNextCommit(fn: () => void): void {
+    if (this.#depth > 0 || (this.#db.inTransaction && !this.#held)) {
+      this.write(fn, 'lazy');
+      return;
+    }
+    try {
+      if (!this.#held) {
+        if (this.#sync !== 'NORMAL') {
+          this.#db.pragma('synchronous = NORMAL');
+          this.#sync = 'NORMAL';
+        }
+        this.stmt('BEGIN').run();
+        this.#held = true;
+        setImmediate(() => this.#commitHeld());
+      }
+      this.#inTransaction(fn);
+    } catch (e) {
+      throw this.#failure(e);
+    }
+  }
+
+  /** Runs `fn` in a transaction (a savepoint inside one), counted: a write nested in it joins it, never the held one's commit. */
+  #inTransaction<T>(fn: () => T): T {
+    this.#depth += 1;
+    try {
+      return (this.#transaction ??= this.#db.transaction((f: () => unknown) => f()))(fn) as T;
+    } finally {
+      this.#depth -= 1;
+    }
+  }
+
+  /**
+   * Commits the transaction `joinNextCommit` holds, if any. Never throws (it runs from a
+   * timer too, where a throw would end the agent): a failure rolls it back, lost like a lazy
+   * write to a power cut, and is kept as the write fault.
+   */
+  #commitHeld(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    try {
+      this.stmt('COMMIT').run();
+    } catch (e) {
+      this.#rollBack();
+      this.#committed(this.#failure(e));
+      return;
+    }
+    if (this.#groupedInside) this.#grouped += 1;
+    this.#committed(undefined);
+  }
+
+  /** After a failed COMMIT SQLite may keep the transaction open: it must not swallow the writes that follow. */
+  #rollBack(): void {
+    try {
+      if (this.#db.inTransaction) this.stmt('ROLLBACK').run();
+    } catch {
+      // the connection rolled it back itself
+    }
+  }
+
+  /** A write's failure as thrown to its caller: a SQLite failure of the device becomes JOURNAL_WRITE_FAILED, kept as the write fault. */
+  #failure(e: unknown): unknown {
+    if (e instanceof ScanpayError) return e;
+    try {
+      return asJournalError(e, 'write');
+    } catch (mapped) {
+      if (mapped instanceof ScanpayError) this.#writeFault = mapped;
+      return mapped;
+    }
+  }
+
+  /** The outermost transaction ended: committed (`error` undefined) or rolled back. Settles the `synced()` asked inside it. */
+  #committed(error: unknown): void {
+    this.#groupedInside = false;
+    const waiting = this.#afterCommit;
+    if (waiting.length === 0) return;
+    this.#afterCommit = [];
+    for (const w of waiting) {
+      if (error === undefined) w.resolve(this.synced());
+      else w.reject(error);
+    }
   }
 
   /**
@@ -230,6 +350,9 @@ export class JournalDb {
    */
   synced(): Promise<void> {
     if (this.#syncFault) return Promise.reject(this.#syncFault);
+    // Asked inside a transaction (a pay started within the write that created it): its
+    // commit is still to come, so the sync must wait for it, and a rollback must refuse.
+    if (this.#db.inTransaction) return new Promise((resolve, reject) => this.#afterCommit.push({ resolve, reject }));
     return this.#groupedSynced >= this.#grouped ? Promise.resolve() : this.#syncUpTo(this.#grouped);
   }
 
@@ -239,6 +362,7 @@ export class JournalDb {
    * in order) covers them. For what must never name a row the journal could still lose.
    */
   syncedAll(): Promise<void> {
+    this.#commitHeld();
     if (this.#walPath !== undefined) this.#grouped += 1;
     return this.synced();
   }

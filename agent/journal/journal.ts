@@ -78,6 +78,11 @@ export class Journal {
     return this.#db.write(fn, durability);
   }
 
+  /** Runs lazy writes now, committed with the next write or by the end of this turn of the event loop (journal-db.ts `joinNextCommit`). */
+  joinNextCommit(fn: () => void): void {
+    this.#db.joinNextCommit(fn);
+  }
+
   // ---- payments (payment-store.ts) -----------------------------------------------------
 
   codeHash(code: string): string {
@@ -118,6 +123,9 @@ export class Journal {
   }
   acknowledge(orderNo: string, at: number, state: PaymentState): void {
     this.#payments.acknowledge(orderNo, at, state);
+  }
+  acknowledgeOnce(orderNo: string, at: number): void {
+    this.#payments.acknowledgeOnce(orderNo, at);
   }
   note(orderNo: string, at: number, state: PaymentState, cause: string, detail?: unknown): void {
     this.#payments.note(orderNo, at, state, cause, detail);

@@ -110,4 +110,15 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE outbox ADD COLUMN age_ms INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE outbox ADD COLUMN overdue_at INTEGER;
   `,
+  // Fewer index pages per payment (issue 18): the payments in no batch yet, every unfinished
+  // one among them (a batch closes only when none is under way and takes final ones only),
+  // in one partial index written when a payment is created and not again when it ends; the
+  // batched ones by batch, indexed only once batched. Was: an entry in the unfinished index
+  // at creation, removed at the end, and a NULL batch entry for every payment.
+  `
+  DROP INDEX payments_unfinished;
+  DROP INDEX payments_batch;
+  CREATE INDEX payments_unbatched ON payments (created_at, order_no) WHERE batch_no IS NULL;
+  CREATE INDEX payments_batch ON payments (batch_no) WHERE batch_no IS NOT NULL;
+  `,
 ];

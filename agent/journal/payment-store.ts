@@ -46,13 +46,14 @@ export class PaymentStore {
       }
       const used = this.#db.stmt('SELECT order_no FROM payments WHERE code_hash = ?').get(codeHash) as { order_no: string } | undefined;
       if (used) throw new ScanpayError('PAY_CODE_DUPLICATE', { detail: { orderNo: used.order_no, code: p.codeMasked } });
-      this.#db
+      // RETURNING: the row as written, without reading it again.
+      const row = this.#db
         .stmt(
           `INSERT INTO payments (order_no, pos_order_id, amount, currency, description, wallet, code_hash, code_masked, code,
              trace_id, state, created_at, code_expires_at, query_deadline_at, updated_at, lane)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?, ?)`,
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?, ?) RETURNING *`,
         )
-        .run(
+        .get(
           p.orderNo,
           p.posOrderId ?? null,
           p.amount,
@@ -68,9 +69,9 @@ export class PaymentStore {
           p.queryDeadlineAt,
           p.createdAt,
           p.lane ?? null,
-        );
+        ) as PaymentRow;
       this.#db.event(p.orderNo, p.createdAt, 'submitting', 'created', { amount: p.amount, currency: p.currency, wallet: p.wallet });
-      return { row: this.get(p.orderNo)!, created: true };
+      return { row, created: true };
     }, 'lazy');
   }
 
@@ -82,9 +83,12 @@ export class PaymentStore {
     return this.#db.stmt('SELECT * FROM payments WHERE pos_order_id = ?').get(posOrderId) as PaymentRow | undefined;
   }
 
-  /** Every payment that has not reached paid, declined or reversed, oldest first. */
+  /**
+   * Every payment that has not reached paid, declined or reversed, oldest first. Through the
+   * index of payments in no batch: an unfinished payment is never in one (settlement-store.ts).
+   */
   unfinished(): PaymentRow[] {
-    return this.#db.stmt('SELECT * FROM payments WHERE outcome IS NULL ORDER BY created_at, order_no').all() as PaymentRow[];
+    return this.#db.stmt('SELECT * FROM payments WHERE batch_no IS NULL AND outcome IS NULL ORDER BY created_at, order_no').all() as PaymentRow[];
   }
 
   list(options: { since?: number; limit?: number } = {}): PaymentRow[] {
@@ -109,10 +113,11 @@ export class PaymentStore {
    */
   beforePayAttempt(orderNo: string, at: number): number {
     return this.#db.write(() => {
-      this.#db
-        .stmt("UPDATE payments SET pay_attempts = pay_attempts + 1, pay_in_flight = 1, state = 'submitting', pay_sent_at = ?, updated_at = ? WHERE order_no = ?")
-        .run(at, at, orderNo);
-      const n = (this.#db.stmt('SELECT pay_attempts FROM payments WHERE order_no = ?').get(orderNo) as { pay_attempts: number }).pay_attempts;
+      const n = (
+        this.#db
+          .stmt("UPDATE payments SET pay_attempts = pay_attempts + 1, pay_in_flight = 1, state = 'submitting', pay_sent_at = ?, updated_at = ? WHERE order_no = ? RETURNING pay_attempts")
+          .get(at, at, orderNo) as { pay_attempts: number }
+      ).pay_attempts;
       this.#db.event(orderNo, at, 'submitting', 'pay-sent', { attempt: n });
       return n;
     }, 'grouped');
@@ -158,6 +163,17 @@ export class PaymentStore {
     this.#db.write(() => {
       this.#update(orderNo, { acknowledged: 1, updated_at: at });
       this.#db.event(orderNo, at, state, 'the acquirer acknowledged the order');
+    }, 'lazy');
+  }
+
+  /**
+   * `acknowledge` unless the order is acknowledged already, in one statement: the pay's
+   * answer notes it without reading the whole row first. Lazy, for the same reasons.
+   */
+  acknowledgeOnce(orderNo: string, at: number): void {
+    this.#db.write(() => {
+      const row = this.#db.stmt('UPDATE payments SET acknowledged = 1, updated_at = ? WHERE order_no = ? AND acknowledged = 0 RETURNING state').get(at, orderNo) as { state: PaymentState } | undefined;
+      if (row) this.#db.event(orderNo, at, row.state, 'the acquirer acknowledged the order');
     }, 'lazy');
   }
 

@@ -19,10 +19,10 @@ export class SettlementStore {
     return this.#db.write(() => {
       const open = this.#db.stmt("SELECT * FROM settlements WHERE status = 'closed'").get() as SettlementRow | undefined;
       if (open) return open;
-      const { busy } = this.#db.stmt("SELECT (SELECT COUNT(*) FROM payments WHERE outcome IS NULL) + (SELECT COUNT(*) FROM refunds WHERE state = 'pending') AS busy").get() as { busy: number };
+      const { busy } = this.#db.stmt("SELECT (SELECT COUNT(*) FROM payments WHERE batch_no IS NULL AND outcome IS NULL) + (SELECT COUNT(*) FROM refunds WHERE state = 'pending') AS busy").get() as { busy: number };
       if (busy > 0) throw new ScanpayError('PAY_SETTLEMENT_BLOCKED', { detail: { underWay: busy } });
       this.#db.stmt("INSERT INTO settlements (batch_no, closed_at, status) VALUES (?, ?, 'closed')").run(batchNo, at);
-      this.#db.stmt('UPDATE payments SET batch_no = ? WHERE outcome IS NOT NULL AND batch_no IS NULL').run(batchNo);
+      this.#db.stmt('UPDATE payments SET batch_no = ? WHERE batch_no IS NULL AND outcome IS NOT NULL').run(batchNo);
       this.#db.stmt("UPDATE refunds SET batch_no = ? WHERE state = 'refunded' AND batch_no IS NULL").run(batchNo);
       return this.#db.stmt('SELECT * FROM settlements WHERE batch_no = ?').get(batchNo) as SettlementRow;
     });

@@ -199,8 +199,14 @@ export class PaymentEngine {
     checkAmount(req.amount, this.#maxAmount);
     const currency = req.currency ?? 'CNY';
     if (!/^[A-Z]{3}$/.test(currency)) throw new ScanpayError('PAY_CURRENCY_INVALID', { detail: { currency } });
-    const profile = this.#profiles[wallet];
     const now = this.#clock.now();
+    // One commit for the new payment and its first pay's write (journal-db.ts `write`): the
+    // pay actor's synchronous start writes it inside, and its `synced()` waits for this commit.
+    return this.#journal.atomically(() => this.#accept(req, code, wallet, currency, now), 'lazy');
+  }
+
+  #accept(req: PaymentRequest, code: string, wallet: Wallet, currency: string, now: number): PaymentView {
+    const profile = this.#profiles[wallet];
     const { row, created } = this.#journal.createPayment({
       orderNo: this.#newOrderNo(now),
       posOrderId: req.posOrderId,

@@ -35,11 +35,12 @@ export class PaymentActors {
     crashPoint('pay:after-answer');
     const at = clock.now();
     let outcome = payOutcome(result, at);
-    // One commit for what the answer says (both lazy: the next request or "paid" syncs them first).
-    journal.atomically(() => {
+    // What the answer says, in the commit of the state it leads to (the machine records one
+    // at once: paid, declined, querying...): lazy, the next request or "paid" syncs it first.
+    journal.joinNextCommit(() => {
       journal.afterPayAttempt(orderNo, at, result.kind !== 'not_sent', `pay ${result.kind === 'answer' ? result.body.result : result.kind}`);
-      if (result.kind === 'answer' && (result.body.result === 'USER_PAYING' || result.body.trade)) noteAcknowledged(this.#c, orderNo, at);
-    }, 'lazy');
+      if (result.kind === 'answer' && (result.body.result === 'USER_PAYING' || result.body.trade)) journal.acknowledgeOnce(orderNo, at);
+    });
     // This attempt provably did not leave, but an earlier one may have arrived.
     if (outcome.kind === 'notSent' && requirePayment(journal, orderNo).maybe_sent) {
       outcome = { kind: 'unknown', at, reason: `an earlier attempt may have arrived; ${outcome.reason}` };

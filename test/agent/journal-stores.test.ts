@@ -225,6 +225,17 @@ describe('payment store', () => {
     expect(j.unsynced).toBe(false);
   });
 
+  it('acknowledgeOnce notes the first answer that names the order, in the state the payment is in, and no later one', async () => {
+    const p = pay();
+    j.createPayment(p);
+    j.transition(p.orderNo, 'querying', 2_000, 'outcome unknown');
+    j.acknowledgeOnce(p.orderNo, 2_600);
+    expect(j.unsynced).toBe(false);
+    j.acknowledgeOnce(p.orderNo, 2_700);
+    expect(j.getPayment(p.orderNo)).toMatchObject({ acknowledged: 1, updated_at: 2_600 });
+    expect(events(p.orderNo).filter(([, , cause]) => cause === 'the acquirer acknowledged the order')).toEqual([[2_600, 'querying', 'the acquirer acknowledged the order', null]]);
+  });
+
   it('only "paid" waits for a sync (the engine\'s grouped write); "declined" and "reversed" are lazy whatever the engine asks for "paid"', async () => {
     const [paid, declined, reversed] = [pay(), pay(), pay()];
     for (const p of [paid, declined, reversed]) {

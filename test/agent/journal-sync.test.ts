@@ -54,6 +54,22 @@ function descriptorsOf(path: string): number[] {
   });
 }
 
+/** A lazy write that writes `x` grouped, asks for the sync inside, then fails: what that sync said (a value or the error). */
+async function syncInsideFailedWrite(db: JournalDb, x: number): Promise<unknown> {
+  let refused: Promise<unknown> | undefined;
+  expect(() =>
+    db.write(() => {
+      db.write(() => db.stmt(`INSERT INTO t VALUES (${x})`).run(), 'grouped');
+      refused = db.synced().then(
+        () => 'synced',
+        (e: unknown) => e,
+      );
+      throw new ScanpayError('PAY_CODE_DUPLICATE');
+    }, 'lazy'),
+  ).toThrow(ScanpayError);
+  return refused;
+}
+
 describe('journal syncs, counted', () => {
   it('a durable or lazy write needs no sync; a grouped one waits for one fsync of the -wal file', async () => {
     const f = fsyncs();
@@ -105,6 +121,95 @@ describe('journal syncs, counted', () => {
       db.write(() => db.write(() => expect(setting()).toBe(NORMAL)), 'lazy');
       db.write(() => db.write(() => expect(setting()).toBe(FULL), 'lazy'));
     } finally {
+      db.close();
+    }
+  });
+
+  it('a grouped write nested in a lazy one makes that commit grouped; synced() asked inside waits for the commit, and a rollback refuses it', async () => {
+    const f = fsyncs();
+    const db = JournalDb.open(join(dir, 'journal.db'), { fsyncWal: f.fsyncWal });
+    try {
+      db.write(() => db.stmt('CREATE TABLE t (x)').run());
+      // The engine's pay: the new payment (lazy) and its first pay's write (grouped) in one commit.
+      let inside: Promise<void> | undefined;
+      db.write(() => {
+        db.stmt('INSERT INTO t VALUES (1)').run();
+        db.write(() => db.stmt('INSERT INTO t VALUES (2)').run(), 'grouped');
+        inside = db.synced();
+        // No fsync may start before the commit it must cover.
+        expect(f.calls).toHaveLength(0);
+      }, 'lazy');
+      expect(db.unsynced).toBe(true);
+      let done = false;
+      void inside!.then(() => (done = true));
+      await tick();
+      expect(f.calls).toHaveLength(1);
+      expect(done).toBe(false);
+      f.calls[0]!.settle();
+      await inside;
+      expect(db.unsynced).toBe(false);
+
+      // Rolled back after the sync was asked: what waited must not go.
+      expect(await syncInsideFailedWrite(db, 3)).toMatchObject({ code: 'PAY_CODE_DUPLICATE' });
+      expect(db.stmt('SELECT count(*) FROM t').pluck().get()).toBe(2);
+      expect(db.unsynced).toBe(false);
+      expect(f.calls).toHaveLength(1);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('joinNextCommit: read at once, committed with the next write (or before a durable one), else by the end of the turn', async () => {
+    const f = fsyncs();
+    const path = join(dir, 'journal.db');
+    const db = JournalDb.open(path, { fsyncWal: f.fsyncWal });
+    const other = new Database(path, { readonly: true });
+    const seen = () => other.prepare('SELECT x FROM t ORDER BY x').pluck().all();
+    const mine = () => db.stmt('SELECT x FROM t ORDER BY x').pluck().all();
+    try {
+      db.write(() => db.stmt('CREATE TABLE t (x)').run());
+      // A pay's answer, then the grouped "paid": one commit, synced once.
+      db.joinNextCommit(() => db.stmt('INSERT INTO t VALUES (1)').run());
+      expect(mine()).toEqual([1]);
+      expect(seen()).toEqual([]);
+      db.write(() => db.stmt('INSERT INTO t VALUES (2)').run(), 'grouped');
+      expect(seen()).toEqual([1, 2]);
+      expect(db.unsynced).toBe(true);
+      const synced = db.synced();
+      await tick();
+      f.calls[0]!.settle();
+      await synced;
+
+      // No write follows: committed on its own by the end of the turn, lazy (no sync).
+      db.joinNextCommit(() => db.stmt('INSERT INTO t VALUES (3)').run());
+      db.joinNextCommit(() => db.stmt('INSERT INTO t VALUES (4)').run());
+      expect(seen()).toEqual([1, 2]);
+      await tick();
+      expect(seen()).toEqual([1, 2, 3, 4]);
+      expect(db.unsynced).toBe(false);
+
+      // A durable write cannot share it (FULL is set outside a transaction): it commits first, then the durable one.
+      db.joinNextCommit(() => db.stmt('INSERT INTO t VALUES (5)').run());
+      db.write(() => {
+        expect(db.stmt('PRAGMA synchronous').pluck().get()).toBe(2);
+        db.stmt('INSERT INTO t VALUES (6)').run();
+      });
+      expect(seen()).toEqual([1, 2, 3, 4, 5, 6]);
+
+      // A write that fails undoes itself alone, refuses the sync asked inside it, and the held write is kept.
+      db.joinNextCommit(() => db.stmt('INSERT INTO t VALUES (7)').run());
+      expect(await syncInsideFailedWrite(db, 8)).toMatchObject({ code: 'PAY_CODE_DUPLICATE' });
+      expect(seen()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(db.unsynced).toBe(false);
+
+      // A failure inside it undoes that write alone; closing commits what is held.
+      db.joinNextCommit(() => db.stmt('INSERT INTO t VALUES (9)').run());
+      expect(() => db.joinNextCommit(() => db.stmt('INSERT INTO nowhere VALUES (1)').run())).toThrow();
+      db.close();
+      expect(seen()).toEqual([1, 2, 3, 4, 5, 6, 7, 9]);
+      expect(f.calls).toHaveLength(1);
+    } finally {
+      other.close();
       db.close();
     }
   });
