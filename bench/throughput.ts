@@ -64,10 +64,10 @@ async function payments(n: number, floor: Floor): Promise<{ paymentsPerS: number
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
+function cpuSeconds(pid: number, which: 'all' | 'kernel' = 'all'): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name; in clock ticks (100 Hz on Linux).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return ((which === 'all' ? Number(fields[11]) : 0) + Number(fields[12])) / 100;
 }
 
 /** One POS-API run: payments a second beside the floor's operations, and the CPU each process spent a payment. */
@@ -75,6 +75,8 @@ export interface PosRun {
   paymentsPerS: number;
   floorPerS: number;
   cpuMsPerPayment: number;
+  /** The part of it spent in the kernel (loopback TCP, the WAL's writes and syncs, epoll). */
+  kernelMsPerPayment: number;
   /** The simulated backend's, in its own process on the same cores (none with the stamp gateway). */
   backendCpuMsPerPayment: number | undefined;
   allPaid: boolean;
@@ -85,7 +87,7 @@ let localCodes = 0;
 /** One line for a POS-API run, as the quick scripts print it. */
 export function describe(r: PosRun, what: string): string {
   const backend = r.backendCpuMsPerPayment === undefined ? '' : ` (simulator ${r.backendCpuMsPerPayment.toFixed(2)})`;
-  return `${what}: ${r.paymentsPerS.toFixed(1)}/s vs floor ${r.floorPerS.toFixed(1)}/s = ${(r.paymentsPerS / r.floorPerS).toFixed(2)}x; agent CPU ${r.cpuMsPerPayment.toFixed(2)} ms/payment${backend}; ${(1000 / r.paymentsPerS).toFixed(1)} ms a payment; all paid: ${r.allPaid}`;
+  return `${what}: ${r.paymentsPerS.toFixed(1)}/s vs floor ${r.floorPerS.toFixed(1)}/s = ${(r.paymentsPerS / r.floorPerS).toFixed(2)}x; agent CPU ${r.cpuMsPerPayment.toFixed(2)} ms/payment (kernel ${r.kernelMsPerPayment.toFixed(2)})${backend}; ${(1000 / r.paymentsPerS).toFixed(1)} ms a payment; all paid: ${r.allPaid}`;
 }
 
 /**
@@ -116,14 +118,16 @@ export async function throughPosApi(n: number, lanes: number, floor: Floor, o: {
         const floorS = await timed(n, () => floor.sample(), lanes);
         await driver.issueAhead(n);
         const cpu0 = cpuSeconds(agent.pid);
+        const kernel0 = cpuSeconds(agent.pid, 'kernel');
         const simCpu0 = sim && cpuSeconds(sim.pid);
         const payS = await timed(n, pay, lanes);
         const cpuMsPerPayment = ((cpuSeconds(agent.pid) - cpu0) / n) * 1000;
+        const kernelMsPerPayment = ((cpuSeconds(agent.pid, 'kernel') - kernel0) / n) * 1000;
         const backendCpuMsPerPayment = sim && ((cpuSeconds(sim.pid) - simCpu0!) / n) * 1000;
         const chargedOnce = sim
           ? ((await (await fetch(`${sim.url}/control/ledger`)).json()) as { audit: { doubleCharges: string[] } }).audit.doubleCharges.length === 0
           : [...o.gateway!.pays.values()].every((pays) => pays === 1);
-        return { paymentsPerS: n / payS, floorPerS: n / floorS, cpuMsPerPayment, backendCpuMsPerPayment, allPaid: allPaid && chargedOnce };
+        return { paymentsPerS: n / payS, floorPerS: n / floorS, cpuMsPerPayment, kernelMsPerPayment, backendCpuMsPerPayment, allPaid: allPaid && chargedOnce };
       } finally {
         driver.close();
       }
