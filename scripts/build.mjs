@@ -133,10 +133,11 @@ const simulatorFromChunks = {
 };
 
 /**
- * axios (with form-data and mime-db's table: 0.3 MB) is used from the first backend call on,
- * never before ready: dist/run.cjs requires it from dist/axios.cjs (built below) when
- * agent/backend/protocol-http.ts first imports it, so its source is not a string `run` holds
- * from the start.
+ * axios (with form-data and mime-db's table: 0.3 MB) is used only by the WeChat, Alipay and
+ * Upay adapters (protocol v1 is on node:http), from their first call on, never before ready:
+ * dist/run.cjs requires it from dist/axios.cjs (built below) when
+ * agent/backend/axios-http.ts first imports it, so its source is not a string `run` holds
+ * from the start, and a v1 device never loads it.
  */
 const axiosFromItsOwnFile = {
   name: 'axios-from-its-own-file',
