@@ -87,7 +87,7 @@ describe('an answer', () => {
     expect((await post(gw.url, { path: `/${MAX_ANSWER_BYTES}/chunked` })).body.length).toBe(65_536);
     for (const path of [`/${MAX_ANSWER_BYTES + 1}`, `/${MAX_ANSWER_BYTES + 1}/chunked`]) {
       const e = await failure(post(gw.url, { path }));
-      expect(e).toMatchObject({ code: 'ANSWER_TOO_LARGE', connected: true });
+      expect(e).toMatchObject({ code: 'ANSWER_TOO_LARGE', connected: true, message: 'answer larger than 65536 bytes' });
       expect(transportFailure('pay', e)).toMatchObject({ kind: 'unknown', error: { code: 'BACKEND_UNKNOWN', message: 'no answer to pay (ANSWER_TOO_LARGE)' } });
     }
   });
@@ -98,7 +98,7 @@ describe('the deadline', () => {
     const gw = await serve(() => {});
     const closed = new Promise<void>((r) => newestServer().once('connection', (s) => s.once('close', () => r())));
     const e = await failure(post(gw.url, { deadlineMs: 100 }));
-    expect(e).toMatchObject({ code: 'DEADLINE', connected: true });
+    expect(e).toMatchObject({ code: 'DEADLINE', connected: true, message: 'no complete answer within 100 ms' });
     expect(transportFailure('pay', e).error.message).toBe('no answer to pay (DEADLINE)');
     await closed;
   });
@@ -136,6 +136,27 @@ describe('failures, as call-failure.ts reads them', () => {
     const e = await failure(post(gw.url));
     expect(e).toMatchObject({ code: 'ECONNREFUSED', syscall: 'connect', connected: false });
     expect(transportFailure('pay', e)).toMatchObject({ kind: 'not_sent', error: { code: 'BACKEND_NOT_SENT', message: 'backend unreachable (ECONNREFUSED)' } });
+    // Node's own error is kept as the cause, for the log's stack; the name says which kind it is.
+    expect(e.name).toBe('TransportError');
+    expect(e.cause).toMatchObject({ code: 'ECONNREFUSED', syscall: 'connect', port: Number(new URL(gw.url).port) });
+    expect(e.message).toBe((e.cause as Error).message);
+  });
+
+  it('a base URL without a port goes to the scheme\'s own (80), not to port 0', async () => {
+    const e = await failure(post('http://127.0.0.1'));
+    expect(e.cause).toMatchObject({ address: '127.0.0.1', port: 80 });
+  });
+
+  it('an IPv6 literal in the base URL is connected to without its brackets', async () => {
+    const server = http.createServer((_, res) => res.end('{"v6":true}'));
+    await new Promise<void>((r) => server.listen(0, '::1', r));
+    try {
+      const r = await post(`http://[::1]:${(server.address() as AddressInfo).port}`);
+      expect(r.body.toString()).toBe('{"v6":true}');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('a connection cut after the request arrived: connected, so unknown', async () => {
@@ -200,6 +221,17 @@ describe('the kept-alive pool', () => {
     await closedByClient;
     expect((await c.post('/v1/pay', Buffer.from('{}'), { deadlineMs: 2_000, headers: {} })).status).toBe(200);
     expect(gw.connections()).toBe(2);
+  });
+});
+
+describe('keptAliveAgents', () => {
+  it('makes one https pool, when first read, and hands back the same one after: its connections are kept', () => {
+    const agents = keptAliveAgents(4_000, 8);
+    const pool = agents.httpsAgent;
+    expect(pool).toBeInstanceOf(https.Agent);
+    expect(pool.options).toMatchObject({ keepAlive: true, timeout: 4_000 });
+    expect(pool.maxSockets).toBe(8);
+    expect(agents.httpsAgent).toBe(pool);
   });
 });
 
