@@ -172,8 +172,10 @@ export class JournalDb {
   }
 
   close(): void {
-    if (this.#db.open) this.#commitHeld();
-    if (this.#db.open) this.#db.close();
+    if (this.#db.open) {
+      this.#commitHeld();
+      this.#db.close();
+    }
     const wal = this.#wal;
     this.#wal = undefined;
     if (wal) void (this.#syncing ?? Promise.resolve()).catch(() => {}).finally(() => closeSync(wal.fd));

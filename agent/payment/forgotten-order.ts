@@ -12,8 +12,7 @@ import type { ReverseOutcome } from './outcomes.ts';
 
 /** An answer named the order: from now on "not found" is a contradiction, not a verdict. */
 export function noteAcknowledged(c: EngineCore, orderNo: string, at: number): void {
-  const row = requirePayment(c.journal, orderNo);
-  if (!row.acknowledged) c.journal.acknowledge(orderNo, at, row.state);
+  c.journal.acknowledgeOnce(orderNo, at);
 }
 
 /** Records the contradiction once, loudly; the payment's state does not change. */

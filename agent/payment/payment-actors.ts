@@ -39,7 +39,7 @@ export class PaymentActors {
     // at once: paid, declined, querying...): lazy, the next request or "paid" syncs it first.
     journal.joinNextCommit(() => {
       journal.afterPayAttempt(orderNo, at, result.kind !== 'not_sent', `pay ${result.kind === 'answer' ? result.body.result : result.kind}`);
-      if (result.kind === 'answer' && (result.body.result === 'USER_PAYING' || result.body.trade)) journal.acknowledgeOnce(orderNo, at);
+      if (result.kind === 'answer' && (result.body.result === 'USER_PAYING' || result.body.trade)) noteAcknowledged(this.#c, orderNo, at);
     });
     // This attempt provably did not leave, but an earlier one may have arrived.
     if (outcome.kind === 'notSent' && requirePayment(journal, orderNo).maybe_sent) {
